@@ -1,0 +1,180 @@
+"""``base_model`` stage: fix the base GPT-2 that every predictor starts from.
+
+``model.source`` in params.yaml:
+
+- ``hub``: a hub model (``openai-community/gpt2`` at a pinned revision). Only a reference is
+  written: the weights are not the suite's to cache.
+- ``local``: a local model folder (a mirror, an air-gapped copy); only a reference is written.
+- ``tiny``: build the tiny GPT-2 used by the demo and the tests: a byte-level BPE tokenizer
+  trained on the train split, a small ``GPT2Config`` model briefly pretrained as a causal LM on
+  the train bios (so that its zero-shot guesses are better than chance), saved with
+  safetensors as a normal model folder.
+
+Writes ``models/base/`` holding ``reference.json`` (and, for ``tiny``, the model itself). Every
+loader resolves the base through :func:`base_model_source`. Run from a study directory:
+``python -m pipeline.base_model``, or build a tiny model anywhere with
+``python -m pipeline.base_model --tiny OUT_DIR``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from pipeline import paths
+from pipeline.errors import SuiteError, run_main
+from pipeline.io import atomic_dir
+from pipeline.params import ModelParams, Seeds, TinyModelParams, parse_section, read_params
+from pipeline.provenance import run_metadata
+
+log = logging.getLogger(__name__)
+
+REFERENCE_FILE = "reference.json"
+EOS = "<|endoftext|>"
+
+
+def train_tokenizer(texts: list[str], vocab_size: int):
+    """Train a GPT-2-style byte-level BPE tokenizer on ``texts``."""
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import GPT2TokenizerFast
+
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(
+        texts, vocab_size=vocab_size, min_frequency=2, special_tokens=[EOS], show_progress=False
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        bpe.save_model(tmp)
+        tokenizer = GPT2TokenizerFast(
+            vocab=str(Path(tmp) / "vocab.json"), merges=str(Path(tmp) / "merges.txt")
+        )
+    tokenizer.model_max_length = 1024
+    return tokenizer
+
+
+def build_tiny_model(texts: list[str], tiny: TinyModelParams, seed: int):
+    """Return ``(model, tokenizer)``: a small GPT-2 briefly pretrained on ``texts``."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(seed)
+    tokenizer = train_tokenizer(texts, tiny.vocab_size)
+    config = GPT2Config(
+        vocab_size=len(tokenizer),
+        n_positions=tiny.n_positions,
+        n_embd=tiny.n_embd,
+        n_layer=tiny.n_layer,
+        n_head=tiny.n_head,
+        bos_token_id=tokenizer.eos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    model = GPT2LMHeadModel(config)
+    max_length = min(tiny.max_length, tiny.n_positions)
+    encoded = tokenizer([text + EOS for text in texts], truncation=True, max_length=max_length)[
+        "input_ids"
+    ]
+    optimizer = torch.optim.AdamW(model.parameters(), lr=tiny.learning_rate, weight_decay=0.01)
+    steps = tiny.pretrain_steps
+    warmup = max(1, steps // 10)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer,
+        lambda step: (
+            min(1.0, (step + 1) / warmup)
+            * 0.5
+            * (1 + math.cos(math.pi * min(step, steps) / max(steps, 1)))
+        ),
+    )
+    rng = np.random.default_rng(seed)
+    model.train()
+    order = rng.permutation(len(encoded))
+    cursor = 0
+    with tqdm(total=steps, desc="pretrain tiny GPT-2", unit="step") as bar:
+        for _ in range(steps):
+            if cursor + tiny.batch_size > len(order):
+                order, cursor = rng.permutation(len(encoded)), 0
+            batch = [encoded[i] for i in order[cursor : cursor + tiny.batch_size]]
+            cursor += tiny.batch_size
+            width = max(len(ids) for ids in batch)
+            input_ids = torch.full((len(batch), width), tokenizer.eos_token_id)
+            labels = torch.full((len(batch), width), -100)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for row, ids in enumerate(batch):
+                input_ids[row, : len(ids)] = torch.tensor(ids)
+                labels[row, : len(ids)] = torch.tensor(ids)
+                mask[row, : len(ids)] = 1
+            loss = model(input_ids=input_ids, attention_mask=mask, labels=labels).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            schedule.step()
+            optimizer.zero_grad(set_to_none=True)
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+            bar.update()
+    model.eval()
+    return model, tokenizer
+
+
+def save_tiny_model(texts: list[str], tiny: TinyModelParams, seed: int, out_dir: Path) -> None:
+    """Build the tiny GPT-2 and save it (safetensors) atomically into ``out_dir``."""
+    model, tokenizer = build_tiny_model(texts, tiny, seed)
+    with atomic_dir(out_dir) as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        reference = {"source": "tiny", "name_or_path": None, "revision": None}
+        (tmp / REFERENCE_FILE).write_text(json.dumps(reference, indent=2, sort_keys=True) + "\n")
+
+
+def base_model_source(base_dir: str | Path = paths.BASE_MODEL_DIR) -> tuple[str, str | None]:
+    """Return ``(name_or_path, revision)`` to pass to ``from_pretrained`` for the base model."""
+    base_dir = Path(base_dir)
+    file = base_dir / REFERENCE_FILE
+    if not file.is_file():
+        raise SuiteError(
+            f"{base_dir}: no base model here (missing {REFERENCE_FILE}); "
+            "run the base_model stage first (dvc repro base_model)"
+        )
+    reference = json.loads(file.read_text())
+    if reference["source"] == "tiny":
+        return str(base_dir), None
+    return reference["name_or_path"], reference["revision"]
+
+
+def main() -> None:
+    """Write the base-model reference (hub/local) or build the tiny model (tiny)."""
+    parser = argparse.ArgumentParser(description="Fix the base GPT-2 of the study.")
+    parser.add_argument(
+        "--tiny", metavar="OUT_DIR", help="build a tiny GPT-2 into OUT_DIR from the train split"
+    )
+    args = parser.parse_args()
+    raw = read_params()
+    model = parse_section(raw, "model", ModelParams)
+    seeds = parse_section(raw, "seeds", Seeds)
+    train_file = paths.split_path("train")
+    if model.source == "tiny" or args.tiny:
+        if not train_file.is_file():
+            raise SuiteError(f"{train_file}: not found; run the prepare stage first")
+        texts = pd.read_parquet(train_file, columns=["text"])["text"].tolist()
+        save_tiny_model(texts, model.tiny, seeds.model, Path(args.tiny or paths.BASE_MODEL_DIR))
+        return
+    name = model.name if model.source == "hub" else model.path
+    if model.source == "local" and not Path(model.path).is_dir():
+        raise SuiteError(f"model.path: no model folder at {model.path}")
+    reference = {
+        "source": model.source,
+        "name_or_path": name,
+        "revision": model.revision if model.source == "hub" else None,
+        "run": run_metadata("base_model", {"model": model}, {"model": seeds.model}),
+    }
+    with atomic_dir(paths.BASE_MODEL_DIR) as tmp:
+        (tmp / REFERENCE_FILE).write_text(json.dumps(reference, indent=2, sort_keys=True) + "\n")
+
+
+if __name__ == "__main__":
+    run_main(main)

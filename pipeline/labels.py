@@ -1,0 +1,40 @@
+"""Label names of Bias in Bios: the dataset stores plain integers, the suite owns the names."""
+
+from __future__ import annotations
+
+# Profession ids 0-27 in the order of LabHC/bias_in_bios.
+PROFESSIONS: tuple[str, ...] = (
+    "accountant",
+    "architect",
+    "attorney",
+    "chiropractor",
+    "comedian",
+    "composer",
+    "dentist",
+    "dietitian",
+    "dj",
+    "filmmaker",
+    "interior_designer",
+    "journalist",
+    "model",
+    "nurse",
+    "painter",
+    "paralegal",
+    "pastor",
+    "personal_trainer",
+    "photographer",
+    "physician",
+    "poet",
+    "professor",
+    "psychologist",
+    "rapper",
+    "software_engineer",
+    "surgeon",
+    "teacher",
+    "yoga_teacher",
+)
+
+# Gender ids as in the dataset: 0 = male, 1 = female. "Positive" in every metric is female.
+GENDERS: tuple[str, ...] = ("male", "female")
+FEMALE = 1
+MALE = 0

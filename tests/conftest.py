@@ -1,0 +1,92 @@
+"""Shared fixtures: the synthetic sample, a tiny GPT-2 built once per session, study folders."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from pipeline.base_model import save_tiny_model
+from pipeline.params import TinyModelParams
+from pipeline.sample import generate_sample
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Small enough to build in seconds, pretrained enough that its zero-shot guesses beat chance.
+TINY = TinyModelParams(n_layer=2, n_head=4, n_embd=128, pretrain_steps=150, batch_size=16)
+
+
+def stage_env(code_root: Path = REPO) -> dict[str, str]:
+    """Environment for running a stage as a subprocess: this checkout's code first."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(code_root)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    env["HF_HUB_OFFLINE"] = "1"
+    env["TOKENIZERS_PARALLELISM"] = "false"
+    return env
+
+
+def run_module(module: str, cwd: Path, *args: str, code_root: Path = REPO):
+    """Run ``python -m module`` in ``cwd``; return the CompletedProcess (never raises)."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=cwd,
+        env=stage_env(code_root),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def write_params(study: Path, params: dict) -> None:
+    """Write a params.yaml into a study folder."""
+    study.mkdir(parents=True, exist_ok=True)
+    (study / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+@pytest.fixture(scope="session")
+def sample_raw() -> dict[str, pd.DataFrame]:
+    """A small synthetic sample in the hub dataset's raw columns."""
+    return generate_sample({"train": 1500, "dev": 300, "test": 400}, seed=7)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory, sample_raw) -> Path:
+    """A tiny GPT-2 model folder, built once per test session."""
+    out = tmp_path_factory.mktemp("tiny") / "tiny-gpt2"
+    save_tiny_model(sample_raw["train"]["hard_text"].tolist(), TINY, seed=0, out_dir=out)
+    return out
+
+
+def copy_checkout(dest: Path) -> Path:
+    """Copy this checkout's tracked and untracked-unignored files into a fresh git repo.
+
+    It stands for a colleague's clone of the working tree as it is now (committed or not).
+    """
+    files = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        check=True,
+    ).stdout.split(b"\0")
+    for name in filter(None, files):
+        src = REPO / name.decode()
+        target = dest / name.decode()
+        if not src.exists() and not src.is_symlink():
+            continue  # deleted but not yet staged
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_symlink():
+            target.symlink_to(os.readlink(src))
+        else:
+            shutil.copy2(src, target)
+    git = ["git", "-c", "user.name=test", "-c", "user.email=test@example.com"]
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=dest, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=dest, check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "snapshot"], cwd=dest, check=True)
+    return dest
