@@ -21,3 +21,19 @@ ANALYSIS_DIR = Path("results/analysis")
 def split_path(split: str) -> Path:
     """The parquet file of one prepared split."""
     return SPLITS_DIR / f"{split}.parquet"
+
+
+# Counterfactual probes of the test split (gendered words swapped / removed) and every
+# predictor's predictions on them (same schema as PREDICTIONS_DIR, one file per predictor).
+PROBES_FILE = PROBES_DIR / "probes.parquet"
+PROBE_PREDICTIONS_DIR = Path("results/probes")
+
+
+def predictions_path(predictor: str) -> Path:
+    """The predictions of one predictor on the test split."""
+    return PREDICTIONS_DIR / f"{predictor}.parquet"
+
+
+def probe_predictions_path(predictor: str) -> Path:
+    """The predictions of one predictor on the probe texts."""
+    return PROBE_PREDICTIONS_DIR / f"{predictor}.parquet"

@@ -64,6 +64,40 @@ def tiny_model_dir(tmp_path_factory, sample_raw) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def tiny_study_template(tmp_path_factory, sample_raw, tiny_model_dir) -> Path:
+    """A prepared study folder (read-only template): params, splits and the tiny base model.
+
+    Use :func:`tiny_study` for a private, writable copy.
+    """
+    from pipeline import paths
+    from pipeline.io import write_json, write_parquet
+    from pipeline.params import DataParams
+    from pipeline.prepare import prepare, profile
+
+    study = tmp_path_factory.mktemp("study") / "study"
+    sizes = {split: len(frame) for split, frame in sample_raw.items()}
+    params = {
+        "seeds": {"data": 7, "model": 0, "train": 0, "bootstrap": 0},
+        "data": {"source": "sample", "sample": sizes},
+        "model": {"source": "tiny", "tiny": TINY.model_dump()},
+    }
+    write_params(study, params)
+    data = DataParams.model_validate(params["data"])
+    splits = prepare(data, seed=7)
+    for split, frame in splits.items():
+        write_parquet(frame, study / paths.split_path(split))
+    write_json(profile(splits, "sample"), study / paths.PROFILE)
+    shutil.copytree(tiny_model_dir, study / paths.BASE_MODEL_DIR)
+    return study
+
+
+@pytest.fixture
+def tiny_study(tmp_path, tiny_study_template) -> Path:
+    """A private copy of the prepared tiny study, to run stages in."""
+    return Path(shutil.copytree(tiny_study_template, tmp_path / "study", symlinks=True))
+
+
 def copy_checkout(dest: Path) -> Path:
     """Copy this checkout's tracked and untracked-unignored files into a fresh git repo.
 

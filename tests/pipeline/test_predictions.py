@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.errors import SuiteError
+from pipeline.io import read_parquet_metadata
+from pipeline.predictions import COLUMNS, predictions_frame, read_predictions, write_predictions
+
+
+def test_schema_round_trip(tmp_path):
+    frame = predictions_frame(
+        ["a", "b", "c"], [0.2, 0.5, 0.9], predictor="p", model="m", params_hash="h"
+    )
+    assert tuple(frame.columns) == COLUMNS
+    assert frame["pred"].tolist() == [0, 1, 1]
+    write_predictions(frame, tmp_path / "p.parquet", metadata={"seeds": {"train": 1}})
+    pd.testing.assert_frame_equal(read_predictions(tmp_path / "p.parquet"), frame)
+    assert read_parquet_metadata(tmp_path / "p.parquet") == {"seeds": {"train": 1}}
+
+
+def test_bad_predictions_rejected(tmp_path):
+    with pytest.raises(ValueError, match="in \\[0, 1\\]"):
+        predictions_frame(["a"], [1.5], predictor="p", model="m", params_hash="h")
+    with pytest.raises(ValueError, match="1 ids"):
+        predictions_frame(["a"], np.zeros(2), predictor="p", model="m", params_hash="h")
+    with pytest.raises(SuiteError, match="predictions file not found"):
+        read_predictions(tmp_path / "none.parquet")
+    pd.DataFrame({"id": ["a"]}).to_parquet(tmp_path / "x.parquet")
+    with pytest.raises(SuiteError, match="missing column 'predictor'"):
+        read_predictions(tmp_path / "x.parquet")
+
+
+def test_tiny_study_fixture(tiny_study):
+    assert (tiny_study / "data/splits/test.parquet").is_file()
+    assert (tiny_study / "models/base/model.safetensors").is_file()
