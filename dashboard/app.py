@@ -28,21 +28,21 @@ PAGES = Path(__file__).parent / "pages"
 
 def main() -> None:
     """Register the pages, show which study is open, run the selected page."""
-    st.set_page_config(page_title="Bias in Bios × LoRA", page_icon="📊", layout="wide")
+    st.set_page_config(
+        page_title="Bias in Bios × LoRA", page_icon=":material/analytics:", layout="wide"
+    )
     pages = [
-        st.Page(PAGES / "overview.py", title="Overview", icon="🏠", default=True),
-        st.Page(PAGES / "professions.py", title="Professions", icon="👩‍⚕️", url_path="professions"),
-        st.Page(PAGES / "significance.py", title="Significance", icon="⚖️", url_path="significance"),
-        st.Page(PAGES / "calibration.py", title="Calibration", icon="📈", url_path="calibration"),
-        st.Page(PAGES / "probes.py", title="Probes", icon="🔁", url_path="probes"),
-        st.Page(PAGES / "examples.py", title="Examples", icon="📄", url_path="examples"),
-        st.Page(PAGES / "experiments.py", title="Experiments", icon="🧪", url_path="experiments"),
+        # The first page is the default one, served at "/".
+        st.Page(PAGES / f"{name}.py", title=title, icon=icon, url_path=name)
+        if i
+        else st.Page(PAGES / f"{name}.py", title=title, icon=icon, default=True)
+        for i, (name, title, icon, _) in enumerate(ui.PAGES)
     ]
     page = st.navigation(pages)
     study = ui.study()
     with st.sidebar:
         st.caption("Study directory")
-        st.code(str(study), language=None)
+        st.text(str(study))
         profile = data.profile(study)
         if profile.ok and profile.value.get("synthetic"):
             st.caption("Data: synthetic sample")

@@ -166,13 +166,14 @@ def is_demo(study: Path) -> bool:
     return study.resolve() == DEMO_STUDY.resolve()
 
 
-def make_command(study: Path, stage: str = "analyze") -> str:
-    """The exact command that (re)makes a stage's outputs in ``study``."""
+def make_command(study: Path, stage: str | None = "analyze") -> str:
+    """The exact command that (re)makes a stage's outputs in ``study`` (None: every stage)."""
     if is_demo(study):
         return "make demo"
+    repro = f"dvc repro {stage}" if stage else "dvc repro"
     if study.resolve() == REPO_ROOT.resolve():
-        return f"dvc repro {stage}"
-    return f"cd {study} && dvc repro {stage}"
+        return repro
+    return f"cd {study} && {repro}"
 
 
 # --- cached readers (keyed on path + mtime + size) -----------------------------------------------
@@ -308,7 +309,9 @@ def examples(study: Path) -> Loaded:
     loaded = [p for p in predictions(study).values() if p.ok]
     if not loaded:
         return Loaded(
-            "examples", study / paths.PREDICTIONS_DIR, problem="no predictions file is readable"
+            "examples",
+            study / paths.PREDICTIONS_DIR,
+            problem=f"`{paths.PREDICTIONS_DIR}/*.parquet` is missing (no readable predictions)",
         )
     preds = tuple((p.name, str(p.path), _stamp(p.path)) for p in loaded)
     return Loaded(

@@ -16,6 +16,17 @@ from matplotlib.figure import Figure
 
 from dashboard import data
 
+# (file stem in pages/ and url path, title, icon, one-line description for links)
+PAGES = (
+    ("overview", "Overview", ":material/home:", "data, predictors, headline metrics"),
+    ("professions", "Professions", ":material/work:", "errors and TPR gaps by gender"),
+    ("significance", "Significance", ":material/balance:", "every pairwise test"),
+    ("calibration", "Calibration", ":material/show_chart:", "reliability diagrams"),
+    ("probes", "Probes", ":material/swap_horiz:", "swapped and removed gendered words"),
+    ("examples", "Examples", ":material/article:", "read the bios and predictions"),
+    ("experiments", "Experiments", ":material/science:", "compare DVC runs"),
+)
+
 PREDICTOR_LABELS = {
     "zero_shot": "GPT-2 zero-shot (base LM, prompt)",
     "random_head": "GPT-2 + untrained head (chance reference)",
@@ -43,7 +54,7 @@ def labels(study_dir: Path) -> dict[str, str]:
     return {**PREDICTOR_LABELS, **{k: v for k, v in found.items() if v}}
 
 
-def require(study_dir: Path, *loaded: data.Loaded, stage: str = "analyze") -> None:
+def require(study_dir: Path, *loaded: data.Loaded, stage: str | None = "analyze") -> None:
     """Stop the page with what is missing and the command that makes it, if anything is."""
     problems = [item.problem for item in loaded if not item.ok]
     if not problems:

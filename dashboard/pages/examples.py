@@ -18,7 +18,7 @@ study = ui.study()
 st.title("Examples")
 st.caption("Filter the test bios, then pick one to read it with each model's P(female).")
 examples = data.examples(study)
-ui.require(study, examples, stage="analyze")
+ui.require(study, examples, stage=None)  # predictions come from several stages
 
 frame = examples.value
 predictors = data.predictor_order(

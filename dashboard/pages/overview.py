@@ -1,4 +1,4 @@
-"""Overview page: which data, which predictors, headline metrics with 95% intervals, base vs LoRA."""
+"""Overview page: which data and predictors, headline metrics with 95% intervals, base vs LoRA."""
 
 from __future__ import annotations
 
@@ -136,9 +136,23 @@ if report.ok:
 
 # --- where next ----------------------------------------------------------------------------------
 st.header("Explore")
-st.page_link("pages/professions.py", label="Professions: errors and TPR gaps by gender", icon="👩‍⚕️")
-st.page_link("pages/significance.py", label="Significance: every pairwise test", icon="⚖️")
-st.page_link("pages/calibration.py", label="Calibration: reliability diagrams", icon="📈")
-st.page_link("pages/probes.py", label="Probes: swapped and removed pronouns", icon="🔁")
-st.page_link("pages/examples.py", label="Examples: read the bios and predictions", icon="📄")
-st.page_link("pages/experiments.py", label="Experiments: compare DVC runs", icon="🧪")
+st.page_link(
+    "pages/professions.py",
+    label="Professions: errors and TPR gaps by gender",
+    icon=":material/work:",
+)
+st.page_link(
+    "pages/significance.py", label="Significance: every pairwise test", icon=":material/balance:"
+)
+st.page_link(
+    "pages/calibration.py", label="Calibration: reliability diagrams", icon=":material/show_chart:"
+)
+st.page_link(
+    "pages/probes.py", label="Probes: swapped and removed pronouns", icon=":material/swap_horiz:"
+)
+st.page_link(
+    "pages/examples.py", label="Examples: read the bios and predictions", icon=":material/article:"
+)
+st.page_link(
+    "pages/experiments.py", label="Experiments: compare DVC runs", icon=":material/science:"
+)
