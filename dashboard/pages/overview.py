@@ -136,23 +136,5 @@ if report.ok:
 
 # --- where next ----------------------------------------------------------------------------------
 st.header("Explore")
-st.page_link(
-    "pages/professions.py",
-    label="Professions: errors and TPR gaps by gender",
-    icon=":material/work:",
-)
-st.page_link(
-    "pages/significance.py", label="Significance: every pairwise test", icon=":material/balance:"
-)
-st.page_link(
-    "pages/calibration.py", label="Calibration: reliability diagrams", icon=":material/show_chart:"
-)
-st.page_link(
-    "pages/probes.py", label="Probes: swapped and removed pronouns", icon=":material/swap_horiz:"
-)
-st.page_link(
-    "pages/examples.py", label="Examples: read the bios and predictions", icon=":material/article:"
-)
-st.page_link(
-    "pages/experiments.py", label="Experiments: compare DVC runs", icon=":material/science:"
-)
+for name, title, icon, description in ui.PAGES[1:]:
+    st.page_link(f"pages/{name}.py", label=f"{title}: {description}", icon=icon)
