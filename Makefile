@@ -2,7 +2,7 @@
 #   make demo       offline demo: synthetic sample + tiny GPT-2 (outputs in demo/)
 #   make test       the test suite
 #   make repro      the real study (hub data and GPT-2; needs internet, a GPU recommended)
-#   make dashboard  the Streamlit dashboard (PORT=8501 by default)
+#   make dashboard  the Streamlit dashboard (PORT=8501 by default; STUDY=dir picks the results)
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -17,6 +17,15 @@ export PYTHONPATH := $(CURDIR)
 .PHONY: setup demo test repro dashboard lint lock clean-demo
 
 setup: $(STAMP)
+	@# Debian's Chromium for the dashboard's real-browser test (tests/dashboard/test_browser.py);
+	@# never a browser download. Non-fatal: without it that test skips and says why.
+	@test -x /usr/bin/chromium || ! command -v apt-get >/dev/null || \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "installing chromium (apt-get) for the dashboard's browser test"; \
+			{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+				apt-get install -y -qq --no-install-recommends chromium; } >/dev/null 2>&1 \
+			|| echo "warning: could not install chromium; the browser test will skip"; \
+		else echo "note: no /usr/bin/chromium; run 'sudo apt-get install chromium' for the browser test"; fi
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,7 +45,8 @@ repro: setup
 	dvc repro
 
 dashboard: setup
-	streamlit run dashboard/app.py --server.port $(PORT) --server.headless true
+	streamlit run dashboard/app.py --server.port $(PORT) --server.headless true \
+		$(if $(STUDY),-- --study $(STUDY))
 
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -1,0 +1,52 @@
+"""The suite's Streamlit dashboard: explore a study's results (it only reads files).
+
+Run from the repo root::
+
+    make dashboard                                   # PORT=8501 by default
+    streamlit run dashboard/app.py -- --study demo   # choose the study directory
+
+Without ``--study`` it shows ``$BIOS_STUDY``, else the real study when its analysis exists,
+else ``demo/`` (see ``dashboard/data.py``).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# `streamlit run dashboard/app.py` puts dashboard/ (not the repo root) on sys.path.
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from dashboard import data, ui  # noqa: E402
+
+PAGES = Path(__file__).parent / "pages"
+
+
+def main() -> None:
+    """Register the pages, show which study is open, run the selected page."""
+    st.set_page_config(
+        page_title="Bias in Bios × LoRA", page_icon=":material/analytics:", layout="wide"
+    )
+    pages = [
+        # The first page is the default one, served at "/".
+        st.Page(PAGES / f"{name}.py", title=title, icon=icon, url_path=name)
+        if i
+        else st.Page(PAGES / f"{name}.py", title=title, icon=icon, default=True)
+        for i, (name, title, icon, _) in enumerate(ui.PAGES)
+    ]
+    page = st.navigation(pages)
+    study = ui.study()
+    with st.sidebar:
+        st.caption("Study directory")
+        st.text(str(study))
+        profile = data.profile(study)
+        if profile.ok and profile.value.get("synthetic"):
+            st.caption("Data: synthetic sample")
+    page.run()
+
+
+main()

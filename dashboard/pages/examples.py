@@ -1,0 +1,98 @@
+"""Examples page: read the test bios with their label and every model's probability.
+
+Bio text is untrusted data: it is shown only through st.text / st.dataframe (plain text),
+never through markdown or HTML.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import data, ui
+
+ALL = "(all)"
+MAX_ROWS = 500  # rows drawn in the table; the CSV download holds every match
+
+study = ui.study()
+st.title("Examples")
+st.caption("Filter the test bios, then pick one to read it with each model's P(female).")
+examples = data.examples(study)
+ui.require(study, examples, stage=None)  # predictions come from several stages
+
+frame = examples.value
+predictors = data.predictor_order(
+    [c.split(":", 1)[1] for c in frame.columns if c.startswith("pred:")]
+)
+pred_cols = [f"pred:{p}" for p in predictors]
+
+c1, c2, c3 = st.columns(3)
+profession = c1.selectbox("Profession", [ALL, *sorted(frame["profession"].unique())], key="ex_prof")
+gender = c2.selectbox("Gender (label)", [ALL, "female", "male"], key="ex_gender")
+predictor = c3.selectbox(
+    "Predictor",
+    predictors,
+    index=predictors.index("lora") if "lora" in predictors else 0,
+    key="ex_pred",
+)
+c4, c5 = st.columns(2)
+outcome = c4.radio(f"{predictor} is", [ALL, "correct", "wrong"], horizontal=True, key="ex_outcome")
+disagree = c5.checkbox("Only bios where the models disagree", key="ex_disagree")
+
+mask = pd.Series(True, index=frame.index)
+if profession != ALL:
+    mask &= frame["profession"] == profession
+if gender != ALL:
+    mask &= frame["gender"] == gender
+correct = frame[f"pred:{predictor}"] == frame["gender_id"]
+if outcome == "correct":
+    mask &= correct
+elif outcome == "wrong":
+    mask &= ~correct & frame[f"pred:{predictor}"].notna()
+if disagree:
+    # Disagreement among the predictors that scored the bio (a missing prediction is not a vote).
+    mask &= frame[pred_cols].nunique(axis=1, dropna=True) > 1
+matches = frame[mask]
+
+st.markdown(f"**{len(matches):,}** of {len(frame):,} bios match.")
+shown = matches[
+    ["id", "profession", "gender", *[f"p_female:{p}" for p in predictors], "text"]
+].rename(columns={f"p_female:{p}": f"P(female) {p}" for p in predictors})
+prob_fmt = {
+    f"P(female) {p}": st.column_config.NumberColumn(f"P(female) {p}", format="%.3f")
+    for p in predictors
+}
+prob_fmt["text"] = st.column_config.TextColumn("text", width="large")
+st.dataframe(shown.head(MAX_ROWS), hide_index=True, column_config=prob_fmt, key="t_examples")
+if len(shown) > MAX_ROWS:
+    st.caption(f"Showing the first {MAX_ROWS}; the download has all {len(shown):,}.")
+ui.download(shown, "examples")
+
+st.header("Read one bio")
+if matches.empty:
+    st.info("No bio matches these filters.")
+else:
+    chosen = st.selectbox(
+        "Bio id",
+        matches["id"].head(MAX_ROWS).tolist(),
+        key="ex_id",
+        format_func=lambda i: f"{i} ({frame.loc[frame['id'] == i, 'profession'].iloc[0]})",
+    )
+    bio = matches[matches["id"] == chosen].iloc[0]
+    st.text(f"Label: {bio['gender']} · profession: {bio['profession']} · id: {bio['id']}")
+    # st.text renders its body verbatim: no markdown, no HTML.
+    st.text(bio["text"])
+    per_model = pd.DataFrame(
+        {
+            "predictor": predictors,
+            "P(female)": [bio[f"p_female:{p}"] for p in predictors],
+            "predicted": [
+                None
+                if pd.isna(bio[f"pred:{p}"])
+                else ("female" if bio[f"pred:{p}"] == 1 else "male")
+                for p in predictors
+            ],
+        }
+    )
+    per_model["correct"] = per_model["predicted"] == bio["gender"]
+    ui.table(per_model, f"bio {bio['id']} predictions")

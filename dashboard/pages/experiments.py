@@ -1,0 +1,86 @@
+"""Experiments page: DVC experiments and git revisions side by side (metrics and params)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import data, ui
+
+EXAMPLE = "dvc exp run -S lora.r=16"
+
+study = ui.study()
+st.title("Experiments")
+st.caption(
+    "Every DVC experiment and the last git commits of this study, via `dvc.api.exp_show`: "
+    "metrics from results/analysis/metrics.json and params from params.yaml, side by side."
+)
+num = st.number_input("Git commits to include", min_value=1, max_value=50, value=3, step=1)
+loaded = data.experiments(study, int(num))
+where = "cd demo && " if data.is_demo(study) else ""
+if not loaded.ok:
+    st.warning(f"No experiments to compare: {loaded.problem}.")
+    st.markdown(
+        "Experiments need the study inside a git repository with DVC (`git init && dvc init`) "
+        "and at least one run. Try a variation, e.g. a larger LoRA rank:"
+    )
+    st.code(f"{where}{EXAMPLE}", language="bash")
+    st.stop()
+
+frame = loaded.value
+metric_cols = [c for c in frame.columns if c.startswith("metric:")]
+param_cols = [c for c in frame.columns if c.startswith("param:")]
+if len(frame) < 2 or not metric_cols:
+    st.info(
+        "Nothing to compare yet: "
+        + ("this study has no metrics in the experiments. " if not metric_cols else "")
+        + f"{len(frame)} row(s) found. Run an experiment, then reload:"
+    )
+    st.code(f"{where}{EXAMPLE}", language="bash")
+    if frame.empty:
+        st.stop()
+
+only_diff = st.checkbox("Only columns that differ between rows", value=True)
+headline = st.checkbox(
+    "Only headline metric values (accuracy, F1, ... without intervals)", value=True
+)
+
+
+def differs(column: str) -> bool:
+    """Whether a column holds more than one value across the rows."""
+    return frame[column].astype(str).nunique(dropna=False) > 1
+
+
+metrics_shown = [c for c in metric_cols if not headline or c.endswith(".value")]
+params_shown = param_cols
+if only_diff and len(frame) > 1:
+    metrics_shown = [c for c in metrics_shown if differs(c)] or metrics_shown
+    params_shown = [c for c in params_shown if differs(c)]
+st.header("All rows")
+ui.table(frame[["name", "rev", "type", "created", *params_shown, *metrics_shown]], "experiments")
+
+if len(frame) >= 2:
+    st.header("Compare two")
+    names = frame["name"].astype(str).tolist()
+    c1, c2 = st.columns(2)
+    first = c1.selectbox("A", names, index=0, key="exp_a")
+    second = c2.selectbox("B", names, index=len(names) - 1, key="exp_b")
+    a = frame[frame["name"].astype(str) == first].iloc[0]
+    b = frame[frame["name"].astype(str) == second].iloc[0]
+    keys = [
+        c
+        for c in [*param_cols, *metric_cols]
+        if not headline or not c.startswith("metric:") or c.endswith(".value")
+    ]
+    side = pd.DataFrame(
+        {
+            "key": keys,
+            f"A: {first}": [a[k] for k in keys],
+            f"B: {second}": [b[k] for k in keys],
+        }
+    )
+    side["changed"] = [str(a[k]) != str(b[k]) for k in keys]
+    if st.checkbox("Only what changed", value=True, key="exp_changed"):
+        side = side[side["changed"]]
+    ui.table(side.astype({f"A: {first}": str, f"B: {second}": str}), "experiment comparison")
+st.caption(f"Repository: {loaded.path}. New variation: `{where}{EXAMPLE}`.")

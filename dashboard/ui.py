@@ -1,0 +1,132 @@
+"""Shared page furniture: the current study, missing-results guidance, CSV downloads, figures.
+
+No file is read here (that is ``dashboard.data``); these helpers only render.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+from matplotlib.figure import Figure
+
+from dashboard import data
+
+# (file stem in pages/ and url path, title, icon, one-line description for links)
+PAGES = (
+    ("overview", "Overview", ":material/home:", "data, predictors, headline metrics"),
+    ("professions", "Professions", ":material/work:", "errors and TPR gaps by gender"),
+    ("significance", "Significance", ":material/balance:", "every pairwise test"),
+    ("calibration", "Calibration", ":material/show_chart:", "reliability diagrams"),
+    ("probes", "Probes", ":material/swap_horiz:", "swapped and removed gendered words"),
+    ("examples", "Examples", ":material/article:", "read the bios and predictions"),
+    ("experiments", "Experiments", ":material/science:", "compare DVC runs"),
+)
+
+PREDICTOR_LABELS = {
+    "zero_shot": "GPT-2 zero-shot (base LM, prompt)",
+    "random_head": "GPT-2 + untrained head (chance reference)",
+    "lora": "GPT-2 + LoRA (fine-tuned)",
+    "pronoun_rule": "pronoun-counting rule",
+    "tfidf_logreg": "TF-IDF + logistic regression",
+}
+
+
+def study() -> Path:
+    """The study this dashboard shows (``--study``, ``BIOS_STUDY``, real study, demo)."""
+    return data.resolve_study(sys.argv[1:])
+
+
+def labels(study_dir: Path) -> dict[str, str]:
+    """Human labels of the predictors: metrics.json's, else the built-in descriptions."""
+    loaded = data.metrics(study_dir)
+    found = {}
+    if loaded.ok:
+        found = {
+            name: entry.get("label", "")
+            for name, entry in loaded.value["predictors"].items()
+            if isinstance(entry, dict)
+        }
+    return {**PREDICTOR_LABELS, **{k: v for k, v in found.items() if v}}
+
+
+def require(study_dir: Path, *loaded: data.Loaded, stage: str | None = "analyze") -> None:
+    """Stop the page with what is missing and the command that makes it, if anything is."""
+    problems = [item.problem for item in loaded if not item.ok]
+    if not problems:
+        return
+    st.error(
+        "This page needs results that are not there yet:\n\n"
+        + "\n".join(f"- {problem}" for problem in problems)
+    )
+    command = data.make_command(study_dir, stage)
+    st.info(f"Make them with `{command}`, then reload this page.")
+    st.code(command, language="bash")
+    st.stop()
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+
+
+def download(frame: pd.DataFrame, name: str, label: str | None = None) -> None:
+    """A CSV download button for a table (``name`` becomes ``<name>.csv``)."""
+    st.download_button(
+        label or f"Download {name} as CSV",
+        frame.to_csv(index=False).encode("utf-8"),
+        file_name=f"{_slug(name)}.csv",
+        mime="text/csv",
+        key=f"download_{_slug(name)}",
+        on_click="ignore",
+    )
+
+
+def table(
+    frame: pd.DataFrame,
+    name: str,
+    *,
+    column_config: dict | None = None,
+    height: int | str = "auto",
+) -> None:
+    """A sortable table (click a header to sort) followed by its CSV download."""
+    st.dataframe(
+        frame, hide_index=True, column_config=column_config, height=height, key=f"t_{_slug(name)}"
+    )
+    download(frame, name)
+
+
+def figure(fig: Figure, alt: str) -> None:
+    """Show a matplotlib figure (built without pyplot, so nothing global leaks between pages)."""
+    st.pyplot(fig, alt=alt)
+
+
+def fmt_ci(low: float, high: float, digits: int = 3) -> str:
+    """A 95% interval as text, e.g. ``[0.912, 0.934]``."""
+    if pd.isna(low) or pd.isna(high):
+        return "n/a"
+    return f"[{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def fmt_p(p: float) -> str:
+    """A p-value for reading: 3 significant digits, scientific when tiny."""
+    if pd.isna(p):
+        return "n/a"
+    return f"{p:.2e}" if p < 1e-3 else f"{p:.3f}"
+
+
+def predictor_select(options: Sequence[str], study_dir: Path, key: str) -> str:
+    """A model selector showing each predictor's label; prefers LoRA when present."""
+    names = labels(study_dir)
+    options = list(options)
+    index = options.index("lora") if "lora" in options else 0
+    return st.selectbox(
+        "Model",
+        options,
+        index=index,
+        key=key,
+        format_func=lambda p: f"{p} — {names.get(p, p)}",
+    )

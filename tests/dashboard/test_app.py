@@ -1,0 +1,289 @@
+"""Every dashboard page under Streamlit's AppTest, on contract-conforming result files.
+
+Numbers shown are compared with the files (read here independently with pandas/json), filters
+are checked to change the rows, and missing results must give guidance instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import pandas as pd
+import pytest
+import yaml
+from streamlit.testing.v1 import AppTest
+
+from dashboard import data
+from pipeline import paths
+from tests.conftest import REPO, stage_env
+
+APP = REPO / "dashboard/app.py"
+PAGES = ("overview", "professions", "significance", "calibration", "probes", "examples")
+ANALYSIS_PAGES = ("professions", "significance", "calibration", "probes", "examples")
+EVIL_BIO = "<script>alert(1)</script> **bold** [link](http://x) <b>tag</b>"
+
+
+def open_page(study, page: str, monkeypatch) -> AppTest:
+    monkeypatch.setenv(data.STUDY_ENV, str(study))
+    app = AppTest.from_file(str(APP), default_timeout=120).run()
+    if page != "overview":
+        app.switch_page(f"pages/{page}.py").run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def frame_with(app: AppTest, column: str) -> pd.DataFrame:
+    found = [d.value for d in app.dataframe if column in d.value.columns]
+    assert found, f"no table with column {column!r}"
+    return found[0]
+
+
+def analysis_csv(study, name: str) -> pd.DataFrame:
+    return pd.read_csv(study / paths.ANALYSIS_DIR / f"{name}.csv")
+
+
+@pytest.mark.parametrize("page", [*PAGES, "experiments"])
+def test_every_page_runs_and_offers_csv(results_study, monkeypatch, page):
+    app = open_page(results_study, page, monkeypatch)
+    assert app.title[0].value == page.capitalize()
+    if page != "experiments":
+        assert len(app.download_button) >= 1
+        assert not app.error
+
+
+def test_overview_headline_numbers_equal_the_files(results_study, monkeypatch):
+    app = open_page(results_study, "overview", monkeypatch)
+    metrics = json.loads((results_study / paths.ANALYSIS_DIR / "metrics.json").read_text())
+    overall = analysis_csv(results_study, "overall")
+    headline = frame_with(app, "accuracy 95% CI").set_index("predictor")
+    assert sorted(headline.index) == sorted(metrics["predictors"])
+    for predictor, entry in metrics["predictors"].items():
+        assert headline.loc[predictor, "label"] == entry["label"]
+        for metric in data.METRIC_NAMES:
+            assert headline.loc[predictor, metric] == pytest.approx(entry[metric]["value"])
+            row = overall[(overall["predictor"] == predictor) & (overall["metric"] == metric)]
+            assert headline.loc[predictor, metric] == pytest.approx(row["value"].iloc[0])
+            ci = f"[{entry[metric]['ci_low']:.3f}, {entry[metric]['ci_high']:.3f}]"
+            assert headline.loc[predictor, f"{metric} 95% CI"] == ci
+    # Synthetic data is flagged where the reader sees it.
+    assert any("SYNTHETIC" in w.value for w in app.warning)
+    # The base-vs-LoRA verdict shows the pairs.csv numbers.
+    pairs = analysis_csv(results_study, "pairs")
+    pair = pairs[(pairs["predictor_a"] == "zero_shot") & (pairs["predictor_b"] == "lora")].iloc[0]
+    shown = {m.label: m.value for m in app.metric}
+    assert shown["Accuracy, LoRA"] == f"{pair['acc_b']:.4f}"
+    assert shown["Accuracy, base (zero-shot)"] == f"{pair['acc_a']:.4f}"
+    verdicts = [a.value for a in [*app.success, *app.info] if "McNemar" in a.value]
+    assert verdicts and f"{pair['n']:,} test bios" in verdicts[0]
+    assert {link.value.split(":")[0] for link in app.page_link} >= {
+        "Professions",
+        "Significance",
+        "Calibration",
+        "Probes",
+        "Examples",
+        "Experiments",
+    }
+
+
+def test_professions_model_selector_changes_tables(results_study, monkeypatch):
+    app = open_page(results_study, "professions", monkeypatch)
+    groups, proxy = analysis_csv(results_study, "groups"), analysis_csv(results_study, "proxy")
+    assert app.selectbox(key="professions_model").value == "lora"
+    shown = frame_with(app, "error_ci_high")
+    expected = groups[groups["predictor"] == "lora"]
+    assert len(shown) == len(expected)
+    assert shown["error_rate"].tolist() == pytest.approx(expected["error_rate"].tolist())
+    # Small groups are marked in the table.
+    assert (shown["profession"].str.endswith(" †") == expected["small"].to_numpy()).all()
+    r = proxy.set_index("predictor").loc["lora", "pearson_r"]
+    assert any(f"Pearson r = **{r:.3f}**" in m.value for m in app.markdown)
+    assert len(app.image) == 3  # error rates, gaps, scatter
+
+    app.selectbox(key="professions_model").set_value("zero_shot").run()
+    assert not app.exception
+    changed = frame_with(app, "error_ci_high")
+    zero_shot = groups[groups["predictor"] == "zero_shot"]
+    assert changed["errors"].tolist() == zero_shot["errors"].tolist()
+    assert changed["errors"].tolist() != shown["errors"].tolist()
+
+
+def test_significance_shows_raw_and_adjusted_p_values(results_study, monkeypatch):
+    app = open_page(results_study, "significance", monkeypatch)
+    pairs = analysis_csv(results_study, "pairs")
+    shown = frame_with(app, "p_holm")
+    assert len(shown) == len(pairs)
+    assert shown["p_value"].tolist() == pytest.approx(pairs["p_value"].tolist())
+    assert shown["p_holm"].tolist() == pytest.approx(pairs["p_holm"].tolist())
+    assert shown["significant"].tolist() == (pairs["p_holm"] < 0.05).tolist()
+    captions = [c.value for c in app.caption]
+    assert all(v in captions for v in pairs["verdict"])
+
+
+def test_calibration_and_probes_tables_equal_files(results_study, monkeypatch):
+    app = open_page(results_study, "calibration", monkeypatch)
+    calibration = analysis_csv(results_study, "calibration")
+    shown = frame_with(app, "fraction_female")
+    assert len(shown) == len(calibration)
+    assert shown["fraction_female"].sum() == pytest.approx(calibration["fraction_female"].sum())
+    assert len(app.image) == 1
+    app.multiselect[0].set_value(["lora"]).run()
+    assert len(frame_with(app, "fraction_female")) == (calibration["predictor"] == "lora").sum()
+
+    app = open_page(results_study, "probes", monkeypatch)
+    probes = analysis_csv(results_study, "probes")
+    overall = probes[probes["profession"] == "all"]
+    shown = frame_with(app, "flip_rate")
+    assert shown["flip_rate"].tolist() == pytest.approx(overall["flip_rate"].tolist())
+    assert shown["accuracy"].tolist() == pytest.approx(overall["accuracy"].tolist())
+
+
+def test_examples_filters_change_rows(results_study, monkeypatch):
+    app = open_page(results_study, "examples", monkeypatch)
+    test = pd.read_parquet(results_study / paths.split_path("test"))
+    preds = {
+        p: pd.read_parquet(results_study / paths.predictions_path(p)).set_index("id")["pred"]
+        for p in ("zero_shot", "random_head", "lora", "pronoun_rule", "tfidf_logreg")
+    }
+    table = lambda: frame_with(app, "P(female) lora")  # noqa: E731
+    assert len(table()) == len(test)
+    profession = test["profession"].value_counts().index[0]
+    app.selectbox(key="ex_prof").set_value(profession).run()
+    assert len(table()) == (test["profession"] == profession).sum()
+    app.selectbox(key="ex_gender").set_value("female").run()
+    chosen = test[(test["profession"] == profession) & (test["gender"] == "female")]
+    assert len(table()) == len(chosen)
+    app.selectbox(key="ex_prof").set_value("(all)").run()
+    app.selectbox(key="ex_gender").set_value("(all)").run()
+    app.radio(key="ex_outcome").set_value("wrong").run()
+    lora_wrong = (test.set_index("id")["gender_id"] != preds["lora"]).sum()
+    assert 0 < lora_wrong < len(test)
+    assert len(table()) == lora_wrong
+    assert set(table()["id"]) == set(
+        test.loc[test["gender_id"].to_numpy() != preds["lora"].reindex(test["id"]).to_numpy(), "id"]
+    )
+    app.radio(key="ex_outcome").set_value("(all)").run()
+    app.checkbox(key="ex_disagree").check().run()
+    disagree = pd.DataFrame(preds).nunique(axis=1) > 1
+    assert len(table()) == disagree.sum()
+    assert not app.exception
+
+
+def test_bio_text_is_shown_literally(results_copy, monkeypatch):
+    split_file = results_copy / paths.split_path("test")
+    split = pd.read_parquet(split_file)
+    split.loc[0, "text"] = EVIL_BIO
+    split.to_parquet(split_file, index=False)
+    app = open_page(results_copy, "examples", monkeypatch)
+    assert app.selectbox(key="ex_id").value == split.loc[0, "id"]
+    assert EVIL_BIO in [t.value for t in app.text]  # st.text: verbatim, never markdown/HTML
+    assert EVIL_BIO in frame_with(app, "P(female) lora")["text"].tolist()
+    rendered_as_markup = [m.value for m in [*app.markdown, *app.caption, *app.html]]
+    assert not any("<script>" in v or "**bold**" in v for v in rendered_as_markup)
+
+
+@pytest.mark.parametrize("page", ANALYSIS_PAGES)
+def test_missing_results_show_guidance(results_copy, monkeypatch, page):
+    shutil.rmtree(results_copy / paths.ANALYSIS_DIR)
+    shutil.rmtree(results_copy / paths.PREDICTIONS_DIR)
+    app = open_page(results_copy, page, monkeypatch)
+    assert app.error and "missing" in app.error[0].value
+    stage = "" if page == "examples" else " analyze"  # predictions: every stage
+    assert [c.value for c in app.code] == [f"cd {results_copy} && dvc repro{stage}"]
+
+
+def test_missing_results_on_overview_list_every_file(results_copy, monkeypatch):
+    (results_copy / paths.ANALYSIS_DIR / "metrics.json").unlink()
+    (results_copy / paths.ANALYSIS_DIR / "probes.csv").unlink()
+    app = open_page(results_copy, "overview", monkeypatch)
+    status = frame_with(app, "status").set_index("file")
+    assert "missing" in status.loc["results/analysis/metrics.json", "status"]
+    assert "missing" in status.loc["results/analysis/probes.csv", "status"]
+    assert status.loc["results/analysis/pairs.csv", "status"] == "ok"
+    assert "dvc repro analyze" in app.code[0].value
+
+
+def test_partial_results_keep_other_pages_working(results_copy, monkeypatch):
+    (results_copy / paths.ANALYSIS_DIR / "probes.csv").unlink()
+    app = open_page(results_copy, "probes", monkeypatch)
+    assert "probes.csv` is missing" in app.error[0].value
+    app = open_page(results_copy, "professions", monkeypatch)
+    assert not app.error
+
+
+def test_overview_without_lora_says_what_is_missing(results_copy, monkeypatch):
+    metrics_file = results_copy / paths.ANALYSIS_DIR / "metrics.json"
+    metrics = json.loads(metrics_file.read_text())
+    del metrics["predictors"]["lora"]
+    metrics_file.write_text(json.dumps(metrics))
+    app = open_page(results_copy, "overview", monkeypatch)
+    assert any("predictions for `lora` are missing" in i.value for i in app.info)
+
+
+def test_bad_table_names_the_missing_column(results_copy, monkeypatch):
+    pairs_file = results_copy / paths.ANALYSIS_DIR / "pairs.csv"
+    pd.read_csv(pairs_file).drop(columns=["p_holm"]).to_csv(pairs_file, index=False)
+    app = open_page(results_copy, "significance", monkeypatch)
+    assert "lacks column(s) p_holm" in app.error[0].value
+
+
+def test_experiments_outside_a_repo_shows_the_command(results_study, monkeypatch):
+    app = open_page(results_study, "experiments", monkeypatch)
+    assert any("not inside a git repository" in w.value for w in app.warning)
+    assert "dvc exp run -S lora.r=16" in app.code[0].value
+
+
+def git(*args, cwd):
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+    )
+
+
+def test_experiments_compares_a_saved_dvc_experiment(results_copy, monkeypatch):
+    study = results_copy
+    params = yaml.safe_load((study / "params.yaml").read_text())
+    params["lora"] = {"r": 8}
+    (study / "params.yaml").write_text(yaml.safe_dump(params))
+    (study / "dvc.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "stages": {
+                    "analyze": {
+                        "cmd": "true",
+                        "params": ["lora.r"],
+                        "metrics": [{"results/analysis/metrics.json": {"cache": False}}],
+                    }
+                }
+            }
+        )
+    )
+    env = stage_env()
+    git("init", "-q", "-b", "main", cwd=study)
+    subprocess.run(["dvc", "init", "-q"], cwd=study, check=True, env=env)
+    git("add", "-A", cwd=study)
+    git("commit", "-q", "-m", "baseline", cwd=study)
+    params["lora"]["r"] = 16
+    (study / "params.yaml").write_text(yaml.safe_dump(params))
+    metrics_file = study / paths.ANALYSIS_DIR / "metrics.json"
+    metrics = json.loads(metrics_file.read_text())
+    metrics["predictors"]["lora"]["accuracy"]["value"] = 0.5
+    metrics_file.write_text(json.dumps(metrics))
+    saved = subprocess.run(
+        ["dvc", "exp", "save", "-n", "rank16"], cwd=study, env=env, capture_output=True, text=True
+    )
+    assert saved.returncode == 0, saved.stderr
+
+    app = open_page(study, "experiments", monkeypatch)
+    rows = frame_with(app, "rev")
+    assert "rank16" in rows["name"].tolist()
+    assert "param:lora.r" in rows.columns
+    app.selectbox(key="exp_a").set_value("main").run()
+    app.selectbox(key="exp_b").set_value("rank16").run()
+    side = frame_with(app, "changed").set_index("key")
+    assert side.loc["param:lora.r", "A: main"] == "8.0"
+    assert side.loc["param:lora.r", "B: rank16"] == "16.0"
+    assert side.loc["metric:predictors.lora.accuracy.value", "B: rank16"] == "0.5"
