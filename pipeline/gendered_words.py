@@ -125,13 +125,12 @@ NEUTRAL: dict[str, str] = {
     "chairwoman": "chair",
     "spokesman": "spokesperson",
     "spokeswoman": "spokesperson",
-    "actor": "actor",
     "actress": "actor",
     "waiter": "server",
     "waitress": "server",
 }
 
-# Words after which "her"/"his" is an object/pronoun rather than a determiner.
+# A her/his FOLLOWED by one of these is an object/pronoun ("reach her through"), not a determiner.
 _FUNCTION_WORDS = frozenset(
     [
         "a",
