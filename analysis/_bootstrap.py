@@ -154,6 +154,18 @@ def bootstrap_metrics(
     }
 
 
+def bootstrap_means(values: np.ndarray, *, resamples: int, seed: int) -> np.ndarray:
+    """Bootstrap means of each row of ``values`` (shape ``(k, n)``) -> ``(k, resamples)``.
+
+    The same resamples as :func:`bootstrap_metrics` with the same seed and n.
+    """
+    values = np.atleast_2d(np.asarray(values, dtype=np.float64))
+    n = values.shape[1]
+    with threadpool_limits(limits=1, user_api="blas"):
+        blocks = [values @ c.astype(np.float64) for c in resample_counts(n, resamples, seed)]
+    return np.hstack(blocks) / n
+
+
 def percentile_interval(values: np.ndarray, confidence: float) -> tuple[float, float]:
     """Percentile bootstrap interval; NaN resamples are ignored (all NaN gives NaN)."""
     finite = values[np.isfinite(values)]

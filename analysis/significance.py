@@ -17,7 +17,7 @@ import pandas as pd
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
 
-from analysis._bootstrap import percentile_interval, resample_counts
+from analysis._bootstrap import bootstrap_means, percentile_interval
 
 
 def adjust_pvalues(*, p_values: Any, method: str) -> np.ndarray:
@@ -116,9 +116,8 @@ def compare_predictors(
     y = np.asarray(y_true)
     names = list(predictions.columns)
     if accuracy_draws is None:
-        correct = np.vstack([(predictions[c].to_numpy() == y) for c in names]).astype(np.float64)
-        blocks = [correct @ c.astype(np.float64) for c in resample_counts(len(y), resamples, seed)]
-        stacked = np.hstack(blocks) / len(y) if blocks else np.empty((len(names), 0))
+        correct = np.vstack([(predictions[c].to_numpy() == y) for c in names])
+        stacked = bootstrap_means(correct, resamples=resamples, seed=seed)
         accuracy_draws = {name: stacked[i] for i, name in enumerate(names)}
     rows = []
     for a, b in combinations(names, 2):
