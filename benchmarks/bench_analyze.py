@@ -55,7 +55,7 @@ def synthetic_study(n: int, seed: int = 0):
 
 
 def naive_bootstrap_seconds(y, pred, prob, resamples: int, seed: int = 0) -> float:
-    """One Python iteration (index draw + scikit-learn metrics) per resample: seconds per resample."""
+    """Seconds per resample of a loop: one index draw + scikit-learn metrics per resample."""
     rng = np.random.default_rng(seed)
     started = time.perf_counter()
     for _ in range(resamples):
@@ -76,7 +76,8 @@ def main() -> None:
     args = parser.parse_args()
 
     print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cpus visible, python {platform.python_version()}"
+        f"machine: {platform.machine()}, {os.cpu_count()} cpus visible, "
+        f"python {platform.python_version()}"
     )
     print(f"load average before: {os.getloadavg()}")
     test, predictions, shares = synthetic_study(args.bios)
@@ -90,17 +91,20 @@ def main() -> None:
     bootstrap_metrics(y, arrays, resamples=args.resamples, seed=0, bins=10)
     core = time.perf_counter() - started
     print(
-        f"bootstrap core alone: {core:.1f} s ({len(predictions)} predictors x {args.resamples} resamples x {args.bios:,} bios)"
+        f"bootstrap core alone: {core:.1f} s ({len(predictions)} predictors x "
+        f"{args.resamples} resamples x {args.bios:,} bios)"
     )
 
     started = time.perf_counter()
     result = analyze(test, predictions, shares, params, seed=0, data={"source": "bench"})
     total = time.perf_counter() - started
     print(
-        f"analyze core (everything): {total:.1f} s -> target < 30 s: {'MET' if total < 30 else 'MISSED'}"
+        f"analyze core (everything): {total:.1f} s -> target < 30 s: "
+        f"{'MET' if total < 30 else 'MISSED'}"
     )
     print(
-        f"  tables: {len(result.groups)} group rows, {len(result.gaps)} gap rows, {len(result.pairs)} pairs"
+        f"  tables: {len(result.groups)} group rows, {len(result.gaps)} gap rows, "
+        f"{len(result.pairs)} pairs"
     )
 
     per_resample = naive_bootstrap_seconds(y, *arrays["lora"], resamples=args.naive_resamples)

@@ -459,7 +459,8 @@ def remove_gender(text: str) -> tuple[str, int]:
     """Replace gendered words by neutral ones; return the new text and the replacement count."""
     tokens = _tokens(text)
     words = [t[2] for t in tokens]
-    drop_until = [False] * len(tokens)  # drop the separator after a removed title/adjective
+    # separators that go with a dropped word: a title's "." and space, an adjective's space
+    drop_separator: list[set[str]] = [set() for _ in tokens]
     changed = 0
     for i, full_word in enumerate(words):
         word, suffix = _split(full_word)
@@ -470,7 +471,7 @@ def remove_gender(text: str) -> tuple[str, int]:
             if not _is_title(tokens, i):
                 continue
             words[i] = ""
-            drop_until[i] = True
+            drop_separator[i] = {"", "."}
         elif lower == "her":
             obj = _is_object_position(_prev_word(tokens, i), _next_word(tokens, i))
             words[i] = _match_case("them" if obj else "their", word) + suffix
@@ -490,7 +491,7 @@ def remove_gender(text: str) -> tuple[str, int]:
                 _fix_agreement(tokens, words, i)
         elif lower in NEUTRAL:
             words[i] = _match_case(NEUTRAL[lower], word)
-            drop_until[i] = words[i] == ""
+            drop_separator[i] = {""} if words[i] == "" else set()
             words[i] += suffix if words[i] else ""
         else:
             continue
@@ -502,7 +503,10 @@ def remove_gender(text: str) -> tuple[str, int]:
         pieces.append(text[cursor:start] if not skip_separator else "")
         pieces.append(words[i])
         cursor = end
-        skip_separator = drop_until[i] and following.strip() in {"", "."}
+        skip_separator = following.strip() in drop_separator[i]
+        if drop_separator[i] and not skip_separator and not words[i]:
+            # a dropped word before punctuation ("is female."): drop the space before it instead
+            pieces[-2] = pieces[-2].rstrip(" ")
         if skip_separator:
             cursor = end + len(following)
             # keep the sentence capitalised when its first word was dropped ("Ms. Lee" -> "Lee")
