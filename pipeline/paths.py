@@ -37,3 +37,26 @@ def predictions_path(predictor: str) -> Path:
 def probe_predictions_path(predictor: str) -> Path:
     """The predictions of one predictor on the probe texts."""
     return PROBE_PREDICTIONS_DIR / f"{predictor}.parquet"
+
+
+# Predictors the baselines stage writes (test split and probe texts).
+BASELINES = ("pronoun_rule", "tfidf_logreg")
+# Every predictor the suite knows, in report order; analyze reads whichever files exist.
+PREDICTORS = ("zero_shot", "random_head", "lora", "pronoun_rule", "tfidf_logreg")
+
+# Outputs of the analyze stage (the contract the dashboard reads: docs in analysis/analyze.py).
+ANALYSIS_METRICS = ANALYSIS_DIR / "metrics.json"
+ANALYSIS_TABLES = {
+    name: ANALYSIS_DIR / f"{name}.csv"
+    for name in ("overall", "pairs", "groups", "gaps", "proxy", "calibration", "probes")
+}
+ANALYSIS_REPORT = ANALYSIS_DIR / "report.md"
+# Per-predictor plot data for DVC's top-level `plots:` (one file per predictor and plot, so that
+# DVC draws one panel per predictor with its built-in templates).
+ANALYSIS_PLOTS_DIR = ANALYSIS_DIR / "plots"
+ANALYSIS_PLOTS = ("gaps", "proxy", "calibration")
+
+
+def analysis_plot_path(plot: str, predictor: str) -> Path:
+    """The data of one DVC plot for one predictor."""
+    return ANALYSIS_PLOTS_DIR / plot / f"{predictor}.csv"

@@ -46,3 +46,36 @@ def test_demo_prepare_repro_twice_second_is_noop(tmp_path):
     assert time.monotonic() - started < 30
     status = dvc(["status", "prepare"], demo, clone)
     assert "up to date" in status.stdout
+
+
+def test_dvc_yaml_declares_the_analysis_paths():
+    spec = yaml.safe_load((REPO / "dvc.yaml").read_text())
+    stages = spec["stages"]
+    assert stages["probe"]["outs"] == [str(paths.PROBES_FILE)]
+    assert stages["baselines"]["outs"] == [
+        *(str(paths.predictions_path(b)) for b in paths.BASELINES),
+        *(str(paths.probe_predictions_path(b)) for b in paths.BASELINES),
+    ]
+    assert str(paths.PROBES_FILE) in stages["baselines"]["deps"]
+    analyze = stages["analyze"]
+    assert analyze["metrics"] == [str(paths.ANALYSIS_METRICS)]
+    assert analyze["outs"] == [
+        *(str(p) for p in paths.ANALYSIS_TABLES.values()),
+        str(paths.ANALYSIS_REPORT),
+        str(paths.ANALYSIS_PLOTS_DIR),
+    ]
+    for predictor in paths.PREDICTORS:
+        assert str(paths.predictions_path(predictor)) in analyze["deps"]
+        assert str(paths.probe_predictions_path(predictor)) in analyze["deps"]
+    # analysis settings never rerun a model: analyze depends on its own params only
+    assert analyze["params"] == ["analyze", "seeds.bootstrap"]
+    code = {Path(d).name for d in analyze["deps"] if d.startswith("${code}/analysis/")}
+    assert code == {p.name for p in (REPO / "analysis").glob("*.py")}
+    plotted = {
+        file for plot in spec["plots"] for definition in plot.values() for file in definition["y"]
+    }
+    assert plotted == {
+        str(paths.analysis_plot_path(plot, predictor))
+        for plot in paths.ANALYSIS_PLOTS
+        for predictor in paths.PREDICTORS
+    }

@@ -1,0 +1,37 @@
+"""Paired significance tests and fairness breakdowns of gender predictions on Bias in Bios.
+
+The public API: keyword-only arguments, array-likes or pandas in, pandas out indexed by group.
+"Positive" is female (gender id 1). The ``analyze`` stage (``python -m analysis.analyze``) runs
+all of it over every predictions file of a study.
+
+Example::
+
+    from analysis import tpr_gap_by_profession
+    gaps = tpr_gap_by_profession(y_true=test.gender_id, y_pred=pred, profession=test.profession)
+"""
+
+from analysis.fairness import group_error_rates, proxy_bias, tpr_gap_by_profession
+from analysis.metrics import (
+    expected_calibration_error,
+    overall_metrics,
+    overall_metrics_many,
+    reliability_curve,
+    wilson_interval,
+)
+from analysis.probes import probe_effects
+from analysis.significance import adjust_pvalues, compare_predictors, mcnemar_test
+
+__all__ = [
+    "adjust_pvalues",
+    "compare_predictors",
+    "expected_calibration_error",
+    "group_error_rates",
+    "mcnemar_test",
+    "overall_metrics",
+    "overall_metrics_many",
+    "probe_effects",
+    "proxy_bias",
+    "reliability_curve",
+    "tpr_gap_by_profession",
+    "wilson_interval",
+]

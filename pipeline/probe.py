@@ -1,0 +1,102 @@
+"""``probe`` stage: counterfactual versions of test bios, for every predictor to be run on.
+
+Two variants of each chosen test bio (see :mod:`pipeline.gendered_words` for the word lists and
+the her -> his/him heuristic):
+
+- ``swapped``: every gendered word swapped (he <-> she, his <-> her, Mr <-> Ms, husband <-> wife,
+  ...). ``expected_gender_id`` is the flipped label: a model that reads the words flips its answer.
+- ``removed``: gendered words replaced by neutral ones (singular they, spouse, parent...; titles
+  dropped). ``expected_gender_id`` is the original label: what is left are the other cues.
+
+Names are never changed. A bio in which no gendered word was found is left out of both variants
+(its "probe" would be the original text and would only dilute the flip rate); the log says how
+many. Writes ``data/probes/probes.parquet`` with columns ``id`` (``<source_id>::<variant>``),
+``source_id``, ``variant``, ``text``, ``expected_gender_id``, ``n_replaced``.
+
+Run from a study directory: ``python -m pipeline.probe`` (params: ``probe``, ``seeds.data``).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+from pydantic import Field
+
+from pipeline import paths
+from pipeline.errors import SuiteError, run_main
+from pipeline.gendered_words import remove_gender, swap_gender
+from pipeline.io import write_parquet
+from pipeline.params import Section, Seeds, parse_section, read_params
+from pipeline.provenance import run_metadata
+
+log = logging.getLogger(__name__)
+
+VARIANTS = ("swapped", "removed")
+COLUMNS = ("id", "source_id", "variant", "text", "expected_gender_id", "n_replaced")
+
+
+class ProbeParams(Section):
+    """``probe``: which test bios get counterfactual versions."""
+
+    # Test bios to probe (a seeded random sample, seeds.data); null probes every test bio. Each
+    # gives two probe texts that every model predictor must also score.
+    max_bios: int | None = Field(None, ge=1)
+
+
+def choose_bios(test: pd.DataFrame, max_bios: int | None, seed: int) -> pd.DataFrame:
+    """A seeded random sample of ``max_bios`` test bios (all when None), in split order."""
+    if max_bios is None or max_bios >= len(test):
+        return test
+    rng = np.random.default_rng(seed)
+    keep = np.sort(rng.choice(len(test), size=max_bios, replace=False))
+    return test.iloc[keep]
+
+
+def make_probes(test: pd.DataFrame) -> pd.DataFrame:
+    """Both probe variants of every bio in ``test`` that has at least one gendered word."""
+    for column in ("id", "text", "gender_id"):
+        if column not in test.columns:
+            raise SuiteError(f"test split has no column {column!r}; rerun the prepare stage")
+    rows = []
+    skipped = 0
+    for source_id, text, gender_id in zip(test["id"], test["text"], test["gender_id"], strict=True):
+        swapped, n_swapped = swap_gender(text)
+        removed, n_removed = remove_gender(text)
+        if n_swapped == 0 and n_removed == 0:
+            skipped += 1
+            continue
+        rows.append(
+            (f"{source_id}::swapped", source_id, "swapped", swapped, 1 - gender_id, n_swapped)
+        )
+        rows.append((f"{source_id}::removed", source_id, "removed", removed, gender_id, n_removed))
+    if skipped:
+        log.info("%d of %d bios have no gendered word: not probed", skipped, len(test))
+    frame = pd.DataFrame(rows, columns=list(COLUMNS))
+    frame["expected_gender_id"] = frame["expected_gender_id"].astype(np.int64)
+    frame["n_replaced"] = frame["n_replaced"].astype(np.int64)
+    for column in ("id", "source_id", "variant", "text"):
+        frame[column] = frame[column].astype(object)
+    return frame
+
+
+def main() -> None:
+    """Read params and the test split, write the probe texts."""
+    raw = read_params()
+    params = parse_section(raw, "probe", ProbeParams)
+    seeds = parse_section(raw, "seeds", Seeds)
+    test_path = paths.split_path("test")
+    if not test_path.is_file():
+        raise SuiteError(f"{test_path} not found; run the prepare stage first")
+    test = pd.read_parquet(test_path)
+    probes = make_probes(choose_bios(test, params.max_bios, seeds.data))
+    if probes.empty:
+        raise SuiteError("no test bio has a gendered word to swap; nothing to probe")
+    meta = run_metadata("probe", {"probe": params}, {"data": seeds.data})
+    write_parquet(probes, paths.PROBES_FILE, metadata=meta)
+    log.info("wrote %s: %d probe texts", paths.PROBES_FILE, len(probes))
+
+
+if __name__ == "__main__":
+    run_main(main)

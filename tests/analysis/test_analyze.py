@@ -1,0 +1,309 @@
+"""The analyze stage end to end on a prepared tiny study, with baseline and synthetic predictions.
+
+No model runs: zero_shot, random_head and lora predictions are synthetic files with planted
+properties (lora: accurate but guessing from the profession on a share of bios, a planted proxy
+bias; random_head: chance).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from analysis.analyze import AnalyzeParams, analyze, train_share_women
+from pipeline import paths
+from pipeline.baselines import BaselinesParams, predict_baselines
+from pipeline.io import write_parquet
+from pipeline.predictions import predictions_frame, write_predictions
+from pipeline.probe import make_probes
+from tests.conftest import run_module
+
+CONTRACT = {
+    "overall": ["predictor", "metric", "value", "ci_low", "ci_high", "ci_method", "n"],
+    "pairs": [
+        "predictor_a",
+        "predictor_b",
+        "n",
+        "both_correct",
+        "a_only_correct",
+        "b_only_correct",
+        "both_wrong",
+        "p_value",
+        "acc_a",
+        "acc_b",
+        "acc_diff",
+        "diff_ci_low",
+        "diff_ci_high",
+        "p_holm",
+        "verdict",
+    ],
+    "groups": [
+        "predictor",
+        "profession_id",
+        "profession",
+        "gender",
+        "n",
+        "errors",
+        "error_rate",
+        "error_ci_low",
+        "error_ci_high",
+        "tpr",
+        "small",
+    ],
+    "gaps": [
+        "predictor",
+        "profession_id",
+        "profession",
+        "n_female",
+        "n_male",
+        "tpr_female",
+        "tpr_male",
+        "gap",
+        "gap_ci_low",
+        "gap_ci_high",
+        "p_value",
+        "p_holm",
+        "p_bh",
+        "share_women",
+        "small",
+    ],
+    "proxy": [
+        "predictor",
+        "n_professions",
+        "pearson_r",
+        "pearson_p",
+        "spearman_rho",
+        "spearman_p",
+        "slope",
+        "intercept",
+    ],
+    "calibration": ["predictor", "bin", "mean_predicted", "fraction_female", "count"],
+    "probes": ["predictor", "profession", "variant", "n", "flip_rate", "accuracy"],
+}
+META = {"stage": "test"}
+
+
+def synthetic(ids, prob, name):
+    return predictions_frame(ids, prob, predictor=name, model=f"synthetic {name}", params_hash="x")
+
+
+def populate(study: Path) -> None:
+    """Probes, both baselines and three synthetic model predictors, written in the schema."""
+    test = pd.read_parquet(study / paths.split_path("test"))
+    train = pd.read_parquet(study / paths.split_path("train"))
+    probes = make_probes(test)
+    write_parquet(probes, study / paths.PROBES_FILE)
+    baselines = predict_baselines(train, {"test": test, "probes": probes}, BaselinesParams(), 0)
+    for name, frames in baselines.items():
+        write_predictions(frames["test"], study / paths.predictions_path(name), META)
+        write_predictions(frames["probes"], study / paths.probe_predictions_path(name), META)
+    rng = np.random.default_rng(0)
+    y = test["gender_id"].to_numpy()
+    share = train_share_women(json.loads((study / paths.PROFILE).read_text()))
+    share_of_bio = share.reindex(test["profession_id"]).to_numpy()
+    # lora: right unless it guesses from the profession (60% of bios): a planted proxy bias
+    guess = rng.uniform(size=len(y)) < 0.6
+    by_profession = (rng.uniform(size=len(y)) < share_of_bio).astype(int)
+    lora_label = np.where(guess, by_profession, y)
+    lora_prob = np.clip(np.where(lora_label == 1, 0.9, 0.1) + rng.normal(0, 0.05, len(y)), 0, 1)
+    zero_shot = np.clip(0.3 * y + rng.uniform(0.2, 0.6, len(y)), 0, 1)
+    random_head = rng.uniform(0.45, 0.55, len(y))
+    for name, prob in (("zero_shot", zero_shot), ("random_head", random_head), ("lora", lora_prob)):
+        write_predictions(
+            synthetic(test["id"], prob, name), study / paths.predictions_path(name), META
+        )
+    # lora on the probes: follows the gendered words (the expected label) 90% of the time
+    expected = probes["expected_gender_id"].to_numpy()
+    follows = rng.uniform(size=len(probes)) < 0.9
+    probe_prob = np.where(np.where(follows, expected, 1 - expected) == 1, 0.8, 0.2)
+    write_predictions(
+        synthetic(probes["id"], probe_prob, "lora"),
+        study / paths.probe_predictions_path("lora"),
+        META,
+    )
+
+
+@pytest.fixture(scope="module")
+def populated_template(tmp_path_factory, tiny_study_template) -> Path:
+    study = Path(shutil.copytree(tiny_study_template, tmp_path_factory.mktemp("an") / "study"))
+    params = yaml.safe_load((study / "params.yaml").read_text())
+    params["analyze"] = {"bootstrap_resamples": 300, "min_group_size": 10}
+    (study / "params.yaml").write_text(yaml.safe_dump(params))
+    populate(study)
+    return study
+
+
+@pytest.fixture(scope="module")
+def analyzed(populated_template, tmp_path_factory) -> Path:
+    study = Path(shutil.copytree(populated_template, tmp_path_factory.mktemp("done") / "study"))
+    result = run_module("analysis.analyze", study)
+    assert result.returncode == 0, result.stderr
+    return study
+
+
+@pytest.fixture
+def study(populated_template, tmp_path) -> Path:
+    return Path(shutil.copytree(populated_template, tmp_path / "study"))
+
+
+def table(study: Path, name: str) -> pd.DataFrame:
+    return pd.read_csv(study / paths.ANALYSIS_TABLES[name])
+
+
+def test_every_contract_file_and_column(analyzed):
+    for name, columns in CONTRACT.items():
+        frame = table(analyzed, name)
+        assert not frame.empty, name
+        missing = set(columns) - set(frame.columns)
+        assert not missing, (name, missing)
+    assert (analyzed / paths.ANALYSIS_REPORT).is_file()
+    for plot in paths.ANALYSIS_PLOTS:
+        for predictor in paths.PREDICTORS:
+            assert (analyzed / paths.analysis_plot_path(plot, predictor)).is_file()
+
+
+def test_metrics_json_matches_the_tables(analyzed):
+    metrics = json.loads((analyzed / paths.ANALYSIS_METRICS).read_text())
+    test = pd.read_parquet(analyzed / paths.split_path("test"))
+    assert metrics["data"] == {"source": "sample", "synthetic": True, "n_test": len(test)}
+    assert set(metrics["predictors"]) == set(paths.PREDICTORS)
+    overall = table(analyzed, "overall")
+    for row in overall.itertuples():
+        entry = metrics["predictors"][row.predictor][row.metric]
+        assert entry["value"] == pytest.approx(row.value)
+        assert entry["ci_low"] == pytest.approx(row.ci_low)
+        assert entry["ci_high"] == pytest.approx(row.ci_high)
+        assert row.n == len(test)
+    pairs = table(analyzed, "pairs")
+    assert len(pairs) == len(list(combinations(paths.PREDICTORS, 2)))
+    for row in pairs.itertuples():
+        entry = metrics["pairs"][f"{row.predictor_a}__vs__{row.predictor_b}"]
+        assert entry["p_value"] == pytest.approx(row.p_value)
+        assert entry["acc_diff"] == pytest.approx(row.acc_b - row.acc_a)
+        assert entry["diff_ci_low"] == pytest.approx(row.diff_ci_low)
+    assert "untrained" in metrics["predictors"]["random_head"]["label"].lower()
+    assert metrics["run"]["seeds"] == {"bootstrap": 0}
+
+
+def test_rates_match_a_direct_join_by_id(analyzed):
+    test = pd.read_parquet(analyzed / paths.split_path("test"))
+    groups = table(analyzed, "groups")
+    for predictor in ("lora", "pronoun_rule"):
+        pred = pd.read_parquet(analyzed / paths.predictions_path(predictor))
+        joined = test.merge(pred, on="id", validate="one_to_one")
+        direct = (
+            joined.assign(wrong=joined["pred"] != joined["gender_id"])
+            .groupby(["profession_id", "gender"])["wrong"]
+            .agg(["size", "sum", "mean"])
+        )
+        mine = groups[groups["predictor"] == predictor].set_index(["profession_id", "gender"])
+        mine = mine.loc[direct.index]
+        np.testing.assert_array_equal(mine["n"], direct["size"])
+        np.testing.assert_array_equal(mine["errors"], direct["sum"])
+        np.testing.assert_allclose(mine["error_rate"], direct["mean"])
+        accuracy = (joined["pred"] == joined["gender_id"]).mean()
+        overall = table(analyzed, "overall").set_index(["predictor", "metric"])
+        assert overall.loc[(predictor, "accuracy"), "value"] == pytest.approx(accuracy)
+
+
+def test_planted_findings_show_up(analyzed):
+    proxy = table(analyzed, "proxy").set_index("predictor")
+    assert proxy.loc["lora", "pearson_r"] > 0.4 and proxy.loc["lora", "slope"] > 0
+    assert proxy.loc["lora", "pearson_p"] < 0.01
+    overall = table(analyzed, "overall").set_index(["predictor", "metric"])
+    assert overall.loc[("random_head", "roc_auc"), "value"] == pytest.approx(0.5, abs=0.1)
+    lora_low = overall.loc[("lora", "accuracy"), "ci_low"]
+    assert lora_low > overall.loc[("random_head", "accuracy"), "ci_high"]
+    probes = table(analyzed, "probes")
+    everyone = probes[probes["profession"] == "all"].set_index(["predictor", "variant"])
+    assert set(everyone.index.get_level_values(0)) == {"lora", "pronoun_rule", "tfidf_logreg"}
+    assert everyone.loc[("pronoun_rule", "swapped"), "flip_rate"] > 0.95
+    assert everyone.loc[("lora", "swapped"), "accuracy"] == pytest.approx(0.9, abs=0.05)
+    report = (analyzed / paths.ANALYSIS_REPORT).read_text()
+    assert "SYNTHETIC DATA" in report and "untrained classification head" in report
+    assert "significantly more accurate" in report
+    assert "professions with the largest" in report and "SMALL" in report
+
+
+def test_join_is_by_id_not_position_and_output_is_reproducible(analyzed, study):
+    for path in sorted((study / paths.PREDICTIONS_DIR).glob("*.parquet")):
+        frame = pd.read_parquet(path)
+        shuffled = frame.sample(frac=1.0, random_state=1).reset_index(drop=True)
+        write_predictions(shuffled, path, META)
+    result = run_module("analysis.analyze", study)
+    assert result.returncode == 0, result.stderr
+    for name in paths.ANALYSIS_TABLES:
+        assert (study / paths.ANALYSIS_TABLES[name]).read_bytes() == (
+            analyzed / paths.ANALYSIS_TABLES[name]
+        ).read_bytes(), name
+    assert (study / paths.ANALYSIS_REPORT).read_bytes() == (
+        analyzed / paths.ANALYSIS_REPORT
+    ).read_bytes()
+
+
+def error_line(result) -> str:
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.stderr
+    return errors[0]
+
+
+def test_id_mismatch_is_one_clear_line(study):
+    path = study / paths.predictions_path("lora")
+    frame = pd.read_parquet(path)
+    write_predictions(frame.iloc[1:], path, META)
+    line = error_line(run_module("analysis.analyze", study))
+    assert "results/predictions/lora.parquet" in line and "1 ids of the split missing" in line
+    frame.loc[0, "id"] = "not-a-test-id"
+    write_predictions(frame, path, META)
+    line = error_line(run_module("analysis.analyze", study))
+    assert "1 ids not in the split (e.g. 'not-a-test-id')" in line
+
+
+def test_missing_inputs_are_one_clear_line(study):
+    (study / paths.PROBES_FILE).unlink()
+    line = error_line(run_module("analysis.analyze", study))
+    assert "probes.parquet is missing" in line
+    shutil.rmtree(study / paths.PREDICTIONS_DIR)
+    line = error_line(run_module("analysis.analyze", study))
+    assert "no predictions in results/predictions" in line
+
+
+def test_bad_params_are_one_clear_line(study):
+    params = yaml.safe_load((study / "params.yaml").read_text())
+    params["analyze"]["confidence"] = 1.5
+    (study / "params.yaml").write_text(yaml.safe_dump(params))
+    line = error_line(run_module("analysis.analyze", study))
+    assert "analyze.confidence = 1.5" in line
+
+
+def test_a_profession_without_test_bios_is_skipped_with_a_warning(populated_template, caplog):
+    test = pd.read_parquet(populated_template / paths.split_path("test"))
+    keep = test["profession"] != "nurse"
+    profile = json.loads((populated_template / paths.PROFILE).read_text())
+    predictions = {
+        name: pd.read_parquet(populated_template / paths.predictions_path(name))
+        .set_index("id")
+        .loc[test["id"][keep]]
+        .reset_index()
+        for name in ("lora", "pronoun_rule")
+    }
+    result = analyze(
+        test[keep].reset_index(drop=True),
+        predictions,
+        train_share_women(profile),
+        AnalyzeParams(bootstrap_resamples=50),
+        seed=0,
+        data=profile,
+    )
+    assert "nurse" not in set(result.gaps["profession"])
+    assert "nurse" in caplog.text and "skipped" in caplog.text
+    assert any("nurse" in note for note in result.notes)
