@@ -210,6 +210,20 @@ def _truncate(ids: list[int], limit: int, keep: Literal["start", "end"]) -> list
     return ids[-limit:] if keep == "end" else ids[:limit]
 
 
+def fuse_gelu(model: Any) -> Any:
+    """Swap GPT-2's Python GELU (7 elementwise passes) for PyTorch's fused tanh GELU.
+
+    Same formula (``gelu(x, approximate="tanh")``) in one kernel instead of seven passes over
+    the largest activation (batch x tokens x 3072); differences are float rounding (~1e-7).
+    """
+    from transformers.activations import GELUTanh, NewGELUActivation
+
+    for module in model.modules():
+        if isinstance(getattr(module, "act", None), NewGELUActivation):
+            module.act = GELUTanh()
+    return model
+
+
 def _right_pad(batch: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-pad to the batch's longest row: ``(input_ids, attention_mask)``."""
     width = max(len(ids) for ids in batch)
@@ -233,7 +247,7 @@ class ClassifierScorer:
             raise SuiteError(f"classifier has {model.config.num_labels} labels; expected 2")
         if tokenizer.pad_token_id is None or model.config.pad_token_id is None:
             raise SuiteError("classifier needs a pad token on the tokenizer and model config")
-        self.model, self.tokenizer, self.max_length = model, tokenizer, max_length
+        self.model, self.tokenizer, self.max_length = fuse_gelu(model), tokenizer, max_length
         self.keep: Literal["start", "end"] = (
             "end" if tokenizer.truncation_side == "left" else "start"
         )
@@ -249,7 +263,9 @@ class ClassifierScorer:
         input_ids, mask = _right_pad(batch, self.model.config.pad_token_id)
         with runtime.autocast():
             logits = self.model(
-                input_ids=input_ids.to(runtime.device), attention_mask=mask.to(runtime.device)
+                input_ids=input_ids.to(runtime.device),
+                attention_mask=mask.to(runtime.device),
+                use_cache=False,
             ).logits
         return logits.float().softmax(-1)[:, 1].cpu().numpy().astype(np.float64)
 
@@ -265,7 +281,7 @@ class ZeroShotScorer:
     """
 
     def __init__(self, model: Any, tokenizer: Any, params: ZeroShotParams, max_length: int):
-        self.model, self.tokenizer, self.max_length = model, tokenizer, max_length
+        self.model, self.tokenizer, self.max_length = fuse_gelu(model), tokenizer, max_length
         prefix, suffix = params.template.split("{text}")
         self.prefix = tokenizer(prefix)["input_ids"] if prefix else []
         self.suffix = tokenizer(suffix)["input_ids"] if suffix else []
@@ -314,40 +330,52 @@ class ZeroShotScorer:
             raise SuiteError(f"bio #{empty[0]} tokenizes to nothing and the template adds none")
         return Encoded(prompts, truncated)
 
-    def _layout(self, batch: list[list[int]]) -> tuple[torch.Tensor, ...]:
-        """Input ids, position ids, 4D mask and the positions that predict each block token."""
+    def _layout(self, batch: list[list[int]]) -> tuple[np.ndarray, ...]:
+        """Input ids, position ids, prompt lengths and the positions predicting block tokens."""
         size = len(self.block_ids)
         lengths = np.array([len(ids) for ids in batch])
         width = int(lengths.max()) + size
         input_ids = np.zeros((len(batch), width), dtype=np.int64)
         positions = np.zeros((len(batch), width), dtype=np.int64)
-        # Pads attend to themselves only (a fully masked row would give NaN); nothing reads them.
-        mask = np.broadcast_to(np.eye(width, dtype=bool), (len(batch), width, width)).copy()
         for row, (ids, length) in enumerate(zip(batch, lengths, strict=True)):
-            end = length + size
             input_ids[row, :length] = ids
-            input_ids[row, length:end] = self.block_ids
+            input_ids[row, length : length + size] = self.block_ids
             positions[row, :length] = np.arange(length)
-            positions[row, length:end] = length + self.block_pos
-            mask[row, :length, :length] = np.tril(np.ones((length, length), dtype=bool))
-            mask[row, length:end, :length] = True
-            mask[row, length:end, length:end] = self.block_mask
+            positions[row, length : length + size] = length + self.block_pos
         predicting = np.where(
             self.block_pred < 0, lengths[:, None] - 1, lengths[:, None] + self.block_pred
         )
-        return (
-            torch.from_numpy(input_ids),
-            torch.from_numpy(positions),
-            torch.from_numpy(mask[:, None]),
-            torch.from_numpy(predicting),
-        )
+        return input_ids, positions, lengths, predicting
+
+    def _mask(self, lengths: torch.Tensor, width: int) -> torch.Tensor:
+        """Boolean 4D mask (batch, 1, query, key), built on the model's device.
+
+        Prompt tokens: causal over the prompt. Block tokens: the whole prompt plus their own
+        continuation's earlier tokens. Pads: themselves only (a fully masked row gives NaN).
+        """
+        size = len(self.block_ids)
+        block_mask = torch.from_numpy(self.block_mask).to(lengths.device)
+        index = torch.arange(width, device=lengths.device)
+        query, key, start = index[None, :, None], index[None, None, :], lengths[:, None, None]
+        query_in_prompt, key_in_prompt = query < start, key < start
+        query_in_block = (query >= start) & (query < start + size)
+        key_in_block = (key >= start) & (key < start + size)
+        rel_query = (query - start).clamp(0, size - 1)
+        rel_key = (key - start).clamp(0, size - 1)
+        mask = (query_in_prompt & key_in_prompt & (key <= query)) | (query_in_block & key_in_prompt)
+        mask |= query_in_block & key_in_block & block_mask[rel_query, rel_key]
+        mask |= (query >= start + size) & (query == key)
+        return mask[:, None]
 
     def score(self, batch: list[list[int]], runtime: Runtime) -> np.ndarray:
         """P(female) = sigmoid(logsumexp female - logsumexp male) for a batch of prompts."""
-        input_ids, positions, mask, predicting = (t.to(runtime.device) for t in self._layout(batch))
+        input_ids, positions, lengths, predicting = (
+            torch.from_numpy(a).to(runtime.device) for a in self._layout(batch)
+        )
+        mask = self._mask(lengths, input_ids.shape[1])
         with runtime.autocast():
             hidden = self.model.base_model(
-                input_ids=input_ids, attention_mask=mask, position_ids=positions
+                input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=False
             ).last_hidden_state
         rows = torch.arange(len(batch), device=runtime.device)[:, None]
         picked = hidden[rows, predicting].float()  # (batch, block tokens, hidden)
