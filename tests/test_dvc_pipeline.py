@@ -6,6 +6,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import pandas as pd
 import yaml
 
 from pipeline import paths
@@ -79,3 +80,33 @@ def test_dvc_yaml_declares_the_analysis_paths():
         for plot in paths.ANALYSIS_PLOTS
         for predictor in paths.PREDICTORS
     }
+
+
+def test_dvc_yaml_predict_stages_write_the_predictions_paths():
+    stage = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]["predict"]
+    assert set(stage["foreach"]) == {"zero_shot", "random_head"}
+    assert stage["do"]["outs"] == [str(paths.predictions_path("${key}"))]
+    assert "data/splits/test.parquet" in stage["do"]["deps"]
+    assert str(paths.BASE_MODEL_DIR) in stage["do"]["deps"]
+
+
+def test_demo_predict_repro_runs_and_tracks_exactly_its_params(tmp_path):
+    clone = copy_checkout(tmp_path / "clone")
+    demo = clone / "demo"
+    # A smaller demo than demo/params.yaml, so that prepare + base_model + predict take seconds.
+    params = yaml.safe_load((demo / "params.yaml").read_text())
+    params["data"]["sample"] = {"train": 300, "dev": 30, "test": 60}
+    params["model"]["tiny"].update(vocab_size=512, pretrain_steps=5)
+    (demo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    first = dvc(["repro", "predict"], demo, clone)
+    assert first.returncode == 0, first.stdout + first.stderr
+    for name in ("zero_shot", "random_head"):
+        assert f"Running stage 'predict@{name}'" in first.stdout
+        predictions = pd.read_parquet(demo / paths.predictions_path(name))
+        assert len(predictions) == 60 and set(predictions["predictor"]) == {name}
+    # A zero-shot setting invalidates the zero-shot stage only.
+    params["predict"]["zero_shot"]["template"] = "{text} Then"
+    (demo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    status = dvc(["status", "predict"], demo, clone)
+    assert "predict@zero_shot" in status.stdout
+    assert "predict@random_head" not in status.stdout

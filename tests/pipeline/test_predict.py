@@ -1,0 +1,270 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from pipeline import paths
+from pipeline.io import read_parquet_metadata
+from pipeline.params import Seeds
+from pipeline.predict import (
+    PREDICTORS,
+    LoadContext,
+    PredictParams,
+    Runtime,
+    ZeroShotParams,
+    ZeroShotScorer,
+    load_random_head,
+    load_zero_shot,
+    predict_frame,
+    predict_probs,
+)
+from pipeline.predictions import COLUMNS, read_predictions
+from tests.conftest import run_module, stage_env
+
+CPU = Runtime(device=torch.device("cpu"), batch_size=32)
+PARAMS = PredictParams(max_length=256)
+
+
+def context(model_dir, params: PredictParams = PARAMS, seed: int = 0, batch_size: int = 32):
+    runtime = Runtime(device=torch.device("cpu"), batch_size=batch_size)
+    return LoadContext(params, Seeds(model=seed), runtime, base_dir=model_dir)
+
+
+@pytest.fixture(scope="module")
+def zero_shot(tiny_model_dir):
+    return load_zero_shot(context(tiny_model_dir))
+
+
+@pytest.fixture(scope="module")
+def test_split(tiny_study_template):
+    return pd.read_parquet(tiny_study_template / paths.split_path("test"))
+
+
+def small_study(study, rows: int = 96):
+    """Shrink the study's test split so that a subprocess run takes seconds."""
+    test = pd.read_parquet(study / paths.split_path("test")).head(rows)
+    test.to_parquet(study / paths.split_path("test"))
+    params = yaml.safe_load((study / "params.yaml").read_text())
+    params["predict"] = {"max_length": 256, "batch_size": 16}
+    (study / "params.yaml").write_text(yaml.safe_dump(params))
+    return test
+
+
+# --- the zero-shot scorer -------------------------------------------------------------------
+
+
+def test_zero_shot_frame_schema_and_accuracy_above_chance(zero_shot, test_split):
+    result = predict_frame(test_split["id"], test_split["text"].tolist(), zero_shot, CPU)
+    frame = result.frame
+    assert tuple(frame.columns) == COLUMNS
+    assert frame["id"].tolist() == test_split["id"].tolist()  # original order restored
+    assert frame["prob_female"].between(0, 1).all()
+    assert set(frame["predictor"]) == {"zero_shot"}
+    # The tiny model read bios in pretraining: a label swap or a wrong continuation score
+    # drops this far below 0.5.
+    accuracy = (frame["pred"] == test_split["gender_id"]).mean()
+    assert accuracy > 0.8, accuracy
+    assert result.n_truncated == 0
+
+
+def brute_force_logprob(model, tokenizer, text: str, word: str) -> float:
+    """Sum of the word's token log-probs after the text: one full forward, no batching."""
+    prompt = tokenizer(text)["input_ids"]
+    full = tokenizer(text + word)["input_ids"]
+    assert full[: len(prompt)] == prompt  # the word starts a new token
+    with torch.inference_mode():
+        logits = model(torch.tensor([full])).logits[0].double()
+    log_probs = torch.log_softmax(logits, dim=-1)
+    return sum(log_probs[pos - 1, full[pos]].item() for pos in range(len(prompt), len(full)))
+
+
+def test_multi_token_continuations_match_brute_force(tiny_model_dir, zero_shot, test_split):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, use_safetensors=True).eval()
+    params = ZeroShotParams()
+    assert max(len(tokenizer(w)["input_ids"]) for w in params.female + params.male) > 1
+    texts = test_split["text"].head(12).tolist()
+    expected = []
+    for text in texts:
+        female = [brute_force_logprob(model, tokenizer, text, w) for w in params.female]
+        male = [brute_force_logprob(model, tokenizer, text, w) for w in params.male]
+        diff = np.logaddexp.reduce(female) - np.logaddexp.reduce(male)
+        expected.append(1 / (1 + np.exp(-diff)))
+    encoded = zero_shot.scorer.encode(texts)
+    got = predict_probs(encoded, zero_shot.scorer, Runtime(torch.device("cpu"), batch_size=5))
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
+
+
+def test_same_bio_same_score_whatever_batch_and_order(zero_shot, tiny_model_dir, test_split):
+    # Lengths vary widely, so each bio is padded differently in each batching.
+    texts = test_split["text"].head(24).tolist()
+    encoded = zero_shot.scorer.encode(texts)
+    reference = predict_probs(encoded, zero_shot.scorer, Runtime(torch.device("cpu"), 1))
+    for batch_size in (3, 16, 24):
+        got = predict_probs(encoded, zero_shot.scorer, Runtime(torch.device("cpu"), batch_size))
+        np.testing.assert_allclose(got, reference, rtol=0, atol=1e-5)
+    order = np.random.default_rng(0).permutation(len(texts))
+    shuffled = [texts[i] for i in order]
+    got = predict_probs(
+        zero_shot.scorer.encode(shuffled), zero_shot.scorer, Runtime(torch.device("cpu"), 7)
+    )
+    np.testing.assert_allclose(got, reference[order], rtol=0, atol=1e-5)
+    # The classifier scorer shares the loop: same property.
+    head = load_random_head(context(tiny_model_dir))
+    encoded = head.scorer.encode(texts)
+    one = predict_probs(encoded, head.scorer, Runtime(torch.device("cpu"), 1))
+    many = predict_probs(encoded, head.scorer, Runtime(torch.device("cpu"), 13))
+    np.testing.assert_allclose(many, one, rtol=0, atol=1e-5)
+
+
+def test_truncation_keeps_the_end_and_is_counted(tiny_model_dir, test_split):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    texts = test_split["text"].head(60).tolist()
+    lengths = np.array([len(tokenizer(t)["input_ids"]) for t in texts])
+    limit = int(np.median(lengths))
+    predictor = load_zero_shot(context(tiny_model_dir, PredictParams(max_length=limit)))
+    result = predict_frame(range(len(texts)), texts, predictor, CPU)
+    assert result.n_truncated == int((lengths > limit).sum()) > 0
+    encoded = predictor.scorer.encode(texts)
+    longest = int(np.argmax(lengths))
+    assert encoded.ids[longest] == tokenizer(texts[longest])["input_ids"][-limit:]
+    assert max(len(ids) for ids in encoded.ids) == limit
+
+
+def test_template_text_is_kept_when_the_bio_is_cut(tiny_model_dir):
+    params = PredictParams(max_length=20, zero_shot={"template": "Bio: {text} Then"})
+    scorer = load_zero_shot(context(tiny_model_dir, params)).scorer
+    assert isinstance(scorer, ZeroShotScorer)
+    tokenizer = scorer.tokenizer
+    encoded = scorer.encode(["She is a nurse. " * 20])
+    ids = encoded.ids[0]
+    assert len(ids) == 20 and encoded.truncated.tolist() == [True]
+    assert ids[: len(tokenizer("Bio:")["input_ids"])] == tokenizer("Bio:")["input_ids"]
+    assert ids[-len(tokenizer(" Then")["input_ids"]) :] == tokenizer(" Then")["input_ids"]
+
+
+def test_zero_shot_params_are_checked():
+    with pytest.raises(ValueError, match="exactly once"):
+        ZeroShotParams(template="no slot")
+    with pytest.raises(ValueError, match="both female and male"):
+        ZeroShotParams(female=(" She",), male=(" She",))
+
+
+# --- the random head ------------------------------------------------------------------------
+
+
+def test_random_head_is_seeded_padded_and_near_chance(tiny_model_dir, test_split):
+    first = load_random_head(context(tiny_model_dir, seed=3))
+    again = load_random_head(context(tiny_model_dir, seed=3))
+    other = load_random_head(context(tiny_model_dir, seed=4))
+    model = first.scorer.model
+    assert model.config.pad_token_id == first.scorer.tokenizer.eos_token_id
+    assert first.scorer.tokenizer.pad_token == "<|endoftext|>"
+    torch.testing.assert_close(model.score.weight, again.scorer.model.score.weight, rtol=0, atol=0)
+    assert not torch.equal(model.score.weight, other.scorer.model.score.weight)
+    texts = test_split["text"].head(64).tolist()
+    probs = predict_frame(range(64), texts, first, CPU).frame["prob_female"]
+    # An untrained head (weights ~ N(0, 0.02)) has logits near 0: it expresses no belief.
+    assert (probs - 0.5).abs().max() < 0.2
+    assert "CHANCE" in first.label
+    assert first.seeds == {"model": 3}
+
+
+# --- the stage: CLI, errors, torchrun --------------------------------------------------------
+
+
+def test_cli_random_head_is_deterministic_across_runs(tiny_study):
+    test = small_study(tiny_study)
+    out = tiny_study / paths.predictions_path("random_head")
+    first = run_module("pipeline.predict", tiny_study, "random_head")
+    assert first.returncode == 0, first.stderr
+    blob = out.read_bytes()
+    second = run_module("pipeline.predict", tiny_study, "random_head")
+    assert second.returncode == 0, second.stderr
+    assert out.read_bytes() == blob
+    frame = read_predictions(out)
+    assert frame["id"].tolist() == test["id"].tolist()
+    meta = read_parquet_metadata(out)
+    assert meta["device"] == "cpu (float32)"
+    assert meta["seeds"] == {"model": 0}
+    assert "CHANCE" in meta["label"]
+    assert meta["truncated_bios"] == 0 and meta["n_bios"] == len(test)
+    assert meta["params"]["predict"]["max_length"] == 256
+    assert meta["params_hash"] == frame["params_hash"].iloc[0]
+
+
+def test_cli_probes(tiny_study):
+    small_study(tiny_study)
+    probes = pd.DataFrame(
+        {
+            "id": ["a:swap", "b:swap", "c:neutral"],
+            "text": [
+                "He is a nurse in Ohio. He loves his patients.",
+                "She is a surgeon in Texas. She works at a hospital.",
+                "Works as a teacher in Boston. Enjoys hiking.",
+            ],
+            "kind": ["swap", "swap", "neutral"],
+        }
+    )
+    (tiny_study / paths.PROBES_FILE).parent.mkdir(parents=True, exist_ok=True)
+    probes.to_parquet(tiny_study / paths.PROBES_FILE)
+    result = run_module("pipeline.predict", tiny_study, "zero_shot", "--on", "probes")
+    assert result.returncode == 0, result.stderr
+    frame = read_predictions(tiny_study / paths.probe_predictions_path("zero_shot"))
+    assert frame["id"].tolist() == probes["id"].tolist()
+    assert frame["pred"].tolist()[:2] == [0, 1]
+    assert not (tiny_study / paths.predictions_path("zero_shot")).exists()
+
+
+def test_empty_split_and_missing_model_fail_with_one_line(tiny_study):
+    test = pd.read_parquet(tiny_study / paths.split_path("test"))
+    test.head(0).to_parquet(tiny_study / paths.split_path("test"))
+    empty = run_module("pipeline.predict", tiny_study, "zero_shot")
+    assert empty.returncode == 1
+    assert empty.stderr.strip().splitlines()[-1].startswith("error: data/splits/test.parquet")
+    assert "0 rows" in empty.stderr and "Traceback" not in empty.stderr
+    test.head(5).to_parquet(tiny_study / paths.split_path("test"))
+    (tiny_study / paths.BASE_MODEL_DIR / "reference.json").unlink()
+    missing = run_module("pipeline.predict", tiny_study, "random_head")
+    assert missing.returncode == 1
+    assert "Traceback" not in missing.stderr
+    assert "error: models/base: no base model here" in missing.stderr
+
+
+def test_torchrun_two_processes_write_the_single_process_file(tiny_study):
+    small_study(tiny_study)
+    out = tiny_study / paths.predictions_path("zero_shot")
+    env = {**stage_env(), "OMP_NUM_THREADS": "1"}
+    single = subprocess.run(
+        [sys.executable, "-m", "pipeline.predict", "zero_shot"],
+        cwd=tiny_study,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert single.returncode == 0, single.stderr
+    blob = out.read_bytes()
+    out.unlink()
+    launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    sharded = subprocess.run(
+        [*launch, "-m", "pipeline.predict", "zero_shot"],
+        cwd=tiny_study,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert sharded.returncode == 0, sharded.stderr[-3000:]
+    assert out.read_bytes() == blob
+
+
+def test_registry_lists_the_base_predictors():
+    assert {"zero_shot", "random_head"} <= set(PREDICTORS)
