@@ -268,9 +268,9 @@ def _selection_callback_class():
             if resume_from is not None and (Path(resume_from) / BEST_FILE).is_file():
                 file = Path(resume_from) / BEST_FILE
                 self.best_weights = load_file(file)
-                self.best_step = int(json.loads((Path(resume_from) / COMPLETE_FILE).read_text())[
-                    "best_step"
-                ])
+                self.best_step = int(
+                    json.loads((Path(resume_from) / COMPLETE_FILE).read_text())["best_step"]
+                )
 
         def _evaluations(self, state) -> list[tuple[int, float]]:
             return [(e["step"], e[self.key]) for e in state.log_history if self.key in e]
@@ -444,13 +444,15 @@ def train_lora(
         callbacks=[selection],
     )
     trainer.train(resume_from_checkpoint=resume_from)
+    # Before the final evaluation: it logs the best model's scores under the last step.
+    history = history_frame(trainer.state.log_history)
     selection.restore_best(trainer.model)
     dev_metrics = trainer.evaluate()
     model = trainer.model.eval()
     return TrainResult(
         model=model,
         tokenizer=tokenizer,
-        history=history_frame(trainer.state.log_history),
+        history=history,
         dev_metrics={
             "accuracy": float(dev_metrics["eval_accuracy"]),
             "loss": float(dev_metrics["eval_loss"]),
