@@ -13,6 +13,11 @@ SPLITS_DIR = Path("data/splits")
 PROFILE = Path("data/profile.json")
 BASE_MODEL_DIR = Path("models/base")
 LORA_DIR = Path("models/lora")
+# Resumable training checkpoints: NOT a DVC out (DVC deletes a stage's outs before running it,
+# which would throw the checkpoints away); one subfolder per run fingerprint, removed on success.
+LORA_CHECKPOINTS_DIR = Path("checkpoints/lora")
+LORA_HISTORY = Path("results/lora/history.csv")  # DVC plot: dev metrics per evaluation step
+LORA_METRICS = Path("results/lora/metrics.json")  # DVC metrics: final dev metrics
 PREDICTIONS_DIR = Path("results/predictions")
 PROBES_DIR = Path("data/probes")
 ANALYSIS_DIR = Path("results/analysis")

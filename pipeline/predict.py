@@ -58,6 +58,7 @@ A new kind of scorer implements :class:`Scorer` (``encode`` texts, ``score`` a b
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -491,6 +492,27 @@ def load_random_head(ctx: LoadContext) -> Predictor:
         model_label=f"{_model_label(name_or_path, revision)} + random head",
         label="REFERENCE AT CHANCE: base GPT-2 with an untrained, randomly initialised head",
         seeds={"model": ctx.seeds.model},
+    )
+
+
+@register("lora")
+def load_lora(ctx: LoadContext) -> Predictor:
+    """GPT-2 with the trained LoRA adapter and classification head from ``models/lora``."""
+    from pipeline.train import METADATA_FILE, load_lora_classifier
+
+    model, tokenizer = load_lora_classifier(paths.LORA_DIR, ctx.runtime.device)
+    trained = json.loads((paths.LORA_DIR / METADATA_FILE).read_text())
+    # The adapter's identity is what trained it (params and seed), not when or how fast.
+    return classifier_predictor(
+        "lora",
+        model,
+        tokenizer,
+        ctx,
+        model_label=f"{_model_label(trained['base']['name_or_path'], trained['base']['revision'])}"
+        f" + LoRA adapter ({paths.LORA_DIR})",
+        label="GPT-2 fine-tuned with a LoRA adapter and a trained head (model selected on dev)",
+        params={"lora": trained["run"]["params"]["lora"]},
+        seeds={"train": trained["run"]["seeds"]["train"]},
     )
 
 

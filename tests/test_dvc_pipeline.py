@@ -29,6 +29,23 @@ def test_dvc_yaml_declares_the_paths_the_code_writes():
     assert stages["prepare"]["outs"] == [str(paths.split_path(s)) for s in paths.SPLITS]
     assert stages["prepare"]["metrics"] == [str(paths.PROFILE)]
     assert stages["base_model"]["outs"] == [str(paths.BASE_MODEL_DIR)]
+    train = stages["train"]
+    assert train["outs"] == [str(paths.LORA_DIR)]
+    assert train["metrics"] == [str(paths.LORA_METRICS)]
+    assert [next(iter(p)) for p in train["plots"]] == [str(paths.LORA_HISTORY)]
+    assert set(train["deps"][1:]) == {
+        str(paths.BASE_MODEL_DIR),
+        str(paths.split_path("train")),
+        str(paths.split_path("dev")),
+    }
+    assert train["params"] == ["lora", "seeds.train"]
+    # Checkpoints must survive DVC deleting the outs of a stage it is about to rerun.
+    declared = [*train["outs"], *train["metrics"], *(next(iter(p)) for p in train["plots"])]
+    assert not any(
+        Path(p) in (paths.LORA_CHECKPOINTS_DIR, *paths.LORA_CHECKPOINTS_DIR.parents)
+        or paths.LORA_CHECKPOINTS_DIR.is_relative_to(p)
+        for p in declared
+    )
     assert (REPO / "demo/dvc.yaml").resolve() == (REPO / "dvc.yaml").resolve()
 
 

@@ -1,0 +1,605 @@
+"""``train`` stage: fine-tune GPT-2 with a LoRA adapter to predict a bio's gender.
+
+``GPT2ForSequenceClassification`` (two labels: ``gender_id``, 0 male, 1 female) on the base model
+of the study (``models/base``), with a peft LoRA adapter on the layers in ``lora.target_modules``
+(GPT-2's ``Conv1D`` layers store weights transposed: ``fan_in_fan_out``). The classification
+head (``score``) is trained in full and saved with the adapter; without it a reloaded adapter
+scores at chance.
+
+- **Model selection on dev only**: every ``lora.eval_steps`` optimizer steps the model is scored
+  on ``data/splits/dev.parquet``; the best step by ``lora.metric_for_best_model`` is kept
+  (optionally stopping after ``lora.early_stopping_patience`` evaluations without a gain). The
+  test split is never read.
+- **Resume**: every ``lora.checkpoint_steps`` steps a checkpoint (adapter, head, optimizer,
+  scheduler, RNG states, best-so-far weights) goes to ``checkpoints/lora/<fingerprint>/``, a
+  folder DVC does not manage (so ``dvc repro`` does not delete it before rerunning the stage).
+  The fingerprint covers the params, seed, data, base model and world size, so a run only
+  resumes its own checkpoints. A killed run started again continues from the last complete
+  checkpoint and ends with the same adapter; a finished run removes its checkpoints.
+- **Speed**: length-grouped batches with dynamic padding; CUDA with bfloat16 autocast when
+  present, CPU float32 otherwise; unchanged under ``torchrun --nproc_per_node=N`` (DDP).
+
+Writes, atomically, ``models/lora/`` (adapter safetensors with the head, adapter config,
+tokenizer, ``metadata.json``), ``results/lora/history.csv`` (DVC plot) and
+``results/lora/metrics.json`` (DVC metrics). ``metadata.json`` is the only file that changes
+between identical runs (it records the wall time).
+
+Run from a study directory: ``python -m pipeline.train`` or
+``torchrun --nproc_per_node=2 -m pipeline.train``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import torch
+from pydantic import Field
+
+from pipeline import paths
+from pipeline.base_model import base_model_source
+from pipeline.errors import SuiteError, run_main
+from pipeline.io import atomic_dir, write_json, write_text
+from pipeline.params import Section, Seeds, parse_section, read_params
+from pipeline.provenance import run_metadata
+
+log = logging.getLogger(__name__)
+
+LABELS = {0: "male", 1: "female"}
+METADATA_FILE = "metadata.json"
+HEAD_MODULES = ("score",)  # GPT-2's classification head, trained in full and saved with LoRA
+BEST_FILE = "best-trainable.safetensors"  # best-so-far trainable weights inside a checkpoint
+COMPLETE_FILE = "suite-complete.json"  # written last: marks a checkpoint as whole
+HISTORY_COLUMNS = ("step", "epoch", "train_loss", "dev_accuracy", "dev_loss", "learning_rate")
+
+
+class LoraParams(Section):
+    """``lora``: the adapter, the optimisation and model selection on dev."""
+
+    r: int = Field(8, ge=1)  # LoRA rank
+    alpha: float = Field(32, gt=0)  # scaling numerator: updates are scaled by alpha / r
+    dropout: float = Field(0.1, ge=0, lt=1)  # dropout on the LoRA branch
+    # GPT-2's attention (c_attn) and projection (c_proj: attention output and MLP output) layers;
+    # with r 8 that is 811,008 LoRA parameters + 1,536 head = 812,544 trainable on GPT-2 124M.
+    target_modules: list[str] = Field(default_factory=lambda: ["c_attn", "c_proj"], min_length=1)
+    fan_in_fan_out: bool = True  # GPT-2's Conv1D stores weights as (in, out)
+    learning_rate: float = Field(2e-5, gt=0)
+    lr_scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = "linear"
+    warmup_ratio: float = Field(0.0, ge=0, lt=1)  # share of the steps spent warming up
+    weight_decay: float = Field(0.0, ge=0)
+    max_grad_norm: float = Field(1.0, gt=0)
+    epochs: float = Field(2, gt=0)  # passes over the train split (ignored if max_steps is set)
+    max_steps: int | None = Field(None, ge=1)  # optimizer steps; overrides epochs
+    batch_size: int = Field(16, ge=1)  # bios per device per forward pass
+    gradient_accumulation_steps: int = Field(1, ge=1)  # forward passes per optimizer step
+    eval_batch_size: int = Field(64, ge=1)
+    max_length: int = Field(256, ge=8)  # tokens kept per bio (median ~70, a few exceed 250)
+    eval_steps: int = Field(200, ge=1)  # score on dev every this many optimizer steps
+    metric_for_best_model: Literal["accuracy", "loss"] = "accuracy"  # on dev
+    early_stopping_patience: int | None = Field(None, ge=1)  # evaluations without a gain
+    checkpoint_steps: int = Field(200, ge=1)  # resumable checkpoint every this many steps
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train_lora` returns: the best model on dev and how it got there."""
+
+    model: Any  # peft.PeftModelForSequenceClassification, best weights loaded, eval mode
+    tokenizer: Any
+    history: pd.DataFrame
+    dev_metrics: dict[str, float]
+    best_step: int
+    global_step: int
+    trainable_params: int
+    world_size: int
+    is_main_process: bool
+    resumed_from: str | None
+
+
+def device_name() -> str:
+    """``cuda:<name>`` when a GPU is present, else ``cpu``."""
+    if torch.cuda.is_available():
+        return f"cuda:{torch.cuda.get_device_name(0)}"
+    return "cpu"
+
+
+def load_tokenizer(name_or_path: str, revision: str | None = None):
+    """The base tokenizer with the end-of-text token as its pad token (GPT-2 has none)."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(name_or_path, revision=revision)
+    tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "right"
+    return tokenizer
+
+
+def build_classifier(name_or_path: str, revision: str | None, tokenizer):
+    """The base GPT-2 with a fresh two-label head; pad token = end-of-text on its config too."""
+    from transformers import AutoModelForSequenceClassification
+
+    model = AutoModelForSequenceClassification.from_pretrained(
+        name_or_path,
+        revision=revision,
+        num_labels=len(LABELS),
+        id2label=LABELS,
+        label2id={v: k for k, v in LABELS.items()},
+        pad_token_id=tokenizer.pad_token_id,
+        dtype=torch.float32,
+        use_safetensors=True,
+        trust_remote_code=False,
+    )
+    model.config.pad_token_id = tokenizer.pad_token_id
+    return model
+
+
+def adaptable_layers(model) -> list[str]:
+    """Names (last component) of the layers LoRA can adapt: linear and Conv1D, head excluded."""
+    from transformers.pytorch_utils import Conv1D
+
+    names = {
+        name.rsplit(".", 1)[-1]
+        for name, module in model.named_modules()
+        if isinstance(module, torch.nn.Linear | Conv1D)
+    }
+    return sorted(names - set(HEAD_MODULES))
+
+
+def attach_lora(model, lora: LoraParams):
+    """Wrap ``model`` with a LoRA adapter; only the adapter and the head are trainable."""
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    known = adaptable_layers(model)
+    unknown = [m for m in lora.target_modules if m not in known]
+    if unknown:
+        raise SuiteError(
+            f"lora.target_modules: no layer named {unknown[0]!r} in the base model; "
+            f"adaptable layers: {', '.join(known)}"
+        )
+    config = LoraConfig(
+        task_type=TaskType.SEQ_CLS,
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=list(lora.target_modules),
+        fan_in_fan_out=lora.fan_in_fan_out,
+        # task_type SEQ_CLS puts the head (``score``) in modules_to_save: trained in full and
+        # saved in the adapter file. Without it a reloaded adapter gets a fresh random head.
+        bias="none",
+    )
+    with _peft_deprecation_silenced():
+        return get_peft_model(model, config)
+
+
+@contextmanager
+def _peft_deprecation_silenced() -> Iterator[None]:
+    """Silence peft's use of a transformers property deprecated in transformers 5 (not ours)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning
+        )
+        yield
+
+
+def trainable_parameter_count(model) -> int:
+    """Parameters that receive gradients (LoRA matrices and the head)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+class EncodedBios(torch.utils.data.Dataset):
+    """Tokenised bios (no padding: the collator pads each batch to its longest bio)."""
+
+    def __init__(self, frame: pd.DataFrame, tokenizer, max_length: int) -> None:
+        encoded = tokenizer(frame["text"].tolist(), truncation=True, max_length=max_length)
+        self.input_ids: list[list[int]] = encoded["input_ids"]
+        self.labels = frame["gender_id"].astype(int).tolist()
+        self.lengths = [len(ids) for ids in self.input_ids]
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        ids = self.input_ids[index]
+        return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": self.labels[index]}
+
+    def sorted_by_length(self) -> EncodedBios:
+        """A copy in decreasing length order, so evaluation batches carry little padding."""
+        order = np.argsort(-np.asarray(self.lengths), kind="stable")
+        copy = object.__new__(EncodedBios)
+        copy.input_ids = [self.input_ids[i] for i in order]
+        copy.labels = [self.labels[i] for i in order]
+        copy.lengths = [self.lengths[i] for i in order]
+        return copy
+
+
+def _length_grouped_sampler_class():
+    from transformers.trainer_pt_utils import LengthGroupedSampler, get_length_grouped_indices
+
+    class EpochSeededLengthSampler(LengthGroupedSampler):
+        """Length-grouped shuffling whose order depends only on (seed, epoch).
+
+        Transformers' sampler draws from the global RNG, so a run resumed in a later epoch would
+        see another order than an uninterrupted one; seeding per epoch makes resume exact.
+        """
+
+        def __init__(self, batch_size: int, lengths: list[int], seed: int) -> None:
+            super().__init__(batch_size, lengths=lengths)
+            self.seed = seed
+            self.epoch = 0
+
+        def set_epoch(self, epoch: int) -> None:
+            self.epoch = int(epoch)
+
+        def __iter__(self):
+            generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+            return iter(get_length_grouped_indices(self.lengths, self.batch_size, None, generator))
+
+    return EpochSeededLengthSampler
+
+
+def _selection_callback_class():
+    from safetensors.torch import load_file, save_file
+    from transformers import TrainerCallback
+
+    class DevSelection(TrainerCallback):
+        """Keep the best weights on dev, stop early, and make checkpoints carry the best weights.
+
+        The best step and the patience count are derived from ``state.log_history`` (restored on
+        resume), so the only state to carry is the best weights themselves.
+        """
+
+        def __init__(self, lora: LoraParams, resume_from: str | None) -> None:
+            self.key = f"eval_{lora.metric_for_best_model}"
+            self.greater_is_better = lora.metric_for_best_model == "accuracy"
+            self.patience = lora.early_stopping_patience
+            self.best_step: int | None = None
+            self.best_weights: dict[str, torch.Tensor] | None = None
+            if resume_from is not None and (Path(resume_from) / BEST_FILE).is_file():
+                file = Path(resume_from) / BEST_FILE
+                self.best_weights = load_file(file)
+                self.best_step = int(
+                    json.loads((Path(resume_from) / COMPLETE_FILE).read_text())["best_step"]
+                )
+
+        def _evaluations(self, state) -> list[tuple[int, float]]:
+            return [(e["step"], e[self.key]) for e in state.log_history if self.key in e]
+
+        def on_step_end(self, args, state, control, **kwargs):
+            # Always score the last step, so a run shorter than eval_steps still selects.
+            if state.global_step >= state.max_steps:
+                control.should_evaluate = True
+            return control
+
+        def on_evaluate(self, args, state, control, model=None, **kwargs):
+            evaluations = self._evaluations(state)
+            values = [value for _, value in evaluations]
+            best_value = max(values) if self.greater_is_better else min(values)
+            best_index = values.index(best_value)  # the first step that reached it
+            best_step = evaluations[best_index][0]
+            if best_step == state.global_step and best_step != self.best_step:
+                self.best_step = best_step
+                self.best_weights = {
+                    name: param.detach().to("cpu", copy=True).contiguous()
+                    for name, param in model.named_parameters()
+                    if param.requires_grad
+                }
+            if self.patience is not None and len(values) - 1 - best_index >= self.patience:
+                log.info("early stopping: no dev gain in %d evaluations", self.patience)
+                control.should_training_stop = True
+            return control
+
+        def on_save(self, args, state, control, **kwargs):
+            if not state.is_world_process_zero:
+                return control
+            folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            if self.best_weights is not None:
+                save_file(self.best_weights, folder / BEST_FILE)
+            marker = {"step": state.global_step, "best_step": self.best_step}
+            write_json(marker, folder / COMPLETE_FILE)
+            return control
+
+        def restore_best(self, model) -> None:
+            """Load the best weights on dev into ``model``."""
+            if self.best_weights is None:
+                raise RuntimeError("no evaluation on dev happened; cannot select a model")
+            params = dict(model.named_parameters())
+            with torch.no_grad():
+                for name, value in self.best_weights.items():
+                    params[name].copy_(value.to(params[name].device))
+
+    return DevSelection
+
+
+def last_complete_checkpoint(folder: Path) -> str | None:
+    """The newest checkpoint in ``folder`` that was written whole (a kill can cut one short)."""
+    if not folder.is_dir():
+        return None
+    complete = [
+        child
+        for child in folder.glob("checkpoint-*")
+        if (child / COMPLETE_FILE).is_file() and child.name.split("-")[-1].isdigit()
+    ]
+    if not complete:
+        return None
+    return str(max(complete, key=lambda child: int(child.name.split("-")[-1])))
+
+
+def world_size() -> int:
+    """Processes in this run (``torchrun`` sets WORLD_SIZE)."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def check_data_fits(n_train: int, lora: LoraParams, processes: int) -> None:
+    """Stop with one line if one optimizer step needs more bios than the train split has."""
+    per_step = lora.batch_size * lora.gradient_accumulation_steps * processes
+    if n_train < per_step:
+        raise SuiteError(
+            f"lora.gradient_accumulation_steps = {lora.gradient_accumulation_steps}: one optimizer "
+            f"step needs batch_size ({lora.batch_size}) x gradient_accumulation_steps x "
+            f"{processes} process(es) = {per_step} bios but the train split has {n_train}; "
+            "lower lora.gradient_accumulation_steps or lora.batch_size"
+        )
+
+
+def train_lora(
+    train: pd.DataFrame,
+    dev: pd.DataFrame,
+    lora: LoraParams,
+    seed: int,
+    base: tuple[str, str | None],
+    checkpoint_dir: Path,
+) -> TrainResult:
+    """Train a LoRA adapter on ``train``, select on ``dev``, resume from ``checkpoint_dir``.
+
+    Returns the best model on dev (by ``lora.metric_for_best_model``) in eval mode.
+    """
+    from transformers import DataCollatorWithPadding, Trainer, TrainingArguments, set_seed
+
+    processes = world_size()
+    check_data_fits(len(train), lora, processes)
+    cuda = torch.cuda.is_available()
+    name_or_path, revision = base
+    # Seed before the head and the LoRA matrices are initialised.
+    set_seed(seed)
+    tokenizer = load_tokenizer(name_or_path, revision)
+    model = build_classifier(name_or_path, revision, tokenizer)
+    n_positions = getattr(model.config, "n_positions", None)
+    if n_positions is not None and lora.max_length > n_positions:
+        raise SuiteError(
+            f"lora.max_length = {lora.max_length}: the base model reads at most {n_positions} "
+            "tokens; lower lora.max_length"
+        )
+    model = attach_lora(model, lora)
+    trainable = trainable_parameter_count(model)
+    log.info("trainable parameters: %s", f"{trainable:,}")
+
+    train_set = EncodedBios(train, tokenizer, lora.max_length)
+    dev_set = EncodedBios(dev, tokenizer, lora.max_length).sorted_by_length()
+    resume_from = last_complete_checkpoint(checkpoint_dir)
+    if resume_from:
+        log.info("resuming from %s", resume_from)
+
+    args = TrainingArguments(
+        output_dir=str(checkpoint_dir),
+        per_device_train_batch_size=lora.batch_size,
+        per_device_eval_batch_size=lora.eval_batch_size,
+        gradient_accumulation_steps=lora.gradient_accumulation_steps,
+        num_train_epochs=lora.epochs,
+        max_steps=lora.max_steps if lora.max_steps is not None else -1,
+        learning_rate=lora.learning_rate,
+        lr_scheduler_type=lora.lr_scheduler,
+        warmup_steps=lora.warmup_ratio,
+        weight_decay=lora.weight_decay,
+        max_grad_norm=lora.max_grad_norm,
+        eval_strategy="steps",
+        eval_steps=lora.eval_steps,
+        logging_strategy="steps",
+        logging_steps=lora.eval_steps,
+        save_strategy="steps",
+        save_steps=lora.checkpoint_steps,
+        save_total_limit=2,  # the newest and, if a kill cut it short, the one before
+        seed=seed,
+        data_seed=seed,
+        bf16=cuda,
+        use_cpu=not cuda,
+        ddp_backend="gloo" if processes > 1 and not cuda else None,
+        ddp_find_unused_parameters=False,
+        dataloader_num_workers=0,
+        remove_unused_columns=False,
+        report_to="none",
+        save_only_model=False,
+        disable_tqdm=False,
+    )
+    collator = DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8 if cuda else None)
+    sampler_class = _length_grouped_sampler_class()
+    selection = _selection_callback_class()(lora, resume_from)
+
+    class LengthGroupedTrainer(Trainer):
+        def _get_train_sampler(self, train_dataset=None):
+            return sampler_class(
+                self.args.train_batch_size * self.args.gradient_accumulation_steps,
+                train_set.lengths,
+                seed,
+            )
+
+    trainer = LengthGroupedTrainer(
+        model=model,
+        args=args,
+        train_dataset=train_set,
+        eval_dataset=dev_set,
+        data_collator=collator,
+        processing_class=tokenizer,
+        compute_metrics=_accuracy,
+        callbacks=[selection],
+    )
+    trainer.train(resume_from_checkpoint=resume_from)
+    # Before the final evaluation: it logs the best model's scores under the last step.
+    history = history_frame(trainer.state.log_history)
+    selection.restore_best(trainer.model)
+    dev_metrics = trainer.evaluate()
+    model = trainer.model.eval()
+    return TrainResult(
+        model=model,
+        tokenizer=tokenizer,
+        history=history,
+        dev_metrics={
+            "accuracy": float(dev_metrics["eval_accuracy"]),
+            "loss": float(dev_metrics["eval_loss"]),
+            "n": len(dev_set),
+        },
+        best_step=int(selection.best_step),
+        global_step=int(trainer.state.global_step),
+        trainable_params=trainable,
+        world_size=processes,
+        is_main_process=trainer.is_world_process_zero(),
+        resumed_from=resume_from,
+    )
+
+
+def _accuracy(eval_pred) -> dict[str, float]:
+    logits, labels = eval_pred.predictions, eval_pred.label_ids
+    return {"accuracy": float((np.argmax(logits, axis=-1) == labels).mean())}
+
+
+def history_frame(log_history: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per evaluation step: train loss since the last one, dev accuracy and loss, LR."""
+    rows: dict[int, dict[str, Any]] = {}
+    for entry in log_history:
+        step = int(entry.get("step", 0))
+        row = rows.setdefault(step, {"step": step})
+        if "eval_accuracy" in entry:
+            row["dev_accuracy"] = entry["eval_accuracy"]
+            row["dev_loss"] = entry["eval_loss"]
+            row["epoch"] = entry.get("epoch")
+        if "loss" in entry:
+            row["train_loss"] = entry["loss"]
+            row["learning_rate"] = entry.get("learning_rate")
+    frame = pd.DataFrame([r for r in rows.values() if "dev_accuracy" in r])
+    frame = frame.reindex(columns=list(HISTORY_COLUMNS))
+    # A final evaluation that is not also a logging step repeats an earlier row's step at most.
+    return frame.drop_duplicates("step", keep="last").sort_values("step", ignore_index=True)
+
+
+def checkpoint_fingerprint(lora: LoraParams, seed: int, base_dir: Path, processes: int) -> str:
+    """Identify a training run: params, seed, data, base model and world size."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps({"lora": lora.model_dump(mode="json"), "seed": seed}).encode())
+    digest.update(f"world_size={processes}".encode())
+    files = [paths.split_path("train"), paths.split_path("dev")]
+    files += sorted(p for p in Path(base_dir).rglob("*") if p.is_file())
+    for file in files:
+        digest.update(str(file).encode())
+        with open(file, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def save_adapter(result: TrainResult, out_dir: Path, metadata: dict[str, Any]) -> None:
+    """Write the adapter (with its head), tokenizer and metadata into ``out_dir`` atomically."""
+    with atomic_dir(out_dir) as tmp:
+        result.model.save_pretrained(tmp, safe_serialization=True)
+        result.tokenizer.save_pretrained(tmp)
+        (tmp / METADATA_FILE).write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
+
+
+def _format_history(history: pd.DataFrame) -> str:
+    return history.to_csv(index=False, float_format="%.10g", na_rep="")
+
+
+def load_lora_classifier(adapter_dir: str | Path, device: str | torch.device = "cpu"):
+    """Load a trained adapter for prediction: ``(model, tokenizer)``, model in eval mode.
+
+    The base model is the one recorded in the adapter's ``metadata.json`` (a hub id at a pinned
+    revision, or a folder relative to the study directory); the classification head comes from
+    the adapter file. Safetensors only; remote code is never run.
+    """
+    from peft import PeftModel
+
+    adapter_dir = Path(adapter_dir)
+    meta_file = adapter_dir / METADATA_FILE
+    if not meta_file.is_file():
+        raise SuiteError(f"{adapter_dir}: no trained adapter here; run the train stage first")
+    base = json.loads(meta_file.read_text())["base"]
+    name_or_path, revision = base["name_or_path"], base["revision"]
+    if base.get("local"):
+        # Recorded relative to the study directory, which holds models/lora.
+        study = adapter_dir.resolve().parents[len(paths.LORA_DIR.parts) - 1]
+        name_or_path = str(study / name_or_path)
+    tokenizer = load_tokenizer(str(adapter_dir))
+    model = build_classifier(name_or_path, revision, tokenizer)
+    with _peft_deprecation_silenced():
+        model = PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=False)
+    return model.to(device).eval(), tokenizer
+
+
+def main() -> None:
+    """Read params and splits, train, and write the adapter, history and dev metrics."""
+    raw = read_params()
+    lora = parse_section(raw, "lora", LoraParams)
+    seeds = parse_section(raw, "seeds", Seeds)
+    for split in ("train", "dev"):
+        if not paths.split_path(split).is_file():
+            raise SuiteError(f"{paths.split_path(split)}: not found; run the prepare stage first")
+    columns = ["id", "text", "gender_id"]
+    train = pd.read_parquet(paths.split_path("train"), columns=columns)
+    dev = pd.read_parquet(paths.split_path("dev"), columns=columns)
+    base = base_model_source(paths.BASE_MODEL_DIR)
+    local_base = Path(base[0]).exists()
+    processes = world_size()
+    checkpoint_dir = paths.LORA_CHECKPOINTS_DIR / checkpoint_fingerprint(
+        lora, seeds.train, paths.BASE_MODEL_DIR, processes
+    )
+    started = time.monotonic()
+    result = train_lora(train, dev, lora, seeds.train, base, checkpoint_dir)
+    wall_seconds = time.monotonic() - started
+    if result.is_main_process:
+        run = run_metadata("train", {"lora": lora}, {"train": seeds.train}, device_name())
+        run["world_size"] = result.world_size
+        summary = {
+            "dev": result.dev_metrics,
+            "best_step": result.best_step,
+            "steps": result.global_step,
+            "trainable_params": result.trainable_params,
+            "train_bios": len(train),
+        }
+        metadata = {
+            **summary,
+            "base": {"name_or_path": base[0], "revision": base[1], "local": local_base},
+            "metric_for_best_model": lora.metric_for_best_model,
+            "run": run,
+            "resumed_from_checkpoint": result.resumed_from is not None,
+            # The only value that differs between identical runs; nothing else here does.
+            "wall_seconds": round(wall_seconds, 1),
+        }
+        save_adapter(result, paths.LORA_DIR, metadata)
+        write_text(_format_history(result.history), paths.LORA_HISTORY)
+        write_json({**summary, "run": run}, paths.LORA_METRICS)
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)
+        with suppress(OSError):  # only if no other run's checkpoints are left
+            paths.LORA_CHECKPOINTS_DIR.rmdir()
+        log.info(
+            "dev accuracy %.4f at step %d (of %d), %.0f s",
+            result.dev_metrics["accuracy"],
+            result.best_step,
+            result.global_step,
+            wall_seconds,
+        )
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+
+
+if __name__ == "__main__":
+    run_main(main)

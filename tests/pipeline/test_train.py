@@ -1,0 +1,310 @@
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config
+
+from pipeline import paths
+from pipeline.base_model import base_model_source
+from pipeline.train import (
+    COMPLETE_FILE,
+    LoraParams,
+    attach_lora,
+    load_lora_classifier,
+    save_adapter,
+    train_lora,
+    trainable_parameter_count,
+)
+from tests.conftest import run_module, stage_env
+
+# Small and fast on 2 shared cores; a high learning rate because the tiny model is tiny.
+FAST = {
+    "learning_rate": 3e-3,
+    "warmup_ratio": 0.1,
+    "max_steps": 40,
+    "batch_size": 16,
+    "max_length": 96,
+    "eval_steps": 10,
+    "checkpoint_steps": 10,
+}
+
+
+def set_lora(study: Path, **lora) -> None:
+    params = yaml.safe_load((study / "params.yaml").read_text())
+    params["lora"] = lora
+    (study / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def shrink_splits(study: Path, train_rows: int, dev_rows: int) -> None:
+    for split, rows in (("train", train_rows), ("dev", dev_rows)):
+        file = study / paths.split_path(split)
+        pd.read_parquet(file).head(rows).to_parquet(file, index=False)
+
+
+def prob_female(model, tokenizer, texts: list[str], max_length: int) -> np.ndarray:
+    out = []
+    with torch.inference_mode():
+        for start in range(0, len(texts), 64):
+            batch = tokenizer(
+                texts[start : start + 64],
+                truncation=True,
+                max_length=max_length,
+                padding=True,
+                return_tensors="pt",
+            )
+            out.append(torch.softmax(model(**batch).logits.float(), -1)[:, 1].numpy())
+    return np.concatenate(out)
+
+
+def zero_shot_accuracy(base_dir: Path, frame: pd.DataFrame) -> float:
+    """Does the base LM expect " She" rather than " He" after the bio? (as in test_base_model)."""
+    tokenizer = AutoTokenizer.from_pretrained(base_dir)
+    model = AutoModelForCausalLM.from_pretrained(base_dir, use_safetensors=True).eval()
+    she, he = (tokenizer.convert_tokens_to_ids(tokenizer.tokenize(w))[0] for w in (" She", " He"))
+    correct = 0
+    with torch.inference_mode():
+        for text, gender in zip(frame["text"], frame["gender_id"], strict=True):
+            ids = tokenizer(text, return_tensors="pt", truncation=True, max_length=256)["input_ids"]
+            logits = model(ids).logits[0, -1]
+            correct += int(logits[she] > logits[he]) == gender
+    return correct / len(frame)
+
+
+def test_trainable_parameters_of_the_seed_setup_on_gpt2_124m():
+    # GPT-2 124M's architecture with random weights (no download): r 8 on c_attn and c_proj plus
+    # the two-label head is the seed experiment's 812,544 trainable parameters.
+    from transformers import GPT2ForSequenceClassification
+
+    config = GPT2Config(num_labels=2, pad_token_id=50256)
+    model = attach_lora(GPT2ForSequenceClassification(config), LoraParams())
+    assert trainable_parameter_count(model) == 812_544
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert all("lora_" in n or ".score." in n for n in trainable)
+    assert any(".score.modules_to_save." in n for n in trainable)
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_study_template, tmp_path_factory):
+    """One in-process training run on the tiny study (the pure core, as main() calls it)."""
+    study = tiny_study_template
+    train = pd.read_parquet(study / paths.split_path("train"))
+    dev = pd.read_parquet(study / paths.split_path("dev"))
+    base = base_model_source(study / paths.BASE_MODEL_DIR)
+    lora = LoraParams(**FAST)
+    checkpoints = tmp_path_factory.mktemp("checkpoints")
+    result = train_lora(train, dev, lora, seed=0, base=base, checkpoint_dir=checkpoints)
+    return {"study": study, "dev": dev, "lora": lora, "result": result, "base": base}
+
+
+def test_lora_beats_chance_and_matches_zero_shot_on_dev(trained):
+    result, dev = trained["result"], trained["dev"]
+    zero_shot = zero_shot_accuracy(trained["study"] / paths.BASE_MODEL_DIR, dev)
+    accuracy = result.dev_metrics["accuracy"]
+    # Independent check of the reported number from the returned model itself.
+    probs = prob_female(result.model, result.tokenizer, dev["text"].tolist(), 96)
+    assert ((probs >= 0.5).astype(int) == dev["gender_id"].to_numpy()).mean() == accuracy
+    print(f"dev accuracy: LoRA {accuracy:.4f}, zero-shot {zero_shot:.4f}")
+    # Chance is ~0.5 (share of women ~0.46). The tiny model was pretrained on these very bios,
+    # whose sentences nearly all carry a pronoun, so its zero-shot guess is already near the
+    # sample's ceiling (~0.96; the no-pronoun and first-person bios are guesses): LoRA matches
+    # it within a few points here rather than beating it.
+    assert accuracy > 0.9
+    assert accuracy >= zero_shot - 0.03
+    history = result.history
+    assert list(history["step"]) == [10, 20, 30, 40]
+    best = history.loc[history["dev_accuracy"].idxmax()]
+    assert result.best_step == best["step"]
+    assert history[["train_loss", "dev_loss", "learning_rate"]].notna().all().all()
+
+
+def test_only_lora_and_head_parameters_change(trained):
+    result = trained["result"]
+    from transformers import AutoModelForSequenceClassification
+
+    fresh = AutoModelForSequenceClassification.from_pretrained(
+        trained["base"][0], num_labels=2, use_safetensors=True
+    )
+    base_weights = dict(fresh.named_parameters())
+    changed_trainable = 0
+    for name, param in result.model.named_parameters():
+        if param.requires_grad:
+            assert "lora_" in name or ".score.modules_to_save." in name, name
+            changed_trainable += int("lora_B" in name and bool(param.abs().sum() > 0))
+            continue
+        if ".score." in name:
+            continue  # the head's untrained original, kept by peft beside the trained copy
+        plain = name.removeprefix("base_model.model.").replace(".base_layer", "")
+        torch.testing.assert_close(param, base_weights[plain], rtol=0, atol=0)
+    assert changed_trainable > 0  # lora_B starts at zero: training moved it
+    head = dict(result.model.named_parameters())
+    trained_head = head["base_model.model.score.modules_to_save.default.weight"]
+    original_head = head["base_model.model.score.original_module.weight"]
+    assert not torch.equal(trained_head, original_head)
+
+
+def test_saved_adapter_reloads_with_its_head(trained, tmp_path):
+    result, dev = trained["result"], trained["dev"]
+    study = tmp_path / "study"
+    (study / "models").mkdir(parents=True)
+    (study / paths.BASE_MODEL_DIR).symlink_to(trained["study"] / paths.BASE_MODEL_DIR)
+    metadata = {"base": {"name_or_path": "models/base", "revision": None, "local": True}}
+    save_adapter(result, study / paths.LORA_DIR, metadata)
+    saved = load_file(study / paths.LORA_DIR / "adapter_model.safetensors")
+    assert "base_model.model.score.weight" in saved  # the head travels with the adapter
+    assert not list((study / paths.LORA_DIR).glob("*.bin"))
+
+    model, tokenizer = load_lora_classifier(study / paths.LORA_DIR, "cpu")
+    assert not model.training
+    assert tokenizer.pad_token == tokenizer.eos_token == "<|endoftext|>"
+    assert model.config.pad_token_id == tokenizer.eos_token_id
+    texts = dev["text"].tolist()
+    before = prob_female(result.model, result.tokenizer, texts, 96)
+    after = prob_female(model, tokenizer, texts, 96)
+    np.testing.assert_allclose(after, before, rtol=0, atol=1e-6)
+
+    # The pitfall: the same LoRA weights with a fresh random head (what loading an adapter saved
+    # without its head gives) do not reproduce the trained model.
+    head = model.base_model.model.score.modules_to_save["default"]
+    torch.manual_seed(0)
+    with torch.no_grad():
+        torch.nn.init.normal_(head.weight, std=0.02)
+    headless = prob_female(model, tokenizer, texts, 96)
+    assert np.abs(headless - before).max() > 0.1
+
+
+def test_missing_adapter_is_one_clear_error(tmp_path):
+    from pipeline.errors import SuiteError
+
+    with pytest.raises(SuiteError, match="run the train stage first"):
+        load_lora_classifier(tmp_path / "models/lora")
+
+
+def _small_resume_study(tiny_study: Path) -> dict:
+    # 128 train bios at batch 8: 16 steps per epoch, so checkpoint 20 sits inside epoch 2 and a
+    # resume there must replay that epoch's order exactly.
+    shrink_splits(tiny_study, train_rows=128, dev_rows=64)
+    lora = {**FAST, "batch_size": 8, "max_steps": 30, "max_length": 64}
+    set_lora(tiny_study, **lora)
+    return lora
+
+
+def test_resume_after_kill_gives_the_same_adapter(tiny_study, tmp_path):
+    _small_resume_study(tiny_study)
+    clean = Path(shutil.copytree(tiny_study, tmp_path / "clean", symlinks=True))
+    uninterrupted = run_module("pipeline.train", clean)
+    assert uninterrupted.returncode == 0, uninterrupted.stderr[-3000:]
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.train"],
+        cwd=tiny_study,
+        env=stage_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        marker = None
+        while time.monotonic() < deadline and process.poll() is None:
+            found = list((tiny_study / paths.LORA_CHECKPOINTS_DIR).glob(f"*/*-20/{COMPLETE_FILE}"))
+            if found:
+                marker = found[0]
+                break
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait(timeout=30)
+    assert marker is not None, "no checkpoint appeared before the run ended"
+    assert not (tiny_study / paths.LORA_DIR).exists()  # a killed run leaves no complete adapter
+
+    resumed = run_module("pipeline.train", tiny_study)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resuming from" in resumed.stderr
+    meta = json.loads((tiny_study / paths.LORA_DIR / "metadata.json").read_text())
+    assert meta["resumed_from_checkpoint"] is True
+    assert not (tiny_study / paths.LORA_CHECKPOINTS_DIR).exists()  # removed after success
+
+    one = load_file(clean / paths.LORA_DIR / "adapter_model.safetensors")
+    two = load_file(tiny_study / paths.LORA_DIR / "adapter_model.safetensors")
+    assert one.keys() == two.keys()
+    for key in one:
+        torch.testing.assert_close(two[key], one[key], rtol=1e-5, atol=1e-6)
+    metrics = [json.loads((s / paths.LORA_METRICS).read_text()) for s in (clean, tiny_study)]
+    assert metrics[0]["dev"]["accuracy"] == metrics[1]["dev"]["accuracy"]
+    assert metrics[0]["best_step"] == metrics[1]["best_step"]
+    history = pd.read_csv(tiny_study / paths.LORA_HISTORY)
+    assert list(history.columns) == [
+        "step",
+        "epoch",
+        "train_loss",
+        "dev_accuracy",
+        "dev_loss",
+        "learning_rate",
+    ]
+    assert list(history["step"]) == [10, 20, 30]
+
+
+@pytest.mark.parametrize(
+    ("lora", "message"),
+    [
+        ({"r": 0}, "error: params.yaml: lora.r = 0: Input should be greater than or equal to 1"),
+        (
+            {"target_modules": ["c_attn", "q_proj"]},
+            "error: lora.target_modules: no layer named 'q_proj' in the base model; "
+            "adaptable layers: c_attn, c_fc, c_proj",
+        ),
+        (
+            {"batch_size": 16, "gradient_accumulation_steps": 100},
+            "error: lora.gradient_accumulation_steps = 100: one optimizer step needs",
+        ),
+    ],
+)
+def test_bad_params_give_one_line_and_exit_1(tiny_study, lora, message):
+    set_lora(tiny_study, **lora)
+    result = run_module("pipeline.train", tiny_study)
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and lines[0].startswith(message), result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert not (tiny_study / paths.LORA_DIR).exists()
+
+
+def test_two_process_ddp_run_saves_one_adapter(tiny_study):
+    shrink_splits(tiny_study, train_rows=96, dev_rows=32)
+    set_lora(tiny_study, **{**FAST, "batch_size": 8, "max_steps": 4, "eval_steps": 2})
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node=2",
+            "-m",
+            "pipeline.train",
+        ],
+        cwd=tiny_study,
+        env={**stage_env(), "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    lora_dir = tiny_study / paths.LORA_DIR
+    assert len(list(lora_dir.glob("adapter_model.safetensors"))) == 1
+    assert not [p for p in lora_dir.parent.iterdir() if p.name.startswith(".lora")]
+    meta = json.loads((lora_dir / "metadata.json").read_text())
+    assert meta["run"]["world_size"] == 2
+    assert meta["steps"] == 4
+    metrics = json.loads((tiny_study / paths.LORA_METRICS).read_text())
+    assert metrics["dev"]["n"] == 32  # every dev bio scored once across both processes
