@@ -71,13 +71,13 @@ def verdict(row: pd.Series, confidence: float) -> str:
     if row["a_only_correct"] + row["b_only_correct"] == 0:
         return f"{a} and {b} are right and wrong on exactly the same bios: nothing to test."
     points = 100 * row["acc_diff"]
-    interval = (
-        f"{100 * row['diff_ci_low']:.2f} to {100 * row['diff_ci_high']:.2f} points, "
-        f"{confidence:.0%} CI"
-    )
+    low, high = 100 * row["diff_ci_low"], 100 * row["diff_ci_high"]
+    interval = f"{low:.2f} to {high:.2f} points, {confidence:.0%} CI"
     stats = f"exact McNemar p {_format_p(row['p_value'])}, Holm p {_format_p(row['p_holm'])}"
     if row["p_holm"] < 1 - confidence:
         better, worse = (b, a) if points > 0 else (a, b)
+        if points < 0:  # the interval of (a - b), so that it brackets the gap stated
+            interval = f"{-high:.2f} to {-low:.2f} points, {confidence:.0%} CI"
         return (
             f"{better} is significantly more accurate than {worse}: by {abs(points):.2f} "
             f"percentage points ({interval}; {stats})."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from math import comb
 
 import numpy as np
@@ -104,3 +105,24 @@ def test_paired_difference_interval_covers_the_truth_at_about_the_nominal_rate()
         low, high = percentile_interval(accuracy[1] - accuracy[0], 0.95)
         hits += low <= -0.05 <= high
     assert 0.89 <= hits / datasets <= 0.99
+
+
+def test_verdict_interval_brackets_the_stated_gap_in_either_order():
+    rng = np.random.default_rng(3)
+    n = 1500
+    y = rng.integers(0, 2, n)
+    good = np.where(rng.uniform(size=n) < 0.95, y, 1 - y)
+    weak = np.where(rng.uniform(size=n) < 0.70, y, 1 - y)
+    for frame in (
+        pd.DataFrame({"weak": weak, "good": good}),
+        pd.DataFrame({"good": good, "weak": weak}),
+    ):
+        row = compare_predictors(y_true=y, predictions=frame, seed=1, resamples=300).iloc[0]
+        gap = 100 * abs(row["acc_diff"])
+        match = re.search(
+            r"by ([\d.]+) percentage points \((-?[\d.]+) to (-?[\d.]+) points", row["verdict"]
+        )
+        assert row["verdict"].startswith("good is significantly more accurate than weak")
+        stated, low, high = (float(g) for g in match.groups())
+        assert stated == pytest.approx(gap, abs=0.01)
+        assert 0 < low < stated < high
