@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -124,3 +126,79 @@ def copy_checkout(dest: Path) -> Path:
     subprocess.run(["git", "add", "-A"], cwd=dest, check=True)
     subprocess.run([*git, "commit", "-q", "-m", "snapshot"], cwd=dest, check=True)
     return dest
+
+
+# The demo, shrunk so that the whole DVC pipeline runs in about a minute on 2 cores.
+DEMO_SHRINK = {
+    "data": {"sample": {"train": 800, "dev": 200, "test": 300}},
+    "model": {"tiny": {"pretrain_steps": 60}},
+    "lora": {"max_steps": 40, "eval_steps": 20, "checkpoint_steps": 20},
+    "analyze": {"bootstrap_resamples": 200},
+}
+GIT = ["git", "-c", "user.name=test", "-c", "user.email=test@example.com"]
+
+
+def merge_params(base: dict, extra: dict) -> dict:
+    """``base`` with ``extra`` merged in, key by key (nested)."""
+    for key, value in extra.items():
+        base[key] = merge_params(base.get(key) or {}, value) if isinstance(value, dict) else value
+    return base
+
+
+def git_commit(repo: Path, message: str) -> None:
+    """Stage everything and commit it."""
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+    subprocess.run([*GIT, "commit", "-q", "-m", message], cwd=repo, check=True)
+
+
+def run_cli(
+    args: list[str], cwd: Path, code_root: Path, check: bool = True, stdout_only: bool = False
+) -> str:
+    """Run a command (dvc, git...) with this checkout's code; return stdout (+ stderr)."""
+    result = subprocess.run(
+        args, cwd=cwd, env=stage_env(code_root), capture_output=True, text=True, timeout=900
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout if stdout_only else result.stdout + result.stderr
+
+
+def stages_run(output: str) -> set[str]:
+    """The stages DVC says it ran (not those skipped or restored from the run cache)."""
+    return set(re.findall(r"Running stage '([^']+)'", output))
+
+
+@pytest.fixture(scope="session")
+def demo_pipeline(tmp_path_factory) -> dict:
+    """The whole demo pipeline run for real with ``dvc repro`` in a temporary clone ("alice").
+
+    Returns the clone, DVC's output of the first and of a second (no-op) repro, their wall
+    times, the commit they ran at, and ``snapshot``: a read-only copy of the demo study right
+    after the first run (the dashboard tests read it).
+    """
+    root = tmp_path_factory.mktemp("team")
+    alice = copy_checkout(root / "alice")
+    params_file = alice / "demo" / "params.yaml"
+    params = merge_params(yaml.safe_load(params_file.read_text()), DEMO_SHRINK)
+    params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+    git_commit(alice, "shrink the demo for the tests")
+    started = time.monotonic()
+    first = run_cli(["dvc", "repro"], alice / "demo", alice)
+    first_seconds = time.monotonic() - started
+    started = time.monotonic()
+    second = run_cli(["dvc", "repro"], alice / "demo", alice)
+    noop_seconds = time.monotonic() - started
+    snapshot = root / "snapshot"
+    # The study's results, without the dvc.yaml link (it points into the clone).
+    shutil.copytree(alice / "demo", snapshot, ignore=shutil.ignore_patterns("dvc.yaml"))
+    rev = run_cli(["git", "rev-parse", "HEAD"], alice, alice).strip()
+    return {
+        "root": root,
+        "alice": alice,
+        "first": first,
+        "second": second,
+        "first_seconds": first_seconds,
+        "noop_seconds": noop_seconds,
+        "rev": rev,
+        "snapshot": snapshot,
+    }

@@ -261,6 +261,8 @@ def test_experiments_compares_a_saved_dvc_experiment(results_copy, monkeypatch):
             }
         )
     )
+    for ignore in study.rglob(".gitignore"):  # DVC's entries from the real run: track it all
+        ignore.unlink()
     env = stage_env()
     git("init", "-q", "-b", "main", cwd=study)
     subprocess.run(["dvc", "init", "-q"], cwd=study, check=True, env=env)
