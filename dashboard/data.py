@@ -1,7 +1,7 @@
 """Every file the dashboard reads, loaded in one place (cached) and checked against the contract.
 
 The dashboard never runs a model: it reads what the pipeline wrote under one study directory
-(see /work/analysis-contract.md and ``pipeline/paths.py``). Which study:
+(the outputs documented in ``analysis/analyze.py``, at the paths of ``pipeline/paths.py``). Which study:
 
 1. ``streamlit run dashboard/app.py -- --study PATH``
 2. else the environment variable ``BIOS_STUDY``
@@ -32,16 +32,16 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEMO_STUDY = REPO_ROOT / "demo"
 STUDY_ENV = "BIOS_STUDY"
 
-# The analysis stage's outputs (contract: analysis-contract.md), relative to the study dir.
-METRICS = paths.ANALYSIS_DIR / "metrics.json"
-REPORT = paths.ANALYSIS_DIR / "report.md"
+# The analysis stage's outputs (paths from pipeline.paths) and the columns this app needs.
+METRICS = paths.ANALYSIS_METRICS
+REPORT = paths.ANALYSIS_REPORT
 TABLES: dict[str, tuple[Path, tuple[str, ...]]] = {
     "overall": (
-        paths.ANALYSIS_DIR / "overall.csv",
+        paths.ANALYSIS_TABLES["overall"],
         ("predictor", "metric", "value", "ci_low", "ci_high", "ci_method", "n"),
     ),
     "pairs": (
-        paths.ANALYSIS_DIR / "pairs.csv",
+        paths.ANALYSIS_TABLES["pairs"],
         (
             "predictor_a",
             "predictor_b",
@@ -61,7 +61,7 @@ TABLES: dict[str, tuple[Path, tuple[str, ...]]] = {
         ),
     ),
     "groups": (
-        paths.ANALYSIS_DIR / "groups.csv",
+        paths.ANALYSIS_TABLES["groups"],
         (
             "predictor",
             "profession_id",
@@ -77,7 +77,7 @@ TABLES: dict[str, tuple[Path, tuple[str, ...]]] = {
         ),
     ),
     "gaps": (
-        paths.ANALYSIS_DIR / "gaps.csv",
+        paths.ANALYSIS_TABLES["gaps"],
         (
             "predictor",
             "profession_id",
@@ -97,7 +97,7 @@ TABLES: dict[str, tuple[Path, tuple[str, ...]]] = {
         ),
     ),
     "proxy": (
-        paths.ANALYSIS_DIR / "proxy.csv",
+        paths.ANALYSIS_TABLES["proxy"],
         (
             "predictor",
             "n_professions",
@@ -110,11 +110,11 @@ TABLES: dict[str, tuple[Path, tuple[str, ...]]] = {
         ),
     ),
     "calibration": (
-        paths.ANALYSIS_DIR / "calibration.csv",
+        paths.ANALYSIS_TABLES["calibration"],
         ("predictor", "bin", "mean_predicted", "fraction_female", "count"),
     ),
     "probes": (
-        paths.ANALYSIS_DIR / "probes.csv",
+        paths.ANALYSIS_TABLES["probes"],
         ("predictor", "profession", "variant", "n", "flip_rate", "accuracy"),
     ),
 }
