@@ -1,7 +1,8 @@
 """Every file the dashboard reads, loaded in one place (cached) and checked against the contract.
 
 The dashboard never runs a model: it reads what the pipeline wrote under one study directory
-(the outputs documented in ``analysis/analyze.py``, at the paths of ``pipeline/paths.py``). Which study:
+(the outputs documented in ``analysis/analyze.py``, at the paths of ``pipeline/paths.py``).
+Which study:
 
 1. ``streamlit run dashboard/app.py -- --study PATH``
 2. else the environment variable ``BIOS_STUDY``
