@@ -100,11 +100,21 @@ def test_dvc_yaml_declares_the_analysis_paths():
 
 
 def test_dvc_yaml_predict_stages_write_the_predictions_paths():
-    stage = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]["predict"]
-    assert set(stage["foreach"]) == {"zero_shot", "random_head"}
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    stage, probes = stages["predict"], stages["predict_probes"]
+    assert set(stage["foreach"]) == {"zero_shot", "random_head", "lora"}
+    assert probes["foreach"] == stage["foreach"]  # one list of predictors (a YAML anchor)
     assert stage["do"]["outs"] == [str(paths.predictions_path("${key}"))]
+    assert probes["do"]["outs"] == [str(paths.probe_predictions_path("${key}"))]
     assert "data/splits/test.parquet" in stage["do"]["deps"]
-    assert str(paths.BASE_MODEL_DIR) in stage["do"]["deps"]
+    assert str(paths.PROBES_FILE) in probes["do"]["deps"]
+    assert "${item.weights}" in stage["do"]["deps"]
+    weights = {name: item["weights"] for name, item in stage["foreach"].items()}
+    assert weights == {
+        "zero_shot": str(paths.BASE_MODEL_DIR),
+        "random_head": str(paths.BASE_MODEL_DIR),
+        "lora": str(paths.LORA_DIR),
+    }
 
 
 def test_demo_predict_repro_runs_and_tracks_exactly_its_params(tmp_path):
