@@ -109,14 +109,14 @@ else:
         diff = sign * pair["acc_diff"]
         low, high = sorted((sign * pair["diff_ci_low"], sign * pair["diff_ci_high"]))
         significant = pair["p_holm"] < 0.05
-        direction = "better" if diff > 0 else "worse"
+        direction = "more" if diff > 0 else "less"
         cols = st.columns(3)
         cols[0].metric("Accuracy, base (zero-shot)", f"{acc_base:.4f}")
         cols[1].metric("Accuracy, LoRA", f"{acc_lora:.4f}", delta=f"{diff:+.4f}")
         cols[2].metric("McNemar p (Holm)", ui.fmt_p(pair["p_holm"]))
         verdict = (
-            f"On the same {int(pair['n']):,} test bios, LoRA is {abs(diff):.1%} "
-            f"{direction} than the zero-shot base model (95% CI of the difference "
+            f"On the same {int(pair['n']):,} test bios, LoRA is {100 * abs(diff):.1f} percentage "
+            f"points {direction} accurate than the zero-shot base model (95% CI of the difference "
             f"{ui.fmt_ci(low, high)}); the exact McNemar test gives "
             f"p = {ui.fmt_p(pair['p_value'])} "
             f"(Holm-adjusted {ui.fmt_p(pair['p_holm'])}): "
