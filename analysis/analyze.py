@@ -388,9 +388,7 @@ def _probe_table(
 
 
 def _read_profile() -> dict[str, Any]:
-    if not paths.PROFILE.is_file():
-        raise SuiteError(f"{paths.PROFILE} not found; run the prepare stage first")
-    return json.loads(paths.PROFILE.read_text())
+    return json.loads(paths.require(paths.PROFILE, "prepare").read_text())
 
 
 def _read_probes(names: set[str]) -> tuple[pd.DataFrame | None, dict[str, pd.DataFrame]]:
@@ -459,9 +457,7 @@ def main() -> None:
     raw = read_params()
     params = parse_section(raw, "analyze", AnalyzeParams)
     seeds = parse_section(raw, "seeds", Seeds)
-    test_path = paths.split_path("test")
-    if not test_path.is_file():
-        raise SuiteError(f"{test_path} not found; run the prepare stage first")
+    test_path = paths.require(paths.split_path("test"), "prepare")
     files = discover_predictions(paths.PREDICTIONS_DIR)
     if not files:
         raise SuiteError(

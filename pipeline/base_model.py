@@ -158,9 +158,8 @@ def main() -> None:
     seeds = parse_section(raw, "seeds", Seeds)
     train_file = paths.split_path("train")
     if model.source == "tiny" or args.tiny:
-        if not train_file.is_file():
-            raise SuiteError(f"{train_file}: not found; run the prepare stage first")
-        texts = pd.read_parquet(train_file, columns=["text"])["text"].tolist()
+        train = pd.read_parquet(paths.require(train_file, "prepare"), columns=["text"])
+        texts = train["text"].tolist()
         save_tiny_model(texts, model.tiny, seeds.model, Path(args.tiny or paths.BASE_MODEL_DIR))
         return
     name = model.name if model.source == "hub" else model.path

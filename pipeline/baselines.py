@@ -115,11 +115,9 @@ def main() -> None:
     raw = read_params()
     params = parse_section(raw, "baselines", BaselinesParams)
     seeds = parse_section(raw, "seeds", Seeds)
-    for path in (paths.split_path("train"), paths.split_path("test")):
-        if not path.is_file():
-            raise SuiteError(f"{path} not found; run the prepare stage first")
-    if not paths.PROBES_FILE.is_file():
-        raise SuiteError(f"{paths.PROBES_FILE} not found; run the probe stage first")
+    for split in ("train", "test"):
+        paths.require(paths.split_path(split), "prepare")
+    paths.require(paths.PROBES_FILE, "probe")
     train = pd.read_parquet(paths.split_path("train"))
     targets = {
         "test": pd.read_parquet(paths.split_path("test"), columns=["id", "text"]),

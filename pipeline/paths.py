@@ -1,11 +1,13 @@
 """Every artifact path, relative to the study directory; ``dvc.yaml`` declares the same ones.
 
-``tests/test_dvc_yaml.py`` checks that the two agree, so a path is decided here once.
+``tests/test_dvc_pipeline.py`` checks that the two agree, so a path is decided here once.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+
+from pipeline.errors import SuiteError
 
 SPLITS = ("train", "dev", "test")
 
@@ -65,3 +67,10 @@ ANALYSIS_PLOTS = ("gaps", "proxy", "calibration")
 def analysis_plot_path(plot: str, predictor: str) -> Path:
     """The data of one DVC plot for one predictor."""
     return ANALYSIS_PLOTS_DIR / plot / f"{predictor}.csv"
+
+
+def require(path: Path, stage: str) -> Path:
+    """Return ``path``; stop with one line naming the stage to run when it does not exist."""
+    if not path.is_file():
+        raise SuiteError(f"{path}: not found; run the {stage} stage first (dvc repro {stage})")
+    return path

@@ -86,9 +86,7 @@ def main() -> None:
     raw = read_params()
     params = parse_section(raw, "probe", ProbeParams)
     seeds = parse_section(raw, "seeds", Seeds)
-    test_path = paths.split_path("test")
-    if not test_path.is_file():
-        raise SuiteError(f"{test_path} not found; run the prepare stage first")
+    test_path = paths.require(paths.split_path("test"), "prepare")
     test = pd.read_parquet(test_path)
     probes = make_probes(choose_bios(test, params.max_bios, seeds.data))
     if probes.empty:

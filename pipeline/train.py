@@ -550,8 +550,7 @@ def main() -> None:
     lora = parse_section(raw, "lora", LoraParams)
     seeds = parse_section(raw, "seeds", Seeds)
     for split in ("train", "dev"):
-        if not paths.split_path(split).is_file():
-            raise SuiteError(f"{paths.split_path(split)}: not found; run the prepare stage first")
+        paths.require(paths.split_path(split), "prepare")
     columns = ["id", "text", "gender_id"]
     train = pd.read_parquet(paths.split_path("train"), columns=columns)
     dev = pd.read_parquet(paths.split_path("dev"), columns=columns)
