@@ -22,7 +22,9 @@ from pipeline.train import (
     COMPLETE_FILE,
     LoraParams,
     attach_lora,
+    build_classifier,
     load_lora_classifier,
+    load_tokenizer,
     save_adapter,
     train_lora,
     trainable_parameter_count,
@@ -93,6 +95,35 @@ def test_trainable_parameters_of_the_seed_setup_on_gpt2_124m():
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     assert all("lora_" in n or ".score." in n for n in trainable)
     assert any(".score.modules_to_save." in n for n in trainable)
+
+
+def test_classifier_fuses_gelu_with_the_same_outputs_and_gradients(tiny_study_template):
+    # Training builds GPT-2 with PyTorch's fused tanh GELU instead of transformers' Python one
+    # (a speed-up, BENCHMARKS.md): the logits and the gradients must stay those of the stock model.
+    import copy
+
+    from transformers.activations import GELUTanh, NewGELUActivation
+
+    base_dir = str(tiny_study_template / paths.BASE_MODEL_DIR)
+    tokenizer = load_tokenizer(base_dir)
+    fused = build_classifier(base_dir, None, tokenizer).eval()
+    stock = copy.deepcopy(fused)
+    for block in stock.transformer.h:
+        block.mlp.act = NewGELUActivation()
+    assert all(isinstance(block.mlp.act, GELUTanh) for block in fused.transformer.h)
+    texts = ["She is a nurse in Ohio.", "He has taught history for twenty years at a school."]
+    batch = tokenizer(texts, padding=True, return_tensors="pt")
+    labels = torch.tensor([1, 0])
+    outputs = {}
+    for name, model in (("fused", fused), ("stock", stock)):
+        out = model(**batch, labels=labels)
+        out.loss.backward()
+        grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+        outputs[name] = (out.logits.detach(), grads)
+    torch.testing.assert_close(outputs["fused"][0], outputs["stock"][0], rtol=1e-5, atol=1e-5)
+    assert outputs["fused"][1].keys() == outputs["stock"][1].keys()
+    for name, grad in outputs["fused"][1].items():
+        torch.testing.assert_close(grad, outputs["stock"][1][name], rtol=1e-4, atol=1e-6)
 
 
 @pytest.fixture(scope="module")
