@@ -1,27 +1,38 @@
-"""Training throughput of LoRA on GPT-2 124M: the suite's batching versus the naive HF setup.
+"""Training throughput of LoRA on GPT-2 124M: the suite's training setup versus the naive HF one.
 
-Both arms train the same model (GPT-2 124M architecture, random weights, no download; LoRA r 8 on
-c_attn and c_proj plus the head, as in params.yaml) on the same pool of bios whose token lengths
-are drawn like Bias in Bios (lognormal, median ~70 tokens, a tail past 250; random token ids),
-with the same optimizer step:
+Every arm trains the GPT-2 124M architecture (random weights, no download; LoRA r 8 on c_attn
+and c_proj plus the head, as in params.yaml; each arm its own copy of the same initial weights)
+on the same pool of bios whose token lengths are drawn like Bias in Bios (lognormal, median ~70
+tokens, a tail past 250; random token ids), with the same optimizer step:
 
-- ``naive``: every batch padded to ``max_length``, bios in random order (the HF default of
-  ``padding="max_length"`` with a random sampler);
-- ``suite``: length-grouped batches (transformers' ``get_length_grouped_indices``, the sampler of
-  ``pipeline.train``) padded only to their longest bio.
+- ``naive``: the stock model, every batch padded to ``max_length``, bios in random order (the
+  HF default of ``padding="max_length"`` with a random sampler);
+- ``grouped``: the stock model, length-grouped batches (transformers'
+  ``get_length_grouped_indices``, the sampler of ``pipeline.train``) padded only to their
+  longest bio: what the batching alone gives;
+- ``suite``: grouped batches on the model as ``pipeline.train`` builds it (GPT-2's Python GELU
+  swapped for the fused kernel, ``pipeline.predict.fuse_gelu``).
 
-Each arm runs one epoch over the pool after one warm-up step, the two arms interleaved step by
-step (so load from other processes hits both alike), and prints bios/s, useful
-(non-pad) tokens/s and the ratio. Run by hand::
+Each arm plans one epoch over a pool the size of a real train split (the batching only shows
+its effect there: length grouping sorts within "megabatches" of up to 50 batches, so a pool of a
+few batches is barely grouped and its longest bio sets the width of a batch in four). Timing
+every step of such an epoch takes hours on a CPU, so by default each arm times a stratified
+sample of its epoch: its batches are ordered by padded width and cut into ``--steps`` strata of
+equal count, one batch drawn at random from each is timed, and the epoch's time is estimated as
+the sum over strata of (batches in the stratum x the timed step). On a GPU every step is timed
+(``--steps 0``). The arms run interleaved step by step after a warm-up step each (so load from
+other processes hits all alike); the script prints bios/s, useful (non-pad) tokens/s, the
+padding each plan carries, and the ratio. Run by hand::
 
-    python benchmarks/bench_train.py                   # CPU: 64 bios, a few minutes
-    python benchmarks/bench_train.py --bios 8192       # GPU (CUDA, bfloat16 autocast)
+    python benchmarks/bench_train.py                   # CPU: 8 timed steps per arm, ~4 minutes
+    python benchmarks/bench_train.py --bios 8192 --batch-size 32 --steps 0   # GPU, every step
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import platform
 import time
 
@@ -30,6 +41,7 @@ import torch
 from transformers import GPT2Config, GPT2ForSequenceClassification
 from transformers.trainer_pt_utils import get_length_grouped_indices
 
+from pipeline.predict import fuse_gelu
 from pipeline.train import LoraParams, attach_lora, trainable_parameter_count
 
 
@@ -47,6 +59,16 @@ def batches(lengths: np.ndarray, batch_size: int, grouped: bool, seed: int) -> l
     else:
         order = np.random.default_rng(seed).permutation(len(lengths))
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def timed_sample(
+    plan: list[np.ndarray], widths: np.ndarray, steps: int, rng: np.random.Generator
+) -> list[tuple[int, int]]:
+    """``(batch index, batches it stands for)``: one batch per width stratum, or every batch."""
+    if steps <= 0 or steps >= len(plan):
+        return [(index, 1) for index in range(len(plan))]
+    by_width = np.argsort(widths, kind="stable")
+    return [(int(rng.choice(stratum)), len(stratum)) for stratum in np.array_split(by_width, steps)]
 
 
 def make_batch(ids: list[np.ndarray], width: int, pad_id: int, device: str) -> dict:
@@ -93,51 +115,76 @@ def make_step(model, optimizer, tokens, pad_id, device):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bios", type=int, default=64, help="pool size (one epoch per arm)")
+    parser.add_argument("--bios", type=int, default=25_747, help="pool size: one epoch per arm")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--max-length", type=int, default=LoraParams().max_length)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="timed steps per arm, one per width stratum (0: all; default 8 on CPU, 0 on GPU)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    steps = args.steps if args.steps is not None else (0 if args.device == "cuda" else 8)
 
-    torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     config = GPT2Config(num_labels=2, pad_token_id=50256)
-    model = attach_lora(GPT2ForSequenceClassification(config), LoraParams()).to(args.device)
-    model.train()
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=2e-5)
+    torch.manual_seed(args.seed)
+    stock = GPT2ForSequenceClassification(config)
     lengths = draw_lengths(args.bios, args.max_length, rng)
     tokens = [rng.integers(0, 50256, size=n) for n in lengths]
     print(
         f"device {args.device} ({platform.processor() or platform.machine()}, "
         f"{torch.get_num_threads()} threads), torch {torch.__version__}; "
-        f"trainable params {trainable_parameter_count(model):,}; {args.bios} bios, batch "
-        f"{args.batch_size}, max_length {args.max_length}; lengths median "
-        f"{int(np.median(lengths))}, p99 {int(np.percentile(lengths, 99))}, max {lengths.max()}"
+        f"{args.bios} bios, batch {args.batch_size}, max_length {args.max_length}; lengths median "
+        f"{int(np.median(lengths))}, mean {lengths.mean():.1f}, p99 "
+        f"{int(np.percentile(lengths, 99))}, max {lengths.max()}"
     )
-    step = make_step(model, optimizer, tokens, config.pad_token_id, args.device)
-    plans = {
-        "naive": (batches(lengths, args.batch_size, False, args.seed), args.max_length),
-        "suite": (batches(lengths, args.batch_size, True, args.seed), None),
-    }
-    for plan, pad_to in plans.values():
-        step(plan[0], pad_to)  # warm-up (allocator, kernels)
-    # Interleave the arms step by step, so that load from other processes hits both alike.
-    totals = {name: [0.0, 0, 0] for name in plans}
-    for index in range(len(plans["naive"][0])):
-        for name, (plan, pad_to) in plans.items():
-            seconds, useful = step(plan[index], pad_to)
-            totals[name][0] += seconds
-            totals[name][1] += len(plan[index])
-            totals[name][2] += useful
-    results = {}
-    for name, (seconds, bios, useful) in totals.items():
-        results[name] = bios / seconds
+    arms = {}
+    for name, fused, grouped, pad_to in (
+        ("naive", False, False, args.max_length),
+        ("grouped", False, True, None),
+        ("suite", True, True, None),
+    ):
+        model = copy.deepcopy(stock) if not fused else fuse_gelu(copy.deepcopy(stock))
+        model = attach_lora(model, LoraParams()).to(args.device).train()
+        optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=2e-5)
+        plan = batches(lengths, args.batch_size, grouped, args.seed)
+        widths = np.array([pad_to or lengths[b].max() for b in plan])
+        sizes = np.array([len(b) for b in plan])
+        # The same batches for both grouped arms, so that they differ only in the model.
+        sample = timed_sample(plan, widths, steps, np.random.default_rng([args.seed, grouped]))
+        step = make_step(model, optimizer, tokens, config.pad_token_id, args.device)
+        arms[name] = (plan, pad_to, sample, step)
         print(
-            f"{name:6s} {bios / seconds:8.2f} bios/s  {useful / seconds:10.1f} useful tokens/s  "
-            f"({seconds:.1f} s for {bios} bios)"
+            f"{name:7s} plan: {len(plan)} batches, mean padded width {widths.mean():.1f}, "
+            f"useful share of the padded tokens {lengths.sum() / (widths * sizes).sum():.1%}; "
+            f"timing {len(sample)} of them; trainable params {trainable_parameter_count(model):,}"
         )
-    print(f"ratio suite / naive: {results['suite'] / results['naive']:.2f}x")
+    for plan, pad_to, sample, step in arms.values():
+        step(plan[sample[0][0]], pad_to)  # warm-up (allocator, kernels)
+    # Interleave the arms step by step, so that load from other processes hits all alike.
+    epoch_seconds = dict.fromkeys(arms, 0.0)
+    for position in range(max(len(arm[2]) for arm in arms.values())):
+        for name, (plan, pad_to, sample, step) in arms.items():
+            if position < len(sample):
+                index, weight = sample[position]
+                seconds, _ = step(plan[index], pad_to)
+                epoch_seconds[name] += weight * seconds
+    results = {}
+    for name, seconds in epoch_seconds.items():
+        results[name] = args.bios / seconds
+        print(
+            f"{name:7s} {args.bios / seconds:8.2f} bios/s  {lengths.sum() / seconds:10.1f} "
+            f"useful tokens/s  (epoch of {args.bios} bios: {seconds:.0f} s"
+            f"{', estimated' if len(arms[name][2]) < len(arms[name][0]) else ''})"
+        )
+    print(
+        f"ratio grouped / naive: {results['grouped'] / results['naive']:.2f}x (batching alone); "
+        f"suite / naive: {results['suite'] / results['naive']:.2f}x"
+    )
 
 
 if __name__ == "__main__":
