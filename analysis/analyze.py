@@ -333,20 +333,7 @@ def _front(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     return frame[[column, *[c for c in frame.columns if c != column]]]
 
 
-PROBE_COLUMNS = [
-    "predictor",
-    "profession",
-    "variant",
-    "n",
-    "flips",
-    "flip_rate",
-    "flip_ci_low",
-    "flip_ci_high",
-    "accuracy",
-    "accuracy_ci_low",
-    "accuracy_ci_high",
-    "accuracy_original",
-]
+PROBE_COLUMNS = list(paths.ANALYSIS_COLUMNS["probes"])
 
 
 def _probe_table(
@@ -430,6 +417,9 @@ def write_outputs(result: Analysis, report: str, meta: dict[str, Any], out_dir: 
         "probes": result.probes,
     }
     for name, frame in tables.items():
+        columns = list(paths.ANALYSIS_COLUMNS[name])
+        if list(frame.columns) != columns:  # the dashboard reads these columns: keep them in step
+            raise RuntimeError(f"{name} table has columns {list(frame.columns)}, not {columns}")
         frame.to_csv(out_dir / paths.ANALYSIS_TABLES[name].name, index=False)
     # (table, columns written, columns that must be defined for a point to be drawn)
     plot_columns = {

@@ -28,99 +28,20 @@ import streamlit as st
 import yaml
 
 from pipeline import paths
+from pipeline.predictions import COLUMNS as PREDICTION_COLUMNS
+from pipeline.prepare import SPLIT_COLUMNS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEMO_STUDY = REPO_ROOT / "demo"
 STUDY_ENV = "BIOS_STUDY"
 
-# The analysis stage's outputs (paths from pipeline.paths) and the columns this app needs.
+# The analysis stage's outputs and the columns of every file this app reads, as the pipeline
+# writes them (pipeline.paths, pipeline.prepare, pipeline.predictions).
 METRICS = paths.ANALYSIS_METRICS
 REPORT = paths.ANALYSIS_REPORT
 TABLES: dict[str, tuple[Path, tuple[str, ...]]] = {
-    "overall": (
-        paths.ANALYSIS_TABLES["overall"],
-        ("predictor", "metric", "value", "ci_low", "ci_high", "ci_method", "n"),
-    ),
-    "pairs": (
-        paths.ANALYSIS_TABLES["pairs"],
-        (
-            "predictor_a",
-            "predictor_b",
-            "n",
-            "both_correct",
-            "a_only_correct",
-            "b_only_correct",
-            "both_wrong",
-            "p_value",
-            "acc_a",
-            "acc_b",
-            "acc_diff",
-            "diff_ci_low",
-            "diff_ci_high",
-            "p_holm",
-            "verdict",
-        ),
-    ),
-    "groups": (
-        paths.ANALYSIS_TABLES["groups"],
-        (
-            "predictor",
-            "profession_id",
-            "profession",
-            "gender",
-            "n",
-            "errors",
-            "error_rate",
-            "error_ci_low",
-            "error_ci_high",
-            "tpr",
-            "small",
-        ),
-    ),
-    "gaps": (
-        paths.ANALYSIS_TABLES["gaps"],
-        (
-            "predictor",
-            "profession_id",
-            "profession",
-            "n_female",
-            "n_male",
-            "tpr_female",
-            "tpr_male",
-            "gap",
-            "gap_ci_low",
-            "gap_ci_high",
-            "p_value",
-            "p_holm",
-            "p_bh",
-            "share_women",
-            "small",
-        ),
-    ),
-    "proxy": (
-        paths.ANALYSIS_TABLES["proxy"],
-        (
-            "predictor",
-            "n_professions",
-            "pearson_r",
-            "pearson_p",
-            "spearman_rho",
-            "spearman_p",
-            "slope",
-            "intercept",
-        ),
-    ),
-    "calibration": (
-        paths.ANALYSIS_TABLES["calibration"],
-        ("predictor", "bin", "mean_predicted", "fraction_female", "count"),
-    ),
-    "probes": (
-        paths.ANALYSIS_TABLES["probes"],
-        ("predictor", "profession", "variant", "n", "flip_rate", "accuracy"),
-    ),
+    name: (path, paths.ANALYSIS_COLUMNS[name]) for name, path in paths.ANALYSIS_TABLES.items()
 }
-SPLIT_COLUMNS = ("id", "text", "profession_id", "profession", "gender_id", "gender")
-PREDICTION_COLUMNS = ("id", "predictor", "prob_female", "pred", "model", "params_hash")
 METRIC_NAMES = ("accuracy", "balanced_accuracy", "f1", "roc_auc", "ece")
 # Predictor stems the pipeline writes, in the order reports show them.
 KNOWN_PREDICTORS = ("zero_shot", "random_head", "lora", "pronoun_rule", "tfidf_logreg")

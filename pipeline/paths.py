@@ -53,10 +53,94 @@ PREDICTORS = ("zero_shot", "random_head", "lora", "pronoun_rule", "tfidf_logreg"
 
 # Outputs of the analyze stage (the contract the dashboard reads: docs in analysis/analyze.py).
 ANALYSIS_METRICS = ANALYSIS_DIR / "metrics.json"
-ANALYSIS_TABLES = {
-    name: ANALYSIS_DIR / f"{name}.csv"
-    for name in ("overall", "pairs", "groups", "gaps", "proxy", "calibration", "probes")
+# Every analysis table and its columns, in the order the analyze stage writes them.
+ANALYSIS_COLUMNS: dict[str, tuple[str, ...]] = {
+    "overall": ("predictor", "metric", "value", "ci_low", "ci_high", "ci_method", "n"),
+    "pairs": (
+        "predictor_a",
+        "predictor_b",
+        "n",
+        "both_correct",
+        "a_only_correct",
+        "b_only_correct",
+        "both_wrong",
+        "p_value",
+        "acc_a",
+        "acc_b",
+        "acc_diff",
+        "diff_ci_low",
+        "diff_ci_high",
+        "p_holm",
+        "verdict",
+    ),
+    "groups": (
+        "predictor",
+        "profession_id",
+        "profession",
+        "gender",
+        "n",
+        "errors",
+        "error_rate",
+        "error_ci_low",
+        "error_ci_high",
+        "tpr",
+        "small",
+    ),
+    "gaps": (
+        "predictor",
+        "profession_id",
+        "profession",
+        "n_female",
+        "n_male",
+        "correct_female",
+        "correct_male",
+        "tpr_female",
+        "tpr_male",
+        "gap",
+        "gap_ci_low",
+        "gap_ci_high",
+        "p_value",
+        "p_holm",
+        "p_bh",
+        "small",
+        "share_women",
+    ),
+    "proxy": (
+        "predictor",
+        "n_professions",
+        "pearson_r",
+        "pearson_p",
+        "spearman_rho",
+        "spearman_p",
+        "slope",
+        "slope_stderr",
+        "intercept",
+    ),
+    "calibration": (
+        "predictor",
+        "bin",
+        "mean_predicted",
+        "fraction_female",
+        "count",
+        "bin_low",
+        "bin_high",
+    ),
+    "probes": (
+        "predictor",
+        "profession",
+        "variant",
+        "n",
+        "flips",
+        "flip_rate",
+        "flip_ci_low",
+        "flip_ci_high",
+        "accuracy",
+        "accuracy_ci_low",
+        "accuracy_ci_high",
+        "accuracy_original",
+    ),
 }
+ANALYSIS_TABLES = {name: ANALYSIS_DIR / f"{name}.csv" for name in ANALYSIS_COLUMNS}
 ANALYSIS_REPORT = ANALYSIS_DIR / "report.md"
 # Per-predictor plot data for DVC's top-level `plots:` (one file per predictor and plot, so that
 # DVC draws one panel per predictor with its built-in templates).
