@@ -7,9 +7,9 @@ tokens, a tail past 250; random token ids), with the same optimizer step:
 
 - ``naive``: the stock model, every batch padded to ``max_length``, bios in random order (the
   HF default of ``padding="max_length"`` with a random sampler);
-- ``grouped``: the stock model, length-grouped batches (transformers'
-  ``get_length_grouped_indices``, the sampler of ``pipeline.train``) padded only to their
-  longest bio: what the batching alone gives;
+- ``grouped``: the stock model, length-grouped batches (``pipeline.train``'s sampler, built on
+  transformers' ``get_length_grouped_indices``) padded only to their longest bio: what the
+  batching alone gives;
 - ``suite``: grouped batches on the model as ``pipeline.train`` builds it (GPT-2's Python GELU
   swapped for the fused kernel, ``pipeline.predict.fuse_gelu``).
 
@@ -39,10 +39,14 @@ import time
 import numpy as np
 import torch
 from transformers import GPT2Config, GPT2ForSequenceClassification
-from transformers.trainer_pt_utils import get_length_grouped_indices
 
 from pipeline.predict import fuse_gelu
-from pipeline.train import LoraParams, attach_lora, trainable_parameter_count
+from pipeline.train import (
+    LoraParams,
+    attach_lora,
+    length_grouped_sampler,
+    trainable_parameter_count,
+)
 
 
 def draw_lengths(n: int, max_length: int, rng: np.random.Generator) -> np.ndarray:
@@ -53,9 +57,7 @@ def draw_lengths(n: int, max_length: int, rng: np.random.Generator) -> np.ndarra
 
 def batches(lengths: np.ndarray, batch_size: int, grouped: bool, seed: int) -> list[np.ndarray]:
     if grouped:
-        generator = torch.Generator().manual_seed(seed)
-        grouped_order = get_length_grouped_indices(lengths.tolist(), batch_size, None, generator)
-        order = np.asarray(grouped_order)
+        order = np.asarray(list(length_grouped_sampler(batch_size, lengths.tolist(), seed)))
     else:
         order = np.random.default_rng(seed).permutation(len(lengths))
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]

@@ -227,6 +227,15 @@ class EncodedBios(torch.utils.data.Dataset):
         return copy
 
 
+def length_grouped_sampler(batch_size: int, lengths: list[int], seed: int):
+    """The training sampler: length-grouped shuffling whose order depends only on (seed, epoch).
+
+    Bios are shuffled, cut into "megabatches" of up to 50 batches and sorted by length within
+    each, so that a batch holds bios of similar length and carries little padding.
+    """
+    return _length_grouped_sampler_class()(batch_size, lengths, seed)
+
+
 def _length_grouped_sampler_class():
     from transformers.trainer_pt_utils import LengthGroupedSampler, get_length_grouped_indices
 
@@ -426,12 +435,11 @@ def train_lora(
         disable_tqdm=False,
     )
     collator = DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8 if cuda else None)
-    sampler_class = _length_grouped_sampler_class()
     selection = _selection_callback_class()(lora, resume_from)
 
     class LengthGroupedTrainer(Trainer):
         def _get_train_sampler(self, train_dataset=None):
-            return sampler_class(
+            return length_grouped_sampler(
                 self.args.train_batch_size * self.args.gradient_accumulation_steps,
                 train_set.lengths,
                 seed,
