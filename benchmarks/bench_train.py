@@ -11,7 +11,7 @@ tokens, a tail past 250; random token ids), with the same optimizer step:
   transformers' ``get_length_grouped_indices``) padded only to their longest bio: what the
   batching alone gives;
 - ``suite``: grouped batches on the model as ``pipeline.train`` builds it (GPT-2's Python GELU
-  swapped for the fused kernel, ``pipeline.predict.fuse_gelu``).
+  swapped for the fused kernel, ``pipeline.gpt2.fuse_gelu``).
 
 Each arm plans one epoch over a pool the size of a real train split (the batching only shows
 its effect there: length grouping sorts within "megabatches" of up to 50 batches, so a pool of a
@@ -40,7 +40,7 @@ import numpy as np
 import torch
 from transformers import GPT2Config, GPT2ForSequenceClassification
 
-from pipeline.predict import fuse_gelu
+from pipeline.gpt2 import fuse_gelu
 from pipeline.train import (
     LoraParams,
     attach_lora,

@@ -75,8 +75,8 @@ from pydantic import Field, field_validator, model_validator
 from tqdm.auto import tqdm
 
 from pipeline import paths
-from pipeline.base_model import base_model_source
 from pipeline.errors import SuiteError, run_main
+from pipeline.gpt2 import fuse_gelu
 from pipeline.params import Section, Seeds, parse_section, read_params
 from pipeline.predictions import predictions_frame, write_predictions
 from pipeline.provenance import params_hash, run_metadata
@@ -210,20 +210,6 @@ def _truncate(ids: list[int], limit: int, keep: Literal["start", "end"]) -> list
     if len(ids) <= limit:
         return ids
     return ids[-limit:] if keep == "end" else ids[:limit]
-
-
-def fuse_gelu(model: Any) -> Any:
-    """Swap GPT-2's Python GELU (7 elementwise passes) for PyTorch's fused tanh GELU.
-
-    Same formula (``gelu(x, approximate="tanh")``) in one kernel instead of seven passes over
-    the largest activation (batch x tokens x 3072); differences are float rounding (~1e-7).
-    """
-    from transformers.activations import GELUTanh, NewGELUActivation
-
-    for module in model.modules():
-        if isinstance(getattr(module, "act", None), NewGELUActivation):
-            module.act = GELUTanh()
-    return model
 
 
 def _right_pad(batch: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -428,6 +414,8 @@ def load_zero_shot(ctx: LoadContext) -> Predictor:
     """The unmodified causal LM, scoring female against male continuations."""
     from transformers import AutoModelForCausalLM
 
+    from pipeline.base_model import base_model_source  # this loader's dvc.yaml dep
+
     name_or_path, revision = base_model_source(ctx.base_dir)
     tokenizer = _base_tokenizer(name_or_path, revision)
     # sdpa: the scorer's boolean 4D mask needs it (eager attention would add the mask).
@@ -471,6 +459,8 @@ def classifier_predictor(
 def load_random_head(ctx: LoadContext) -> Predictor:
     """GPT-2 with an untrained, seeded classification head: a chance-level reference."""
     from transformers import GPT2ForSequenceClassification
+
+    from pipeline.base_model import base_model_source  # this loader's dvc.yaml dep
 
     name_or_path, revision = base_model_source(ctx.base_dir)
     tokenizer = _base_tokenizer(name_or_path, revision)

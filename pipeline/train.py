@@ -50,11 +50,10 @@ import torch
 from pydantic import Field
 
 from pipeline import paths
-from pipeline.base_model import base_model_source
 from pipeline.errors import SuiteError, run_main
+from pipeline.gpt2 import fuse_gelu
 from pipeline.io import atomic_dir, write_json, write_text
 from pipeline.params import Section, Seeds, parse_section, read_params
-from pipeline.predict import fuse_gelu
 from pipeline.provenance import run_metadata
 
 log = logging.getLogger(__name__)
@@ -566,6 +565,8 @@ def main() -> None:
     columns = ["id", "text", "gender_id"]
     train = pd.read_parquet(paths.split_path("train"), columns=columns)
     dev = pd.read_parquet(paths.split_path("dev"), columns=columns)
+    from pipeline.base_model import base_model_source  # used by this stage only, not by loading
+
     base = base_model_source(paths.BASE_MODEL_DIR)
     local_base = Path(base[0]).exists()
     processes = world_size()
