@@ -94,8 +94,8 @@ def make_step(model, optimizer, tokens, pad_id, device):
         else contextlib.nullcontext()
     )
 
-    def step(index_batch: np.ndarray, pad_to: int | None) -> tuple[float, int]:
-        """One optimizer step; returns (seconds, useful tokens)."""
+    def step(index_batch: np.ndarray, pad_to: int | None) -> float:
+        """One optimizer step; returns its seconds."""
         seqs = [tokens[i] for i in index_batch]
         width = pad_to or max(len(s) for s in seqs)
         batch = make_batch(seqs, width, pad_id, device)
@@ -110,7 +110,7 @@ def make_step(model, optimizer, tokens, pad_id, device):
         optimizer.zero_grad(set_to_none=True)
         if device == "cuda":
             torch.cuda.synchronize()
-        return time.perf_counter() - started, sum(len(s) for s in seqs)
+        return time.perf_counter() - started
 
     return step
 
@@ -173,8 +173,7 @@ def main() -> None:
         for name, (plan, pad_to, sample, step) in arms.items():
             if position < len(sample):
                 index, weight = sample[position]
-                seconds, _ = step(plan[index], pad_to)
-                epoch_seconds[name] += weight * seconds
+                epoch_seconds[name] += weight * step(plan[index], pad_to)
     results = {}
     for name, seconds in epoch_seconds.items():
         results[name] = args.bios / seconds
