@@ -3,6 +3,7 @@
 #   make test       the test suite
 #   make repro      the real study (hub data and GPT-2; needs internet, a GPU recommended)
 #   make dashboard  the Streamlit dashboard (PORT=8501 by default; STUDY=dir picks the results)
+#   make pipelines  regenerate demo/dvc.yaml from dvc.yaml (after editing dvc.yaml)
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -14,7 +15,7 @@ export PATH := $(BIN):$(PATH)
 # Make every stage import this checkout's code, wherever it runs from.
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: setup demo test repro dashboard lint lock clean-demo
+.PHONY: setup demo test repro dashboard lint lock clean-demo pipelines
 
 setup: $(STAMP)
 	@# Debian's Chromium for the dashboard's real-browser test (tests/dashboard/test_browser.py);
@@ -55,6 +56,9 @@ lint: setup
 lock: setup
 	$(BIN)/pip-compile -q --strip-extras --extra dev --no-header --no-emit-index-url \
 		--no-emit-find-links -c lock-constraints.txt -o requirements.lock pyproject.toml
+
+pipelines: setup
+	$(BIN)/python -m pipeline.studies
 
 clean-demo:
 	rm -rf demo/data demo/models demo/results

@@ -4,15 +4,20 @@ Reads every ``results/predictions/<predictor>.parquet`` present (joined to the t
 ``id``, never by position), ``data/profile.json`` (the TRAIN split's share of women per
 profession, and whether the data are synthetic) and, when present, the probe texts
 (``data/probes/probes.parquet``) with each predictor's ``results/probes/<predictor>.parquet``.
+What each predictor is comes from the catalogue (``pipeline/catalogue.yaml``); which model made
+it, from its predictions' metadata.
 
-Writes ``results/analysis/`` (the contract the dashboard reads):
+Writes (the contract the dashboard reads):
 
-- ``metrics.json`` (DVC metrics): data, per-predictor metrics with intervals, pairs, proxy bias
-  and probe summaries, and the run's provenance under ``run``;
-- ``overall.csv``, ``pairs.csv``, ``groups.csv``, ``gaps.csv``, ``proxy.csv``,
-  ``calibration.csv``, ``probes.csv``: tidy tables (one row per record, no index column);
-- ``plots/{gaps,proxy,calibration}/<predictor>.csv``: data of the DVC plots in ``dvc.yaml``;
-- ``report.md``: a summary a person can read without the dashboard.
+- ``results/metrics.json`` (DVC metrics): the headline numbers only, so that ``dvc exp show``
+  and ``dvc metrics diff`` stay readable: per predictor accuracy with its interval, balanced
+  accuracy, F1, ROC AUC, ECE, the proxy-bias r and the probe flip rates; the primary
+  comparison's accuracy difference, interval and p-value;
+- ``results/analysis/`` (replaced whole by each run): ``summary.json`` (data, predictors and
+  the models behind them, notes), the tidy tables ``overall.csv``, ``pairs.csv``,
+  ``groups.csv``, ``gaps.csv``, ``proxy.csv``, ``calibration.csv``, ``probes.csv`` (one row
+  per record, no index column), ``plots/{gaps,proxy,calibration}/<predictor>.csv`` (DVC plots)
+  and ``report.md``.
 
 Skips, each with a warning: a profession without test bios (no rows for it), a probe
 predictions file whose predictor has no test predictions. Errors (one line, exit 1): no
@@ -36,43 +41,25 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import Field
 
-from analysis.fairness import GENDER_NAMES, group_error_rates, proxy_bias, tpr_gap_by_profession
-from analysis.metrics import overall_metrics_many, reliability_curve
+from analysis.fairness import group_error_rates, proxy_bias, tpr_gap_by_profession
+from analysis.metrics import METRICS, overall_metrics_many, reliability_curve
 from analysis.probes import probe_effects
 from analysis.report import render_report
 from analysis.significance import compare_predictors
-from pipeline import paths
+from pipeline import catalogue, paths
 from pipeline.errors import SuiteError, run_main
-from pipeline.io import atomic_dir, write_json, write_text
-from pipeline.labels import PROFESSIONS
-from pipeline.params import Section, Seeds, parse_section, read_params
+from pipeline.io import atomic_dir, read_parquet_metadata, write_json, write_text
+from pipeline.labels import GENDERS, PROFESSIONS
+from pipeline.params import AnalyzeParams, load_stage_params
 from pipeline.predictions import read_predictions
-from pipeline.provenance import run_metadata
+from pipeline.provenance import run_log, run_metadata
 
 log = logging.getLogger(__name__)
 
-# Human descriptions of the known predictors (reports and metrics.json say what each one is).
-LABELS = {
-    "zero_shot": "GPT-2 base, zero-shot: the unmodified language model scores female vs male "
-    "continuations of a prompt",
-    "random_head": "GPT-2 base with an UNTRAINED (random) classification head: at chance, a "
-    "reference only",
-    "lora": "GPT-2 fine-tuned with LoRA (trained classification head)",
-    "pronoun_rule": "baseline: counts female vs male gendered words",
-    "tfidf_logreg": "baseline: TF-IDF + logistic regression trained on the train split",
-}
-
-
-class AnalyzeParams(Section):
-    """``analyze``: settings of the analysis (changing one never reruns a model)."""
-
-    bootstrap_resamples: int = Field(1000, ge=10)  # percentile bootstrap, seeded by seeds.bootstrap
-    confidence: float = Field(0.95, gt=0.5, lt=1.0)  # intervals; 1 - confidence = test level
-    min_group_size: int = Field(30, ge=1)  # profession x gender cells below this are "small"
-    calibration_bins: int = Field(10, ge=2, le=100)  # equal-width bins of P(female)
-    top_gaps: int = Field(5, ge=1)  # professions with the largest |gap| listed in the report
+PARAMS = ("analyze", "seeds.bootstrap")
+# The comparison the study exists to make: the base model before and after fine-tuning.
+PRIMARY = ("zero_shot", "lora")
 
 
 @dataclass
@@ -86,16 +73,15 @@ class Analysis:
     proxy: pd.DataFrame
     calibration: pd.DataFrame
     probes: pd.DataFrame
-    metrics: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)  # results/metrics.json
+    summary: dict[str, Any] = field(default_factory=dict)  # results/analysis/summary.json
     notes: list[str] = field(default_factory=list)
 
 
 def discover_predictions(directory: Path) -> dict[str, Path]:
-    """Predictions files in ``directory``: the known predictors in report order, then others."""
+    """Predictions files in ``directory``: catalogue predictors in report order, then others."""
     found = {p.stem: p for p in sorted(directory.glob("*.parquet"))} if directory.is_dir() else {}
-    ordered = [name for name in paths.PREDICTORS if name in found]
-    ordered += sorted(set(found) - set(ordered))
-    return {name: found[name] for name in ordered}
+    return {name: found[name] for name in catalogue.order(list(found))}
 
 
 def align_to(ids: pd.Series, frame: pd.DataFrame, source: str, fix: str) -> pd.DataFrame:
@@ -146,14 +132,6 @@ def train_share_women(profile: dict[str, Any]) -> pd.Series:
     return series
 
 
-def _metric_dict(row: pd.Series) -> dict[str, float | None]:
-    return {
-        "value": _clean(row["value"]),
-        "ci_low": _clean(row["ci_low"]),
-        "ci_high": _clean(row["ci_high"]),
-    }
-
-
 def _clean(value: Any) -> Any:
     """JSON-safe scalar: NaN and infinities become None, numpy scalars plain Python."""
     if isinstance(value, np.generic):
@@ -172,6 +150,7 @@ def analyze(
     probes: pd.DataFrame | None = None,
     probe_predictions: dict[str, pd.DataFrame] | None = None,
     data: dict[str, Any] | None = None,
+    models: dict[str, dict[str, Any]] | None = None,
 ) -> Analysis:
     """The stage's pure core: every table from aligned predictions.
 
@@ -184,6 +163,7 @@ def analyze(
         probes: the probe texts (id, source_id, variant, expected_gender_id), if any.
         probe_predictions: ``{predictor: frame}`` aligned row by row with ``probes``.
         data: where the data came from (data/profile.json's ``source`` and ``synthetic``).
+        models: per predictor, the model behind it (its predictions' ``model_info``), if known.
     """
     if not predictions:
         raise SuiteError("no predictions to analyze")
@@ -228,7 +208,7 @@ def analyze(
         {
             "profession_id": test["profession_id"].to_numpy(np.int64),
             "profession": test["profession"].to_numpy(object),
-            "gender": test["gender_id"].map(GENDER_NAMES).to_numpy(object),
+            "gender": np.array(GENDERS, dtype=object)[test["gender_id"].to_numpy(np.int64)],
         }
     )
     for name, frame in predictions.items():
@@ -277,46 +257,7 @@ def analyze(
             f"{params.min_group_size} bios and are flagged small: their rates and gaps are "
             "imprecise."
         )
-    metrics = {
-        "data": {
-            "source": str((data or {}).get("source", "unknown")),
-            "synthetic": bool((data or {}).get("synthetic", False)),
-            "n_test": len(test),
-        },
-        "predictors": {
-            name: {
-                "label": LABELS.get(name, name),
-                "n": len(test),
-                **{metric: _metric_dict(row) for metric, row in overall.loc[name].iterrows()},
-            }
-            for name in predictions
-        },
-        "pairs": {
-            f"{row.predictor_a}__vs__{row.predictor_b}": {
-                "p_value": _clean(row.p_value),
-                "p_holm": _clean(row.p_holm),
-                "acc_diff": _clean(row.acc_diff),
-                "diff_ci_low": _clean(row.diff_ci_low),
-                "diff_ci_high": _clean(row.diff_ci_high),
-            }
-            for row in pairs.itertuples()
-        },
-        "proxy": {
-            row["predictor"]: {k: _clean(v) for k, v in row.items() if k != "predictor"}
-            for row in proxy_rows
-        },
-    }
-    if not probe_table.empty:
-        overall_probes = probe_table[probe_table["profession"] == "all"]
-        metrics["probes"] = {
-            f"{row.predictor}__{row.variant}": {
-                "n": int(row.n),
-                "flip_rate": _clean(row.flip_rate),
-                "accuracy": _clean(row.accuracy),
-            }
-            for row in overall_probes.itertuples()
-        }
-    return Analysis(
+    result = Analysis(
         overall=overall_flat,
         pairs=pairs,
         groups=groups,
@@ -324,9 +265,66 @@ def analyze(
         proxy=proxy,
         calibration=calibration,
         probes=probe_table,
-        metrics=metrics,
         notes=notes,
     )
+    result.metrics = headline_metrics(result)
+    result.summary = {
+        "data": {
+            "source": str((data or {}).get("source", "unknown")),
+            "synthetic": bool((data or {}).get("synthetic", False)),
+            "n_test": len(test),
+        },
+        "predictors": {
+            name: _predictor_summary(name, (models or {}).get(name, {})) for name in predictions
+        },
+        "notes": notes,
+    }
+    return result
+
+
+def _predictor_summary(name: str, model: dict[str, Any]) -> dict[str, Any]:
+    spec = catalogue.spec(name)
+    return {
+        "label": spec.display if spec else name,
+        "description": spec.description if spec else "not in the predictor catalogue",
+        "kind": spec.kind if spec else "unknown",
+        "reference": bool(spec and spec.reference),
+        "model": model,
+    }
+
+
+def headline_metrics(result: Analysis) -> dict[str, Any]:
+    """``results/metrics.json``: the few numbers people compare across experiments.
+
+    Per predictor: every metric of :data:`analysis.metrics.METRICS` (accuracy with its
+    interval), the proxy-bias Pearson r and the probe flip rates; and ``primary``: the accuracy
+    difference (second minus first of :data:`PRIMARY`) with its interval and exact McNemar p.
+    """
+    overall = result.overall.set_index(["predictor", "metric"])
+    proxy = result.proxy.set_index("predictor")
+    flips = result.probes[result.probes["profession"] == "all"].set_index(["predictor", "variant"])
+    metrics: dict[str, Any] = {}
+    for name in result.overall["predictor"].unique():
+        entry = {spec.name: _clean(overall.loc[(name, spec.name), "value"]) for spec in METRICS}
+        entry["accuracy_ci_low"] = _clean(overall.loc[(name, "accuracy"), "ci_low"])
+        entry["accuracy_ci_high"] = _clean(overall.loc[(name, "accuracy"), "ci_high"])
+        entry["proxy_r"] = _clean(proxy.loc[name, "pearson_r"]) if name in proxy.index else None
+        for (predictor, variant), row in flips.iterrows():
+            if predictor == name:
+                entry[f"flip_rate_{variant}"] = _clean(row["flip_rate"])
+        metrics[name] = entry
+    pairs = result.pairs.set_index(["predictor_a", "predictor_b"])
+    for a, b in (PRIMARY, PRIMARY[::-1]):
+        if (a, b) in pairs.index:
+            row, sign = pairs.loc[(a, b)], 1 if (a, b) == PRIMARY else -1
+            low, high = sorted((sign * row["diff_ci_low"], sign * row["diff_ci_high"]))
+            metrics["primary"] = {
+                "acc_diff": _clean(sign * row["acc_diff"]),
+                "acc_diff_ci_low": _clean(low),
+                "acc_diff_ci_high": _clean(high),
+                "p_value": _clean(row["p_value"]),
+            }
+    return metrics
 
 
 def _front(frame: pd.DataFrame, column: str) -> pd.DataFrame:
@@ -406,7 +404,7 @@ def _read_probes(names: set[str]) -> tuple[pd.DataFrame | None, dict[str, pd.Dat
 
 
 def write_outputs(result: Analysis, report: str, meta: dict[str, Any], out_dir: Path) -> None:
-    """Write every table, the plot data, metrics.json and report.md into ``out_dir``."""
+    """Write every table, the plot data, summary.json and report.md into ``out_dir``."""
     tables = {
         "overall": result.overall,
         "pairs": result.pairs,
@@ -438,15 +436,13 @@ def write_outputs(result: Analysis, report: str, meta: dict[str, Any], out_dir: 
             )
             (out_dir / relative).parent.mkdir(parents=True, exist_ok=True)
             part[columns].dropna(subset=required).to_csv(out_dir / relative, index=False)
-    write_json({**result.metrics, "run": meta}, out_dir / paths.ANALYSIS_METRICS.name)
+    write_json({**result.summary, "run": meta}, out_dir / paths.ANALYSIS_SUMMARY.name)
     write_text(report, out_dir / paths.ANALYSIS_REPORT.name)
 
 
 def main() -> None:
     """Read params, the split, the profile and every predictions file; write the analysis."""
-    raw = read_params()
-    params = parse_section(raw, "analyze", AnalyzeParams)
-    seeds = parse_section(raw, "seeds", Seeds)
+    params = load_stage_params(PARAMS)
     test_path = paths.require(paths.split_path("test"), "prepare")
     files = discover_predictions(paths.PREDICTIONS_DIR)
     if not files:
@@ -454,26 +450,33 @@ def main() -> None:
             f"no predictions in {paths.PREDICTIONS_DIR}/; run the predict, train or baselines "
             "stages first"
         )
-    test = pd.read_parquet(test_path, columns=["id", "profession_id", "profession", "gender_id"])
-    profile = _read_profile()
-    predictions = load_predictions(files, test)
-    probes, probe_predictions = _read_probes(set(predictions))
-    log.info("analysing %s on %d test bios", ", ".join(predictions), len(test))
-    result = analyze(
-        test,
-        predictions,
-        train_share_women(profile),
-        params,
-        seeds.bootstrap,
-        probes=probes,
-        probe_predictions=probe_predictions,
-        data=profile,
-    )
-    meta = run_metadata("analyze", {"analyze": params}, {"bootstrap": seeds.bootstrap})
-    report = render_report(result, params, LABELS)
-    with atomic_dir(paths.ANALYSIS_DIR) as tmp:
-        write_outputs(result, report, meta, tmp)
-    log.info("wrote %s", paths.ANALYSIS_DIR)
+    with run_log("analyze"):
+        test = pd.read_parquet(
+            test_path, columns=["id", "profession_id", "profession", "gender_id"]
+        )
+        profile = _read_profile()
+        predictions = load_predictions(files, test)
+        models = {
+            name: read_parquet_metadata(path).get("model_info", {}) for name, path in files.items()
+        }
+        probes, probe_predictions = _read_probes(set(predictions))
+        log.info("analysing %s on %d test bios", ", ".join(predictions), len(test))
+        result = analyze(
+            test,
+            predictions,
+            train_share_women(profile),
+            params["analyze"],
+            params["seeds.bootstrap"],
+            probes=probes,
+            probe_predictions=probe_predictions,
+            data=profile,
+            models=models,
+        )
+        report = render_report(result, params["analyze"])
+        with atomic_dir(paths.ANALYSIS_DIR) as tmp:
+            write_outputs(result, report, run_metadata("analyze", params), tmp)
+        write_json(result.metrics, paths.ANALYSIS_METRICS)
+        log.info("wrote %s and %s", paths.ANALYSIS_DIR, paths.ANALYSIS_METRICS)
 
 
 if __name__ == "__main__":

@@ -29,8 +29,6 @@ from analysis.significance import adjust_pvalues
 
 log = logging.getLogger(__name__)
 
-GENDER_NAMES = {0: "male", 1: "female"}
-
 
 def _as_frame(sensitive_features: Any) -> pd.DataFrame:
     if isinstance(sensitive_features, pd.DataFrame):

@@ -9,6 +9,7 @@ calibration error. "Positive" is female (gender id 1) throughout.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,9 +17,29 @@ import pandas as pd
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, roc_auc_score
 from statsmodels.stats.proportion import proportion_confint
 
-from analysis._bootstrap import METRICS, bin_index, bootstrap_metrics, percentile_interval
+from analysis._bootstrap import bin_index, bootstrap_metrics, percentile_interval
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One overall metric: how reports name it and which way is better."""
+
+    name: str  # column / key in every output
+    label: str  # for people
+    higher_is_better: bool
+    interval: str  # how its interval is made: "wilson" or "bootstrap"
+
+
+# Every overall metric, in report order: the one list that outputs, reports and the dashboard use.
+METRICS: tuple[MetricSpec, ...] = (
+    MetricSpec("accuracy", "accuracy", True, "wilson"),
+    MetricSpec("balanced_accuracy", "balanced accuracy", True, "bootstrap"),
+    MetricSpec("f1", "F1 (female)", True, "bootstrap"),
+    MetricSpec("roc_auc", "ROC AUC", True, "bootstrap"),
+    MetricSpec("ece", "expected calibration error", False, "bootstrap"),
+)
 
 
 def wilson_interval(*, successes: Any, n: Any, confidence: float = 0.95) -> tuple[Any, Any]:
@@ -112,8 +133,9 @@ def overall_metrics_many(
     rows = []
     for name, (pred, prob) in arrays.items():
         values = _point_values(y, pred, prob, bins)
-        for metric in METRICS:
-            if metric == "accuracy":
+        for spec in METRICS:
+            metric = spec.name
+            if spec.interval == "wilson":
                 low, high = wilson_interval(
                     successes=int((pred == y).sum()), n=len(y), confidence=confidence
                 )

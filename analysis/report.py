@@ -7,10 +7,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-if TYPE_CHECKING:
-    from analysis.analyze import Analysis, AnalyzeParams
+from analysis.metrics import METRICS
 
-HEADLINE = ("accuracy", "balanced_accuracy", "f1", "roc_auc", "ece")
+if TYPE_CHECKING:
+    from analysis.analyze import Analysis
+    from pipeline.params import AnalyzeParams
+
+HEADLINE = tuple(spec.name for spec in METRICS)
 
 
 def _num(value: Any, digits: int = 3) -> str:
@@ -29,7 +32,7 @@ def _with_ci(value: Any, low: Any, high: Any, digits: int = 3) -> str:
     return f"{_num(value, digits)} [{_num(low, digits)}, {_num(high, digits)}]"
 
 
-def _headline(result: Analysis, labels: dict[str, str]) -> list[str]:
+def _headline(result: Analysis) -> list[str]:
     lines = [
         "| predictor | what it is | " + " | ".join(HEADLINE) + " |",
         "| --- | --- | " + " | ".join("---" for _ in HEADLINE) + " |",
@@ -40,7 +43,7 @@ def _headline(result: Analysis, labels: dict[str, str]) -> list[str]:
             _with_ci(*overall.loc[(predictor, metric), ["value", "ci_low", "ci_high"]])
             for metric in HEADLINE
         ]
-        label = labels.get(predictor, predictor)
+        label = result.summary["predictors"][predictor]["label"]
         lines.append(f"| {predictor} | {label} | " + " | ".join(cells) + " |")
     return lines
 
@@ -120,9 +123,9 @@ def _probes(probes: pd.DataFrame) -> list[str]:
     return lines
 
 
-def render_report(result: Analysis, params: AnalyzeParams, labels: dict[str, str]) -> str:
+def render_report(result: Analysis, params: AnalyzeParams) -> str:
     """The whole report as Markdown."""
-    data = result.metrics["data"]
+    data = result.summary["data"]
     confidence = params.confidence
     lines = ["# Bias in Bios: analysis report", ""]
     if data.get("synthetic"):
@@ -141,7 +144,7 @@ def render_report(result: Analysis, params: AnalyzeParams, labels: dict[str, str
         "",
         "## Headline",
         "",
-        *_headline(result, labels),
+        *_headline(result),
         "",
     ]
     if "random_head" in set(result.overall["predictor"]):

@@ -10,7 +10,7 @@ What runs, on the SAME bios in one process:
 (a) naive: what a user writes first: batches in the data's order, every batch padded to
     ``max_length`` (``tokenizer(..., padding="max_length")``), a
     ``GPT2ForSequenceClassification`` forward under ``torch.no_grad()``;
-(b) suite, classifier: :func:`pipeline.predict.predict_probs` with
+(b) suite, classifier: :func:`pipeline.scoring.predict_probs` with
     :class:`pipeline.predict.ClassifierScorer` (the random_head and LoRA path): length-sorted,
     dynamically padded, ``torch.inference_mode()``;
 (c) suite, zero-shot: the same loop with :class:`pipeline.predict.ZeroShotScorer` on
@@ -35,21 +35,21 @@ import argparse
 import os
 import platform
 import time
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 import torch
 from transformers import GPT2Config, GPT2ForSequenceClassification, GPT2LMHeadModel
 
-from pipeline.predict import (
-    DEFAULT_BATCH_SIZE,
-    ClassifierScorer,
-    Encoded,
-    Runtime,
-    ZeroShotParams,
-    ZeroShotScorer,
-    predict_probs,
-)
+from pipeline.params import parse_key, read_params
+from pipeline.predict import DEFAULT_BATCH_SIZE
+from pipeline.runtime import Runtime
+from pipeline.scoring import ClassifierScorer, Encoded, ZeroShotScorer, predict_probs
+
+REPO = Path(__file__).resolve().parents[1]
+# The real study's settings (params.yaml), not defaults of the benchmark's own.
+STUDY = read_params(REPO / "params.yaml")
 
 
 class WordTokenizer:
@@ -132,7 +132,7 @@ def main() -> None:
     device = torch.device(args.device)
     cuda = device.type == "cuda"
     batch_size = args.batch_size or DEFAULT_BATCH_SIZE[device.type]
-    runtime = Runtime(device, batch_size, torch.bfloat16 if cuda else None)
+    runtime = Runtime(device, torch.bfloat16 if cuda else None)
     torch.manual_seed(args.seed)
     config = GPT2Config(pad_token_id=50256, num_labels=2)
     classifier = GPT2ForSequenceClassification(config).to(device).eval()
@@ -150,11 +150,13 @@ def main() -> None:
     naive_ids = ids[:n_naive]
 
     classifier_scorer = ClassifierScorer(classifier, WordTokenizer(), args.max_length)
-    zero_shot_scorer = ZeroShotScorer(lm, WordTokenizer(), ZeroShotParams(), args.max_length)
+    zero_shot_scorer = ZeroShotScorer(
+        lm, WordTokenizer(), parse_key(STUDY, "predict.zero_shot"), args.max_length
+    )
     # Warm up kernels and allocator on one small batch of each path.
     warm = Encoded(ids[:4], np.zeros(4, dtype=bool))
-    predict_probs(warm, classifier_scorer, runtime)
-    predict_probs(warm, zero_shot_scorer, runtime)
+    predict_probs(warm, classifier_scorer, runtime, batch_size)
+    predict_probs(warm, zero_shot_scorer, runtime, batch_size)
     naive(classifier, ids[:2], 2, args.max_length, runtime)
 
     dtype = torch.bfloat16 if cuda else torch.float32
@@ -163,9 +165,11 @@ def main() -> None:
         lambda: naive(classifier, naive_ids, batch_size, args.max_length, runtime)
     )
     suite_probs, suite_s, suite_cpu = timed(
-        lambda: predict_probs(encoded, classifier_scorer, runtime)
+        lambda: predict_probs(encoded, classifier_scorer, runtime, batch_size)
     )
-    _, zero_shot_s, zero_shot_cpu = timed(lambda: predict_probs(encoded, zero_shot_scorer, runtime))
+    _, zero_shot_s, zero_shot_cpu = timed(
+        lambda: predict_probs(encoded, zero_shot_scorer, runtime, batch_size)
+    )
     peak_after = peak_flops(device, dtype)
     peak = max(peak_before[0], peak_after[0])
     peak_cpu = max(peak_before[1], peak_after[1])

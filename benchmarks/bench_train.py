@@ -11,7 +11,7 @@ tokens, a tail past 250; random token ids), with the same optimizer step:
   transformers' ``get_length_grouped_indices``) padded only to their longest bio: what the
   batching alone gives;
 - ``suite``: grouped batches on the model as ``pipeline.train`` builds it (GPT-2's Python GELU
-  swapped for the fused kernel, ``pipeline.gpt2.fuse_gelu``).
+  swapped for the fused kernel, ``pipeline.models.fuse_gelu``).
 
 Each arm plans one epoch over a pool the size of a real train split (the batching only shows
 its effect there: length grouping sorts within "megabatches" of up to 50 batches, so a pool of a
@@ -35,17 +35,23 @@ import contextlib
 import copy
 import platform
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 from transformers import GPT2Config, GPT2ForSequenceClassification
 
-from pipeline.gpt2 import fuse_gelu
+from pipeline.models import fuse_gelu
+from pipeline.params import LoraParams, parse_key, read_params
 from pipeline.train import (
-    LoraParams,
     attach_lora,
     length_grouped_sampler,
     trainable_parameter_count,
+)
+
+# The real study's LoRA settings (params.yaml): the seed experiment's setup.
+SEED_SETUP: LoraParams = parse_key(
+    read_params(Path(__file__).resolve().parents[1] / "params.yaml"), "lora"
 )
 
 
@@ -119,7 +125,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bios", type=int, default=25_747, help="pool size: one epoch per arm")
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--max-length", type=int, default=LoraParams().max_length)
+    parser.add_argument("--max-length", type=int, default=SEED_SETUP.max_length)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument(
         "--steps",
@@ -151,7 +157,7 @@ def main() -> None:
         ("suite", True, True, None),
     ):
         model = copy.deepcopy(stock) if not fused else fuse_gelu(copy.deepcopy(stock))
-        model = attach_lora(model, LoraParams()).to(args.device).train()
+        model = attach_lora(model, SEED_SETUP).to(args.device).train()
         optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=2e-5)
         plan = batches(lengths, args.batch_size, grouped, args.seed)
         widths = np.array([pad_to or lengths[b].max() for b in plan])

@@ -18,6 +18,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,9 +27,9 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
-import yaml
 
-from pipeline import paths
+from analysis.metrics import METRICS as METRIC_SPECS
+from pipeline import catalogue, paths
 from pipeline.predictions import COLUMNS as PREDICTION_COLUMNS
 from pipeline.prepare import SPLIT_COLUMNS
 
@@ -38,13 +40,14 @@ STUDY_ENV = "BIOS_STUDY"
 # The analysis stage's outputs and the columns of every file this app reads, as the pipeline
 # writes them (pipeline.paths, pipeline.prepare, pipeline.predictions).
 METRICS = paths.ANALYSIS_METRICS
+SUMMARY = paths.ANALYSIS_SUMMARY
 REPORT = paths.ANALYSIS_REPORT
 TABLES: dict[str, tuple[Path, tuple[str, ...]]] = {
     name: (path, paths.ANALYSIS_COLUMNS[name]) for name, path in paths.ANALYSIS_TABLES.items()
 }
-METRIC_NAMES = ("accuracy", "balanced_accuracy", "f1", "roc_auc", "ece")
-# Predictor stems the pipeline writes, in the order reports show them.
-KNOWN_PREDICTORS = ("zero_shot", "random_head", "lora", "pronoun_rule", "tfidf_logreg")
+METRIC_NAMES = tuple(spec.name for spec in METRIC_SPECS)
+# How the Experiments page prefixes each DVC metrics file's keys.
+METRIC_SCOPES = {METRICS.as_posix(): "", paths.LORA_METRICS.as_posix(): "train."}
 
 
 @dataclass(frozen=True)
@@ -160,12 +163,26 @@ def table(study: Path, name: str) -> Loaded:
 
 
 def metrics(study: Path) -> Loaded:
-    """``results/analysis/metrics.json``, checked for its top-level keys."""
+    """``results/metrics.json``: the headline numbers (a mapping per predictor)."""
     loaded = _load(study, "metrics", METRICS, _read_json)
-    if loaded.ok:
-        value = loaded.value
-        if not isinstance(value, dict) or not isinstance(value.get("predictors"), dict):
-            return Loaded("metrics", loaded.path, problem=f"`{METRICS}` has no 'predictors'")
+    if loaded.ok and not isinstance(loaded.value, dict):
+        return Loaded("metrics", loaded.path, problem=f"`{METRICS}` is not a JSON object")
+    return loaded
+
+
+def summary(study: Path) -> Loaded:
+    """``results/analysis/summary.json``: the data, the predictors and the models behind them."""
+    loaded = _load(study, "summary", SUMMARY, _read_json)
+    if not loaded.ok:
+        return loaded
+    value = loaded.value
+    predictors = value.get("predictors") if isinstance(value, dict) else None
+    if not isinstance(predictors, dict) or not all(
+        isinstance(v, dict) for v in predictors.values()
+    ):
+        return Loaded("summary", loaded.path, problem=f"`{SUMMARY}` has no valid 'predictors'")
+    if not isinstance(value.get("data"), dict):
+        return Loaded("summary", loaded.path, problem=f"`{SUMMARY}` has no valid 'data'")
     return loaded
 
 
@@ -188,9 +205,8 @@ def bios(study: Path) -> Loaded:
 
 
 def predictor_order(names: Sequence[str]) -> list[str]:
-    """Known predictors in their usual order, then any others alphabetically."""
-    known = [p for p in KNOWN_PREDICTORS if p in names]
-    return known + sorted(set(names) - set(known))
+    """The catalogue's predictors in report order, then any others alphabetically."""
+    return catalogue.order(list(names))
 
 
 def predictions(study: Path) -> dict[str, Loaded]:
@@ -243,13 +259,13 @@ def examples(study: Path) -> Loaded:
     )
 
 
-# --- experiments (dvc.api) -----------------------------------------------------------------------
+# --- experiments (dvc exp show) ------------------------------------------------------------------
 
 
-def repo_root(study: Path) -> Path | None:
-    """The git + DVC repository holding ``study`` (nearest parent with .git and .dvc)."""
+def dvc_root(study: Path) -> Path | None:
+    """The DVC project holding ``study`` (nearest folder with ``.dvc``, itself for the demo)."""
     for folder in [study.resolve(), *study.resolve().parents]:
-        if (folder / ".dvc").is_dir() and (folder / ".git").exists():
+        if (folder / ".dvc").is_dir():
             return folder
     return None
 
@@ -265,64 +281,67 @@ def _flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
 
 @st.cache_data(show_spinner="Asking DVC for experiments...", ttl=30, max_entries=8)
 def _exp_show(root: str, num: int) -> list[dict[str, Any]]:
-    import dvc.api  # imported here: DVC is slow to import and only this page needs it
+    """``dvc exp show --json`` (its documented format), run where DVC would run it."""
+    result = subprocess.run(
+        [sys.executable, "-m", "dvc", "exp", "show", "--json", "-n", str(num)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if result.returncode != 0:
+        lines = (result.stderr or result.stdout).strip().splitlines() or ["no output"]
+        raise RuntimeError(lines[-1])
+    return json.loads(result.stdout)
 
-    return dvc.api.exp_show(repo=root, num=num)
+
+def _short(rev: str) -> str:
+    return rev if rev == "workspace" else rev[:7]
+
+
+def _record(entry: dict[str, Any], kind: str, state: str | None) -> dict[str, Any]:
+    """One row: the revision's name, then ``param:<key>`` and ``metric:<key>`` columns."""
+    data = entry.get("data") or {}
+    record: dict[str, Any] = {
+        "name": entry.get("name") or _short(entry.get("rev") or ""),
+        "rev": entry.get("rev"),
+        "type": kind,
+        "state": state,
+        "created": data.get("timestamp"),
+    }
+    for file, content in sorted((data.get("params") or {}).items()):
+        if file.endswith("params.yaml"):  # the catalogue's used fields are not settings
+            for key, value in _flatten(content.get("data") or {}).items():
+                record[f"param:{key}"] = value
+    for file, content in sorted((data.get("metrics") or {}).items()):
+        scope = METRIC_SCOPES.get(file, f"{Path(file).parent.name}.")
+        for key, value in _flatten(content.get("data") or {}).items():
+            record[f"metric:{scope}{key}"] = value
+    return record
 
 
 def experiments(study: Path, num: int = 3) -> Loaded:
-    """DVC experiments and the last ``num`` git commits, with this study's metrics and params.
+    """The workspace, the last ``num`` git commits and their DVC experiments, side by side.
 
-    The value is a frame with one row per experiment or revision: ``name`` (experiment name
-    or git revision), ``rev``, ``type``, ``created``, then ``metric:<key>`` and
-    ``param:<key>`` columns of THIS study (DVC prefixes a key with its file only when
-    several files share it, so unprefixed keys are matched against the study's own files).
+    The value is a frame with one row per revision or experiment (``name``, ``rev``, ``type``:
+    workspace / commit / experiment, ``state``: queued, running, success, failed or empty,
+    ``created``), then ``param:<key>`` (from ``params.yaml``) and ``metric:<key>`` columns
+    (``results/metrics.json``; the train stage's are prefixed ``train.``, e.g.
+    ``metric:train.dev_accuracy``). A missing value is NaN.
     """
-    from dvc.exceptions import DvcException
-    from scmrepo.exceptions import SCMError
-
-    root = repo_root(study)
-    if root is None:
-        return Loaded(
-            "experiments", study, problem=f"{study} is not inside a git repository with DVC"
-        )
+    root = dvc_root(study)
+    if root is None or not (root / "dvc.yaml").is_file():
+        return Loaded("experiments", study, problem=f"{study} is not a DVC study")
     try:
         rows = _exp_show(str(root), num)
-    except (DvcException, SCMError) as err:
+    except (RuntimeError, OSError, subprocess.TimeoutExpired, json.JSONDecodeError) as err:
         return Loaded("experiments", study, problem=f"DVC could not list experiments: {err}")
-    rel = study.resolve().relative_to(root)
-    prefix = "" if str(rel) == "." else f"{rel.as_posix()}/"
-    metrics_file, params_file = f"{prefix}{METRICS.as_posix()}:", f"{prefix}params.yaml:"
-    own_metrics = _flatten(metrics(study).value or {})
-    own_params = _flatten(_read_yaml(study / "params.yaml"))
-    # The run metadata in metrics.json repeats params and versions: not worth a column each.
-    own_metrics = {k: v for k, v in own_metrics.items() if not k.startswith("run.")}
     records = []
     for row in rows:
-        record: dict[str, Any] = {
-            "name": row.get("Experiment") or row.get("rev"),
-            "rev": row.get("rev"),
-            "type": row.get("typ"),
-            "created": row.get("Created"),
-        }
-        for key, value in row.items():
-            if key.startswith(metrics_file):
-                if not key[len(metrics_file) :].startswith("run."):
-                    record[f"metric:{key[len(metrics_file) :]}"] = value
-            elif key.startswith(f"{prefix}{METRICS.parent.as_posix()}/"):
-                continue  # another analysis file of this study; metrics.json is the summary
-            elif key.startswith(params_file):
-                record[f"param:{key[len(params_file) :]}"] = value
-            elif ":" not in key and key in own_metrics:
-                record[f"metric:{key}"] = value
-            elif ":" not in key and key in own_params:
-                record[f"param:{key}"] = value
-        records.append(record)
+        kind = "workspace" if row.get("rev") == "workspace" else "commit"
+        records.append(_record(row, kind, None))
+        for group in row.get("experiments") or []:
+            state = (group.get("executor") or {}).get("state")
+            for entry in group.get("revs") or []:
+                records.append(_record(entry, "experiment", state))
     return Loaded("experiments", root, value=pd.DataFrame.from_records(records))
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
-    with open(path, encoding="utf-8") as handle:
-        return yaml.safe_load(handle) or {}

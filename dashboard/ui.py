@@ -15,6 +15,7 @@ import streamlit as st
 from matplotlib.figure import Figure
 
 from dashboard import data
+from pipeline import catalogue
 
 # (file stem in pages/ and url path, title, icon, one-line description for links)
 PAGES = (
@@ -27,14 +28,6 @@ PAGES = (
     ("experiments", "Experiments", ":material/science:", "compare DVC runs"),
 )
 
-PREDICTOR_LABELS = {
-    "zero_shot": "GPT-2 zero-shot (base LM, prompt)",
-    "random_head": "GPT-2 + untrained head (chance reference)",
-    "lora": "GPT-2 + LoRA (fine-tuned)",
-    "pronoun_rule": "pronoun-counting rule",
-    "tfidf_logreg": "TF-IDF + logistic regression",
-}
-
 
 def study() -> Path:
     """The study this dashboard shows (``--study``, ``BIOS_STUDY``, real study, demo)."""
@@ -42,16 +35,11 @@ def study() -> Path:
 
 
 def labels(study_dir: Path) -> dict[str, str]:
-    """Human labels of the predictors: metrics.json's, else the built-in descriptions."""
-    loaded = data.metrics(study_dir)
-    found = {}
-    if loaded.ok:
-        found = {
-            name: entry.get("label", "")
-            for name, entry in loaded.value["predictors"].items()
-            if isinstance(entry, dict)
-        }
-    return {**PREDICTOR_LABELS, **{k: v for k, v in found.items() if v}}
+    """Display labels of the predictors: the analysis summary's, else the catalogue's."""
+    loaded = data.summary(study_dir)
+    found = loaded.value["predictors"] if loaded.ok else {}
+    names = set(found) | set(catalogue.names())
+    return {name: str(found.get(name, {}).get("label") or catalogue.label(name)) for name in names}
 
 
 def require(study_dir: Path, *loaded: data.Loaded, stage: str | None = "analyze") -> None:

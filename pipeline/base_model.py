@@ -11,9 +11,9 @@
   safetensors as a normal model folder.
 
 Writes ``models/base/`` holding ``reference.json`` (and, for ``tiny``, the model itself). Every
-loader resolves the base through :func:`base_model_source`. Run from a study directory:
-``python -m pipeline.base_model``, or build a tiny model anywhere with
-``python -m pipeline.base_model --tiny OUT_DIR``.
+loader resolves the base through :func:`pipeline.models.base_model_source`. Params: ``model``,
+``seeds.model``. Run from a study directory: ``python -m pipeline.base_model``, or build a tiny
+model anywhere with ``python -m pipeline.base_model --tiny OUT_DIR``.
 """
 
 from __future__ import annotations
@@ -33,12 +33,12 @@ from tqdm.auto import tqdm
 from pipeline import paths
 from pipeline.errors import SuiteError, run_main
 from pipeline.io import atomic_dir
-from pipeline.params import ModelParams, Seeds, TinyModelParams, parse_section, read_params
-from pipeline.provenance import run_metadata
+from pipeline.params import TinyModelParams, load_stage_params
+from pipeline.provenance import run_log
 
 log = logging.getLogger(__name__)
 
-REFERENCE_FILE = "reference.json"
+PARAMS = ("model", "seeds.model")
 EOS = "<|endoftext|>"
 
 
@@ -128,22 +128,18 @@ def save_tiny_model(texts: list[str], tiny: TinyModelParams, seed: int, out_dir:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         reference = {"source": "tiny", "name_or_path": None, "revision": None}
-        (tmp / REFERENCE_FILE).write_text(json.dumps(reference, indent=2, sort_keys=True) + "\n")
-
-
-def base_model_source(base_dir: str | Path = paths.BASE_MODEL_DIR) -> tuple[str, str | None]:
-    """Return ``(name_or_path, revision)`` to pass to ``from_pretrained`` for the base model."""
-    base_dir = Path(base_dir)
-    file = base_dir / REFERENCE_FILE
-    if not file.is_file():
-        raise SuiteError(
-            f"{base_dir}: no base model here (missing {REFERENCE_FILE}); "
-            "run the base_model stage first (dvc repro base_model)"
+        (tmp / paths.BASE_REFERENCE_FILE).write_text(
+            json.dumps(reference, indent=2, sort_keys=True) + "\n"
         )
-    reference = json.loads(file.read_text())
-    if reference["source"] == "tiny":
-        return str(base_dir), None
-    return reference["name_or_path"], reference["revision"]
+
+
+def hub_reference(model) -> dict:
+    """What ``models/base/reference.json`` records for a hub or local base model."""
+    return {
+        "source": model.source,
+        "name_or_path": model.name if model.source == "hub" else model.path,
+        "revision": model.revision if model.source == "hub" else None,
+    }
 
 
 def main() -> None:
@@ -153,26 +149,23 @@ def main() -> None:
         "--tiny", metavar="OUT_DIR", help="build a tiny GPT-2 into OUT_DIR from the train split"
     )
     args = parser.parse_args()
-    raw = read_params()
-    model = parse_section(raw, "model", ModelParams)
-    seeds = parse_section(raw, "seeds", Seeds)
+    params = load_stage_params(PARAMS)
+    model, seed = params["model"], params["seeds.model"]
     train_file = paths.split_path("train")
-    if model.source == "tiny" or args.tiny:
-        train = pd.read_parquet(paths.require(train_file, "prepare"), columns=["text"])
-        texts = train["text"].tolist()
-        save_tiny_model(texts, model.tiny, seeds.model, Path(args.tiny or paths.BASE_MODEL_DIR))
-        return
-    name = model.name if model.source == "hub" else model.path
-    if model.source == "local" and not Path(model.path).is_dir():
-        raise SuiteError(f"model.path: no model folder at {model.path}")
-    reference = {
-        "source": model.source,
-        "name_or_path": name,
-        "revision": model.revision if model.source == "hub" else None,
-        "run": run_metadata("base_model", {"model": model}, {"model": seeds.model}),
-    }
-    with atomic_dir(paths.BASE_MODEL_DIR) as tmp:
-        (tmp / REFERENCE_FILE).write_text(json.dumps(reference, indent=2, sort_keys=True) + "\n")
+    with run_log("base_model"):
+        if model.source == "tiny" or args.tiny:
+            train = pd.read_parquet(paths.require(train_file, "prepare"), columns=["text"])
+            texts = train["text"].tolist()
+            save_tiny_model(texts, model.tiny, seed, Path(args.tiny or paths.BASE_MODEL_DIR))
+            return
+        if model.source == "local" and not Path(model.path).is_dir():
+            raise SuiteError(f"model.path: no model folder at {model.path}")
+        if model.source == "hub" and model.revision is None:
+            log.warning("model.revision is null: %s is unpinned (the hub's latest)", model.name)
+        with atomic_dir(paths.BASE_MODEL_DIR) as tmp:
+            (tmp / paths.BASE_REFERENCE_FILE).write_text(
+                json.dumps(hub_reference(model), indent=2, sort_keys=True) + "\n"
+            )
 
 
 if __name__ == "__main__":

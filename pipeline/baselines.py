@@ -1,65 +1,51 @@
-"""``baselines`` stage: two simple predictors that tell the reader what "good" means here.
+"""``baselines`` stage: simple predictors that tell the reader what "good" means here.
+
+One stage per baseline of the catalogue (``python -m pipeline.baselines <name>``), each with its
+own params key ``baselines.<name>``:
 
 - ``pronoun_rule``: counts female and male gendered words (:mod:`pipeline.gendered_words`);
-  ``prob_female = (female + 1) / (female + male + 2)`` (add-one smoothing, so more evidence means a
-  surer answer). A tie (including a bio with no gendered word) gets the train split's share of
-  women as its probability, so it predicts the majority gender of the training data.
-- ``tfidf_logreg``: TF-IDF (word 1-2 grams) + logistic regression trained on the train split.
+  ``prob_female = (female + s) / (female + male + 2s)`` with ``s`` = ``smoothing`` (add-one for
+  s = 1: more evidence, a surer answer). A tie (including a bio with no gendered word) gets the
+  train split's share of women, so it predicts the majority gender of the training data.
+- ``tfidf_logreg``: TF-IDF (word n-grams) + logistic regression (lbfgs, deterministic) fitted on
+  the train split.
 
-Both write the shared predictions schema for the test split (``results/predictions/``) and for the
-probe texts (``results/probes/``; the probe stage's ``data/probes/probes.parquet`` is a dep).
-
-Run from a study directory: ``python -m pipeline.baselines`` (params: ``baselines``,
-``seeds.train``).
+Each writes the shared predictions schema for the test split (``results/predictions/``) and for
+the probe texts (``results/probes/``). Run from a study directory.
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 import sklearn
-from pydantic import Field
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.pipeline import make_pipeline
 
 from pipeline import paths
 from pipeline.errors import SuiteError, run_main
 from pipeline.gendered_words import count_gendered
-from pipeline.params import Section, Seeds, parse_section, read_params
+from pipeline.params import PronounRuleParams, TfidfParams, load_stage_params
 from pipeline.predictions import predictions_frame, write_predictions
-from pipeline.provenance import params_hash, run_metadata
+from pipeline.provenance import params_hash, run_log, run_metadata
 
 log = logging.getLogger(__name__)
 
 
-class TfidfParams(Section):
-    """TF-IDF features and the logistic regression on them."""
-
-    ngram_max: int = Field(2, ge=1, le=3)  # word n-grams 1..ngram_max
-    min_df: int = Field(2, ge=1)  # drop terms seen in fewer bios
-    max_features: int | None = Field(100_000, ge=1)  # vocabulary cap (null: no cap)
-    C: float = Field(1.0, gt=0)  # inverse regularisation strength
-    max_iter: int = Field(1000, ge=10)
-
-
-class BaselinesParams(Section):
-    """``baselines``: settings of the pronoun rule and the TF-IDF + logistic regression."""
-
-    tfidf: TfidfParams = TfidfParams()
-
-
-def pronoun_rule_prob(texts: pd.Series, tie_prob: float) -> np.ndarray:
+def pronoun_rule_prob(texts: Sequence[str], tie_prob: float, smoothing: float = 1.0) -> np.ndarray:
     """P(female) from gendered-word counts; ``tie_prob`` where the counts are equal."""
     counts = np.array([count_gendered(text) for text in texts], dtype=np.float64).reshape(-1, 2)
     female, male = counts[:, 0], counts[:, 1]
-    prob = (female + 1.0) / (female + male + 2.0)
+    prob = (female + smoothing) / (female + male + 2.0 * smoothing)
     return np.where(female == male, tie_prob, prob)
 
 
-def fit_tfidf_logreg(train: pd.DataFrame, params: TfidfParams, seed: int) -> Pipeline:
+def fit_tfidf_logreg(train: pd.DataFrame, params: TfidfParams):
     """Fit TF-IDF + logistic regression on the train split's texts and gender labels."""
     if train["gender_id"].nunique() < 2:
         raise SuiteError("the train split holds one gender only; cannot fit tfidf_logreg")
@@ -71,64 +57,81 @@ def fit_tfidf_logreg(train: pd.DataFrame, params: TfidfParams, seed: int) -> Pip
             sublinear_tf=True,
             dtype=np.float64,
         ),
-        LogisticRegression(C=params.C, max_iter=params.max_iter, random_state=seed),
+        LogisticRegression(C=params.C, max_iter=params.max_iter),
     )
     model.fit(train["text"].tolist(), train["gender_id"].to_numpy())
     return model
 
 
-def predict_baselines(
-    train: pd.DataFrame,
-    targets: dict[str, pd.DataFrame],
-    params: BaselinesParams,
-    seed: int,
-) -> dict[str, dict[str, pd.DataFrame]]:
-    """Predictions of both baselines on each frame of ``targets`` (columns ``id``, ``text``).
+Scorer = Callable[[Sequence[str]], np.ndarray]
 
-    Returns ``{baseline: {target_name: predictions frame}}``.
-    """
+
+def pronoun_rule(train: pd.DataFrame, params: PronounRuleParams) -> tuple[Scorer, str]:
+    """The pronoun rule, ties at the train split's share of women: ``(scorer, model label)``."""
     share_women = float(train["gender_id"].mean())
-    identity = params_hash({"baselines": params, "seed": seed})
-    tfidf = fit_tfidf_logreg(train, params.tfidf, seed)
+    label = f"pronoun_rule(smoothing={params.smoothing:g}, tie={share_women:.4f})"
+    return lambda texts: pronoun_rule_prob(texts, share_women, params.smoothing), label
+
+
+def tfidf_logreg(train: pd.DataFrame, params: TfidfParams) -> tuple[Scorer, str]:
+    """TF-IDF + logistic regression fitted on the train split: ``(scorer, model label)``."""
+    model = fit_tfidf_logreg(train, params)
     log.info("fitted tfidf_logreg on %d train bios", len(train))
-    out: dict[str, dict[str, pd.DataFrame]] = {"pronoun_rule": {}, "tfidf_logreg": {}}
-    for name, frame in targets.items():
-        out["pronoun_rule"][name] = predictions_frame(
+    label = f"tfidf_logreg(scikit-learn {sklearn.__version__})"
+    return lambda texts: model.predict_proba(list(texts))[:, 1], label
+
+
+# Every baseline of the catalogue: its name -> a function fitting it on the train split.
+BASELINES: dict[str, Callable[..., tuple[Scorer, str]]] = {
+    fn.__name__: fn for fn in (pronoun_rule, tfidf_logreg)
+}
+
+
+def params_keys(baseline: str) -> tuple[str, ...]:
+    """The params one baseline's stage reads (``dvc.yaml`` lists the same)."""
+    return (f"baselines.{baseline}",)
+
+
+def predict_baseline(
+    name: str, train: pd.DataFrame, targets: dict[str, pd.DataFrame], params: object
+) -> dict[str, pd.DataFrame]:
+    """One baseline's predictions on each frame of ``targets`` (columns ``id``, ``text``)."""
+    scorer, label = BASELINES[name](train, params)
+    identity = params_hash({f"baselines.{name}": params})
+    return {
+        target: predictions_frame(
             frame["id"],
-            pronoun_rule_prob(frame["text"], tie_prob=share_women),
-            predictor="pronoun_rule",
-            model=f"pronoun_rule(tie_prob=train share of women {share_women:.4f})",
+            scorer(frame["text"].tolist()),
+            predictor=name,
+            model=label,
             params_hash=identity,
         )
-        out["tfidf_logreg"][name] = predictions_frame(
-            frame["id"],
-            tfidf.predict_proba(frame["text"].tolist())[:, 1],
-            predictor="tfidf_logreg",
-            model=f"tfidf_logreg(scikit-learn {sklearn.__version__})",
-            params_hash=identity,
-        )
-    return out
+        for target, frame in targets.items()
+    }
 
 
 def main() -> None:
-    """Read params, the train and test splits and the probes; write both baselines' predictions."""
-    raw = read_params()
-    params = parse_section(raw, "baselines", BaselinesParams)
-    seeds = parse_section(raw, "seeds", Seeds)
+    """Fit one baseline on the train split; write its test and probe predictions."""
+    parser = argparse.ArgumentParser(description="Fit a baseline and predict every bio.")
+    parser.add_argument("baseline", choices=sorted(BASELINES))
+    args = parser.parse_args()
+    params = load_stage_params(params_keys(args.baseline))
     for split in ("train", "test"):
         paths.require(paths.split_path(split), "prepare")
     paths.require(paths.PROBES_FILE, "probe")
-    train = pd.read_parquet(paths.split_path("train"))
-    targets = {
-        "test": pd.read_parquet(paths.split_path("test"), columns=["id", "text"]),
-        "probes": pd.read_parquet(paths.PROBES_FILE, columns=["id", "text"]),
-    }
-    predictions = predict_baselines(train, targets, params, seeds.train)
-    meta = run_metadata("baselines", {"baselines": params}, {"train": seeds.train})
-    for baseline, frames in predictions.items():
-        write_predictions(frames["test"], paths.predictions_path(baseline), meta)
-        write_predictions(frames["probes"], paths.probe_predictions_path(baseline), meta)
-        log.info("wrote %s predictions", baseline)
+    stage = f"baselines@{args.baseline}"
+    with run_log(stage):
+        train = pd.read_parquet(paths.split_path("train"), columns=["text", "gender_id"])
+        targets = {
+            "test": pd.read_parquet(paths.split_path("test"), columns=["id", "text"]),
+            "probes": pd.read_parquet(paths.PROBES_FILE, columns=["id", "text"]),
+        }
+        own = params[f"baselines.{args.baseline}"]
+        frames = predict_baseline(args.baseline, train, targets, own)
+        meta = run_metadata(stage, params)
+        write_predictions(frames["test"], paths.predictions_path(args.baseline), meta)
+        write_predictions(frames["probes"], paths.probe_predictions_path(args.baseline), meta)
+        log.info("wrote %s predictions", args.baseline)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ PROFESSIONS: tuple[str, ...] = (
     "yoga_teacher",
 )
 
-# Gender ids as in the dataset: 0 = male, 1 = female. "Positive" in every metric is female.
+# Gender ids as in the dataset: 0 = male, 1 = female (GENDERS[id] is the name). "Positive" in
+# every metric is female. The one place the suite names genders.
 GENDERS: tuple[str, ...] = ("male", "female")
-FEMALE = 1
-MALE = 0
+MALE, FEMALE = 0, 1

@@ -11,9 +11,13 @@ from pipeline.errors import SuiteError
 
 SPLITS = ("train", "dev", "test")
 
+# Local input files (data.source: local) live here; the prepare stage depends on the folder.
+RAW_DATA_DIR = Path("data/raw")
 SPLITS_DIR = Path("data/splits")
 PROFILE = Path("data/profile.json")
 BASE_MODEL_DIR = Path("models/base")
+# Inside BASE_MODEL_DIR: which base model the study uses (source, name or path, revision).
+BASE_REFERENCE_FILE = "reference.json"
 LORA_DIR = Path("models/lora")
 # Resumable training checkpoints: NOT a DVC out (DVC deletes a stage's outs before running it,
 # which would throw the checkpoints away); one subfolder per run fingerprint, removed on success.
@@ -46,13 +50,11 @@ def probe_predictions_path(predictor: str) -> Path:
     return PROBE_PREDICTIONS_DIR / f"{predictor}.parquet"
 
 
-# Predictors the baselines stage writes (test split and probe texts).
-BASELINES = ("pronoun_rule", "tfidf_logreg")
-# Every predictor the suite knows, in report order; analyze reads whichever files exist.
-PREDICTORS = ("zero_shot", "random_head", "lora", "pronoun_rule", "tfidf_logreg")
-
-# Outputs of the analyze stage (the contract the dashboard reads: docs in analysis/analyze.py).
-ANALYSIS_METRICS = ANALYSIS_DIR / "metrics.json"
+# Outputs of the analyze stage (the contract the dashboard reads: docs in analysis/analyze.py):
+# the folder ANALYSIS_DIR (tables, report, summary, plot data), replaced whole by each run, and
+# beside it the headline numbers as DVC metrics (what `dvc exp show` and `dvc metrics diff` show).
+ANALYSIS_METRICS = Path("results/metrics.json")
+ANALYSIS_SUMMARY = ANALYSIS_DIR / "summary.json"
 # Every analysis table and its columns, in the order the analyze stage writes them.
 ANALYSIS_COLUMNS: dict[str, tuple[str, ...]] = {
     "overall": ("predictor", "metric", "value", "ci_low", "ci_high", "ci_method", "n"),
@@ -151,6 +153,16 @@ ANALYSIS_PLOTS = ("gaps", "proxy", "calibration")
 def analysis_plot_path(plot: str, predictor: str) -> Path:
     """The data of one DVC plot for one predictor."""
     return ANALYSIS_PLOTS_DIR / plot / f"{predictor}.csv"
+
+
+# Each stage's run log (git revision, times): git-ignored, depended on by no stage, so that it
+# never invalidates an output (pipeline/provenance.py).
+RUNS_DIR = Path("runs")
+
+
+def run_log_path(stage: str) -> Path:
+    """The run log of one stage (``predict@lora`` -> ``runs/predict@lora.json``)."""
+    return RUNS_DIR / f"{stage}.json"
 
 
 def require(path: Path, stage: str) -> Path:

@@ -9,7 +9,8 @@ Sources (``data.source`` in params.yaml):
 
 Writes ``data/splits/{train,dev,test}.parquet`` with the columns ``id``, ``text``,
 ``profession_id``, ``profession``, ``gender_id``, ``gender``, and ``data/profile.json``
-(counts per split x profession x gender, share of women per profession). Run from a study
+(counts per split x profession x gender, share of women per profession). Params: ``data``,
+``seeds.data``; local files lie in ``data/raw/``, a dependency of the stage. Run from a study
 directory: ``python -m pipeline.prepare``.
 """
 
@@ -24,13 +25,14 @@ import pandas as pd
 from pipeline import paths
 from pipeline.errors import SuiteError, run_main
 from pipeline.io import write_json, write_parquet
-from pipeline.labels import GENDERS, PROFESSIONS
-from pipeline.params import DataParams, LocalData, Seeds, parse_section, read_params
-from pipeline.provenance import run_metadata
+from pipeline.labels import FEMALE, GENDERS, PROFESSIONS
+from pipeline.params import DataParams, LocalData, load_stage_params
+from pipeline.provenance import run_log, run_metadata
 from pipeline.sample import generate_sample
 
 log = logging.getLogger(__name__)
 
+PARAMS = ("data", "seeds.data")
 REQUIRED_COLUMNS = ("hard_text", "profession", "gender")
 SPLIT_COLUMNS = ("id", "text", "profession_id", "profession", "gender_id", "gender")
 
@@ -202,14 +204,13 @@ def profile(splits: dict[str, pd.DataFrame], source: str) -> dict:
             .reindex(index=list(PROFESSIONS), columns=list(GENDERS), fill_value=0)
         )
         total = counts.sum(axis=1)
-        share = (counts["female"] / total.where(total > 0)).round(6)
+        share = (counts[GENDERS[FEMALE]] / total.where(total > 0)).round(6)
         result["splits"][split] = {
             "rows": len(frame),
             "share_women": round(float(frame["gender_id"].mean()), 6),
             "professions": {
                 name: {
-                    "male": int(counts.loc[name, "male"]),
-                    "female": int(counts.loc[name, "female"]),
+                    **{gender: int(counts.loc[name, gender]) for gender in GENDERS},
                     "share_women": None if pd.isna(share[name]) else float(share[name]),
                 }
                 for name in PROFESSIONS
@@ -245,15 +246,15 @@ def prepare(data: DataParams, seed: int) -> dict[str, pd.DataFrame]:
 
 def main() -> None:
     """Read params, run the stage, write the splits and the profile."""
-    raw = read_params()
-    data = parse_section(raw, "data", DataParams)
-    seeds = parse_section(raw, "seeds", Seeds)
-    splits = prepare(data, seeds.data)
-    meta = run_metadata("prepare", {"data": data}, {"data": seeds.data})
-    for split, frame in splits.items():
-        write_parquet(frame, paths.split_path(split), metadata=meta)
-        log.info("wrote %s: %d rows", paths.split_path(split), len(frame))
-    write_json(profile(splits, data.source), paths.PROFILE)
+    params = load_stage_params(PARAMS)
+    data = params["data"]
+    with run_log("prepare"):
+        splits = prepare(data, params["seeds.data"])
+        meta = run_metadata("prepare", params)
+        for split, frame in splits.items():
+            write_parquet(frame, paths.split_path(split), metadata=meta)
+            log.info("wrote %s: %d rows", paths.split_path(split), len(frame))
+        write_json(profile(splits, data.source), paths.PROFILE)
 
 
 if __name__ == "__main__":

@@ -22,27 +22,19 @@ import logging
 
 import numpy as np
 import pandas as pd
-from pydantic import Field
 
 from pipeline import paths
 from pipeline.errors import SuiteError, run_main
 from pipeline.gendered_words import remove_gender, swap_gender
 from pipeline.io import write_parquet
-from pipeline.params import Section, Seeds, parse_section, read_params
-from pipeline.provenance import run_metadata
+from pipeline.params import load_stage_params
+from pipeline.provenance import run_log, run_metadata
 
 log = logging.getLogger(__name__)
 
+PARAMS = ("probe", "seeds.data")
 VARIANTS = ("swapped", "removed")
 COLUMNS = ("id", "source_id", "variant", "text", "expected_gender_id", "n_replaced")
-
-
-class ProbeParams(Section):
-    """``probe``: which test bios get counterfactual versions."""
-
-    # Test bios to probe (a seeded random sample, seeds.data); null probes every test bio. Each
-    # gives two probe texts that every model predictor must also score.
-    max_bios: int | None = Field(None, ge=1)
 
 
 def choose_bios(test: pd.DataFrame, max_bios: int | None, seed: int) -> pd.DataFrame:
@@ -83,17 +75,16 @@ def make_probes(test: pd.DataFrame) -> pd.DataFrame:
 
 def main() -> None:
     """Read params and the test split, write the probe texts."""
-    raw = read_params()
-    params = parse_section(raw, "probe", ProbeParams)
-    seeds = parse_section(raw, "seeds", Seeds)
+    params = load_stage_params(PARAMS)
     test_path = paths.require(paths.split_path("test"), "prepare")
-    test = pd.read_parquet(test_path)
-    probes = make_probes(choose_bios(test, params.max_bios, seeds.data))
-    if probes.empty:
-        raise SuiteError("no test bio has a gendered word to swap; nothing to probe")
-    meta = run_metadata("probe", {"probe": params}, {"data": seeds.data})
-    write_parquet(probes, paths.PROBES_FILE, metadata=meta)
-    log.info("wrote %s: %d probe texts", paths.PROBES_FILE, len(probes))
+    with run_log("probe"):
+        test = pd.read_parquet(test_path)
+        chosen = choose_bios(test, params["probe"].max_bios, params["seeds.data"])
+        probes = make_probes(chosen)
+        if probes.empty:
+            raise SuiteError("no test bio has a gendered word to swap; nothing to probe")
+        write_parquet(probes, paths.PROBES_FILE, metadata=run_metadata("probe", params))
+        log.info("wrote %s: %d probe texts", paths.PROBES_FILE, len(probes))
 
 
 if __name__ == "__main__":

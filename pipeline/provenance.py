@@ -1,18 +1,36 @@
-"""What made a results file: params, seeds, library versions, device and git revision.
+"""What made a result, in two parts: stable facts inside the outputs, the run's log beside them.
 
-Nothing time-dependent goes in, so two clean runs of the same revision write identical bytes.
+- :func:`run_metadata` (stored IN each output: parquet schema metadata, a ``run`` key in JSON):
+  the stage, its params (seeds included), their hash, the device and the library versions.
+  All of it is a function of the stage's inputs and environment, so the same inputs, params and
+  code give the same output bytes, and a rerun that changes nothing leaves every later stage
+  up to date.
+- :func:`run_log` (a sidecar ``runs/<stage>.json``, git-ignored, depended on by no stage): the
+  git revision, whether tracked files differed from it, the UTC times and the wall seconds.
+  These change at every run or commit; inside the outputs they would invalidate every
+  downstream stage after a comment edit. Which code made a shared result is what git already
+  knows: the commit whose ``dvc.lock`` names the output's hash.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
+
+from pipeline import paths
+from pipeline.io import write_json
 
 LIBRARIES = (
     "torch",
@@ -26,7 +44,6 @@ LIBRARIES = (
     "scipy",
     "statsmodels",
     "scikit-learn",
-    "fairlearn",
 )
 
 
@@ -41,26 +58,11 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def git_revision() -> dict[str, Any]:
-    """The commit of the working directory and whether tracked files differ from it."""
-    try:
-        rev = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return {"git_revision": "unknown", "git_dirty": None}
-    return {"git_revision": rev, "git_dirty": bool(dirty)}
-
-
 def _plain(value: Any) -> Any:
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
+    if hasattr(value, "as_dict"):
+        return value.as_dict()
     return value
 
 
@@ -70,17 +72,70 @@ def params_hash(params: dict[str, Any]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
-def run_metadata(
-    stage: str, params: dict[str, Any], seeds: dict[str, int], device: str = "cpu"
-) -> dict[str, Any]:
-    """Everything a results file records about the run that made it."""
-    plain = {k: _plain(v) for k, v in params.items()}
+def _seeds(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Every seed among the params by dotted key (``seeds.train``, ``predict.random_head.seed``)."""
+    found: dict[str, Any] = {}
+    for key, value in params.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict):
+            found.update(_seeds(value, f"{dotted}."))
+        elif "seed" in key:
+            found[dotted] = value
+    return found
+
+
+def run_metadata(stage: str, params: Any, device: str = "cpu") -> dict[str, Any]:
+    """The stable facts about a run that its outputs carry (no time, no git revision).
+
+    ``params`` is the stage's :class:`pipeline.params.StageParams` (or a plain dict of them);
+    ``seeds`` repeats the seeds among them.
+    """
+    plain = _plain(params)
+    plain = {k: _plain(v) for k, v in plain.items()}
     return {
         "stage": stage,
         "params": plain,
         "params_hash": params_hash(plain),
-        "seeds": seeds,
+        "seeds": _seeds(plain),
         "device": device,
         "versions": library_versions(),
-        **git_revision(),
     }
+
+
+def git_state(cwd: str | Path | None = None) -> dict[str, Any]:
+    """The commit checked out and whether tracked files other than DVC's locks differ from it.
+
+    DVC rewrites ``dvc.lock`` while it runs a pipeline; that is DVC's record of the run, not a
+    change to its inputs, so it does not make the tree dirty here.
+    """
+    try:
+        rev = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, cwd=cwd
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ":/"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=cwd,
+        ).stdout.splitlines()
+    except (OSError, subprocess.CalledProcessError):
+        return {"git_revision": "unknown", "git_dirty": None}
+    changed = [line for line in changed if Path(line[3:].strip('"')).name != "dvc.lock"]
+    return {"git_revision": rev, "git_dirty": bool(changed)}
+
+
+@contextmanager
+def run_log(stage: str, **facts: Any) -> Iterator[dict[str, Any]]:
+    """Time a stage and, if it succeeds, write ``runs/<stage>.json`` (git-ignored).
+
+    Yields a dict the stage may add facts to (e.g. ``resumed_from_checkpoint``).
+    """
+    record: dict[str, Any] = {"stage": stage, **facts, **git_state()}
+    started = time.monotonic()
+    record["started_utc"] = datetime.now(UTC).isoformat(timespec="seconds")
+    yield record
+    record["finished_utc"] = datetime.now(UTC).isoformat(timespec="seconds")
+    record["wall_seconds"] = round(time.monotonic() - started, 1)
+    if int(os.environ.get("RANK", "0")) == 0:  # one log per run, not one per process
+        write_json(record, paths.run_log_path(stage))

@@ -22,10 +22,10 @@ scores at chance.
 
 Writes, atomically, ``models/lora/`` (adapter safetensors with the head, adapter config,
 tokenizer, ``metadata.json``), ``results/lora/history.csv`` (DVC plot) and
-``results/lora/metrics.json`` (DVC metrics). ``metadata.json`` is the only file that changes
-between identical runs (it records the wall time).
+``results/lora/metrics.json`` (DVC metrics); identical runs write identical bytes. The wall time
+and whether the run resumed go to ``runs/train.json``.
 
-Run from a study directory: ``python -m pipeline.train`` or
+Params: ``lora``, ``seeds.train``. Run from a study directory: ``python -m pipeline.train`` or
 ``torchrun --nproc_per_node=2 -m pipeline.train``.
 """
 
@@ -36,61 +36,36 @@ import json
 import logging
 import os
 import shutil
-import time
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
-from pydantic import Field
 
 from pipeline import paths
 from pipeline.errors import SuiteError, run_main
-from pipeline.gpt2 import fuse_gelu
 from pipeline.io import atomic_dir, write_json, write_text
-from pipeline.params import Section, Seeds, parse_section, read_params
-from pipeline.provenance import run_metadata
+from pipeline.models import (
+    ADAPTER_METADATA_FILE,
+    base_model_reference,
+    base_model_source,
+    build_classifier,
+    load_tokenizer,
+    peft_deprecation_silenced,
+)
+from pipeline.params import LoraParams, load_stage_params
+from pipeline.provenance import run_log, run_metadata
 
 log = logging.getLogger(__name__)
 
-LABELS = {0: "male", 1: "female"}
-METADATA_FILE = "metadata.json"
+PARAMS = ("lora", "seeds.train")
 HEAD_MODULES = ("score",)  # GPT-2's classification head, trained in full and saved with LoRA
 BEST_FILE = "best-trainable.safetensors"  # best-so-far trainable weights inside a checkpoint
 COMPLETE_FILE = "suite-complete.json"  # written last: marks a checkpoint as whole
 HISTORY_COLUMNS = ("step", "epoch", "train_loss", "dev_accuracy", "dev_loss", "learning_rate")
-
-
-class LoraParams(Section):
-    """``lora``: the adapter, the optimisation and model selection on dev."""
-
-    r: int = Field(8, ge=1)  # LoRA rank
-    alpha: float = Field(32, gt=0)  # scaling numerator: updates are scaled by alpha / r
-    dropout: float = Field(0.1, ge=0, lt=1)  # dropout on the LoRA branch
-    # GPT-2's attention (c_attn) and projection (c_proj: attention output and MLP output) layers;
-    # with r 8 that is 811,008 LoRA parameters + 1,536 head = 812,544 trainable on GPT-2 124M.
-    target_modules: list[str] = Field(default_factory=lambda: ["c_attn", "c_proj"], min_length=1)
-    fan_in_fan_out: bool = True  # GPT-2's Conv1D stores weights as (in, out)
-    learning_rate: float = Field(2e-5, gt=0)
-    lr_scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = "linear"
-    warmup_ratio: float = Field(0.0, ge=0, lt=1)  # share of the steps spent warming up
-    weight_decay: float = Field(0.0, ge=0)
-    max_grad_norm: float = Field(1.0, gt=0)
-    epochs: float = Field(2, gt=0)  # passes over the train split (ignored if max_steps is set)
-    max_steps: int | None = Field(None, ge=1)  # optimizer steps; overrides epochs
-    batch_size: int = Field(16, ge=1)  # bios per device per forward pass
-    gradient_accumulation_steps: int = Field(1, ge=1)  # forward passes per optimizer step
-    eval_batch_size: int = Field(64, ge=1)
-    max_length: int = Field(256, ge=8)  # tokens kept per bio (median ~70, a few exceed 250)
-    eval_steps: int = Field(200, ge=1)  # score on dev every this many optimizer steps
-    metric_for_best_model: Literal["accuracy", "loss"] = "accuracy"  # on dev
-    early_stopping_patience: int | None = Field(None, ge=1)  # evaluations without a gain
-    checkpoint_steps: int = Field(200, ge=1)  # resumable checkpoint every this many steps
 
 
 @dataclass
@@ -114,37 +89,6 @@ def device_name() -> str:
     if torch.cuda.is_available():
         return f"cuda:{torch.cuda.get_device_name(0)}"
     return "cpu"
-
-
-def load_tokenizer(name_or_path: str, revision: str | None = None):
-    """The base tokenizer with the end-of-text token as its pad token (GPT-2 has none)."""
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(name_or_path, revision=revision)
-    tokenizer.pad_token = tokenizer.eos_token
-    tokenizer.padding_side = "right"
-    return tokenizer
-
-
-def build_classifier(name_or_path: str, revision: str | None, tokenizer):
-    """The base GPT-2 with a fresh two-label head; pad token = end-of-text on its config too."""
-    from transformers import AutoModelForSequenceClassification
-
-    model = AutoModelForSequenceClassification.from_pretrained(
-        name_or_path,
-        revision=revision,
-        num_labels=len(LABELS),
-        id2label=LABELS,
-        label2id={v: k for k, v in LABELS.items()},
-        pad_token_id=tokenizer.pad_token_id,
-        dtype=torch.float32,
-        use_safetensors=True,
-        trust_remote_code=False,
-    )
-    model.config.pad_token_id = tokenizer.pad_token_id
-    # GPT-2's Python GELU saves seven intermediate tensors for the backward pass; the fused
-    # kernel computes the same formula in one pass each way.
-    return fuse_gelu(model)
 
 
 def adaptable_layers(model) -> list[str]:
@@ -181,18 +125,8 @@ def attach_lora(model, lora: LoraParams):
         # saved in the adapter file. Without it a reloaded adapter gets a fresh random head.
         bias="none",
     )
-    with _peft_deprecation_silenced():
+    with peft_deprecation_silenced():
         return get_peft_model(model, config)
-
-
-@contextmanager
-def _peft_deprecation_silenced() -> Iterator[None]:
-    """Silence peft's use of a transformers property deprecated in transformers 5 (not ours)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning
-        )
-        yield
 
 
 def trainable_parameter_count(model) -> int:
@@ -522,92 +456,75 @@ def save_adapter(result: TrainResult, out_dir: Path, metadata: dict[str, Any]) -
     with atomic_dir(out_dir) as tmp:
         result.model.save_pretrained(tmp, safe_serialization=True)
         result.tokenizer.save_pretrained(tmp)
-        (tmp / METADATA_FILE).write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
+        (tmp / ADAPTER_METADATA_FILE).write_text(
+            json.dumps(metadata, indent=2, sort_keys=True) + "\n"
+        )
+        # peft keeps target_modules as a set, written in hash order (random per process).
+        config_file = tmp / "adapter_config.json"
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+        if isinstance(config.get("target_modules"), list):
+            config["target_modules"] = sorted(config["target_modules"])
+        config_file.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
 
 
 def _format_history(history: pd.DataFrame) -> str:
     return history.to_csv(index=False, float_format="%.10g", na_rep="")
 
 
-def load_lora_classifier(adapter_dir: str | Path, device: str | torch.device = "cpu"):
-    """Load a trained adapter for prediction: ``(model, tokenizer)``, model in eval mode.
-
-    The base model is the one recorded in the adapter's ``metadata.json`` (a hub id at a pinned
-    revision, or a folder relative to the study directory); the classification head comes from
-    the adapter file. Safetensors only; remote code is never run.
-    """
-    from peft import PeftModel
-
-    adapter_dir = Path(adapter_dir)
-    meta_file = adapter_dir / METADATA_FILE
-    if not meta_file.is_file():
-        raise SuiteError(f"{adapter_dir}: no trained adapter here; run the train stage first")
-    base = json.loads(meta_file.read_text())["base"]
-    name_or_path, revision = base["name_or_path"], base["revision"]
-    if base.get("local"):
-        # Recorded relative to the study directory, which holds models/lora.
-        study = adapter_dir.resolve().parents[len(paths.LORA_DIR.parts) - 1]
-        name_or_path = str(study / name_or_path)
-    tokenizer = load_tokenizer(str(adapter_dir))
-    model = build_classifier(name_or_path, revision, tokenizer)
-    with _peft_deprecation_silenced():
-        model = PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=False)
-    return model.to(device).eval(), tokenizer
-
-
 def main() -> None:
     """Read params and splits, train, and write the adapter, history and dev metrics."""
-    raw = read_params()
-    lora = parse_section(raw, "lora", LoraParams)
-    seeds = parse_section(raw, "seeds", Seeds)
+    params = load_stage_params(PARAMS)
+    lora, seed = params["lora"], params["seeds.train"]
     for split in ("train", "dev"):
         paths.require(paths.split_path(split), "prepare")
     columns = ["id", "text", "gender_id"]
     train = pd.read_parquet(paths.split_path("train"), columns=columns)
     dev = pd.read_parquet(paths.split_path("dev"), columns=columns)
-    from pipeline.base_model import base_model_source  # used by this stage only, not by loading
-
     base = base_model_source(paths.BASE_MODEL_DIR)
-    local_base = Path(base[0]).exists()
+    reference = base_model_reference(paths.BASE_MODEL_DIR)
     processes = world_size()
     checkpoint_dir = paths.LORA_CHECKPOINTS_DIR / checkpoint_fingerprint(
-        lora, seeds.train, paths.BASE_MODEL_DIR, processes
+        lora, seed, paths.BASE_MODEL_DIR, processes
     )
-    started = time.monotonic()
-    result = train_lora(train, dev, lora, seeds.train, base, checkpoint_dir)
-    wall_seconds = time.monotonic() - started
-    if result.is_main_process:
-        run = run_metadata("train", {"lora": lora}, {"train": seeds.train}, device_name())
-        run["world_size"] = result.world_size
-        summary = {
-            "dev": result.dev_metrics,
-            "best_step": result.best_step,
-            "steps": result.global_step,
-            "trainable_params": result.trainable_params,
-            "train_bios": len(train),
-        }
-        metadata = {
-            **summary,
-            "base": {"name_or_path": base[0], "revision": base[1], "local": local_base},
-            "metric_for_best_model": lora.metric_for_best_model,
-            "run": run,
-            "resumed_from_checkpoint": result.resumed_from is not None,
-            # The only value that differs between identical runs; nothing else here does.
-            "wall_seconds": round(wall_seconds, 1),
-        }
-        save_adapter(result, paths.LORA_DIR, metadata)
-        write_text(_format_history(result.history), paths.LORA_HISTORY)
-        write_json({**summary, "run": run}, paths.LORA_METRICS)
-        shutil.rmtree(checkpoint_dir, ignore_errors=True)
-        with suppress(OSError):  # only if no other run's checkpoints are left
-            paths.LORA_CHECKPOINTS_DIR.rmdir()
-        log.info(
-            "dev accuracy %.4f at step %d (of %d), %.0f s",
-            result.dev_metrics["accuracy"],
-            result.best_step,
-            result.global_step,
-            wall_seconds,
-        )
+    with run_log("train") as record:
+        result = train_lora(train, dev, lora, seed, base, checkpoint_dir)
+        record.update(resumed_from_checkpoint=result.resumed_from is not None, processes=processes)
+        if result.is_main_process:
+            metrics = {
+                "dev_accuracy": result.dev_metrics["accuracy"],
+                "dev_loss": result.dev_metrics["loss"],
+                "best_step": result.best_step,
+                "steps": result.global_step,
+                "trainable_params": result.trainable_params,
+            }
+            metadata = {
+                **metrics,
+                "dev_bios": result.dev_metrics["n"],
+                "train_bios": len(train),
+                "base": {
+                    "source": reference["source"],
+                    "name_or_path": base[0],
+                    "revision": base[1],
+                    "local": Path(base[0]).exists(),
+                },
+                "lora": lora.model_dump(mode="json"),
+                "run": {
+                    **run_metadata("train", params, device_name()),
+                    "world_size": result.world_size,
+                },
+            }
+            save_adapter(result, paths.LORA_DIR, metadata)
+            write_text(_format_history(result.history), paths.LORA_HISTORY)
+            write_json(metrics, paths.LORA_METRICS)
+            shutil.rmtree(checkpoint_dir, ignore_errors=True)
+            with suppress(OSError):  # only if no other run's checkpoints are left
+                paths.LORA_CHECKPOINTS_DIR.rmdir()
+            log.info(
+                "dev accuracy %.4f at step %d (of %d)",
+                result.dev_metrics["accuracy"],
+                result.best_step,
+                result.global_step,
+            )
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import shutil
@@ -19,9 +20,17 @@ from pipeline.params import TinyModelParams
 from pipeline.sample import generate_sample
 
 REPO = Path(__file__).resolve().parents[1]
+# The demo's params: complete (every setting of every section), the base of every test study.
+DEMO_PARAMS: dict = yaml.safe_load((REPO / "demo" / "params.yaml").read_text())
 
-# Small enough to build in seconds, pretrained enough that its zero-shot guesses beat chance.
-TINY = TinyModelParams(n_layer=2, n_head=4, n_embd=128, pretrain_steps=150, batch_size=16)
+# The demo's tiny GPT-2: small enough to build in seconds, pretrained enough that its zero-shot
+# guesses beat chance.
+TINY = TinyModelParams.model_validate(DEMO_PARAMS["model"]["tiny"])
+
+
+def demo_params(extra: dict | None = None) -> dict:
+    """A deep copy of the demo's params with ``extra`` merged in, key by key."""
+    return merge_params(copy.deepcopy(DEMO_PARAMS), copy.deepcopy(extra or {}))
 
 
 def stage_env(code_root: Path = REPO) -> dict[str, str]:
@@ -79,11 +88,12 @@ def tiny_study_template(tmp_path_factory, sample_raw, tiny_model_dir) -> Path:
 
     study = tmp_path_factory.mktemp("study") / "study"
     sizes = {split: len(frame) for split, frame in sample_raw.items()}
-    params = {
-        "seeds": {"data": 7, "model": 0, "train": 0, "bootstrap": 0},
-        "data": {"source": "sample", "sample": sizes},
-        "model": {"source": "tiny", "tiny": TINY.model_dump()},
-    }
+    params = demo_params(
+        {
+            "seeds": {"data": 7, "model": 0, "train": 0, "bootstrap": 0},
+            "data": {"sample": sizes},
+        }
+    )
     write_params(study, params)
     data = DataParams.model_validate(params["data"])
     splits = prepare(data, seed=7)
@@ -128,13 +138,6 @@ def copy_checkout(dest: Path) -> Path:
     return dest
 
 
-# The demo, shrunk so that the whole DVC pipeline runs in about a minute on 2 cores.
-DEMO_SHRINK = {
-    "data": {"sample": {"train": 800, "dev": 200, "test": 300}},
-    "model": {"tiny": {"pretrain_steps": 60}},
-    "lora": {"max_steps": 40, "eval_steps": 20, "checkpoint_steps": 20},
-    "analyze": {"bootstrap_resamples": 200},
-}
 GIT = ["git", "-c", "user.name=test", "-c", "user.email=test@example.com"]
 
 
@@ -170,27 +173,25 @@ def stages_run(output: str) -> set[str]:
 
 @pytest.fixture(scope="session")
 def demo_pipeline(tmp_path_factory) -> dict:
-    """The whole demo pipeline run for real with ``dvc repro`` in a temporary clone ("alice").
+    """The demo exactly as ``make demo`` runs it, with real ``dvc repro`` in a fresh copy ("alice").
 
-    Returns the clone, DVC's output of the first and of a second (no-op) repro, their wall
-    times, the commit they ran at, and ``snapshot``: a read-only copy of the demo study right
-    after the first run (the dashboard tests read it).
+    The copy is a new git repository holding this checkout's files, committed: a colleague's
+    fresh clone. Returns the clone, DVC's output of the first and of a second (no-op) repro,
+    their wall times, the commit they ran at, ``status``: ``git status --porcelain`` right after
+    the run, and ``snapshot``: a read-only copy of the demo study's files after the first run
+    (without its DVC cache; the dashboard tests read it).
     """
     root = tmp_path_factory.mktemp("team")
     alice = copy_checkout(root / "alice")
-    params_file = alice / "demo" / "params.yaml"
-    params = merge_params(yaml.safe_load(params_file.read_text()), DEMO_SHRINK)
-    params_file.write_text(yaml.safe_dump(params, sort_keys=False))
-    git_commit(alice, "shrink the demo for the tests")
     started = time.monotonic()
     first = run_cli(["dvc", "repro"], alice / "demo", alice)
     first_seconds = time.monotonic() - started
+    status = run_cli(["git", "status", "--porcelain"], alice, alice, stdout_only=True)
     started = time.monotonic()
     second = run_cli(["dvc", "repro"], alice / "demo", alice)
     noop_seconds = time.monotonic() - started
     snapshot = root / "snapshot"
-    # The study's results, without the dvc.yaml link (it points into the clone).
-    shutil.copytree(alice / "demo", snapshot, ignore=shutil.ignore_patterns("dvc.yaml"))
+    shutil.copytree(alice / "demo", snapshot, ignore=shutil.ignore_patterns(".dvc", "dvc.yaml"))
     rev = run_cli(["git", "rev-parse", "HEAD"], alice, alice).strip()
     return {
         "root": root,
@@ -200,5 +201,6 @@ def demo_pipeline(tmp_path_factory) -> dict:
         "first_seconds": first_seconds,
         "noop_seconds": noop_seconds,
         "rev": rev,
+        "status": status,
         "snapshot": snapshot,
     }

@@ -1,8 +1,9 @@
 """Team reproducibility, end to end, with real DVC in temporary clones (offline).
 
-Alice runs the whole (shrunk) demo pipeline once for the session (``demo_pipeline``), commits
-and pushes to the default local-directory remote; Bob clones Alice and pulls; Carol runs
-Alice's commit from scratch. Which stages ran is read from DVC's own output.
+Alice runs the demo exactly as ``make demo`` does, once for the session (``demo_pipeline``),
+commits and pushes to the default local-directory remote. Every test that changes something
+works in its own clone of Alice's commit, so the tests are independent of one another and of
+their order. Which stages ran is read from DVC's own output; values are compared with the files.
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ import re
 import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
-from pipeline import paths
-from tests.conftest import git_commit, merge_params, run_cli, stages_run
+from analysis.metrics import wilson_interval
+from pipeline import catalogue, paths
+from pipeline.io import read_parquet_metadata
+from tests.conftest import GIT, git_commit, merge_params, run_cli, stages_run
 
 pytestmark = pytest.mark.slow
 
@@ -24,142 +28,248 @@ ALL_STAGES = {
     "prepare",
     "base_model",
     "probe",
-    "baselines",
     "train",
-    "predict@zero_shot",
-    "predict@random_head",
-    "predict@lora",
-    "predict_probes@zero_shot",
-    "predict_probes@random_head",
-    "predict_probes@lora",
     "analyze",
+    *(f"{stage}@{m}" for m in catalogue.names("model") for stage in ("predict", "predict_probes")),
+    *(f"baselines@{b}" for b in catalogue.names("baseline")),
 }
 LORA_CHAIN = {"train", "predict@lora", "predict_probes@lora", "analyze"}
 
 
 def outputs(study: Path) -> dict[str, bytes]:
-    """Every file the pipeline wrote under data/ and results/, by relative path."""
+    """Every file the pipeline wrote under data/, models/ and results/, by relative path."""
     return {
         str(file.relative_to(study)): file.read_bytes()
-        for top in ("data", "results")
+        for top in ("data", "models", "results")
         for file in sorted((study / top).rglob("*"))
-        if file.is_file() and file.name != ".gitignore"
+        if file.is_file() and file.name != ".gitignore" and "raw" not in file.parts
     }
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(path.read_text())
 
 
 @pytest.fixture(scope="module")
 def team(demo_pipeline) -> dict:
-    """Alice's run, committed and pushed (with the run cache) to the default remote."""
+    """Alice's run (her tree is clean: the committed lock names it), pushed with the run cache."""
     alice = demo_pipeline["alice"]
-    git_commit(alice, "results of the demo run")  # dvc.lock and DVC's .gitignore entries
-    # Targets: the demo's own dvc.yaml (a bare `dvc push` would also visit the real study).
-    run_cli(["dvc", "push", "--run-cache", "dvc.yaml"], alice / "demo", alice)
+    run_cli(["dvc", "push", "--run-cache"], alice / "demo", alice)
     return demo_pipeline
 
 
-def test_repro_runs_every_stage_and_then_nothing(team):
-    assert stages_run(team["first"]) == ALL_STAGES
-    assert stages_run(team["second"]) == set()
-    print(f"first run {team['first_seconds']:.1f} s, no-op {team['noop_seconds']:.2f} s")
-    metrics = json.loads((team["snapshot"] / paths.ANALYSIS_DIR / "metrics.json").read_text())
-    assert set(metrics["predictors"]) == {
-        "zero_shot",
-        "random_head",
-        "lora",
-        "pronoun_rule",
-        "tfidf_logreg",
-    }
-    assert metrics["data"]["synthetic"] is True
+def clone(team: dict, name: str, pull: bool = True) -> Path:
+    """A colleague's clone of Alice's repository (and her artifacts, pulled from the remote)."""
+    where = team["root"] / name
+    subprocess.run(["git", "clone", "-q", str(team["alice"]), str(where)], check=True)
+    if pull:
+        run_cli(["dvc", "pull"], where / "demo", where)
+    return where
 
 
-def test_results_record_params_seeds_versions_device_and_revision(team):
-    from pipeline.io import read_parquet_metadata
+def set_params(study: Path, change: dict) -> None:
+    params = merge_params(yaml.safe_load((study / "params.yaml").read_text()), change)
+    (study / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
+
+def test_repro_runs_every_stage_and_then_nothing(demo_pipeline):
+    assert stages_run(demo_pipeline["first"]) == ALL_STAGES
+    assert stages_run(demo_pipeline["second"]) == set()
+    print(
+        f"make demo: {demo_pipeline['first_seconds']:.1f} s, "
+        f"no-op repro {demo_pipeline['noop_seconds']:.2f} s"
+    )
+    summary = read_json(demo_pipeline["snapshot"] / paths.ANALYSIS_SUMMARY)
+    assert set(summary["predictors"]) == set(catalogue.names())
+    assert summary["data"]["synthetic"] is True
+
+
+def test_a_fresh_clone_stays_clean_after_the_demo(demo_pipeline):
+    # The committed demo/dvc.lock names exactly the outputs this code makes from scratch, so
+    # DVC rewrites it with the same bytes: nothing in git changes, nothing is "dirty".
+    assert demo_pipeline["status"] == "", (
+        "the demo run changed tracked files; if it is demo/dvc.lock, it is out of date with "
+        "the code: run `make demo` and commit demo/dvc.lock\n" + demo_pipeline["status"]
+    )
+    logs = sorted((demo_pipeline["snapshot"] / paths.RUNS_DIR).glob("*.json"))
+    assert {log.stem for log in logs} == ALL_STAGES
+    for log in logs:
+        record = read_json(log)
+        assert record["git_revision"] == demo_pipeline["rev"], log.name
+        assert record["git_dirty"] is False, log.name
+
+
+def test_outputs_record_params_seeds_versions_and_device_but_no_time(demo_pipeline):
+    snapshot = demo_pipeline["snapshot"]
     for name in ("zero_shot", "lora", "tfidf_logreg"):
-        meta = read_parquet_metadata(team["snapshot"] / paths.predictions_path(name))
-        assert meta["git_revision"] == team["rev"] and meta["device"].startswith("cpu")
-        assert "seeds" in meta and meta["params"] and meta["versions"]["torch"]
-    assert read_parquet_metadata(team["snapshot"] / paths.predictions_path("lora"))["seeds"]
-    metrics = json.loads((team["snapshot"] / paths.ANALYSIS_DIR / "metrics.json").read_text())
-    assert metrics["run"]["git_revision"] == team["rev"]
-    assert metrics["run"]["seeds"] == {"bootstrap": 1234}
-
-
-def test_two_clean_clones_give_identical_outputs(team):
-    carol = team["root"] / "carol"
-    subprocess.run(["git", "clone", "-q", str(team["alice"]), str(carol)], check=True)
-    subprocess.run(["git", "checkout", "-q", team["rev"]], cwd=carol, check=True)
-    assert stages_run(run_cli(["dvc", "repro"], carol / "demo", carol)) == ALL_STAGES
-    mine, theirs = outputs(team["snapshot"]), outputs(carol / "demo")
-    assert mine.keys() == theirs.keys()
-    assert [name for name in mine if mine[name] != theirs[name]] == []
+        meta = read_parquet_metadata(snapshot / paths.predictions_path(name))
+        assert meta["device"].startswith("cpu") and meta["versions"]["torch"]
+        assert meta["params"] and "seeds" in meta
+        assert not {"git_revision", "git_dirty", "wall_seconds"} & set(meta)
+    assert read_parquet_metadata(snapshot / paths.predictions_path("random_head"))["seeds"] == {
+        "predict.random_head.seed": 1234
+    }
+    adapter = read_json(snapshot / paths.LORA_DIR / "metadata.json")
+    assert adapter["run"]["seeds"] == {"seeds.train": 1234}
+    assert "wall_seconds" not in adapter
+    config = read_json(snapshot / paths.LORA_DIR / "adapter_config.json")
+    assert config["target_modules"] == sorted(config["target_modules"])
+    summary = read_json(snapshot / paths.ANALYSIS_SUMMARY)
+    assert summary["run"]["seeds"] == {"seeds.bootstrap": 1234}
+    assert summary["predictors"]["zero_shot"]["model"]["n_layer"] == 2
 
 
 def test_clone_and_pull_runs_nothing_and_gives_the_same_bytes(team):
-    alice, root = team["alice"], team["root"]
-    assert (root / "bios-lora-dvc-remote").is_dir()  # the default remote, beside the clone
-    bob = root / "bob"
-    subprocess.run(["git", "clone", "-q", str(alice), str(bob)], check=True)
-    run_cli(["dvc", "pull", "dvc.yaml"], bob / "demo", bob)
+    assert (team["root"] / "bios-lora-dvc-remote").is_dir()  # the default remote, beside it
+    bob = clone(team, "bob")
     assert stages_run(run_cli(["dvc", "repro"], bob / "demo", bob)) == set()
     assert outputs(bob / "demo") == outputs(team["snapshot"])
 
 
 def test_analysis_param_reruns_only_analyze(team):
-    alice = team["alice"]
+    carol = clone(team, "carol")
     out = run_cli(
         ["dvc", "exp", "run", "-n", "fewer-resamples", "-S", "analyze.bootstrap_resamples=150"],
-        alice / "demo",
-        alice,
+        carol / "demo",
+        carol,
     )
     assert stages_run(out) == {"analyze"}
 
 
-def test_lora_param_reruns_only_the_lora_chain(team):
-    alice = team["alice"]
-    out = run_cli(["dvc", "exp", "run", "-n", "rank4", "-S", "lora.r=4"], alice / "demo", alice)
-    assert {"train", "predict@lora", "analyze"} <= stages_run(out) <= LORA_CHAIN
-    assert "rank4" in run_cli(["dvc", "exp", "show", "--json"], alice / "demo", alice)
-    # `dvc exp run` leaves the experiment's results in the workspace: diff them against HEAD.
-    diff = json.loads(
-        run_cli(["dvc", "metrics", "diff", "--json"], alice / "demo", alice, stdout_only=True)
+def exp_rows(study: Path, code: Path) -> dict[str, dict]:
+    """``dvc exp show --json``: every commit and experiment by name, params and metrics flat."""
+
+    def flat(files: dict) -> dict:
+        out = {}
+        for file, content in (files or {}).items():
+            stack = [("", content.get("data") or {})]
+            while stack:
+                prefix, value = stack.pop()
+                if isinstance(value, dict):
+                    stack += [(f"{prefix}{k}.", v) for k, v in value.items()]
+                else:
+                    out[f"{file}:{prefix[:-1]}"] = value
+        return out
+
+    shown = json.loads(
+        run_cli(["dvc", "exp", "show", "--json", "-n", "2"], study, code, stdout_only=True)
     )
-    assert "results/lora/metrics.json" in diff
-    assert any("accuracy" in key for key in diff["results/lora/metrics.json"])
+    rows = {}
+    for row in shown:
+        entries = [(row.get("name") or row["rev"], row)]
+        for group in row.get("experiments") or []:
+            entries += [(rev["name"], rev) for rev in group["revs"]]
+        for name, entry in entries:
+            data = entry.get("data") or {}
+            rows[name] = {**flat(data.get("params")), **flat(data.get("metrics"))}
+    return rows
 
 
-def test_queued_experiments_run_all(team):
-    alice = team["alice"]
-    # Analysis settings, so that each queued run recomputes only the analysis.
-    for name, confidence in (("queued-90", 0.9), ("queued-99", 0.99)):
+def test_revisions_and_experiments_compare_with_their_real_values(team):
+    dora = clone(team, "dora")
+    demo = dora / "demo"
+    before = read_json(demo / paths.ANALYSIS_METRICS)
+    before_train = read_json(demo / paths.LORA_METRICS)
+    before_history = pd.read_csv(demo / paths.LORA_HISTORY)
+    # A second commit with another LoRA rank: only the LoRA chain reruns.
+    set_params(demo, {"lora": {"r": 4}})
+    assert stages_run(run_cli(["dvc", "repro"], demo, dora)) <= LORA_CHAIN
+    git_commit(dora, "LoRA rank 4")
+    after = read_json(demo / paths.ANALYSIS_METRICS)
+    assert after["lora"]["accuracy"] != before["lora"]["accuracy"]  # a real change to compare
+
+    params = json.loads(
+        run_cli(["dvc", "params", "diff", "HEAD~1", "--json"], demo, dora, stdout_only=True)
+    )
+    assert params["params.yaml"]["lora.r"]["old"] == 8
+    assert params["params.yaml"]["lora.r"]["new"] == 4
+    metrics = json.loads(
+        run_cli(["dvc", "metrics", "diff", "HEAD~1", "--json"], demo, dora, stdout_only=True)
+    )
+    accuracy = metrics[str(paths.ANALYSIS_METRICS)]["lora.accuracy"]
+    assert accuracy["old"] == before["lora"]["accuracy"]
+    assert accuracy["new"] == after["lora"]["accuracy"]
+    plots = json.loads(
         run_cli(
-            ["dvc", "exp", "run", "--queue", "-n", name, "-S", f"analyze.confidence={confidence}"],
-            alice / "demo",
-            alice,
+            ["dvc", "plots", "diff", "HEAD~1", "--json", "--targets", str(paths.LORA_HISTORY)],
+            demo,
+            dora,
+            stdout_only=True,
         )
-    run_cli(["dvc", "exp", "run", "--run-all"], alice / "demo", alice)
-    shown = run_cli(["dvc", "exp", "show", "--json"], alice / "demo", alice)
-    assert "queued-90" in shown and "queued-99" in shown
+    )
+    assert not plots.get("errors")
+    values = pd.DataFrame(plots["data"][str(paths.LORA_HISTORY)][0]["content"]["data"]["values"])
+    after_history = pd.read_csv(demo / paths.LORA_HISTORY)
+    for history, revs in ((before_history, values["rev"] != "workspace"), (after_history, None)):
+        shown = values[revs if revs is not None else values["rev"] == "workspace"]
+        assert shown["dev_accuracy"].astype(float).tolist() == pytest.approx(
+            history["dev_accuracy"].tolist()
+        )
+
+    # One queued experiment (a narrower interval), run from the queue.
+    run_cli(
+        ["dvc", "exp", "run", "--queue", "-n", "conf90", "-S", "analyze.confidence=0.9"],
+        demo,
+        dora,
+    )
+    run_cli(["dvc", "exp", "run", "--run-all"], demo, dora)
+    rows = exp_rows(demo, dora)
+    parent_rev = run_cli(["git", "rev-parse", "HEAD~1"], dora, dora, stdout_only=True).strip()
+    head, parent = rows["main"], rows[parent_rev]
+    metric = f"{paths.ANALYSIS_METRICS}:lora.accuracy"
+    assert head["params.yaml:lora.r"] == 4 and head[metric] == after["lora"]["accuracy"]
+    assert parent["params.yaml:lora.r"] == 8 and parent[metric] == before["lora"]["accuracy"]
+    assert parent[f"{paths.LORA_METRICS}:dev_accuracy"] == before_train["dev_accuracy"]
+    experiment = rows["conf90"]
+    assert experiment["params.yaml:analyze.confidence"] == 0.9
+    # its interval, recomputed independently from the LoRA predictions of the rank-4 commit
+    test = pd.read_parquet(demo / paths.split_path("test"))
+    lora = pd.read_parquet(demo / paths.predictions_path("lora"))
+    correct = int((test.set_index("id")["gender_id"] == lora.set_index("id")["pred"]).sum())
+    low, high = wilson_interval(successes=correct, n=len(test), confidence=0.9)
+    assert experiment[f"{paths.ANALYSIS_METRICS}:lora.accuracy_ci_low"] == pytest.approx(low)
+    assert experiment[f"{paths.ANALYSIS_METRICS}:lora.accuracy_ci_high"] == pytest.approx(high)
+    assert experiment[f"{paths.ANALYSIS_METRICS}:lora.accuracy"] == after["lora"]["accuracy"]
+
+    # The dashboard's Experiments data: the same values, row by row.
+    from dashboard import data
+
+    frame = data.experiments(demo, 2).value.set_index("name")
+    assert frame.loc["conf90", "param:analyze.confidence"] == 0.9
+    assert frame.loc["conf90", "state"] == "success"
+    assert frame.loc["main", "metric:lora.accuracy"] == after["lora"]["accuracy"]
+    commits = frame[frame["type"] == "commit"]
+    assert sorted(commits["param:lora.r"]) == [4, 8]
+    assert (
+        frame.loc["main", "metric:train.dev_accuracy"]
+        == read_json(demo / paths.LORA_METRICS)["dev_accuracy"]
+    )
 
 
 def test_run_cache_lets_a_colleague_skip_a_stage_computed_elsewhere(team):
-    # Alice computed lora.r=4 as an experiment; Bob sets the same params and pulls the run cache.
-    alice, bob = team["alice"], team["root"] / "bob"
-    run_cli(["dvc", "push", "--run-cache", "dvc.yaml"], alice / "demo", alice)
-    params_file = bob / "demo" / "params.yaml"
-    params = merge_params(yaml.safe_load(params_file.read_text()), {"lora": {"r": 4}})
-    params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+    # Erin computes lora.r=4 and pushes the run cache; Frank sets the same params and pulls it.
+    erin = clone(team, "erin")
+    set_params(erin / "demo", {"lora": {"r": 4}})
+    run_cli(["dvc", "repro"], erin / "demo", erin)
+    run_cli(["dvc", "push", "--run-cache"], erin / "demo", erin)
+    frank = clone(team, "frank", pull=False)
+    set_params(frank / "demo", {"lora": {"r": 4}})
     # --pull fetches the run-cache entries and the outputs they name from the remote.
-    out = run_cli(["dvc", "repro", "--pull"], bob / "demo", bob)
+    out = run_cli(["dvc", "repro", "--pull"], frank / "demo", frank)
     cached = set(re.findall(r"Stage '([^']+)' is cached", out))
-    assert {"train", "predict@lora", "predict_probes@lora"} <= cached
-    # analyze reruns only because Alice's experiment also had fewer bootstrap resamples
-    assert stages_run(out) <= {"analyze"}
+    assert cached >= LORA_CHAIN
+    assert stages_run(out) == set()
+    assert outputs(frank / "demo") == outputs(erin / "demo")
 
 
-def test_dashboard_reads_the_experiments(team):
-    from dashboard import data
-
-    loaded = data.experiments(team["alice"] / "demo", 3)
-    assert loaded.ok, loaded.problem
-    assert {"rank4", "queued-90", "queued-99"} <= set(loaded.value["name"].astype(str))
+def test_git_identity_is_only_in_the_run_logs(team):
+    # The same commit, a comment edit in a stage's module: every output byte stays, and DVC
+    # reruns nothing past the edited stage.
+    grace = clone(team, "grace")
+    probe = grace / "pipeline" / "probe.py"
+    probe.write_text(probe.read_text() + "\n# a comment that changes no output\n")
+    subprocess.run([*GIT, "commit", "-qam", "comment"], cwd=grace, check=True)
+    before = outputs(grace / "demo")
+    out = run_cli(["dvc", "repro"], grace / "demo", grace)
+    assert stages_run(out) == {"probe"}
+    assert outputs(grace / "demo") == before

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
 import seaborn as sns
 import streamlit as st
 from matplotlib.figure import Figure
@@ -21,7 +22,7 @@ calibration = data.table(study, "calibration")
 ui.require(study, calibration)
 
 frame = calibration.value
-metrics = data.metrics(study)
+overall = data.table(study, "overall")
 labels = ui.labels(study)
 predictors = data.predictor_order(list(frame["predictor"].unique()))
 chosen = st.multiselect("Models", predictors, default=predictors)
@@ -43,10 +44,10 @@ with sns.axes_style("whitegrid"):
             part["mean_predicted"], part["fraction_female"], s=sizes, color="#7c3aed", zorder=3
         )
         title = predictor
-        if metrics.ok:
-            ece = metrics.value["predictors"].get(predictor, {}).get("ece", {}).get("value")
-            if ece is not None:
-                title += f" (ECE {ece:.3f})"
+        if overall.ok:
+            ece = overall.value.query("predictor == @predictor and metric == 'ece'")["value"]
+            if not ece.empty and pd.notna(ece.iloc[0]):
+                title += f" (ECE {ece.iloc[0]:.3f})"
         ax.set_title(title)
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)

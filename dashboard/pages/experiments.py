@@ -12,8 +12,9 @@ EXAMPLE = "dvc exp run -S lora.r=16"
 study = ui.study()
 st.title("Experiments")
 st.caption(
-    "Every DVC experiment and the last git commits of this study, via `dvc.api.exp_show`: "
-    "metrics from results/analysis/metrics.json and params from params.yaml, side by side."
+    "The workspace, the last git commits of this study and their DVC experiments (queued ones "
+    "too), from `dvc exp show`: params from params.yaml, headline metrics from "
+    "results/metrics.json and the train stage's dev metrics (prefixed train.)."
 )
 num = st.number_input("Git commits to include", min_value=1, max_value=50, value=3, step=1)
 loaded = data.experiments(study, int(num))
@@ -41,23 +42,26 @@ if len(frame) < 2 or not metric_cols:
         st.stop()
 
 only_diff = st.checkbox("Only columns that differ between rows", value=True)
-headline = st.checkbox(
-    "Only headline metric values (accuracy, F1, ... without intervals)", value=True
-)
+
+
+def same(x: object, y: object) -> bool:
+    """Equal values, two missing values counting as equal (lists compare element-wise)."""
+    missing = [not isinstance(v, list | tuple) and pd.isna(v) for v in (x, y)]
+    return all(missing) or (not any(missing) and x == y)
 
 
 def differs(column: str) -> bool:
-    """Whether a column holds more than one value across the rows."""
+    """Whether a column holds more than one value across the rows (missing counts as one)."""
     return frame[column].astype(str).nunique(dropna=False) > 1
 
 
-metrics_shown = [c for c in metric_cols if not headline or c.endswith(".value")]
-params_shown = param_cols
+metrics_shown, params_shown = metric_cols, param_cols
 if only_diff and len(frame) > 1:
     metrics_shown = [c for c in metrics_shown if differs(c)] or metrics_shown
     params_shown = [c for c in params_shown if differs(c)]
 st.header("All rows")
-ui.table(frame[["name", "rev", "type", "created", *params_shown, *metrics_shown]], "experiments")
+columns = ["name", "rev", "type", "state", "created", *params_shown, *metrics_shown]
+ui.table(frame[columns], "experiments")
 
 if len(frame) >= 2:
     st.header("Compare two")
@@ -67,11 +71,7 @@ if len(frame) >= 2:
     second = c2.selectbox("B", names, index=len(names) - 1, key="exp_b")
     a = frame[frame["name"].astype(str) == first].iloc[0]
     b = frame[frame["name"].astype(str) == second].iloc[0]
-    keys = [
-        c
-        for c in [*param_cols, *metric_cols]
-        if not headline or not c.startswith("metric:") or c.endswith(".value")
-    ]
+    keys = [*param_cols, *metric_cols]
     side = pd.DataFrame(
         {
             "key": keys,
@@ -79,7 +79,7 @@ if len(frame) >= 2:
             f"B: {second}": [b[k] for k in keys],
         }
     )
-    side["changed"] = [str(a[k]) != str(b[k]) for k in keys]
+    side["changed"] = [not same(a[k], b[k]) for k in keys]
     if st.checkbox("Only what changed", value=True, key="exp_changed"):
         side = side[side["changed"]]
     ui.table(side.astype({f"A: {first}": str, f"B: {second}": str}), "experiment comparison")

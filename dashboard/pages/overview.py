@@ -12,11 +12,11 @@ st.title("Overview")
 
 # --- which data ----------------------------------------------------------------------------------
 profile = data.profile(study)
-metrics = data.metrics(study)
+summary = data.summary(study)
 source = None
-if metrics.ok and isinstance(metrics.value.get("data"), dict):
-    source = metrics.value["data"]
-elif profile.ok:
+if summary.ok:
+    source = summary.value["data"]
+elif profile.ok and isinstance(profile.value, dict):
     source = profile.value
 if source is not None:
     kind = {"hub": "Bias in Bios (Hugging Face hub)", "local": "local files", "sample": "sample"}
@@ -33,12 +33,12 @@ if source is not None:
         )
 
 # --- status of every results file ----------------------------------------------------------------
-checks = [metrics, profile, data.bios(study)]
+checks = [summary, data.metrics(study), profile, data.bios(study)]
 checks += [data.table(study, name) for name in data.TABLES]
 preds = data.predictions(study)
 with st.expander(
     "Results files" + ("" if all(c.ok for c in checks) and preds else " (some are missing)"),
-    expanded=not metrics.ok,
+    expanded=not summary.ok,
 ):
     status = pd.DataFrame(
         [
@@ -53,21 +53,24 @@ with st.expander(
     if not preds:
         st.caption(f"No predictions under `{data.paths.PREDICTIONS_DIR}`.")
 
-ui.require(study, metrics, data.table(study, "overall"))
+ui.require(study, summary, data.table(study, "overall"))
 
 # --- predictors and headline table ---------------------------------------------------------------
 labels = ui.labels(study)
 overall = data.table(study, "overall").value
-predictors = data.predictor_order(list(metrics.value["predictors"]))
+predictors = data.predictor_order(list(summary.value["predictors"]))
 st.header("Predictors")
+cells = overall.set_index(["predictor", "metric"])
 rows = []
 for predictor in predictors:
-    entry = metrics.value["predictors"][predictor]
-    row = {"predictor": predictor, "label": labels.get(predictor, ""), "n": entry.get("n")}
+    row = {"predictor": predictor, "label": labels.get(predictor, "")}
     for metric in data.METRIC_NAMES:
-        cell = entry.get(metric) or {}
-        row[metric] = cell.get("value")
-        row[f"{metric} 95% CI"] = ui.fmt_ci(cell.get("ci_low"), cell.get("ci_high"))
+        if (predictor, metric) not in cells.index:
+            continue
+        cell = cells.loc[(predictor, metric)]
+        row["n"] = int(cell["n"])
+        row[metric] = cell["value"]
+        row[f"{metric} 95% CI"] = ui.fmt_ci(cell["ci_low"], cell["ci_high"])
     rows.append(row)
 headline = pd.DataFrame(rows)
 st.caption(

@@ -16,7 +16,7 @@ import yaml
 from streamlit.testing.v1 import AppTest
 
 from dashboard import data
-from pipeline import paths
+from pipeline import catalogue, paths
 from tests.conftest import REPO, stage_env
 
 APP = REPO / "dashboard/app.py"
@@ -55,17 +55,18 @@ def test_every_page_runs_and_offers_csv(results_study, monkeypatch, page):
 
 def test_overview_headline_numbers_equal_the_files(results_study, monkeypatch):
     app = open_page(results_study, "overview", monkeypatch)
-    metrics = json.loads((results_study / paths.ANALYSIS_DIR / "metrics.json").read_text())
-    overall = analysis_csv(results_study, "overall")
+    summary = json.loads((results_study / paths.ANALYSIS_SUMMARY).read_text())
+    metrics = json.loads((results_study / paths.ANALYSIS_METRICS).read_text())
+    overall = analysis_csv(results_study, "overall").set_index(["predictor", "metric"])
     headline = frame_with(app, "accuracy 95% CI").set_index("predictor")
-    assert sorted(headline.index) == sorted(metrics["predictors"])
-    for predictor, entry in metrics["predictors"].items():
+    assert list(headline.index) == catalogue.order(list(summary["predictors"]))
+    for predictor, entry in summary["predictors"].items():
         assert headline.loc[predictor, "label"] == entry["label"]
+        assert headline.loc[predictor, "accuracy"] == metrics[predictor]["accuracy"]
         for metric in data.METRIC_NAMES:
-            assert headline.loc[predictor, metric] == pytest.approx(entry[metric]["value"])
-            row = overall[(overall["predictor"] == predictor) & (overall["metric"] == metric)]
-            assert headline.loc[predictor, metric] == pytest.approx(row["value"].iloc[0])
-            ci = f"[{entry[metric]['ci_low']:.3f}, {entry[metric]['ci_high']:.3f}]"
+            row = overall.loc[(predictor, metric)]
+            assert headline.loc[predictor, metric] == pytest.approx(row["value"])
+            ci = f"[{row['ci_low']:.3f}, {row['ci_high']:.3f}]"
             assert headline.loc[predictor, f"{metric} 95% CI"] == ci
     # Synthetic data is flagged where the reader sees it.
     assert any("SYNTHETIC" in w.value for w in app.warning)
@@ -146,27 +147,32 @@ def test_examples_filters_change_rows(results_study, monkeypatch):
         p: pd.read_parquet(results_study / paths.predictions_path(p)).set_index("id")["pred"]
         for p in ("zero_shot", "random_head", "lora", "pronoun_rule", "tfidf_logreg")
     }
-    table = lambda: frame_with(app, "P(female) lora")  # noqa: E731
-    assert len(table()) == len(test)
+    table = lambda: frame_with(app, "P(female) lora")  # noqa: E731 (the first 500 matches)
+
+    def matched() -> int:  # "**N** of M bios match."
+        line = next(m.value for m in app.markdown if "bios match" in m.value)
+        return int(line.split("**")[1].replace(",", ""))
+
+    assert matched() == len(test) and len(table()) == min(len(test), 500)
     profession = test["profession"].value_counts().index[0]
     app.selectbox(key="ex_prof").set_value(profession).run()
-    assert len(table()) == (test["profession"] == profession).sum()
+    assert matched() == (test["profession"] == profession).sum()
     app.selectbox(key="ex_gender").set_value("female").run()
     chosen = test[(test["profession"] == profession) & (test["gender"] == "female")]
-    assert len(table()) == len(chosen)
+    assert matched() == len(chosen) == len(table())
     app.selectbox(key="ex_prof").set_value("(all)").run()
     app.selectbox(key="ex_gender").set_value("(all)").run()
     app.radio(key="ex_outcome").set_value("wrong").run()
     lora_wrong = (test.set_index("id")["gender_id"] != preds["lora"]).sum()
-    assert 0 < lora_wrong < len(test)
-    assert len(table()) == lora_wrong
+    assert 0 < lora_wrong < 500
+    assert matched() == len(table()) == lora_wrong
     assert set(table()["id"]) == set(
         test.loc[test["gender_id"].to_numpy() != preds["lora"].reindex(test["id"]).to_numpy(), "id"]
     )
     app.radio(key="ex_outcome").set_value("(all)").run()
     app.checkbox(key="ex_disagree").check().run()
     disagree = pd.DataFrame(preds).nunique(axis=1) > 1
-    assert len(table()) == disagree.sum()
+    assert matched() == disagree.sum()
     assert not app.exception
 
 
@@ -194,11 +200,11 @@ def test_missing_results_show_guidance(results_copy, monkeypatch, page):
 
 
 def test_missing_results_on_overview_list_every_file(results_copy, monkeypatch):
-    (results_copy / paths.ANALYSIS_DIR / "metrics.json").unlink()
+    (results_copy / paths.ANALYSIS_SUMMARY).unlink()
     (results_copy / paths.ANALYSIS_DIR / "probes.csv").unlink()
     app = open_page(results_copy, "overview", monkeypatch)
     status = frame_with(app, "status").set_index("file")
-    assert "missing" in status.loc["results/analysis/metrics.json", "status"]
+    assert "missing" in status.loc["results/analysis/summary.json", "status"]
     assert "missing" in status.loc["results/analysis/probes.csv", "status"]
     assert status.loc["results/analysis/pairs.csv", "status"] == "ok"
     assert "dvc repro analyze" in app.code[0].value
@@ -213,10 +219,10 @@ def test_partial_results_keep_other_pages_working(results_copy, monkeypatch):
 
 
 def test_overview_without_lora_says_what_is_missing(results_copy, monkeypatch):
-    metrics_file = results_copy / paths.ANALYSIS_DIR / "metrics.json"
-    metrics = json.loads(metrics_file.read_text())
-    del metrics["predictors"]["lora"]
-    metrics_file.write_text(json.dumps(metrics))
+    summary_file = results_copy / paths.ANALYSIS_SUMMARY
+    summary = json.loads(summary_file.read_text())
+    del summary["predictors"]["lora"]
+    summary_file.write_text(json.dumps(summary))
     app = open_page(results_copy, "overview", monkeypatch)
     assert any("predictions for `lora` are missing" in i.value for i in app.info)
 
@@ -230,7 +236,7 @@ def test_bad_table_names_the_missing_column(results_copy, monkeypatch):
 
 def test_experiments_outside_a_repo_shows_the_command(results_study, monkeypatch):
     app = open_page(results_study, "experiments", monkeypatch)
-    assert any("not inside a git repository" in w.value for w in app.warning)
+    assert any("is not a DVC study" in w.value for w in app.warning)
     assert "dvc exp run -S lora.r=16" in app.code[0].value
 
 
@@ -246,8 +252,6 @@ def git(*args, cwd):
 def test_experiments_compares_a_saved_dvc_experiment(results_copy, monkeypatch):
     study = results_copy
     params = yaml.safe_load((study / "params.yaml").read_text())
-    params["lora"] = {"r": 8}
-    (study / "params.yaml").write_text(yaml.safe_dump(params))
     (study / "dvc.yaml").write_text(
         yaml.safe_dump(
             {
@@ -255,7 +259,7 @@ def test_experiments_compares_a_saved_dvc_experiment(results_copy, monkeypatch):
                     "analyze": {
                         "cmd": "true",
                         "params": ["lora.r"],
-                        "metrics": [{"results/analysis/metrics.json": {"cache": False}}],
+                        "metrics": [{str(paths.ANALYSIS_METRICS): {"cache": False}}],
                     }
                 }
             }
@@ -268,11 +272,12 @@ def test_experiments_compares_a_saved_dvc_experiment(results_copy, monkeypatch):
     subprocess.run(["dvc", "init", "-q"], cwd=study, check=True, env=env)
     git("add", "-A", cwd=study)
     git("commit", "-q", "-m", "baseline", cwd=study)
+    metrics_file = study / paths.ANALYSIS_METRICS
+    metrics = json.loads(metrics_file.read_text())
+    baseline_accuracy = metrics["lora"]["accuracy"]
     params["lora"]["r"] = 16
     (study / "params.yaml").write_text(yaml.safe_dump(params))
-    metrics_file = study / paths.ANALYSIS_DIR / "metrics.json"
-    metrics = json.loads(metrics_file.read_text())
-    metrics["predictors"]["lora"]["accuracy"]["value"] = 0.5
+    metrics["lora"]["accuracy"] = 0.5
     metrics_file.write_text(json.dumps(metrics))
     saved = subprocess.run(
         ["dvc", "exp", "save", "-n", "rank16"], cwd=study, env=env, capture_output=True, text=True
@@ -282,10 +287,11 @@ def test_experiments_compares_a_saved_dvc_experiment(results_copy, monkeypatch):
     app = open_page(study, "experiments", monkeypatch)
     rows = frame_with(app, "rev")
     assert "rank16" in rows["name"].tolist()
-    assert "param:lora.r" in rows.columns
     app.selectbox(key="exp_a").set_value("main").run()
     app.selectbox(key="exp_b").set_value("rank16").run()
     side = frame_with(app, "changed").set_index("key")
-    assert side.loc["param:lora.r", "A: main"] == "8.0"
-    assert side.loc["param:lora.r", "B: rank16"] == "16.0"
-    assert side.loc["metric:predictors.lora.accuracy.value", "B: rank16"] == "0.5"
+    assert float(side.loc["param:lora.r", "A: main"]) == 8
+    assert float(side.loc["param:lora.r", "B: rank16"]) == 16
+    assert float(side.loc["metric:lora.accuracy", "A: main"]) == baseline_accuracy
+    assert float(side.loc["metric:lora.accuracy", "B: rank16"]) == 0.5
+    assert set(side.index) == {"param:lora.r", "metric:lora.accuracy"}  # only what changed

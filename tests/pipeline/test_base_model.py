@@ -8,9 +8,9 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from pipeline import paths
-from pipeline.base_model import base_model_source
 from pipeline.errors import SuiteError
-from tests.conftest import run_module, write_params
+from pipeline.models import base_model_source
+from tests.conftest import demo_params, run_module, write_params
 
 
 def test_tiny_model_round_trip(tiny_model_dir):
@@ -43,13 +43,17 @@ def test_tiny_model_learned_pronouns(tiny_model_dir, sample_raw):
 
 
 def test_hub_reference_and_missing_base(tmp_path):
-    write_params(tmp_path, {"model": {"source": "hub"}})
+    write_params(tmp_path, demo_params({"model": {"source": "hub"}}))
     (tmp_path / "data/splits").mkdir(parents=True)
     pd.DataFrame({"text": ["x"]}).to_parquet(tmp_path / paths.split_path("train"))
     result = run_module("pipeline.base_model", tmp_path)
     assert result.returncode == 0, result.stderr
     reference = json.loads((tmp_path / paths.BASE_MODEL_DIR / "reference.json").read_text())
-    assert reference["name_or_path"] == "openai-community/gpt2"
+    assert reference == {
+        "source": "hub",
+        "name_or_path": "openai-community/gpt2",
+        "revision": "607a30d783dfa663caf39e06633721c8d4cfcd7e",
+    }
     assert len(reference["revision"]) == 40
     assert base_model_source(tmp_path / paths.BASE_MODEL_DIR)[1] == reference["revision"]
     with pytest.raises(SuiteError, match="run the base_model stage first"):
@@ -57,7 +61,7 @@ def test_hub_reference_and_missing_base(tmp_path):
 
 
 def test_local_model_folder_must_exist(tmp_path):
-    write_params(tmp_path, {"model": {"source": "local", "path": "no/such/folder"}})
+    write_params(tmp_path, demo_params({"model": {"source": "local", "path": "no/such/folder"}}))
     result = run_module("pipeline.base_model", tmp_path)
     assert result.returncode == 1
     assert "error: model.path: no model folder at no/such/folder" in result.stderr

@@ -6,10 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline import paths
-from pipeline.baselines import BaselinesParams, predict_baselines, pronoun_rule_prob
+from pipeline import catalogue, paths
+from pipeline.baselines import BASELINES, predict_baseline, pronoun_rule_prob
+from pipeline.params import parse_key
 from pipeline.predictions import COLUMNS, read_predictions
-from tests.conftest import run_module
+from tests.conftest import demo_params, run_module
 
 
 def test_pronoun_rule_by_hand():
@@ -20,12 +21,22 @@ def test_pronoun_rule_by_hand():
     # (female + 1) / (female + male + 2): she, her vs husband -> 3/5; he, his -> 1/4; ties -> the
     # train share of women
     np.testing.assert_allclose(prob, [0.6, 0.25, 0.46, 0.46])
+    # smoothing s: (female + s) / (female + male + 2s): (2 + 2) / (3 + 4), (0 + 2) / (2 + 4)
+    np.testing.assert_allclose(pronoun_rule_prob(texts, 0.46, smoothing=2.0)[:2], [4 / 7, 2 / 6])
+
+
+def test_every_catalogue_baseline_has_a_function():
+    assert set(BASELINES) == set(catalogue.names("baseline"))
 
 
 def test_baselines_beat_chance_on_the_sample(tiny_study_template):
     train = pd.read_parquet(tiny_study_template / paths.split_path("train"))
     test = pd.read_parquet(tiny_study_template / paths.split_path("test"))
-    out = predict_baselines(train, {"test": test}, BaselinesParams(), seed=0)
+    params = parse_key(demo_params(), "baselines")
+    out = {
+        name: predict_baseline(name, train, {"test": test}, getattr(params, name))
+        for name in BASELINES
+    }
     accuracy = {
         name: float((frames["test"]["pred"].to_numpy() == test["gender_id"].to_numpy()).mean())
         for name, frames in out.items()
@@ -37,15 +48,15 @@ def test_baselines_beat_chance_on_the_sample(tiny_study_template):
 
 
 def test_baselines_stage_needs_the_probes(tiny_study):
-    result = run_module("pipeline.baselines", tiny_study)
+    result = run_module("pipeline.baselines", tiny_study, "pronoun_rule")
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith("error: data/probes/probes.parquet")
 
 
-@pytest.mark.parametrize("baseline", paths.BASELINES)
+@pytest.mark.parametrize("baseline", catalogue.names("baseline"))
 def test_baselines_stage_writes_test_and_probe_predictions(tiny_study, baseline):
     assert run_module("pipeline.probe", tiny_study).returncode == 0
-    result = run_module("pipeline.baselines", tiny_study)
+    result = run_module("pipeline.baselines", tiny_study, baseline)
     assert result.returncode == 0, result.stderr
     test = pd.read_parquet(tiny_study / paths.split_path("test"))
     probes = pd.read_parquet(tiny_study / paths.PROBES_FILE)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -10,31 +11,27 @@ import torch
 import yaml
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from pipeline import paths
+from pipeline import catalogue, paths
 from pipeline.io import read_parquet_metadata
-from pipeline.params import Seeds
-from pipeline.predict import (
-    PREDICTORS,
-    LoadContext,
-    PredictParams,
-    Runtime,
-    ZeroShotParams,
-    ZeroShotScorer,
-    load_random_head,
-    load_zero_shot,
-    predict_frame,
-    predict_probs,
-)
+from pipeline.params import StageParams
+from pipeline.predict import params_keys, predict_frame
 from pipeline.predictions import COLUMNS, read_predictions
-from tests.conftest import run_module, stage_env
+from pipeline.predictors import LOADERS, LoadContext, load_random_head, load_zero_shot
+from pipeline.runtime import CPU
+from pipeline.scoring import ZeroShotScorer, predict_probs
+from tests.conftest import demo_params, run_module, stage_env
 
-CPU = Runtime(device=torch.device("cpu"), batch_size=32)
-PARAMS = PredictParams(max_length=256)
+BATCH = 32
 
 
-def context(model_dir, params: PredictParams = PARAMS, seed: int = 0, batch_size: int = 32):
-    runtime = Runtime(device=torch.device("cpu"), batch_size=batch_size)
-    return LoadContext(params, Seeds(model=seed), runtime, base_dir=model_dir)
+def context(model_dir, extra: dict | None = None, predictor: str = "zero_shot"):
+    """A loader context on CPU: the demo's predict params (``extra`` merged in)."""
+    params = StageParams(demo_params({"predict": extra or {}}), params_keys(predictor))
+    return LoadContext(params, CPU, base_dir=model_dir)
+
+
+def zero_shot_words() -> dict:
+    return demo_params()["predict"]["zero_shot"]
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +49,7 @@ def small_study(study, rows: int = 96):
     test = pd.read_parquet(study / paths.split_path("test")).head(rows)
     test.to_parquet(study / paths.split_path("test"))
     params = yaml.safe_load((study / "params.yaml").read_text())
-    params["predict"] = {"max_length": 256, "batch_size": 16}
+    params["predict"].update(max_length=256, batch_size=16)
     (study / "params.yaml").write_text(yaml.safe_dump(params))
     return test
 
@@ -61,7 +58,7 @@ def small_study(study, rows: int = 96):
 
 
 def test_zero_shot_frame_schema_and_accuracy_above_chance(zero_shot, test_split):
-    result = predict_frame(test_split["id"], test_split["text"].tolist(), zero_shot, CPU)
+    result = predict_frame(test_split["id"], test_split["text"].tolist(), zero_shot, CPU, BATCH)
     frame = result.frame
     assert tuple(frame.columns) == COLUMNS
     assert frame["id"].tolist() == test_split["id"].tolist()  # original order restored
@@ -88,17 +85,18 @@ def brute_force_logprob(model, tokenizer, text: str, word: str) -> float:
 def test_multi_token_continuations_match_brute_force(tiny_model_dir, zero_shot, test_split):
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, use_safetensors=True).eval()
-    params = ZeroShotParams()
-    assert max(len(tokenizer(w)["input_ids"]) for w in params.female + params.male) > 1
+    params = zero_shot_words()
+    female, male = params["female"], params["male"]
+    assert max(len(tokenizer(w)["input_ids"]) for w in female + male) > 1
     texts = test_split["text"].head(12).tolist()
     expected = []
     for text in texts:
-        female = [brute_force_logprob(model, tokenizer, text, w) for w in params.female]
-        male = [brute_force_logprob(model, tokenizer, text, w) for w in params.male]
-        diff = np.logaddexp.reduce(female) - np.logaddexp.reduce(male)
+        f = [brute_force_logprob(model, tokenizer, text, w) for w in female]
+        m = [brute_force_logprob(model, tokenizer, text, w) for w in male]
+        diff = np.logaddexp.reduce(f) - np.logaddexp.reduce(m)
         expected.append(1 / (1 + np.exp(-diff)))
     encoded = zero_shot.scorer.encode(texts)
-    got = predict_probs(encoded, zero_shot.scorer, Runtime(torch.device("cpu"), batch_size=5))
+    got = predict_probs(encoded, zero_shot.scorer, CPU, batch_size=5)
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
 
 
@@ -106,21 +104,19 @@ def test_same_bio_same_score_whatever_batch_and_order(zero_shot, tiny_model_dir,
     # Lengths vary widely, so each bio is padded differently in each batching.
     texts = test_split["text"].head(24).tolist()
     encoded = zero_shot.scorer.encode(texts)
-    reference = predict_probs(encoded, zero_shot.scorer, Runtime(torch.device("cpu"), 1))
+    reference = predict_probs(encoded, zero_shot.scorer, CPU, 1)
     for batch_size in (3, 16, 24):
-        got = predict_probs(encoded, zero_shot.scorer, Runtime(torch.device("cpu"), batch_size))
+        got = predict_probs(encoded, zero_shot.scorer, CPU, batch_size)
         np.testing.assert_allclose(got, reference, rtol=0, atol=1e-5)
     order = np.random.default_rng(0).permutation(len(texts))
     shuffled = [texts[i] for i in order]
-    got = predict_probs(
-        zero_shot.scorer.encode(shuffled), zero_shot.scorer, Runtime(torch.device("cpu"), 7)
-    )
+    got = predict_probs(zero_shot.scorer.encode(shuffled), zero_shot.scorer, CPU, 7)
     np.testing.assert_allclose(got, reference[order], rtol=0, atol=1e-5)
     # The classifier scorer shares the loop: same property.
-    head = load_random_head(context(tiny_model_dir))
+    head = load_random_head(context(tiny_model_dir, predictor="random_head"))
     encoded = head.scorer.encode(texts)
-    one = predict_probs(encoded, head.scorer, Runtime(torch.device("cpu"), 1))
-    many = predict_probs(encoded, head.scorer, Runtime(torch.device("cpu"), 13))
+    one = predict_probs(encoded, head.scorer, CPU, 1)
+    many = predict_probs(encoded, head.scorer, CPU, 13)
     np.testing.assert_allclose(many, one, rtol=0, atol=1e-5)
 
 
@@ -129,8 +125,8 @@ def test_truncation_keeps_the_end_and_is_counted(tiny_model_dir, test_split):
     texts = test_split["text"].head(60).tolist()
     lengths = np.array([len(tokenizer(t)["input_ids"]) for t in texts])
     limit = int(np.median(lengths))
-    predictor = load_zero_shot(context(tiny_model_dir, PredictParams(max_length=limit)))
-    result = predict_frame(range(len(texts)), texts, predictor, CPU)
+    predictor = load_zero_shot(context(tiny_model_dir, {"max_length": limit}))
+    result = predict_frame(range(len(texts)), texts, predictor, CPU, BATCH)
     assert result.n_truncated == int((lengths > limit).sum()) > 0
     encoded = predictor.scorer.encode(texts)
     longest = int(np.argmax(lengths))
@@ -139,7 +135,7 @@ def test_truncation_keeps_the_end_and_is_counted(tiny_model_dir, test_split):
 
 
 def test_template_text_is_kept_when_the_bio_is_cut(tiny_model_dir):
-    params = PredictParams(max_length=20, zero_shot={"template": "Bio: {text} Then"})
+    params = {"max_length": 20, "zero_shot": {"template": "Bio: {text} Then"}}
     scorer = load_zero_shot(context(tiny_model_dir, params)).scorer
     assert isinstance(scorer, ZeroShotScorer)
     tokenizer = scorer.tokenizer
@@ -152,29 +148,31 @@ def test_template_text_is_kept_when_the_bio_is_cut(tiny_model_dir):
 
 def test_zero_shot_params_are_checked():
     with pytest.raises(ValueError, match="exactly once"):
-        ZeroShotParams(template="no slot")
+        context(None, {"zero_shot": {"template": "no slot"}})
     with pytest.raises(ValueError, match="both female and male"):
-        ZeroShotParams(female=(" She",), male=(" She",))
+        context(None, {"zero_shot": {"female": [" She"], "male": [" She"]}})
 
 
 # --- the random head ------------------------------------------------------------------------
 
 
 def test_random_head_is_seeded_padded_and_near_chance(tiny_model_dir, test_split):
-    first = load_random_head(context(tiny_model_dir, seed=3))
-    again = load_random_head(context(tiny_model_dir, seed=3))
-    other = load_random_head(context(tiny_model_dir, seed=4))
+    def head(seed: int):
+        extra = {"random_head": {"seed": seed}}
+        return load_random_head(context(tiny_model_dir, extra, predictor="random_head"))
+
+    first, again, other = head(3), head(3), head(4)
     model = first.scorer.model
     assert model.config.pad_token_id == first.scorer.tokenizer.eos_token_id
     assert first.scorer.tokenizer.pad_token == "<|endoftext|>"
     torch.testing.assert_close(model.score.weight, again.scorer.model.score.weight, rtol=0, atol=0)
     assert not torch.equal(model.score.weight, other.scorer.model.score.weight)
     texts = test_split["text"].head(64).tolist()
-    probs = predict_frame(range(64), texts, first, CPU).frame["prob_female"]
+    probs = predict_frame(range(64), texts, first, CPU, BATCH).frame["prob_female"]
     # An untrained head (weights ~ N(0, 0.02)) has logits near 0: it expresses no belief.
     assert (probs - 0.5).abs().max() < 0.2
-    assert "CHANCE" in first.label
-    assert first.seeds == {"model": 3}
+    assert catalogue.is_reference("random_head")
+    assert first.model_info["n_layer"] == 2 and first.model_info["parameters"] > 0
 
 
 # --- the stage: CLI, errors, torchrun --------------------------------------------------------
@@ -193,11 +191,14 @@ def test_cli_random_head_is_deterministic_across_runs(tiny_study):
     assert frame["id"].tolist() == test["id"].tolist()
     meta = read_parquet_metadata(out)
     assert meta["device"] == "cpu (float32)"
-    assert meta["seeds"] == {"model": 0}
-    assert "CHANCE" in meta["label"]
+    assert meta["seeds"] == {"predict.random_head.seed": 1234}
     assert meta["truncated_bios"] == 0 and meta["n_bios"] == len(test)
-    assert meta["params"]["predict"]["max_length"] == 256
+    assert meta["params"]["predict.max_length"] == 256
+    assert set(meta["params"]) == set(params_keys("random_head"))
     assert meta["params_hash"] == frame["params_hash"].iloc[0]
+    assert "git_revision" not in meta  # in the run log, so that reruns keep the same bytes
+    log = json.loads((tiny_study / paths.run_log_path("predict@random_head")).read_text())
+    assert log["stage"] == "predict@random_head" and log["wall_seconds"] >= 0
 
 
 def test_cli_probes(tiny_study):
@@ -266,5 +267,5 @@ def test_torchrun_two_processes_write_the_single_process_file(tiny_study):
     assert out.read_bytes() == blob
 
 
-def test_registry_lists_the_base_predictors():
-    assert {"zero_shot", "random_head"} <= set(PREDICTORS)
+def test_every_catalogue_model_has_a_loader():
+    assert set(LOADERS) == set(catalogue.names("model"))

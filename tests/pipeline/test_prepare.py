@@ -8,9 +8,21 @@ import pytest
 
 from pipeline import paths
 from pipeline.errors import SuiteError
-from pipeline.params import DataParams
+from pipeline.params import DataParams, parse_key
 from pipeline.prepare import prepare, stratified_subsample, validate_split
-from tests.conftest import run_module, write_params
+from tests.conftest import demo_params, run_module, write_params
+
+LOCAL = {"train": None, "dev": None, "test": None, "path": None, "split_column": "split"}
+
+
+def data_params(change: dict) -> DataParams:
+    """The demo's data section with ``change`` merged in, validated."""
+    return parse_key(demo_params({"data": change}), "data")
+
+
+def local(**files: str) -> dict:
+    """A ``data`` change reading local files (paths relative to the study directory)."""
+    return {"source": "local", "local": {**LOCAL, **files}}
 
 
 def good_frame(n: int = 6) -> pd.DataFrame:
@@ -69,7 +81,7 @@ def test_stratification_keeps_every_cell(sample_raw):
 
 
 def test_same_params_same_splits_and_distinct_ids():
-    data = DataParams(source="sample", sample={"train": 400, "dev": 100, "test": 100})
+    data = data_params({"sample": {"train": 400, "dev": 100, "test": 100}})
     first, again = prepare(data, seed=5), prepare(data, seed=5)
     for split in paths.SPLITS:
         pd.testing.assert_frame_equal(first[split], again[split])
@@ -80,44 +92,49 @@ def test_same_params_same_splits_and_distinct_ids():
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv", "jsonl"])
-def test_local_files_per_split(tmp_path, sample_raw, fmt):
-    local = {}
+def test_local_files_per_split(tmp_path, sample_raw, fmt, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data/raw").mkdir(parents=True)
+    files = {}
     for split, frame in sample_raw.items():
-        file = tmp_path / f"{split}.{fmt}"
+        file = tmp_path / f"data/raw/{split}.{fmt}"
         if fmt == "parquet":
             frame.to_parquet(file)
         elif fmt == "csv":
             frame.to_csv(file, index=False)
         else:
             frame.to_json(file, orient="records", lines=True)
-        local[split] = str(file)
-    splits = prepare(DataParams(source="local", local=local), seed=0)
+        files[split] = f"data/raw/{split}.{fmt}"
+    splits = prepare(data_params(local(**files)), seed=0)
     assert len(splits["dev"]) == len(sample_raw["dev"])
     assert splits["dev"]["text"].tolist() == sample_raw["dev"]["hard_text"].tolist()
 
 
-def test_local_single_file_with_split_column(tmp_path, sample_raw):
+def test_local_single_file_with_split_column(tmp_path, sample_raw, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data/raw").mkdir(parents=True)
     both = pd.concat([f.assign(split=s) for s, f in sample_raw.items()], ignore_index=True)
-    both.to_parquet(tmp_path / "all.parquet")
-    data = DataParams(source="local", local={"path": str(tmp_path / "all.parquet")})
-    splits = prepare(data, seed=0)
+    both.to_parquet(tmp_path / "data/raw/all.parquet")
+    splits = prepare(data_params(local(path="data/raw/all.parquet")), seed=0)
     assert {s: len(f) for s, f in splits.items()} == {s: len(f) for s, f in sample_raw.items()}
-    both.assign(split="validation").to_parquet(tmp_path / "bad.parquet")
+    both.assign(split="validation").to_parquet(tmp_path / "data/raw/bad.parquet")
     with pytest.raises(SuiteError, match="unknown split 'validation'"):
-        prepare(DataParams(source="local", local={"path": str(tmp_path / "bad.parquet")}), 0)
+        prepare(data_params(local(path="data/raw/bad.parquet")), 0)
     with pytest.raises(SuiteError, match="file not found"):
-        prepare(DataParams(source="local", local={"path": str(tmp_path / "none.csv")}), 0)
+        prepare(data_params(local(path="data/raw/none.csv")), 0)
 
 
 def test_stage_writes_identical_bytes_twice(tmp_path):
-    params = {
-        "seeds": {"data": 3},
-        "data": {
-            "source": "sample",
-            "sample": {"train": 300, "dev": 100, "test": 200},
-            "max_rows": {"train": 150},
-        },
-    }
+    params = demo_params(
+        {
+            "seeds": {"data": 3},
+            "data": {
+                "source": "sample",
+                "sample": {"train": 300, "dev": 100, "test": 200},
+                "max_rows": {"train": 150},
+            },
+        }
+    )
     outputs = []
     for run in ("a", "b"):
         study = tmp_path / run
@@ -142,14 +159,13 @@ def test_stage_writes_identical_bytes_twice(tmp_path):
 
 
 def test_bad_local_data_keeps_previous_outputs(tmp_path, sample_raw):
-    write_params(
-        tmp_path, {"data": {"source": "sample", "sample": {"train": 50, "dev": 20, "test": 20}}}
-    )
+    write_params(tmp_path, demo_params({"data": {"sample": {"train": 50, "dev": 20, "test": 20}}}))
     assert run_module("pipeline.prepare", tmp_path).returncode == 0
     before = (tmp_path / paths.split_path("test")).read_bytes()
     bad = sample_raw["train"].assign(gender=5, split="train")
-    bad.to_csv(tmp_path / "bad.csv", index=False)
-    write_params(tmp_path, {"data": {"source": "local", "local": {"path": "bad.csv"}}})
+    (tmp_path / "data/raw").mkdir(parents=True)
+    bad.to_csv(tmp_path / "data/raw/bad.csv", index=False)
+    write_params(tmp_path, demo_params({"data": local(path="data/raw/bad.csv")}))
     result = run_module("pipeline.prepare", tmp_path)
     assert result.returncode == 1
     assert result.stderr.startswith("error: split 'train': gender label 5 at row 0")
@@ -157,7 +173,7 @@ def test_bad_local_data_keeps_previous_outputs(tmp_path, sample_raw):
 
 
 def test_hub_unreachable_names_the_offline_sources(tmp_path):
-    write_params(tmp_path, {"data": {"source": "hub"}})
+    write_params(tmp_path, demo_params({"data": {"source": "hub"}}))
     result = run_module("pipeline.prepare", tmp_path)  # HF_HUB_OFFLINE=1 in tests
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]

@@ -17,19 +17,21 @@ from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config
 
 from pipeline import paths
-from pipeline.base_model import base_model_source
-from pipeline.train import (
-    COMPLETE_FILE,
-    LoraParams,
-    attach_lora,
+from pipeline.models import (
+    base_model_source,
     build_classifier,
     load_lora_classifier,
     load_tokenizer,
+)
+from pipeline.params import LoraParams, parse_key
+from pipeline.train import (
+    COMPLETE_FILE,
+    attach_lora,
     save_adapter,
     train_lora,
     trainable_parameter_count,
 )
-from tests.conftest import run_module, stage_env
+from tests.conftest import DEMO_PARAMS, REPO, demo_params, run_module, stage_env
 
 # Small and fast on 2 shared cores; a high learning rate because the tiny model is tiny.
 FAST = {
@@ -43,9 +45,15 @@ FAST = {
 }
 
 
+def lora_params(**change) -> LoraParams:
+    """The demo's lora section with ``change``, validated."""
+    return parse_key(demo_params({"lora": change}), "lora")
+
+
 def set_lora(study: Path, **lora) -> None:
+    """Set ``lora`` keys in a study's params (the others stay the demo's)."""
     params = yaml.safe_load((study / "params.yaml").read_text())
-    params["lora"] = lora
+    params["lora"] = {**DEMO_PARAMS["lora"], **lora}
     (study / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
@@ -90,7 +98,8 @@ def test_trainable_parameters_of_the_seed_setup_on_gpt2_124m():
     from transformers import GPT2ForSequenceClassification
 
     config = GPT2Config(num_labels=2, pad_token_id=50256)
-    model = attach_lora(GPT2ForSequenceClassification(config), LoraParams())
+    seed_setup = parse_key(yaml.safe_load((REPO / "params.yaml").read_text()), "lora")
+    model = attach_lora(GPT2ForSequenceClassification(config), seed_setup)
     assert trainable_parameter_count(model) == 812_544
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     assert all("lora_" in n or ".score." in n for n in trainable)
@@ -133,7 +142,7 @@ def trained(tiny_study_template, tmp_path_factory):
     train = pd.read_parquet(study / paths.split_path("train"))
     dev = pd.read_parquet(study / paths.split_path("dev"))
     base = base_model_source(study / paths.BASE_MODEL_DIR)
-    lora = LoraParams(**FAST)
+    lora = lora_params(**FAST)
     checkpoints = tmp_path_factory.mktemp("checkpoints")
     result = train_lora(train, dev, lora, seed=0, base=base, checkpoint_dir=checkpoints)
     return {"study": study, "dev": dev, "lora": lora, "result": result, "base": base}
@@ -190,20 +199,26 @@ def test_saved_adapter_reloads_with_its_head(trained, tmp_path):
     study = tmp_path / "study"
     (study / "models").mkdir(parents=True)
     (study / paths.BASE_MODEL_DIR).symlink_to(trained["study"] / paths.BASE_MODEL_DIR)
-    metadata = {"base": {"name_or_path": "models/base", "revision": None, "local": True}}
+    metadata = {
+        "base": {"source": "tiny", "name_or_path": "models/base", "revision": None, "local": True}
+    }
     save_adapter(result, study / paths.LORA_DIR, metadata)
     saved = load_file(study / paths.LORA_DIR / "adapter_model.safetensors")
     assert "base_model.model.score.weight" in saved  # the head travels with the adapter
     assert not list((study / paths.LORA_DIR).glob("*.bin"))
 
-    model, tokenizer = load_lora_classifier(study / paths.LORA_DIR, "cpu")
-    assert not model.training
+    # Unmerged (the adapter as trained) and merged (as the predict stage scores it) agree.
+    merged, _ = load_lora_classifier(study / paths.LORA_DIR, "cpu")
+    model, tokenizer = load_lora_classifier(study / paths.LORA_DIR, "cpu", merge=False)
+    assert not model.training and not merged.training
+    assert not any("lora_" in name for name, _ in merged.named_parameters())
     assert tokenizer.pad_token == tokenizer.eos_token == "<|endoftext|>"
     assert model.config.pad_token_id == tokenizer.eos_token_id
     texts = dev["text"].tolist()
     before = prob_female(result.model, result.tokenizer, texts, 96)
     after = prob_female(model, tokenizer, texts, 96)
     np.testing.assert_allclose(after, before, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(prob_female(merged, tokenizer, texts, 96), before, atol=1e-5)
 
     # The pitfall: the same LoRA weights with a fresh random head (what loading an adapter saved
     # without its head gives) do not reproduce the trained model.
@@ -262,8 +277,8 @@ def test_resume_after_kill_gives_the_same_adapter(tiny_study, tmp_path):
     resumed = run_module("pipeline.train", tiny_study)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "resuming from" in resumed.stderr
-    meta = json.loads((tiny_study / paths.LORA_DIR / "metadata.json").read_text())
-    assert meta["resumed_from_checkpoint"] is True
+    log = json.loads((tiny_study / paths.run_log_path("train")).read_text())
+    assert log["resumed_from_checkpoint"] is True
     assert not (tiny_study / paths.LORA_CHECKPOINTS_DIR).exists()  # removed after success
 
     one = load_file(clean / paths.LORA_DIR / "adapter_model.safetensors")
@@ -272,7 +287,7 @@ def test_resume_after_kill_gives_the_same_adapter(tiny_study, tmp_path):
     for key in one:
         torch.testing.assert_close(two[key], one[key], rtol=1e-5, atol=1e-6)
     metrics = [json.loads((s / paths.LORA_METRICS).read_text()) for s in (clean, tiny_study)]
-    assert metrics[0]["dev"]["accuracy"] == metrics[1]["dev"]["accuracy"]
+    assert metrics[0]["dev_accuracy"] == metrics[1]["dev_accuracy"]
     assert metrics[0]["best_step"] == metrics[1]["best_step"]
     history = pd.read_csv(tiny_study / paths.LORA_HISTORY)
     assert list(history.columns) == [
@@ -337,8 +352,7 @@ def test_two_process_ddp_run_saves_one_adapter(tiny_study):
     meta = json.loads((lora_dir / "metadata.json").read_text())
     assert meta["run"]["world_size"] == 2
     assert meta["steps"] == 4
-    metrics = json.loads((tiny_study / paths.LORA_METRICS).read_text())
-    assert metrics["dev"]["n"] == 32  # every dev bio scored once across both processes
+    assert meta["dev_bios"] == 32  # every dev bio scored once across both processes
 
 
 def test_lora_learns_what_a_barely_pretrained_base_cannot(tiny_study_template, tmp_path):
@@ -353,7 +367,7 @@ def test_lora_learns_what_a_barely_pretrained_base_cannot(tiny_study_template, t
     weak = tmp_path / "weak-gpt2"
     save_tiny_model(train["text"].tolist(), TINY.model_copy(update={"pretrain_steps": 30}), 0, weak)
     zero_shot = zero_shot_accuracy(weak, dev)
-    lora = LoraParams(**{**FAST, "max_steps": 60})
+    lora = lora_params(**{**FAST, "max_steps": 60})
     result = train_lora(
         train, dev, lora, seed=0, base=(str(weak), None), checkpoint_dir=tmp_path / "ckpt"
     )

@@ -1,0 +1,136 @@
+"""The predictor catalogue (``pipeline/catalogue.yaml``): every predictor's name, role and words.
+
+``dvc.yaml`` iterates over the same file, so a predictor is declared once::
+
+    from pipeline.catalogue import predictors
+    for spec in predictors():          # report order: models, then baselines
+        print(spec.name, spec.label, spec.reference)
+
+A malformed catalogue (a duplicate or badly formed name, an unknown field, a model without
+weights) stops whoever reads it with one line naming the entry.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+
+from pipeline.errors import SuiteError
+
+CATALOGUE_FILE = Path(__file__).with_name("catalogue.yaml")
+KINDS = {"models": "model", "baselines": "baseline"}
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_FIELDS = {"model": {"weights", "label", "description", "reference"}}
+_FIELDS["baseline"] = _FIELDS["model"] - {"weights"}
+
+
+@dataclass(frozen=True)
+class PredictorSpec:
+    """One catalogue entry."""
+
+    name: str
+    kind: Literal["model", "baseline"]
+    label: str  # a few words, for tables and legends
+    description: str  # one sentence: what it is
+    reference: bool = False  # a chance-level reference: shown and labelled, never tested
+    weights: str | None = None  # models only: the study folder its loader reads
+
+    @property
+    def display(self) -> str:
+        """``label`` with the reference flag spelled out, for legends and headings."""
+        return f"{self.label} (chance reference)" if self.reference else self.label
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A YAML loader that rejects a key given twice (plain YAML keeps the last silently)."""
+
+
+def _mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict:
+    seen: set = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if key in seen:
+            raise SuiteError(f"{CATALOGUE_FILE.name}: {key!r} is declared twice")
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+
+
+def parse_catalogue(text: str, source: str = CATALOGUE_FILE.name) -> tuple[PredictorSpec, ...]:
+    """Parse and check a catalogue's YAML text."""
+    raw = yaml.load(text, Loader=_UniqueKeyLoader) or {}
+    if not isinstance(raw, dict) or set(raw) - set(KINDS):
+        raise SuiteError(f"{source}: expected the sections {', '.join(KINDS)}")
+    specs: list[PredictorSpec] = []
+    for section, kind in KINDS.items():
+        for name, entry in (raw.get(section) or {}).items():
+            where = f"{source}: {section}.{name}"
+            if not isinstance(name, str) or not _NAME.match(name):
+                raise SuiteError(f"{where}: a name is lower case letters, digits and _")
+            if any(spec.name == name for spec in specs):
+                raise SuiteError(f"{where}: {name!r} is declared in both sections")
+            if not isinstance(entry, dict):
+                raise SuiteError(f"{where}: expected a mapping of fields")
+            unknown = sorted(set(entry) - _FIELDS[kind])
+            if unknown:
+                allowed = ", ".join(sorted(_FIELDS[kind]))
+                raise SuiteError(f"{where}: unknown field {unknown[0]!r}; allowed: {allowed}")
+            for field in ("label", "description", *(("weights",) if kind == "model" else ())):
+                if not isinstance(entry.get(field), str) or not entry[field].strip():
+                    raise SuiteError(f"{where}: {field} must be a non-empty string")
+            if not isinstance(entry.get("reference", False), bool):
+                raise SuiteError(f"{where}: reference must be true or false")
+            specs.append(
+                PredictorSpec(
+                    name=name,
+                    kind=kind,
+                    label=entry["label"].strip(),
+                    description=" ".join(entry["description"].split()),
+                    reference=entry.get("reference", False),
+                    weights=entry.get("weights"),
+                )
+            )
+    if not specs:
+        raise SuiteError(f"{source}: no predictors")
+    return tuple(specs)
+
+
+@cache
+def predictors() -> tuple[PredictorSpec, ...]:
+    """Every predictor of the catalogue, in report order (models, then baselines)."""
+    return parse_catalogue(CATALOGUE_FILE.read_text(encoding="utf-8"))
+
+
+def names(kind: Literal["model", "baseline"] | None = None) -> tuple[str, ...]:
+    """Predictor names in report order, of one kind or all."""
+    return tuple(spec.name for spec in predictors() if kind is None or spec.kind == kind)
+
+
+def spec(name: str) -> PredictorSpec | None:
+    """The catalogue entry of ``name``, or None for a predictor the catalogue does not know."""
+    return next((s for s in predictors() if s.name == name), None)
+
+
+def order(found: list[str] | tuple[str, ...] | set[str]) -> list[str]:
+    """``found`` in report order: catalogue predictors first, then unknown ones alphabetically."""
+    known = [name for name in names() if name in found]
+    return known + sorted(set(found) - set(known))
+
+
+def label(name: str) -> str:
+    """The display label of a predictor (its name if the catalogue does not know it)."""
+    entry = spec(name)
+    return entry.display if entry else name
+
+
+def is_reference(name: str) -> bool:
+    """Whether ``name`` is a chance-level reference (excluded from every test family)."""
+    entry = spec(name)
+    return bool(entry and entry.reference)

@@ -1,0 +1,145 @@
+"""The model predictors' loaders: each turns a study's weights into a :class:`Predictor`.
+
+One loader per model predictor of the catalogue (``pipeline/catalogue.yaml``), named
+``load_<predictor>`` and registered with :func:`loader`. It reads the predictor's own params key
+``predict.<predictor>`` (and the shared ``predict.max_length``) from its context and returns a
+scorer of :mod:`pipeline.scoring`; the predict stage does the rest. Adding a predictor::
+
+    @loader
+    def load_my_model(ctx: LoadContext) -> Predictor:
+        model, tokenizer = ...  # pipeline.models loads weights safely
+        return Predictor(
+            "my_model", ClassifierScorer(model, tokenizer, ctx.max_length), model="...",
+            model_info=describe(model, reference),
+        )
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from pipeline import paths
+from pipeline.errors import SuiteError
+from pipeline.models import (
+    adapter_metadata,
+    base_model_reference,
+    base_model_source,
+    build_classifier,
+    describe,
+    load_causal_lm,
+    load_lora_classifier,
+    load_tokenizer,
+)
+from pipeline.params import StageParams
+from pipeline.runtime import Runtime
+from pipeline.scoring import ClassifierScorer, Scorer, ZeroShotScorer
+
+
+@dataclass(frozen=True)
+class Predictor:
+    """A loaded predictor: its scorer and what to record about the model behind it."""
+
+    name: str
+    scorer: Scorer
+    model: str  # the predictions' ``model`` column: name or path and revision
+    model_info: dict[str, Any] = field(default_factory=dict)  # pipeline.models.describe
+
+
+@dataclass(frozen=True)
+class LoadContext:
+    """What a loader may use: the predict stage's params, the runtime and the study's weights."""
+
+    params: StageParams
+    runtime: Runtime
+    base_dir: Path = paths.BASE_MODEL_DIR
+    adapter_dir: Path = paths.LORA_DIR
+
+    @property
+    def max_length(self) -> int:
+        """Tokens kept per bio (``predict.max_length``)."""
+        return self.params["predict.max_length"]
+
+    def own(self, name: str) -> Any:
+        """The predictor's own params key, ``predict.<name>``."""
+        return self.params[f"predict.{name}"]
+
+
+Loader = Callable[[LoadContext], Predictor]
+LOADERS: dict[str, Loader] = {}
+
+
+def loader(function: Loader) -> Loader:
+    """Register ``load_<name>`` as the loader of predictor ``<name>``."""
+    name = function.__name__.removeprefix("load_")
+    if name in LOADERS:
+        raise ValueError(f"two loaders for predictor {name!r}")
+    LOADERS[name] = function
+    return function
+
+
+def load_predictor(name: str, ctx: LoadContext) -> Predictor:
+    """Load predictor ``name``; one line naming the known ones if it has no loader."""
+    if name not in LOADERS:
+        known = ", ".join(sorted(LOADERS))
+        raise SuiteError(f"no loader for predictor {name!r}; model predictors: {known}")
+    return LOADERS[name](ctx)
+
+
+def _label(name_or_path: str, revision: str | None) -> str:
+    return f"{name_or_path}@{revision}" if revision else name_or_path
+
+
+@loader
+def load_zero_shot(ctx: LoadContext) -> Predictor:
+    """The unmodified causal LM, scoring female against male continuations."""
+    name_or_path, revision = base_model_source(ctx.base_dir)
+    tokenizer = load_tokenizer(name_or_path, revision)
+    model = load_causal_lm(name_or_path, revision).to(ctx.runtime.device)
+    return Predictor(
+        name="zero_shot",
+        scorer=ZeroShotScorer(model, tokenizer, ctx.own("zero_shot"), ctx.max_length),
+        model=_label(name_or_path, revision),
+        model_info=describe(model, base_model_reference(ctx.base_dir)),
+    )
+
+
+@loader
+def load_random_head(ctx: LoadContext) -> Predictor:
+    """The base model with an untrained, seeded classification head: a chance-level reference."""
+    name_or_path, revision = base_model_source(ctx.base_dir)
+    tokenizer = load_tokenizer(name_or_path, revision)
+    # The head is the only new weight: seeding right before loading makes it reproducible.
+    torch.manual_seed(ctx.own("random_head").seed)
+    model = build_classifier(name_or_path, revision, tokenizer).to(ctx.runtime.device).eval()
+    return Predictor(
+        name="random_head",
+        scorer=ClassifierScorer(model, tokenizer, ctx.max_length),
+        model=f"{_label(name_or_path, revision)} + random head",
+        model_info=describe(model, base_model_reference(ctx.base_dir)),
+    )
+
+
+@loader
+def load_lora(ctx: LoadContext) -> Predictor:
+    """The base model with the trained LoRA adapter and head of ``models/lora``."""
+    trained = adapter_metadata(ctx.adapter_dir)
+    model, tokenizer = load_lora_classifier(
+        ctx.adapter_dir, ctx.runtime.device, merge=ctx.own("lora").merge_adapter
+    )
+    base = trained["base"]
+    return Predictor(
+        name="lora",
+        scorer=ClassifierScorer(model, tokenizer, ctx.max_length),
+        model=f"{_label(base['name_or_path'], base['revision'])} + LoRA adapter "
+        f"({ctx.adapter_dir})",
+        model_info={
+            **describe(model, {**base, "source": base.get("source")}),
+            "lora_r": trained.get("lora", {}).get("r"),
+            "trainable_params": trained.get("trainable_params"),
+        },
+    )

@@ -1,0 +1,270 @@
+"""The scoring engine: tokenize once, score length-sorted dynamically padded batches.
+
+A :class:`Scorer` is one kind of model: ``encode`` turns texts into token ids (truncated to a
+budget), ``score`` turns one batch of ids into P(female). Two kinds exist:
+
+- :class:`ClassifierScorer`: a sequence-classification model (``random_head``, ``lora``),
+  ``softmax(logits)[1]``, right padding with the pad token set on the model config (GPT-2 pools
+  the last non-pad token; real tokens never attend to pads).
+- :class:`ZeroShotScorer`: a causal LM comparing female against male continuations of the bio
+  in one forward pass per batch (see its docstring).
+
+:func:`predict_probs` runs a scorer over encoded bios: sorted by length (longest first, so an
+out-of-memory batch fails at once), cut into batches, each padded only to its own longest bio,
+scored under ``torch.inference_mode()``, and put back in the original order. Under
+``torch.distributed`` whole batches are dealt round-robin to the ranks and rank 0 gathers them;
+a bio lands in the same batch whatever the number of processes, so the result is the
+single-process result, byte for byte (on CPU with the same thread count per process).
+
+Truncation: the zero-shot continuation must follow the END of the prompt, so zero-shot keeps
+the LAST tokens of a long bio (never the template's text); a classifier keeps whatever its
+tokenizer's ``truncation_side`` says (default: the start of the bio, as in fine-tuning).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from pipeline.errors import SuiteError
+from pipeline.params import ZeroShotParams
+from pipeline.runtime import Runtime
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """Token ids the model reads for each bio, and which bios were truncated to fit."""
+
+    ids: list[list[int]]
+    truncated: np.ndarray
+
+
+class Scorer(Protocol):
+    """One kind of model: turns texts into token ids, and a batch of ids into P(female)."""
+
+    def encode(self, texts: Sequence[str]) -> Encoded:
+        """Tokenize (and truncate) every text."""
+        ...
+
+    def score(self, batch: list[list[int]], runtime: Runtime) -> np.ndarray:
+        """Return P(female) (float64) for each row of a batch of token ids."""
+        ...
+
+
+def _truncate(ids: list[int], limit: int, keep: Literal["start", "end"]) -> list[int]:
+    if len(ids) <= limit:
+        return ids
+    return ids[-limit:] if keep == "end" else ids[:limit]
+
+
+def _right_pad(batch: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad to the batch's longest row: ``(input_ids, attention_mask)``."""
+    width = max(len(ids) for ids in batch)
+    input_ids = np.full((len(batch), width), pad_id, dtype=np.int64)
+    mask = np.zeros((len(batch), width), dtype=np.int64)
+    for row, ids in enumerate(batch):
+        input_ids[row, : len(ids)] = ids
+        mask[row, : len(ids)] = 1
+    return torch.from_numpy(input_ids), torch.from_numpy(mask)
+
+
+class ClassifierScorer:
+    """A sequence-classification model: ``softmax(logits)[label 1]`` is P(female).
+
+    Shared by ``random_head`` and ``lora``. Right padding with the pad token set on the model
+    config: GPT-2 pools the last non-pad token, and real tokens never attend to pads.
+    """
+
+    def __init__(self, model: Any, tokenizer: Any, max_length: int) -> None:
+        if model.config.num_labels != 2:
+            raise SuiteError(f"classifier has {model.config.num_labels} labels; expected 2")
+        if tokenizer.pad_token_id is None or model.config.pad_token_id is None:
+            raise SuiteError("classifier needs a pad token on the tokenizer and model config")
+        self.model, self.tokenizer, self.max_length = model, tokenizer, max_length
+        self.keep: Literal["start", "end"] = (
+            "end" if tokenizer.truncation_side == "left" else "start"
+        )
+
+    def encode(self, texts: Sequence[str]) -> Encoded:
+        """Tokenize every bio; keep its first ``max_length`` tokens (tokenizer's side)."""
+        full = self.tokenizer(list(texts))["input_ids"]
+        truncated = np.array([len(ids) > self.max_length for ids in full], dtype=bool)
+        return Encoded([_truncate(ids, self.max_length, self.keep) for ids in full], truncated)
+
+    def score(self, batch: list[list[int]], runtime: Runtime) -> np.ndarray:
+        """P(label 1) for a batch."""
+        input_ids, mask = _right_pad(batch, self.model.config.pad_token_id)
+        with runtime.autocast():
+            logits = self.model(
+                input_ids=input_ids.to(runtime.device),
+                attention_mask=mask.to(runtime.device),
+                use_cache=False,
+            ).logits
+        return logits.float().softmax(-1)[:, 1].cpu().numpy().astype(np.float64)
+
+
+class ZeroShotScorer:
+    """A causal LM compares female against male continuations of the prompt.
+
+    One forward pass per batch scores every continuation: each row holds the prompt, then all
+    continuations side by side, with a 4D attention mask in which a continuation token sees the
+    prompt and its own earlier tokens only, and position ids that restart each continuation
+    right after the prompt. So each continuation is scored exactly as if it followed the prompt
+    alone, and the LM head runs only at the few positions that predict a continuation token.
+    """
+
+    def __init__(self, model: Any, tokenizer: Any, params: ZeroShotParams, max_length: int):
+        self.model, self.tokenizer, self.max_length = model, tokenizer, max_length
+        prefix, suffix = params.template.split("{text}")
+        self.prefix = tokenizer(prefix)["input_ids"] if prefix else []
+        self.suffix = tokenizer(suffix)["input_ids"] if suffix else []
+        self.budget = max_length - len(self.prefix) - len(self.suffix)
+        if self.budget < 1:
+            raise SuiteError(
+                f"predict.max_length = {max_length} leaves no room for the bio after the "
+                f"template's {len(self.prefix) + len(self.suffix)} tokens; raise it"
+            )
+        words = [*params.female, *params.male]
+        self.continuations = [tokenizer(word)["input_ids"] for word in words]
+        self.is_female = np.array([i < len(params.female) for i in range(len(words))])
+        longest = max(len(ids) for ids in self.continuations)
+        n_positions = getattr(model.config, "n_positions", None) or getattr(
+            model.config, "max_position_embeddings", None
+        )
+        if n_positions is not None and max_length + longest > n_positions:
+            raise SuiteError(
+                f"predict.max_length = {max_length} plus a {longest}-token continuation exceeds "
+                f"the model's {n_positions} positions; set predict.max_length <= "
+                f"{n_positions - longest}"
+            )
+        # Static layout of the continuation block that follows each prompt (C tokens in all).
+        offsets = np.cumsum([0, *(len(ids) for ids in self.continuations)])
+        self.block_ids = np.concatenate([np.asarray(ids) for ids in self.continuations])
+        self.block_pos = np.concatenate([np.arange(len(ids)) for ids in self.continuations])
+        size = int(offsets[-1])
+        self.block_mask = np.zeros((size, size), dtype=bool)
+        self.segment = np.zeros((size, len(words)), dtype=np.float32)  # token -> continuation
+        for word, (start, end) in enumerate(pairwise(offsets)):
+            self.block_mask[start:end, start:end] = np.tril(np.ones((end - start,) * 2, bool))
+            self.segment[start:end, word] = 1.0
+        # Position (relative to the block) that predicts each block token: -1 = the prompt's
+        # last token, else the previous token of the same continuation.
+        self.block_pred = np.where(self.block_pos == 0, -1, np.arange(size) - 1)
+
+    def encode(self, texts: Sequence[str]) -> Encoded:
+        """Prompt ids per bio; a long bio keeps its LAST tokens, so the continuation follows."""
+        full = self.tokenizer(list(texts))["input_ids"]
+        truncated = np.array([len(ids) > self.budget for ids in full], dtype=bool)
+        prompts = [
+            [*self.prefix, *_truncate(ids, self.budget, "end"), *self.suffix] for ids in full
+        ]
+        empty = [i for i, ids in enumerate(prompts) if not ids]
+        if empty:
+            raise SuiteError(f"bio #{empty[0]} tokenizes to nothing and the template adds none")
+        return Encoded(prompts, truncated)
+
+    def _layout(self, batch: list[list[int]]) -> tuple[np.ndarray, ...]:
+        """Input ids, position ids, prompt lengths and the positions predicting block tokens."""
+        size = len(self.block_ids)
+        lengths = np.array([len(ids) for ids in batch])
+        width = int(lengths.max()) + size
+        input_ids = np.zeros((len(batch), width), dtype=np.int64)
+        positions = np.zeros((len(batch), width), dtype=np.int64)
+        for row, (ids, length) in enumerate(zip(batch, lengths, strict=True)):
+            input_ids[row, :length] = ids
+            input_ids[row, length : length + size] = self.block_ids
+            positions[row, :length] = np.arange(length)
+            positions[row, length : length + size] = length + self.block_pos
+        predicting = np.where(
+            self.block_pred < 0, lengths[:, None] - 1, lengths[:, None] + self.block_pred
+        )
+        return input_ids, positions, lengths, predicting
+
+    def _mask(self, lengths: torch.Tensor, width: int) -> torch.Tensor:
+        """Boolean 4D mask (batch, 1, query, key), built on the model's device.
+
+        Prompt tokens: causal over the prompt. Block tokens: the whole prompt plus their own
+        continuation's earlier tokens. Pads: themselves only (a fully masked row gives NaN).
+        """
+        size = len(self.block_ids)
+        block_mask = torch.from_numpy(self.block_mask).to(lengths.device)
+        index = torch.arange(width, device=lengths.device)
+        query, key, start = index[None, :, None], index[None, None, :], lengths[:, None, None]
+        query_in_prompt, key_in_prompt = query < start, key < start
+        query_in_block = (query >= start) & (query < start + size)
+        key_in_block = (key >= start) & (key < start + size)
+        rel_query = (query - start).clamp(0, size - 1)
+        rel_key = (key - start).clamp(0, size - 1)
+        mask = (query_in_prompt & key_in_prompt & (key <= query)) | (query_in_block & key_in_prompt)
+        mask |= query_in_block & key_in_block & block_mask[rel_query, rel_key]
+        mask |= (query >= start + size) & (query == key)
+        return mask[:, None]
+
+    def score(self, batch: list[list[int]], runtime: Runtime) -> np.ndarray:
+        """P(female) = sigmoid(logsumexp female - logsumexp male) for a batch of prompts."""
+        input_ids, positions, lengths, predicting = (
+            torch.from_numpy(a).to(runtime.device) for a in self._layout(batch)
+        )
+        mask = self._mask(lengths, input_ids.shape[1])
+        with runtime.autocast():
+            hidden = self.model.base_model(
+                input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=False
+            ).last_hidden_state
+        rows = torch.arange(len(batch), device=runtime.device)[:, None]
+        picked = hidden[rows, predicting].float()  # (batch, block tokens, hidden)
+        head = self.model.get_output_embeddings()
+        with torch.autocast(runtime.device.type, enabled=False):
+            log_probs = torch.log_softmax(
+                torch.nn.functional.linear(picked, head.weight.float()), dim=-1
+            )
+        targets = torch.from_numpy(self.block_ids).to(runtime.device)
+        token_lp = log_probs.gather(-1, targets.expand(len(batch), -1)[..., None])[..., 0]
+        word_lp = token_lp @ torch.from_numpy(self.segment).to(runtime.device)
+        female = torch.from_numpy(self.is_female).to(runtime.device)
+        score_f = word_lp[:, female].logsumexp(-1)
+        score_m = word_lp[:, ~female].logsumexp(-1)
+        return torch.sigmoid(score_f - score_m).double().cpu().numpy()
+
+
+def predict_probs(
+    encoded: Encoded, scorer: Scorer, runtime: Runtime, batch_size: int, desc: str = "predict"
+) -> np.ndarray | None:
+    """Score encoded bios in length-sorted, dynamically padded batches; original order back.
+
+    Under ``torch.distributed`` batches are dealt to ranks round-robin and gathered on rank 0,
+    which returns every probability; other ranks return ``None``.
+    """
+    lengths = np.array([len(ids) for ids in encoded.ids])
+    # Longest first: an out-of-memory batch fails at once, not at the end. Stable: same order
+    # on every rank and every run.
+    order = np.argsort(-lengths, kind="stable")
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    mine = batches[runtime.rank :: runtime.world_size]
+    done: list[tuple[np.ndarray, np.ndarray]] = []
+    total = int(sum(len(b) for b in mine))
+    with (
+        tqdm(total=total, desc=desc, unit="bios", disable=runtime.rank != 0) as bar,
+        torch.inference_mode(),
+    ):
+        for batch in mine:
+            probs = scorer.score([encoded.ids[i] for i in batch], runtime)
+            done.append((batch, probs))
+            bar.update(len(batch))
+    if runtime.world_size > 1:
+        import torch.distributed as dist
+
+        gathered: list[Any] | None = [None] * runtime.world_size if runtime.rank == 0 else None
+        dist.gather_object(done, gathered, dst=0)
+        if runtime.rank != 0:
+            return None
+        done = [part for rank_done in gathered for part in rank_done]
+    prob = np.full(len(encoded.ids), np.nan)
+    for batch, probs in done:
+        prob[batch] = probs
+    return prob
