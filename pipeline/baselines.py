@@ -33,6 +33,7 @@ from pipeline.gendered_words import count_gendered
 from pipeline.params import PronounRuleParams, TfidfParams, load_stage_params
 from pipeline.predictions import predictions_frame, write_predictions
 from pipeline.provenance import params_hash, run_log, run_metadata
+from pipeline.tables import read_probes, read_split
 
 log = logging.getLogger(__name__)
 
@@ -116,16 +117,13 @@ def main() -> None:
     parser.add_argument("baseline", choices=sorted(BASELINES))
     args = parser.parse_args()
     params = load_stage_params(params_keys(args.baseline))
-    for split in ("train", "test"):
-        paths.require(paths.split_path(split), "prepare")
-    paths.require(paths.PROBES_FILE, "probe")
+    train = read_split(paths.split_path("train"), ("text", "gender_id"))
+    targets = {
+        "test": read_split(paths.split_path("test"), ("id", "text")),
+        "probes": read_probes(paths.PROBES_FILE, ("id", "text")),
+    }
     stage = f"baselines@{args.baseline}"
     with run_log(stage):
-        train = pd.read_parquet(paths.split_path("train"), columns=["text", "gender_id"])
-        targets = {
-            "test": pd.read_parquet(paths.split_path("test"), columns=["id", "text"]),
-            "probes": pd.read_parquet(paths.PROBES_FILE, columns=["id", "text"]),
-        }
         own = params[f"baselines.{args.baseline}"]
         frames = predict_baseline(args.baseline, train, targets, own)
         meta = run_metadata(stage, params)

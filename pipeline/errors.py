@@ -3,12 +3,30 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Callable
 
 
 class SuiteError(ValueError):
     """A user-facing problem (bad data, bad params, missing input) with a message naming the fix."""
+
+
+def dvc_recovery() -> str:
+    """Under ``dvc repro`` / ``dvc exp run``: how to get back what DVC removed, else ``""``.
+
+    DVC deletes a stage's outputs before running its command (``persist: true`` would keep them
+    but switches off DVC's run cache for the stage). A stage that then stops leaves none, so its
+    error line ends with the command that restores the previous ones from DVC's cache. DVC names
+    the stage it runs in ``DVC_STAGE``.
+    """
+    stage = os.environ.get("DVC_STAGE")
+    if not stage:
+        return ""
+    return (
+        f"; DVC removed this stage's previous outputs before running it: `dvc checkout {stage}` "
+        "restores them"
+    )
 
 
 def run_main(main: Callable[[], None]) -> None:
@@ -24,8 +42,11 @@ def run_main(main: Callable[[], None]) -> None:
     try:
         main()
     except SuiteError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {err}{dvc_recovery()}", file=sys.stderr)
         raise SystemExit(1) from None
     except KeyboardInterrupt:
-        print("error: interrupted; outputs already written are intact", file=sys.stderr)
+        print(
+            f"error: interrupted; outputs already written are intact{dvc_recovery()}",
+            file=sys.stderr,
+        )
         raise SystemExit(130) from None

@@ -1,19 +1,82 @@
-"""Atomic writes: an interrupted stage never leaves a file or folder that looks complete."""
+"""Atomic writes: an interrupted stage never leaves a file or folder that looks complete.
+
+A write goes to a hidden temporary beside its target, ``.<name>.<pid>.<random>.tmp``, renamed
+over the target when complete. A write killed mid-way (SIGKILL, power cut) leaves that
+temporary behind; the next write of the same target removes the leftovers of writers that are
+no longer running (git ignores them meanwhile: ``.gitignore``).
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+
+def _process_running(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine (a temporary's writer may still be busy)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def remove_stale_temporaries(target: str | os.PathLike[str]) -> list[Path]:
+    """Remove the temporaries that killed writes of ``target`` left beside it; return them.
+
+    Only temporaries of this very target whose writing process is gone are removed (names made
+    by an older version of this module, without a process id, count as gone), so a write of the
+    same file running in another process right now is left alone. (Process ids are this
+    machine's: two machines writing one output over a shared filesystem at the same moment are a
+    conflict anyway.)
+    """
+    target = Path(target)
+    if not target.parent.is_dir():
+        return []
+    name = re.escape(target.name)
+    ours = re.compile(rf"\.{name}\.(?:(\d+)\.)?[A-Za-z0-9_]+\.tmp")
+    removed = []
+    for child in target.parent.iterdir():
+        match = ours.fullmatch(child.name)
+        if match is None or (match.group(1) and _process_running(int(match.group(1)))):
+            continue
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            with suppress(FileNotFoundError):
+                child.unlink()
+        removed.append(child)
+    return removed
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _share(path: Path, mode: int) -> None:
+    """Give a finished temporary the permissions a plain write would (mkstemp makes 0600)."""
+    os.chmod(path, mode & ~_umask())
+
+
+def _temporary_prefix(target: Path) -> str:
+    return f".{target.name}.{os.getpid()}."
 
 
 @contextmanager
@@ -24,11 +87,16 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    remove_stale_temporaries(target)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=_temporary_prefix(target), suffix=".tmp", dir=target.parent
+    )
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         yield tmp
+        if tmp.is_file():
+            _share(tmp, 0o666)
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
@@ -36,14 +104,22 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
 
 @contextmanager
 def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield an empty temporary folder beside ``path``; on success it replaces ``path`` whole."""
+    """Yield an empty temporary folder beside ``path``; on success it replaces ``path`` whole.
+
+    The swap takes two renames (old aside, new in); a kill between them leaves the previous
+    folder as ``.<name>.old``, which the next write of ``path`` puts back before starting.
+    """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     old = target.parent / f".{target.name}.old"
+    if old.exists() and not target.exists():
+        os.replace(old, target)  # an interrupted swap: the previous folder was set aside
+    shutil.rmtree(old, ignore_errors=True)
+    remove_stale_temporaries(target)
+    tmp = Path(tempfile.mkdtemp(prefix=_temporary_prefix(target), suffix=".tmp", dir=target.parent))
     try:
         yield tmp
-        shutil.rmtree(old, ignore_errors=True)
+        _share(tmp, 0o777)  # mkdtemp makes 0700; what is inside was made with the umask
         if target.exists():
             os.replace(target, old)
         os.replace(tmp, target)

@@ -12,12 +12,18 @@ Writes ``data/splits/{train,dev,test}.parquet`` with the columns ``id``, ``text`
 (counts per split x profession x gender, share of women per profession). Params: ``data``,
 ``seeds.data``; local files lie in ``data/raw/``, a dependency of the stage. Run from a study
 directory: ``python -m pipeline.prepare``.
+
+Everything is read and checked before anything is written: a file that cannot be read
+(:mod:`pipeline.tables`), a missing column, a label out of range, an empty or non-text bio, a
+null or repeated id stops the stage with one line naming the file, and the previous splits stay
+as they were. Two things are worth a warning but not a stop: bios whose exact text is in both
+the train split and the dev or test split (leakage), and splits too small to say anything
+(:data:`MIN_SPLIT_ROWS`).
 """
 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -29,12 +35,20 @@ from pipeline.labels import FEMALE, GENDERS, PROFESSIONS
 from pipeline.params import DataParams, LocalData, load_stage_params
 from pipeline.provenance import run_log, run_metadata
 from pipeline.sample import generate_sample
+from pipeline.tables import check_ids, check_labels, check_texts, read_table
 
 log = logging.getLogger(__name__)
 
 PARAMS = ("data", "seeds.data")
 REQUIRED_COLUMNS = ("hard_text", "profession", "gender")
 SPLIT_COLUMNS = ("id", "text", "profession_id", "profession", "gender_id", "gender")
+# Below this many bios a split still runs but says little; the stage warns (why, per split).
+MIN_SPLIT_ROWS = 30
+TOO_SMALL = {
+    "train": "too few to fit the LoRA adapter or the TF-IDF baseline",
+    "dev": "model selection on it is unreliable (one bio moves dev accuracy by more than 3 points)",
+    "test": "every interval will be too wide to tell predictors apart",
+}
 
 
 def load_hub(name: str, revision: str) -> dict[str, pd.DataFrame]:
@@ -54,45 +68,57 @@ def load_hub(name: str, revision: str) -> dict[str, pd.DataFrame]:
     return frames
 
 
-def _read_table(path: str) -> pd.DataFrame:
-    file = Path(path)
-    if not file.is_file():
-        raise SuiteError(f"data.local: file not found: {path}")
-    suffix = file.suffix.lower()
-    if suffix == ".parquet":
-        return pd.read_parquet(file)
-    if suffix == ".csv":
-        return pd.read_csv(file, keep_default_na=False)
-    if suffix in (".jsonl", ".json"):
-        return pd.read_json(file, lines=True)
-    raise SuiteError(f"data.local: {path}: unknown format {suffix!r}; use .parquet, .csv or .jsonl")
+def _read_local(path: str, columns: tuple[str, ...]) -> pd.DataFrame:
+    return read_table(
+        path,
+        what="data file",
+        columns=columns,
+        missing_hint="check data.local in params.yaml",
+    )
 
 
-def load_local(local: LocalData) -> dict[str, pd.DataFrame]:
-    """Read local files: one per split, or one file with a split column."""
+def load_local(local: LocalData) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+    """Read local files: one per split, or one file with a split column.
+
+    Returns the raw frames (index: row in the file) and, per split, where it came from (what
+    messages name).
+    """
     if local.path is None:
-        return {split: _read_table(getattr(local, split)) for split in paths.SPLITS}
-    table = _read_table(local.path)
-    if local.split_column not in table.columns:
+        files = {split: getattr(local, split) for split in paths.SPLITS}
+        return {split: _read_local(file, REQUIRED_COLUMNS) for split, file in files.items()}, files
+    table = _read_local(local.path, ())
+    column = local.split_column
+    if column not in table.columns:
         raise SuiteError(
-            f"{local.path}: no split column {local.split_column!r}; "
+            f"{local.path}: no split column {column!r}; "
             "set data.local.split_column or give one file per split"
         )
-    unknown = sorted(set(table[local.split_column].astype(str)) - set(paths.SPLITS))
+    null = table[column].isna().to_numpy()
+    if null.any():
+        row = int(np.flatnonzero(null)[0])
+        raise SuiteError(
+            f"{local.path}: null {column} at row {row}; expected {', '.join(paths.SPLITS)}"
+        )
+    unknown = sorted(set(table[column].astype(str)) - set(paths.SPLITS))
     if unknown:
         raise SuiteError(
-            f"{local.path}: unknown split {unknown[0]!r} in column {local.split_column!r}; "
+            f"{local.path}: unknown split {unknown[0]!r} in column {column!r}; "
             f"allowed: {', '.join(paths.SPLITS)}"
         )
-    return {
-        split: table[table[local.split_column] == split].drop(columns=local.split_column)
+    frames = {
+        split: table[table[column].astype(str) == split].drop(columns=column)
         for split in paths.SPLITS
     }
+    return frames, {split: f"{local.path} (split {split!r})" for split in paths.SPLITS}
 
 
-def validate_split(frame: pd.DataFrame, split: str) -> pd.DataFrame:
-    """Check one raw split and return it with a string ``id`` column (stable row ids if absent)."""
-    where = f"split {split!r}"
+def validate_split(frame: pd.DataFrame, split: str, where: str | None = None) -> pd.DataFrame:
+    """Check one raw split and return it with a string ``id`` column (stable row ids if absent).
+
+    ``where`` names the source in messages (a file path; default ``split '<split>'``); rows are
+    reported by the frame's index, the row number in the file.
+    """
+    where = where or f"split {split!r}"
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         raise SuiteError(
@@ -101,40 +127,16 @@ def validate_split(frame: pd.DataFrame, split: str) -> pd.DataFrame:
         )
     if frame.empty:
         raise SuiteError(f"{where}: no rows")
-    frame = frame.reset_index(drop=True)
-    for column, n_labels in (("profession", len(PROFESSIONS)), ("gender", len(GENDERS))):
-        values = pd.to_numeric(frame[column], errors="coerce")
-        bad = values.isna() | (values % 1 != 0) | (values < 0) | (values >= n_labels)
-        if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0])
-            shown = frame[column].iloc[row]
-            shown = shown.item() if isinstance(shown, np.generic) else shown
-            raise SuiteError(
-                f"{where}: {column} label {shown!r} at row {row} is out of "
-                f"range; expected an integer 0-{n_labels - 1}"
-            )
-        frame[column] = values.astype(np.int64)
-    text = frame["hard_text"]
-    not_text = ~text.map(lambda value: isinstance(value, str))
-    if not_text.any():
-        row = int(np.flatnonzero(not_text.to_numpy())[0])
-        value = text.iloc[row]
-        what = "missing" if pd.isna(value) else f"{type(value).__name__}, not text"
-        raise SuiteError(f"{where}: hard_text at row {row} is {what}")
-    empty = text.str.strip() == ""
-    if empty.any():
-        row = int(np.flatnonzero(empty.to_numpy())[0])
-        raise SuiteError(f"{where}: hard_text at row {row} is empty")
+    frame = frame.copy()
+    for column, labels in (("profession", PROFESSIONS), ("gender", GENDERS)):
+        frame[column] = check_labels(frame, where, column, len(labels))
+    check_texts(frame, where, "hard_text")
     if "id" in frame.columns:
-        ids = frame["id"].astype(str)
-        duplicated = ids[ids.duplicated()]
-        if not duplicated.empty:
-            raise SuiteError(f"{where}: duplicate id {duplicated.iloc[0]!r}; ids must be unique")
-        frame["id"] = ids
+        frame["id"] = check_ids(frame, where)
     else:
         # Stable ids: the row's position in the source split.
         frame["id"] = [f"{split}-{i:07d}" for i in range(len(frame))]
-    return frame
+    return frame.reset_index(drop=True)
 
 
 def stratified_subsample(
@@ -219,28 +221,69 @@ def profile(splits: dict[str, pd.DataFrame], source: str) -> dict:
     return result
 
 
-def prepare(data: DataParams, seed: int) -> dict[str, pd.DataFrame]:
-    """Load, validate and subsample every split (the stage's pure core)."""
+def load(data: DataParams, seed: int) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+    """The raw splits of ``data.source`` and, per split, where it came from."""
     if data.source == "hub":
         if len(data.hub.revision) != 40:
             log.warning("data.hub.revision %r is not a commit sha: pin one", data.hub.revision)
         raw = load_hub(data.hub.name, data.hub.revision)
-    elif data.source == "local":
+        return raw, {split: f"{data.hub.name} split {split!r}" for split in paths.SPLITS}
+    if data.source == "local":
         assert data.local is not None  # guaranteed by DataParams
-        raw = load_local(data.local)
-    else:
-        raw = generate_sample(data.sample.model_dump(), seed)
+        return load_local(data.local)
+    raw = generate_sample(data.sample.model_dump(), seed)
+    return raw, {split: f"the sample's {split} split" for split in paths.SPLITS}
+
+
+def check_splits(splits: dict[str, pd.DataFrame], sources: dict[str, str]) -> None:
+    """Stop on an id shared by two splits; warn on shared texts and on too small splits."""
+    seen: dict[str, str] = {}
+    for split, frame in splits.items():
+        for bio_id in frame["id"]:
+            if bio_id in seen:
+                raise SuiteError(
+                    f"id {bio_id!r} is in both {sources[seen[bio_id]]} and {sources[split]}; "
+                    "ids must be unique across the splits"
+                )
+        seen.update(dict.fromkeys(frame["id"], split))
+    train_texts = set(splits["train"]["text"])
+    for split in ("dev", "test"):
+        shared = int(splits[split]["text"].isin(train_texts).sum())
+        if shared:
+            log.warning(
+                "%d of %d %s bios have the exact text of a train bio (%s and %s): their scores "
+                "measure memory, not generalisation; deduplicate the source to avoid it",
+                shared,
+                len(splits[split]),
+                split,
+                sources["train"],
+                sources[split],
+            )
+    for split, frame in splits.items():
+        if len(frame) < MIN_SPLIT_ROWS:
+            log.warning(
+                "the %s split has %d bio%s (%s), under %d: %s",
+                split,
+                len(frame),
+                "" if len(frame) == 1 else "s",
+                sources[split],
+                MIN_SPLIT_ROWS,
+                TOO_SMALL[split],
+            )
+
+
+def prepare(data: DataParams, seed: int) -> dict[str, pd.DataFrame]:
+    """Load, validate and subsample every split (the stage's pure core)."""
+    raw, sources = load(data, seed)
     splits = {}
     streams = np.random.SeedSequence(seed).spawn(len(paths.SPLITS))
     for split, stream in zip(paths.SPLITS, streams, strict=True):
-        frame = validate_split(raw[split], split)
+        frame = validate_split(raw[split], split, sources[split])
         frame = stratified_subsample(
             frame, getattr(data.max_rows, split), np.random.default_rng(stream)
         )
         splits[split] = to_split_frame(frame)
-    ids = pd.concat([s["id"] for s in splits.values()])
-    if ids.duplicated().any():
-        raise SuiteError(f"id {ids[ids.duplicated()].iloc[0]!r} appears in more than one split")
+    check_splits(splits, sources)
     return splits
 
 

@@ -29,6 +29,7 @@ from pipeline.gendered_words import remove_gender, swap_gender
 from pipeline.io import write_parquet
 from pipeline.params import load_stage_params
 from pipeline.provenance import run_log, run_metadata
+from pipeline.tables import read_split
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +77,8 @@ def make_probes(test: pd.DataFrame) -> pd.DataFrame:
 def main() -> None:
     """Read params and the test split, write the probe texts."""
     params = load_stage_params(PARAMS)
-    test_path = paths.require(paths.split_path("test"), "prepare")
+    test = read_split(paths.split_path("test"), ("id", "text", "gender_id"))
     with run_log("probe"):
-        test = pd.read_parquet(test_path)
         chosen = choose_bios(test, params["probe"].max_bios, params["seeds.data"])
         probes = make_probes(chosen)
         if probes.empty:

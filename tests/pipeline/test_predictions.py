@@ -32,6 +32,21 @@ def test_bad_predictions_rejected(tmp_path):
         read_predictions(tmp_path / "x.parquet")
 
 
+def test_read_predictions_checks_probabilities_and_labels(tmp_path):
+    path = tmp_path / "p.parquet"
+    good = predictions_frame(["a", "b"], [0.2, 0.5], predictor="p", model="m", params_hash="h")
+    for change, message in (
+        ({"prob_female": [0.2, 1.5]}, "prob_female 1.5 at row 1 \\(id 'b'\\) is not a probability"),
+        ({"prob_female": [np.nan, 0.5]}, "prob_female nan at row 0"),
+        ({"pred": [0, 2]}, "pred 2 at row 1 \\(id 'b'\\) is not a gender id"),
+        ({"pred": [1, 1]}, "pred 1 at row 0 \\(id 'a'\\) disagrees with prob_female 0.2"),
+        ({"id": ["a", "a"]}, "duplicate id 'a' at rows 0 and 1"),
+    ):
+        good.assign(**change).to_parquet(path, index=False)
+        with pytest.raises(SuiteError, match=f"^{path}: {message}"):
+            read_predictions(path)
+
+
 def test_tiny_study_fixture(tiny_study):
     assert (tiny_study / "data/splits/test.parquet").is_file()
     assert (tiny_study / "models/base/model.safetensors").is_file()

@@ -52,13 +52,32 @@ def good_frame(n: int = 6) -> pd.DataFrame:
             "hard_text at row 2 is missing",
         ),
         (lambda f: f.assign(hard_text=["a", "b", "c", 5, "d", "e"]), "row 3 is int, not text"),
-        (lambda f: f.assign(id=["a", "b", "c", "a", "d", "e"]), "duplicate id 'a'"),
+        (lambda f: f.assign(id=["a", "b", "c", "a", "d", "e"]), "duplicate id 'a' at rows 0 and 3"),
+        (lambda f: f.assign(id=["a", None, "c", "d", "e", "f"]), "null id at row 1"),
+        (lambda f: f.assign(id=["a", "b", " ", "d", "e", "f"]), "null id at row 2"),
         (lambda f: f.iloc[:0], "no rows"),
     ],
 )
 def test_validation_errors_name_the_problem(change, message):
     with pytest.raises(SuiteError, match=message):
         validate_split(change(good_frame()), "train")
+
+
+def test_an_id_in_two_splits_names_both_files(tmp_path, sample_raw, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data/raw").mkdir(parents=True)
+    for split, frame in sample_raw.items():
+        frame.assign(id=[f"{split}{i}" for i in range(len(frame))]).to_csv(
+            tmp_path / f"data/raw/{split}.csv", index=False
+        )
+    test = pd.read_csv(tmp_path / "data/raw/test.csv", keep_default_na=False)
+    test.loc[5, "id"] = "train0"
+    test.to_csv(tmp_path / "data/raw/test.csv", index=False)
+    files = {split: f"data/raw/{split}.csv" for split in paths.SPLITS}
+    with pytest.raises(
+        SuiteError, match=r"id 'train0' is in both data/raw/train\.csv and data/raw/test\.csv"
+    ):
+        prepare(data_params(local(**files)), seed=0)
 
 
 def test_ids_are_stable_row_positions_or_given():
@@ -168,7 +187,9 @@ def test_bad_local_data_keeps_previous_outputs(tmp_path, sample_raw):
     write_params(tmp_path, demo_params({"data": local(path="data/raw/bad.csv")}))
     result = run_module("pipeline.prepare", tmp_path)
     assert result.returncode == 1
-    assert result.stderr.startswith("error: split 'train': gender label 5 at row 0")
+    assert result.stderr.startswith(
+        "error: data/raw/bad.csv (split 'train'): gender label 5 at row 0 is out of range"
+    )
     assert (tmp_path / paths.split_path("test")).read_bytes() == before
 
 

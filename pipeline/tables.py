@@ -1,0 +1,420 @@
+"""One reader for every input table: a file that cannot be used stops the stage with one line.
+
+Every stage reads its tables through here: the local data files of ``prepare`` (parquet, CSV,
+JSON lines), the prepared splits, the probe texts, every predictions file (through
+:func:`pipeline.predictions.read_predictions`) and ``data/profile.json``. A file that is missing,
+a directory, empty, not in its format (random bytes, cut short, not UTF-8, ragged rows, a JSON
+array instead of JSON lines), short of a column, or whose ids, texts or labels are unusable
+raises :class:`~pipeline.errors.SuiteError` with one line that names the file, says what was
+expected and what was found::
+
+    data/raw/train.csv: not a CSV file (could not parse line 3: expected 3 fields, saw 5)
+    data/splits/dev.parquet: null id at row 7; every row needs a unique id
+
+Rows are counted from 0, in the order of the file (``row 0`` is the first data row).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline.errors import SuiteError
+
+# File suffix -> format name, for the formats a caller accepts.
+SUFFIXES = {".parquet": "parquet", ".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl"}
+FORMATS = ("parquet", "csv", "jsonl")
+PREPARE_HINT = "run the prepare stage (dvc repro prepare)"
+_SHOWN = 60  # characters of a bad value shown in a message
+
+
+def _short(value: Any) -> str:
+    """A value as a message shows it: repr, cut to a readable length."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    text = repr(value)
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    line = text[0] if text else type(err).__name__
+    return line if len(line) <= 160 else line[:157] + "..."
+
+
+def _described(fmt: str, columns: Sequence[str]) -> str:
+    """What a file should be, e.g. ``a CSV file with the columns id, text``."""
+    kind = {
+        "parquet": "a parquet file",
+        "csv": "a CSV file (UTF-8, header row)",
+        "jsonl": "JSON lines (one object per line)",
+        "json": "a JSON file",
+    }[fmt]
+    return f"{kind} with the columns {', '.join(columns)}" if columns else kind
+
+
+def _check_file(path: Path, expected: str, what: str, missing_hint: str | None) -> None:
+    """Stop unless ``path`` is a readable, non-empty regular file."""
+    if path.is_dir():
+        raise SuiteError(f"{path}: is a directory, expected {expected}")
+    if not path.exists():
+        hint = f"; {missing_hint}" if missing_hint else ""
+        raise SuiteError(f"{path}: {what} not found{hint}")
+    if not path.is_file():
+        raise SuiteError(f"{path}: not a regular file, expected {expected}")
+    if path.stat().st_size == 0:
+        raise SuiteError(f"{path}: empty file (0 bytes), expected {expected}")
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as err:
+        raise SuiteError(f"{path}: cannot be read ({err.strerror or _first_line(err)})") from None
+
+
+def _decode(path: Path, raw: bytes, expected: str) -> str:
+    """The file's text, or one line saying where it is not UTF-8."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        raise SuiteError(
+            f"{path}: not UTF-8 text (byte 0x{raw[err.start]:02x} on line {line}), expected "
+            f"{expected}; save it as UTF-8"
+        ) from None
+    return text.removeprefix("\ufeff")  # a byte-order mark is not part of the first column
+
+
+def _read_parquet(path: Path, columns: Sequence[str], keep_others: bool) -> pd.DataFrame:
+    expected = _described("parquet", columns)
+    try:
+        names = pq.read_schema(path).names
+    except (pa.ArrowException, OSError) as err:
+        raise SuiteError(
+            f"{path}: not a parquet file ({_first_line(err)}), expected {expected}"
+        ) from None
+    _check_columns(path, names, columns, expected)
+    try:
+        return pd.read_parquet(path, columns=None if keep_others else list(columns))
+    except (pa.ArrowException, OSError, ValueError) as err:
+        raise SuiteError(f"{path}: corrupt parquet file ({_first_line(err)})") from None
+
+
+def _read_csv(path: Path, columns: Sequence[str]) -> pd.DataFrame:
+    """A CSV file's cells as text (a label ``"1"`` stays ``"1"``; the checks convert it)."""
+    expected = _described("csv", columns)
+    text = _decode(path, _read_bytes(path), expected)
+    start = text.lstrip()[:1]
+    if start in ("[", "{"):
+        kind = "a JSON array" if start == "[" else "JSON"
+        raise SuiteError(f"{path}: {kind}, expected {expected}")
+    # newline="": only \n and \r end a record, as the csv module expects (not \f or U+2028)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader, None)
+        if not header or header == [""]:
+            raise SuiteError(f"{path}: no header row, expected {expected}")
+        rows = []
+        for row in reader:
+            if not row:
+                continue  # a blank line
+            if len(row) != len(header):
+                raise SuiteError(
+                    f"{path}: not a CSV file (could not parse line {reader.line_num}: expected "
+                    f"{len(header)} fields, saw {len(row)})"
+                )
+            rows.append(row)
+    except csv.Error as err:
+        raise SuiteError(
+            f"{path}: not a CSV file (could not parse line {reader.line_num}: {_first_line(err)})"
+        ) from None
+    duplicated = sorted({name for name in header if header.count(name) > 1})
+    if duplicated:
+        raise SuiteError(f"{path}: column {duplicated[0]!r} appears twice in the header")
+    _check_columns(path, header, columns, expected)
+    return pd.DataFrame(rows, columns=header, dtype=object)
+
+
+def _read_jsonl(path: Path, columns: Sequence[str]) -> pd.DataFrame:
+    expected = _described("jsonl", columns)
+    text = _decode(path, _read_bytes(path), expected)
+    if text.lstrip().startswith("["):
+        raise SuiteError(f"{path}: a JSON array, expected {expected}")
+    records = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise SuiteError(
+                f"{path}: not JSON lines (line {number}: {err.msg} at column {err.colno}), "
+                f"expected {expected}"
+            ) from None
+        if not isinstance(record, dict):
+            raise SuiteError(
+                f"{path}: line {number} is a JSON {type(record).__name__}, expected {expected}"
+            )
+        records.append(record)
+    if not records:
+        raise SuiteError(f"{path}: no records (blank lines only), expected {expected}")
+    found = list(dict.fromkeys(key for record in records for key in record))
+    _check_columns(path, found, columns, expected)
+    return pd.DataFrame.from_records(records, columns=found)
+
+
+def _check_columns(path: Path, found: Sequence[str], columns: Sequence[str], expected: str) -> None:
+    missing = [column for column in columns if column not in found]
+    if missing:
+        shown = ", ".join(_short(name) if not isinstance(name, str) else name for name in found[:8])
+        more = f" and {len(found) - 8} more" if len(found) > 8 else ""
+        raise SuiteError(
+            f"{path}: missing column {missing[0]!r}, expected {expected} "
+            f"(found: {shown or 'no columns'}{more})"
+        )
+
+
+def read_table(
+    path: str | os.PathLike[str],
+    *,
+    what: str = "file",
+    columns: Sequence[str] = (),
+    formats: Sequence[str] = FORMATS,
+    keep_others: bool = True,
+    missing_hint: str | None = None,
+) -> pd.DataFrame:
+    """Read a parquet, CSV or JSON-lines table that must hold ``columns``.
+
+    The format comes from the suffix (``.parquet``, ``.csv``, ``.jsonl`` or ``.json`` for JSON
+    lines) and must be one of ``formats``. ``keep_others=False`` returns only ``columns`` (for
+    parquet, only those are read). ``what`` names the file in the not-found message, followed by
+    ``missing_hint`` (the command that makes it). The index is the row number in the file.
+    Any problem raises :class:`SuiteError` with one line naming ``path``.
+    """
+    file = Path(path)
+    fmt = SUFFIXES.get(file.suffix.lower())
+    if fmt not in formats:
+        allowed = " or ".join(f".{f}" for f in formats)
+        raise SuiteError(
+            f"{file}: unknown format {file.suffix or '(no suffix)'!r}, expected a {allowed} file"
+        )
+    _check_file(file, _described(fmt, columns), what, missing_hint)
+    if fmt == "parquet":
+        frame = _read_parquet(file, columns, keep_others)
+    elif fmt == "csv":
+        frame = _read_csv(file, columns)
+    else:
+        frame = _read_jsonl(file, columns)
+    if not keep_others:
+        frame = frame[list(columns)]
+    return frame.reset_index(drop=True)
+
+
+def read_json(
+    path: str | os.PathLike[str],
+    *,
+    what: str = "JSON file",
+    missing_hint: str | None = None,
+) -> Any:
+    """Read one JSON document; a missing, empty or broken file stops with one line."""
+    file = Path(path)
+    _check_file(file, f"{what} (JSON)", what, missing_hint)
+    text = _decode(file, _read_bytes(file), f"{what} (JSON)")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise SuiteError(
+            f"{file}: not JSON ({err.msg} at line {err.lineno}, column {err.colno}), "
+            f"expected {what}"
+        ) from None
+
+
+# --- checks of columns, shared by prepare (raw files) and every reader of prepared tables -----
+
+
+def _row(frame: pd.DataFrame, position: int) -> Any:
+    """The row number a message shows: the frame's index label (the row in the file)."""
+    label = frame.index[position]
+    return label.item() if isinstance(label, np.generic) else label
+
+
+def _first(mask: pd.Series | np.ndarray) -> int:
+    return int(np.flatnonzero(np.asarray(mask, dtype=bool))[0])
+
+
+def check_ids(frame: pd.DataFrame, where: str, column: str = "id") -> pd.Series:
+    """Return the ids as text; stop at a null, empty or repeated one."""
+    ids = frame[column]
+    null = ids.isna().to_numpy() | (ids.astype(str).str.strip() == "").to_numpy()
+    if null.any():
+        raise SuiteError(
+            f"{where}: null id at row {_row(frame, _first(null))}; every row needs a unique id"
+        )
+    as_text = ids.map(lambda value: value.item() if isinstance(value, np.generic) else value)
+    as_text = as_text.astype(str)
+    repeated = as_text.duplicated(keep=False).to_numpy()
+    if repeated.any():
+        rows = np.flatnonzero(repeated & (as_text == as_text.iloc[_first(repeated)]).to_numpy())
+        raise SuiteError(
+            f"{where}: duplicate id {as_text.iloc[rows[0]]!r} at rows {_row(frame, rows[0])} "
+            f"and {_row(frame, rows[1])}; ids must be unique"
+        )
+    return as_text
+
+
+def check_texts(frame: pd.DataFrame, where: str, column: str = "text") -> None:
+    """Stop at a value that is not a non-empty string."""
+    values = frame[column]
+    not_text = ~values.map(lambda value: isinstance(value, str)).to_numpy(dtype=bool)
+    if not_text.any():
+        position = _first(not_text)
+        value = values.iloc[position]
+        value = value.item() if isinstance(value, np.generic) else value  # int64 -> int
+        missing = value is None or (isinstance(value, float) and math.isnan(value))
+        found = "missing" if missing else f"{type(value).__name__}, not text"
+        raise SuiteError(f"{where}: {column} at row {_row(frame, position)} is {found}")
+    empty = (values.str.strip() == "").to_numpy(dtype=bool)
+    if empty.any():
+        raise SuiteError(f"{where}: {column} at row {_row(frame, _first(empty))} is empty")
+
+
+def check_labels(frame: pd.DataFrame, where: str, column: str, n_labels: int) -> np.ndarray:
+    """Return the labels as int64; stop at one that is not an integer in 0..n_labels-1."""
+    values = frame[column]
+    if values.dtype == bool:
+        values = values.astype(np.int64)
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(numbers) | (numbers % 1 != 0) | (numbers < 0) | (numbers >= n_labels)
+    if bad.any():
+        position = _first(bad)
+        value = values.iloc[position]
+        # A number read from text (a CSV cell) is shown as written, without quotes.
+        shown = value if isinstance(value, str) and np.isfinite(numbers[position]) else None
+        raise SuiteError(
+            f"{where}: {column} label {shown or _short(value)} at row "
+            f"{_row(frame, position)} is out of range; expected an integer 0-{n_labels - 1}"
+        )
+    return numbers.astype(np.int64)
+
+
+# --- the suite's own tables ----------------------------------------------------------------
+
+
+def read_prepared(
+    path: str | os.PathLike[str], columns: Sequence[str], *, what: str, stage: str
+) -> pd.DataFrame:
+    """Read ``columns`` of a table another stage made (a split, the probes) and check them.
+
+    ``id`` (unique, non-null), ``text`` (non-empty strings), the labels ``gender_id``,
+    ``expected_gender_id`` (0/1) and ``profession_id`` (0-27), and ``source_id`` / ``variant``
+    (non-null), whichever are among ``columns``. ``stage`` makes the file (named in the fix).
+    """
+    from pipeline.labels import GENDERS, PROFESSIONS
+
+    where = str(path)
+    hint = f"run the {stage} stage (dvc repro {stage})"
+    frame = read_table(
+        path,
+        what=what,
+        columns=columns,
+        formats=("parquet",),
+        keep_others=False,
+        missing_hint=f"{hint} first",
+    )
+    if frame.empty:
+        raise SuiteError(f"{where}: no bios (0 rows); {hint} again")
+    if "id" in columns:
+        check_ids(frame, where)
+    if "text" in columns:
+        check_texts(frame, where)
+    for column in ("source_id", "variant"):
+        if column in columns and frame[column].isna().any():
+            row = _row(frame, _first(frame[column].isna()))
+            raise SuiteError(f"{where}: {column} at row {row} is missing; {hint} again")
+    labels = {"gender_id": GENDERS, "expected_gender_id": GENDERS, "profession_id": PROFESSIONS}
+    for column, names in labels.items():
+        if column in columns:
+            check_labels(frame, where, column, len(names))
+    return frame
+
+
+def read_split(path: str | os.PathLike[str], columns: Sequence[str]) -> pd.DataFrame:
+    """Read and check ``columns`` of a prepared split (``data/splits/<split>.parquet``)."""
+    return read_prepared(path, columns, what="split", stage="prepare")
+
+
+def read_probes(path: str | os.PathLike[str], columns: Sequence[str]) -> pd.DataFrame:
+    """Read and check ``columns`` of the probe texts (``data/probes/probes.parquet``)."""
+    return read_prepared(path, columns, what="probe texts", stage="probe")
+
+
+def read_profile(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read ``data/profile.json`` and check what the analysis takes from it.
+
+    It must be an object whose ``splits.train.professions`` maps every profession name to an
+    object with ``share_women``: null (no train bio of that profession) or a number in [0, 1].
+    """
+    from pipeline.labels import PROFESSIONS
+
+    what = "the data profile written by the prepare stage"
+    profile = read_json(path, what=what, missing_hint=f"{PREPARE_HINT} first")
+    fix = f"{PREPARE_HINT} again"
+
+    def found(value: Any) -> str:
+        return "null" if value is None else f"a JSON {type(value).__name__}"
+
+    node: Any = profile
+    trail = []
+    for key in ("splits", "train", "professions"):
+        if not isinstance(node, dict):
+            where = ".".join(trail) or "the top level"
+            raise SuiteError(f"{path}: {where} is {found(node)}, expected an object; {fix}")
+        if key not in node:
+            where = ".".join(trail) or "the top level"
+            raise SuiteError(f"{path}: no key {key!r} in {where}, expected {what}; {fix}")
+        node = node[key]
+        trail.append(key)
+    if not isinstance(node, dict):
+        raise SuiteError(f"{path}: {'.'.join(trail)} is {found(node)}, expected an object; {fix}")
+    unknown = sorted(set(node) - set(PROFESSIONS))
+    if unknown:
+        raise SuiteError(
+            f"{path}: unknown profession {unknown[0]!r} in splits.train.professions; {fix}"
+        )
+    for name in PROFESSIONS:
+        if name not in node:
+            raise SuiteError(
+                f"{path}: profession {name!r} missing in splits.train.professions; {fix}"
+            )
+        stats = node[name]
+        share = stats.get("share_women", "absent") if isinstance(stats, dict) else "absent"
+        ok = share is None or (
+            isinstance(share, int | float)
+            and not isinstance(share, bool)
+            and math.isfinite(share)
+            and 0 <= share <= 1
+        )
+        if not ok:
+            shown = "absent" if share == "absent" else _short(share)
+            raise SuiteError(
+                f"{path}: splits.train.professions.{name}.share_women is {shown}, expected null "
+                f"or a number in [0, 1]; {fix}"
+            )
+    if "synthetic" in profile and not isinstance(profile["synthetic"], bool):
+        raise SuiteError(
+            f"{path}: synthetic is {_short(profile['synthetic'])}, expected true or false; {fix}"
+        )
+    return profile
