@@ -19,7 +19,12 @@ from analysis.metrics import (
     wilson_interval,
 )
 from analysis.probes import probe_effects
-from analysis.significance import adjust_pvalues, compare_predictors, mcnemar_test
+from analysis.significance import (
+    adjust_pvalues,
+    compare_predictors,
+    mcnemar_test,
+    paired_difference_interval,
+)
 
 __all__ = [
     "adjust_pvalues",
@@ -29,6 +34,7 @@ __all__ = [
     "mcnemar_test",
     "overall_metrics",
     "overall_metrics_many",
+    "paired_difference_interval",
     "probe_effects",
     "proxy_bias",
     "reliability_curve",

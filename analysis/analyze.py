@@ -43,10 +43,12 @@ import numpy as np
 import pandas as pd
 
 from analysis.fairness import group_error_rates, proxy_bias, tpr_gap_by_profession
+from analysis.html_report import render_html
 from analysis.metrics import METRICS, overall_metrics_many, reliability_curve
 from analysis.probes import probe_effects
 from analysis.report import render_report
 from analysis.significance import compare_predictors
+from analysis.verdicts import probe_verdict
 from pipeline import catalogue, paths
 from pipeline.errors import SuiteError, run_main
 from pipeline.io import atomic_dir, read_parquet_metadata, write_json, write_text
@@ -54,12 +56,11 @@ from pipeline.labels import GENDERS, PROFESSIONS
 from pipeline.params import AnalyzeParams, load_stage_params
 from pipeline.predictions import read_predictions
 from pipeline.provenance import run_log, run_metadata
+from pipeline.tables import read_probes, read_profile, read_split
 
 log = logging.getLogger(__name__)
 
 PARAMS = ("analyze", "seeds.bootstrap")
-# The comparison the study exists to make: the base model before and after fine-tuning.
-PRIMARY = ("zero_shot", "lora")
 
 
 @dataclass
@@ -104,7 +105,7 @@ def load_predictions(files: dict[str, Path], test: pd.DataFrame) -> dict[str, pd
     """Each predictor's predictions aligned row by row with ``test`` (by id)."""
     out = {}
     for name, path in files.items():
-        frame = read_predictions(path)
+        frame = read_predictions(path, expected_ids=test["id"])
         out[name] = align_to(
             test["id"],
             frame,
@@ -170,7 +171,7 @@ def analyze(
     notes: list[str] = []
     y = test["gender_id"].to_numpy(np.int64)
     started = time.perf_counter()
-    overall, draws = overall_metrics_many(
+    overall, _ = overall_metrics_many(
         y_true=y,
         predictions={
             name: (frame["pred"].to_numpy(np.int64), frame["prob_female"].to_numpy(np.float64))
@@ -182,17 +183,26 @@ def analyze(
         bins=params.calibration_bins,
     )
     log.info("overall metrics: %.1f s", time.perf_counter() - started)
-    labels = pd.DataFrame(
+    predicted = pd.DataFrame(
         {name: frame["pred"].to_numpy(np.int64) for name, frame in predictions.items()}
     )
+    primary: tuple[str, str] | None = (params.primary[0], params.primary[1])
+    absent = [name for name in params.primary if name not in predictions]
+    if absent:
+        log.warning("analyze.primary: no predictions of %s; no primary comparison", absent)
+        notes.append(
+            f"No primary comparison: analyze.primary names {', '.join(params.primary)} but "
+            f"{', '.join(absent)} has no predictions."
+        )
+        primary = None
     pairs = compare_predictors(
         y_true=y,
-        predictions=labels,
-        seed=seed,
-        resamples=params.bootstrap_resamples,
+        predictions=predicted,
         confidence=params.confidence,
-        accuracy_draws={name: d["accuracy"] for name, d in draws.items()},
-    ).reset_index()
+        primary=primary,
+        references=[name for name in predictions if catalogue.is_reference(name)],
+        labels={name: catalogue.label(name) for name in predictions},
+    )
 
     missing = [
         PROFESSIONS[i] for i in range(len(PROFESSIONS)) if i not in set(test["profession_id"])
@@ -233,7 +243,11 @@ def analyze(
         gaps = gaps.reset_index()
         gaps.insert(1, "profession", [PROFESSIONS[i] for i in gaps["profession_id"]])
         gaps_parts.append(gaps.assign(predictor=name))
-        proxy = proxy_bias(gap=gaps.set_index("profession_id")["gap"], share_women=share_women)
+        proxy = proxy_bias(
+            gap=gaps.set_index("profession_id")["gap"],
+            share_women=share_women,
+            confidence=params.confidence,
+        )
         proxy_rows.append({"predictor": name, **proxy.to_dict()})
         curve = reliability_curve(
             y_true=y, prob=frame["prob_female"].to_numpy(np.float64), bins=params.calibration_bins
@@ -244,18 +258,19 @@ def analyze(
 
     groups = _front(pd.concat(groups_parts, ignore_index=True), "predictor")
     gaps = _front(pd.concat(gaps_parts, ignore_index=True), "predictor")
-    proxy = pd.DataFrame(proxy_rows)
+    proxy = pd.DataFrame(proxy_rows).infer_objects()
     proxy["n_professions"] = proxy["n_professions"].astype(np.int64)
     calibration = _front(pd.concat(calibration_parts, ignore_index=True), "predictor")
     probe_table = _probe_table(test, predictions, probes, probe_predictions or {}, params)
 
     overall_flat = _front(overall.reset_index(), "predictor")
-    small_cells = int(groups.loc[groups["small"], ["predictor"]].shape[0])
-    if small_cells:
+    cells = small_cells(test, params.min_group_size)
+    if cells["small"]:
         notes.append(
-            f"{small_cells} profession x gender cells (over all predictors) have fewer than "
-            f"{params.min_group_size} bios and are flagged small: their rates and gaps are "
-            "imprecise."
+            f"{cells['small']} of the {cells['with_bios']} profession x gender cells with test "
+            f"bios have fewer than {params.min_group_size} bios (analyze.min_group_size): their "
+            "rates and gaps are imprecise, and their professions are listed apart from the "
+            "ranked gaps."
         )
     result = Analysis(
         overall=overall_flat,
@@ -268,6 +283,7 @@ def analyze(
         notes=notes,
     )
     result.metrics = headline_metrics(result)
+    probe_verdicts = _probe_verdicts(probe_table, params.confidence)
     result.summary = {
         "data": {
             "source": str((data or {}).get("source", "unknown")),
@@ -275,11 +291,49 @@ def analyze(
             "n_test": len(test),
         },
         "predictors": {
-            name: _predictor_summary(name, (models or {}).get(name, {})) for name in predictions
+            name: {
+                **_predictor_summary(name, (models or {}).get(name, {})),
+                "probe_verdict": probe_verdicts.get(name),
+            }
+            for name in predictions
         },
+        "settings": {
+            "confidence": params.confidence,
+            "alpha": 1 - params.confidence,
+            "min_group_size": params.min_group_size,
+            "primary": list(primary) if primary else None,
+        },
+        "cells": cells,
         "notes": notes,
     }
     return result
+
+
+def small_cells(test: pd.DataFrame, min_group_size: int) -> dict[str, Any]:
+    """Profession x gender cells of the test split: with bios, and under ``min_group_size``.
+
+    Counted once per cell (they are the same for every predictor).
+    """
+    counts = test.groupby(["profession", "gender_id"]).size()
+    small = counts[counts < min_group_size]
+    return {
+        "with_bios": len(counts),
+        "small": len(small),
+        "small_cells": [
+            {"profession": profession, "gender": GENDERS[gender], "n": int(n)}
+            for (profession, gender), n in small.items()
+        ],
+    }
+
+
+def _probe_verdicts(probes: pd.DataFrame, confidence: float) -> dict[str, str]:
+    """One sentence per predictor on what its counterfactual probes show."""
+    overall = probes[probes["profession"] == "all"]
+    verdicts = {}
+    for name, part in overall.groupby("predictor", sort=False):
+        rows = {row["variant"]: row for row in part.to_dict(orient="records")}
+        verdicts[str(name)] = probe_verdict(rows.get("swapped"), rows.get("removed"), confidence)
+    return verdicts
 
 
 def _predictor_summary(name: str, model: dict[str, Any]) -> dict[str, Any]:
@@ -298,7 +352,7 @@ def headline_metrics(result: Analysis) -> dict[str, Any]:
 
     Per predictor: every metric of :data:`analysis.metrics.METRICS` (accuracy with its
     interval), the proxy-bias Pearson r and the probe flip rates; and ``primary``: the accuracy
-    difference (second minus first of :data:`PRIMARY`) with its interval and exact McNemar p.
+    difference of ``analyze.primary`` (second minus first) with its exact interval and p-value.
     """
     overall = result.overall.set_index(["predictor", "metric"])
     proxy = result.proxy.set_index("predictor")
@@ -313,17 +367,15 @@ def headline_metrics(result: Analysis) -> dict[str, Any]:
             if predictor == name:
                 entry[f"flip_rate_{variant}"] = _clean(row["flip_rate"])
         metrics[name] = entry
-    pairs = result.pairs.set_index(["predictor_a", "predictor_b"])
-    for a, b in (PRIMARY, PRIMARY[::-1]):
-        if (a, b) in pairs.index:
-            row, sign = pairs.loc[(a, b)], 1 if (a, b) == PRIMARY else -1
-            low, high = sorted((sign * row["diff_ci_low"], sign * row["diff_ci_high"]))
-            metrics["primary"] = {
-                "acc_diff": _clean(sign * row["acc_diff"]),
-                "acc_diff_ci_low": _clean(low),
-                "acc_diff_ci_high": _clean(high),
-                "p_value": _clean(row["p_value"]),
-            }
+    primary = result.pairs[result.pairs["family"] == "primary"]
+    if not primary.empty:
+        row = primary.iloc[0]
+        metrics["primary"] = {
+            "acc_diff": _clean(row["acc_diff"]),
+            "acc_diff_ci_low": _clean(row["diff_ci_low"]),
+            "acc_diff_ci_high": _clean(row["diff_ci_high"]),
+            "p_value": _clean(row["p_value"]),
+        }
     return metrics
 
 
@@ -372,8 +424,17 @@ def _probe_table(
     return table[PROBE_COLUMNS]
 
 
+def _read_training() -> tuple[pd.DataFrame | None, int | None]:
+    """The LoRA training curve and selected step for the HTML report, if the study has them."""
+    if not (paths.LORA_HISTORY.is_file() and paths.LORA_METRICS.is_file()):
+        return None, None
+    history = pd.read_csv(paths.LORA_HISTORY)
+    best = json.loads(paths.LORA_METRICS.read_text(encoding="utf-8")).get("best_step")
+    return history, int(best) if best is not None else None
+
+
 def _read_profile() -> dict[str, Any]:
-    return json.loads(paths.require(paths.PROFILE, "prepare").read_text())
+    return read_profile(paths.require(paths.PROFILE, "prepare"))
 
 
 def _read_probes(names: set[str]) -> tuple[pd.DataFrame | None, dict[str, pd.DataFrame]]:
@@ -385,10 +446,7 @@ def _read_probes(names: set[str]) -> tuple[pd.DataFrame | None, dict[str, pd.Dat
             f"{paths.PROBE_PREDICTIONS_DIR} holds probe predictions but {paths.PROBES_FILE} is "
             "missing; run the probe stage"
         )
-    probes = pd.read_parquet(paths.PROBES_FILE)
-    for column in ("id", "source_id", "variant", "expected_gender_id"):
-        if column not in probes.columns:
-            raise SuiteError(f"{paths.PROBES_FILE}: no column {column!r}; rerun the probe stage")
+    probes = read_probes(paths.PROBES_FILE, ["id", "source_id", "variant", "expected_gender_id"])
     out = {}
     for name, path in files.items():
         if name not in names:
@@ -396,15 +454,17 @@ def _read_probes(names: set[str]) -> tuple[pd.DataFrame | None, dict[str, pd.Dat
             continue
         out[name] = align_to(
             probes["id"],
-            read_predictions(path),
+            read_predictions(path, expected_ids=probes["id"]),
             str(path),
             "they were made on other probe texts: rerun its predictions on the probes",
         )
     return probes, out
 
 
-def write_outputs(result: Analysis, report: str, meta: dict[str, Any], out_dir: Path) -> None:
-    """Write every table, the plot data, summary.json and report.md into ``out_dir``."""
+def write_outputs(
+    result: Analysis, report: str, meta: dict[str, Any], out_dir: Path, report_html: str = ""
+) -> None:
+    """Write every table, the plot data, summary.json, report.md and report.html."""
     tables = {
         "overall": result.overall,
         "pairs": result.pairs,
@@ -438,6 +498,8 @@ def write_outputs(result: Analysis, report: str, meta: dict[str, Any], out_dir: 
             part[columns].dropna(subset=required).to_csv(out_dir / relative, index=False)
     write_json({**result.summary, "run": meta}, out_dir / paths.ANALYSIS_SUMMARY.name)
     write_text(report, out_dir / paths.ANALYSIS_REPORT.name)
+    if report_html:
+        write_text(report_html, out_dir / paths.ANALYSIS_REPORT_HTML.name)
 
 
 def main() -> None:
@@ -451,9 +513,7 @@ def main() -> None:
             "stages first"
         )
     with run_log("analyze"):
-        test = pd.read_parquet(
-            test_path, columns=["id", "profession_id", "profession", "gender_id"]
-        )
+        test = read_split(test_path, ["id", "profession_id", "profession", "gender_id"])
         profile = _read_profile()
         predictions = load_predictions(files, test)
         models = {
@@ -473,8 +533,10 @@ def main() -> None:
             models=models,
         )
         report = render_report(result, params["analyze"])
+        history, best_step = _read_training()
+        report_html = render_html(result, params["analyze"], report, history, best_step)
         with atomic_dir(paths.ANALYSIS_DIR) as tmp:
-            write_outputs(result, report, run_metadata("analyze", params), tmp)
+            write_outputs(result, report, run_metadata("analyze", params), tmp, report_html)
         write_json(result.metrics, paths.ANALYSIS_METRICS)
         log.info("wrote %s and %s", paths.ANALYSIS_DIR, paths.ANALYSIS_METRICS)
 

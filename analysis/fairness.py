@@ -9,9 +9,14 @@
   (gender x correct/wrong; scipy ``fisher_exact``, two-sided), exact at any cell size. p-values
   are adjusted across professions with Holm (family-wise) and Benjamini-Hochberg (false
   discovery rate).
+- Evidence of a gap: the bound of its interval nearest zero (0 when the interval spans 0), the
+  smallest gap the data support; reports rank professions by it.
 - Proxy bias: do the gaps follow the profession's share of women (in the TRAIN split)?
   Pearson's r and Spearman's rho with p-values (scipy), and the least-squares slope of gap on
-  share (scipy ``linregress``), over the professions where both genders have test bios.
+  share (scipy ``linregress``), over the professions where both genders have test bios. The
+  direction is read from the sign: with gap = TPR(women) - TPR(men), leaning on the profession
+  as a proxy for gender gives a POSITIVE slope (stereotype-consistent); a significant negative
+  slope is counter-stereotypical; otherwise there is no evidence either way.
 """
 
 from __future__ import annotations
@@ -21,13 +26,23 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from fairlearn.metrics import MetricFrame, count
 from scipy.stats import fisher_exact, linregress, pearsonr, spearmanr
 from statsmodels.stats.proportion import confint_proportions_2indep
 
 from analysis.metrics import wilson_interval
 from analysis.significance import adjust_pvalues
+from analysis.verdicts import gap_evidence, proxy_direction, proxy_verdict
 
 log = logging.getLogger(__name__)
+
+
+def _errors(y_true: Any, y_pred: Any) -> int:
+    return int((np.asarray(y_true) != np.asarray(y_pred)).sum())
+
+
+def _correct(y_true: Any, y_pred: Any) -> int:
+    return int((np.asarray(y_true) == np.asarray(y_pred)).sum())
 
 
 def _as_frame(sensitive_features: Any) -> pd.DataFrame:
@@ -64,12 +79,14 @@ def group_error_rates(
     wrong = np.asarray(y_pred) != np.asarray(y_true)
     if len(wrong) != len(groups):
         raise ValueError(f"{len(wrong)} predictions but {len(groups)} rows of sensitive features")
-    keys = list(groups.columns)
-    table = (
-        groups.assign(_wrong=wrong)
-        .groupby(keys, sort=True, observed=True)["_wrong"]
-        .agg(n="size", errors="sum")
+    # fairlearn's MetricFrame: the one grouping path every per-group metric goes through.
+    frame = MetricFrame(
+        metrics={"n": count, "errors": _errors},
+        y_true=np.asarray(y_true),
+        y_pred=np.asarray(y_pred),
+        sensitive_features=groups,
     )
+    table = frame.by_group.dropna().sort_index()
     table["n"] = table["n"].astype(np.int64)
     table["errors"] = table["errors"].astype(np.int64)
     table["error_rate"] = table["errors"] / table["n"]
@@ -101,15 +118,23 @@ def tpr_gap_by_profession(
     Returns:
         A frame indexed by profession with n_female, n_male, correct_female, correct_male,
         tpr_female, tpr_male, gap, gap_ci_low, gap_ci_high, p_value (Fisher exact), p_holm,
-        p_bh, small. Where one gender has no bio, its TPR, the gap and the test are NaN (and
-        excluded from the adjustment).
+        p_bh, significant (Holm-adjusted p below 1 - confidence), evidence (the interval's
+        bound nearest zero, 0 if it spans 0), small. Where one gender has no bio, its TPR, the
+        gap and the test are NaN (and excluded from the adjustment; significant is False).
     """
     y = np.asarray(y_true)
-    correct = np.asarray(y_pred) == y
-    frame = pd.DataFrame({"profession": np.asarray(profession), "gender": y, "correct": correct})
-    counts = frame.groupby(["profession", "gender"], sort=True)["correct"].agg(["size", "sum"])
-    n = counts["size"].unstack("gender").reindex(columns=[0, 1]).fillna(0).astype(np.int64)
-    k = counts["sum"].unstack("gender").reindex(columns=[0, 1]).fillna(0).astype(np.int64)
+    # The gender difference WITHIN each profession: gender is the sensitive feature, profession
+    # the control feature (fairlearn's MetricFrame).
+    frame = MetricFrame(
+        metrics={"n": count, "correct": _correct},
+        y_true=y,
+        y_pred=np.asarray(y_pred),
+        sensitive_features=pd.Series(y, name="gender"),
+        control_features=pd.Series(np.asarray(profession), name="profession"),
+    )
+    counts = frame.by_group.dropna()
+    n = counts["n"].unstack("gender").reindex(columns=[0, 1]).fillna(0).astype(np.int64)
+    k = counts["correct"].unstack("gender").reindex(columns=[0, 1]).fillna(0).astype(np.int64)
     out = pd.DataFrame(
         {
             "n_female": n[1],
@@ -152,22 +177,26 @@ def tpr_gap_by_profession(
     out["p_value"] = p_values
     out["p_holm"] = adjust_pvalues(p_values=out["p_value"], method="holm")
     out["p_bh"] = adjust_pvalues(p_values=out["p_value"], method="bh")
+    out["significant"] = out["p_holm"] < 1 - confidence  # NaN compares False
+    out["evidence"] = [gap_evidence(low, high) for low, high in zip(lows, highs, strict=True)]
     out["small"] = (out["n_female"] < min_group_size) | (out["n_male"] < min_group_size)
     out.index.name = "profession"
     return out
 
 
-def proxy_bias(*, gap: Any, share_women: Any) -> pd.Series:
-    """Does the per-profession gap follow the profession's share of women?
+def proxy_bias(*, gap: Any, share_women: Any, confidence: float = 0.95) -> pd.Series:
+    """Does the per-profession gap follow the profession's share of women, and which way?
 
     Args:
         gap: per-profession TPR gap (women minus men), indexed by profession.
         share_women: per-profession share of women (train split), indexed by profession.
+        confidence: 1 - the level of the Pearson test that decides the direction.
 
     Returns:
         A Series: n_professions, pearson_r, pearson_p, spearman_rho, spearman_p, slope,
-        slope_stderr, intercept. NaN (with a warning) with fewer than 3 professions or when
-        either side is constant, where a correlation is undefined.
+        slope_stderr, intercept, direction (stereotype-consistent, counter-stereotypical, no
+        evidence, not computable) and the verdict sentence. The statistics are NaN (with a
+        warning) with fewer than 3 professions or when either side is constant.
     """
     joined = pd.concat(
         [pd.Series(gap, name="gap"), pd.Series(share_women, name="share")], axis=1, join="inner"
@@ -201,4 +230,7 @@ def proxy_bias(*, gap: Any, share_women: Any) -> pd.Series:
             slope_stderr=float(fit.stderr),
             intercept=float(fit.intercept),
         )
-    return pd.Series(result)
+    alpha = 1 - confidence
+    result["direction"] = proxy_direction(result["slope"], result["pearson_p"], alpha)
+    result["verdict"] = proxy_verdict(result, alpha)
+    return pd.Series(result, dtype=object)

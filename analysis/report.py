@@ -1,4 +1,8 @@
-"""``report.md``: the analysis in words, readable without the dashboard."""
+"""``report.md``: the analysis in words, readable without the dashboard.
+
+It presents what the analysis decided (the verdict columns of the tables, written by
+:mod:`analysis.verdicts`); it decides nothing itself.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,11 @@ import numpy as np
 import pandas as pd
 
 from analysis.metrics import METRICS
+from analysis.verdicts import fmt_level, gap_line, model_description
 
 if TYPE_CHECKING:
     from analysis.analyze import Analysis
     from pipeline.params import AnalyzeParams
-
-HEADLINE = tuple(spec.name for spec in METRICS)
 
 
 def _num(value: Any, digits: int = 3) -> str:
@@ -22,92 +25,132 @@ def _num(value: Any, digits: int = 3) -> str:
     return f"{value:.{digits}f}"
 
 
-def _p(value: Any) -> str:
-    if value is None or not np.isfinite(value):
-        return "n/a"
-    return "< 0.001" if value < 0.001 else f"{value:.3f}"
-
-
 def _with_ci(value: Any, low: Any, high: Any, digits: int = 3) -> str:
     return f"{_num(value, digits)} [{_num(low, digits)}, {_num(high, digits)}]"
 
 
+def _models(result: Analysis) -> list[str]:
+    lines = ["| predictor | what it is | model |", "| --- | --- | --- |"]
+    for name in result.overall["predictor"].unique():
+        entry = result.summary["predictors"][name]
+        model = model_description(entry.get("model") or {})
+        lines.append(f"| {name} | {entry['label']}: {entry['description']} | {model} |")
+    return lines
+
+
 def _headline(result: Analysis) -> list[str]:
     lines = [
-        "| predictor | what it is | " + " | ".join(HEADLINE) + " |",
-        "| --- | --- | " + " | ".join("---" for _ in HEADLINE) + " |",
+        "| predictor | " + " | ".join(spec.label for spec in METRICS) + " |",
+        "| --- | " + " | ".join("---" for _ in METRICS) + " |",
     ]
     overall = result.overall.set_index(["predictor", "metric"])
     for predictor in result.overall["predictor"].unique():
         cells = [
-            _with_ci(*overall.loc[(predictor, metric), ["value", "ci_low", "ci_high"]])
-            for metric in HEADLINE
+            _with_ci(*overall.loc[(predictor, spec.name), ["value", "ci_low", "ci_high"]])
+            for spec in METRICS
         ]
-        label = result.summary["predictors"][predictor]["label"]
-        lines.append(f"| {predictor} | {label} | " + " | ".join(cells) + " |")
+        lines.append(f"| {predictor} | " + " | ".join(cells) + " |")
     return lines
 
 
-def _top_gaps(gaps: pd.DataFrame, top: int, confidence: float) -> list[str]:
-    lines = []
-    alpha = 1 - confidence
-    for predictor, part in gaps.groupby("predictor", sort=False):
-        ranked = part.dropna(subset=["gap"]).assign(size=lambda f: f["gap"].abs())
-        ranked = ranked.sort_values(["size", "profession"], ascending=[False, True]).head(top)
+def _comparisons(pairs: pd.DataFrame, params: AnalyzeParams) -> list[str]:
+    level = fmt_level(1 - params.confidence)
+    primary = pairs[pairs["family"] == "primary"]
+    secondary = pairs[pairs["family"] == "secondary"]
+    reference = pairs[pairs["family"] == "reference"]
+    lines = ["## The primary comparison", ""]
+    if primary.empty:
+        lines.append(
+            f"No primary comparison: analyze.primary ({' vs '.join(params.primary)}) needs "
+            "predictions of both."
+        )
+    else:
+        row = primary.iloc[0]
+        lines += [
+            f"{row.predictor_b} against {row.predictor_a} (analyze.primary), tested alone at the "
+            f"{level} level with the exact McNemar test; the interval is that test inverted "
+            "(exact, conditional on the discordant bios), so it excludes 0 exactly when the "
+            "test is significant.",
+            "",
+            f"**{row.verdict}**",
+        ]
+    lines += ["", "## Secondary comparisons", ""]
+    if secondary.empty:
+        lines.append("None: no other pair of tested predictors.")
+    else:
+        ci_level = fmt_level(float(secondary["ci_level"].iloc[0]))
+        lines += [
+            f"Every other pair of predictors that are not untrained references: {len(secondary)} "
+            f"exact McNemar tests, Holm-adjusted within this family at the {level} level. Their "
+            f"intervals are at {ci_level}, the level at which Holm's procedure stopped, so each "
+            "excludes 0 exactly when Holm rejects.",
+            "",
+            *[f"- {row.verdict}" for row in secondary.itertuples()],
+        ]
+    if not reference.empty:
+        lines += [
+            "",
+            "Chance references are shown for orientation, never tested:",
+            "",
+            *[f"- {row.verdict}" for row in reference.itertuples()],
+        ]
+    return lines
+
+
+def _gaps(result: Analysis, params: AnalyzeParams) -> list[str]:
+    alpha, confidence, minimum = 1 - params.confidence, params.confidence, params.min_group_size
+    lines = [
+        f"Gap = TPR of women - TPR of men in a profession (TPR: share of that gender's bios "
+        f"predicted as that gender), with Newcombe's {fmt_level(confidence)} interval and "
+        "Fisher's exact test, Holm-adjusted across professions. Listed per predictor: up to "
+        f"{params.top_gaps} professions where both genders have at least {minimum} test bios "
+        "(analyze.min_group_size), ranked by the evidence of a gap: the bound of its interval "
+        "nearest zero (the smallest gap the data support; 0 if the interval includes 0), then "
+        "by the Holm-adjusted p-value. Only significant gaps are listed.",
+        "",
+    ]
+    for predictor, part in result.gaps.groupby("predictor", sort=False):
+        if result.summary["predictors"][predictor]["reference"]:
+            lines += [
+                f"**{predictor}**: a untrained reference, not ranked (its gaps are in gaps.csv).",
+                "",
+            ]
+            continue
+        ranked = part[~part["small"] & part["significant"]].sort_values(
+            ["evidence", "p_holm", "profession"], ascending=[False, True, True]
+        )
         lines.append(f"**{predictor}**")
         lines.append("")
         if ranked.empty:
-            lines.append("- no profession with bios of both genders")
-        for row in ranked.itertuples():
-            significant = "significant" if row.p_holm < alpha else "not significant"
-            small = (
-                f"; SMALL group (women {row.n_female}, men {row.n_male}): imprecise"
-                if row.small
-                else ""
-            )
             lines.append(
-                f"- {row.profession}: gap {row.gap:+.3f} [{_num(row.gap_ci_low)}, "
-                f"{_num(row.gap_ci_high)}] (TPR women {row.tpr_female:.3f}, men "
-                f"{row.tpr_male:.3f}; Fisher p {_p(row.p_value)}, Holm p {_p(row.p_holm)}: "
-                f"{significant} after Holm{small})"
+                f"- no profession with at least {minimum} bios of each gender has a significant gap"
             )
+        for row in ranked.head(params.top_gaps).to_dict(orient="records"):
+            lines.append(f"- {gap_line(row, alpha, confidence)}")
         lines.append("")
-    return lines
-
-
-def _proxy(proxy: pd.DataFrame, confidence: float) -> list[str]:
-    lines = []
-    for row in proxy.itertuples():
-        if not np.isfinite(row.pearson_r):
-            lines.append(
-                f"- {row.predictor}: not computable ({row.n_professions} professions with both "
-                "genders, or constant gaps)."
-            )
-            continue
-        direction = "larger" if row.slope > 0 else "smaller"
-        significant = row.pearson_p < 1 - confidence
-        lines.append(
-            f"- {row.predictor}: Pearson r = {row.pearson_r:+.2f} (p {_p(row.pearson_p)}), "
-            f"Spearman rho = {row.spearman_rho:+.2f} (p {_p(row.spearman_p)}), slope "
-            f"{row.slope:+.3f} per unit share over {row.n_professions} professions: "
-            + (
-                f"the gap is {direction} where a profession has more women: the model uses "
-                "the profession as a proxy for gender."
-                if significant
-                else "no significant relation between the gap and the share of women."
-            )
+    cells = result.summary["cells"]
+    if cells["small"]:
+        listed = ", ".join(
+            f"{cell['profession']} ({cell['gender']}: {cell['n']})" for cell in cells["small_cells"]
         )
+        lines += [
+            f"Too few bios to rank (under {minimum} of a gender; {cells['small']} of the "
+            f"{cells['with_bios']} profession x gender cells with test bios): {listed}. Their "
+            "gaps are in gaps.csv, flagged small.",
+            "",
+        ]
     return lines
 
 
-def _probes(probes: pd.DataFrame) -> list[str]:
+def _probes(result: Analysis, confidence: float) -> list[str]:
+    probes = result.probes
     if probes.empty:
         return ["No probe predictions were found (results/probes/): nothing to report."]
     lines = [
         "Flip rate: share of bios whose predicted gender changes against the prediction on the "
         "original bio. Accuracy under *swapped* is against the FLIPPED label (the gender the "
         "swapped text describes); under *removed* against the original label (accuracy without "
-        "gendered words). Names are never changed.",
+        f"gendered words). Names are never changed. Wilson {fmt_level(confidence)} intervals.",
         "",
         "| predictor | variant | n | flip rate | accuracy | accuracy on the originals |",
         "| --- | --- | --- | --- | --- | --- |",
@@ -120,13 +163,17 @@ def _probes(probes: pd.DataFrame) -> list[str]:
             f"{_with_ci(row.accuracy, row.accuracy_ci_low, row.accuracy_ci_high)} | "
             f"{_num(row.accuracy_original)} |"
         )
+    lines.append("")
+    for name, entry in result.summary["predictors"].items():
+        if entry.get("probe_verdict"):
+            lines.append(f"- {name}: {entry['probe_verdict']}")
     return lines
 
 
 def render_report(result: Analysis, params: AnalyzeParams) -> str:
     """The whole report as Markdown."""
     data = result.summary["data"]
-    confidence = params.confidence
+    level = fmt_level(params.confidence)
     lines = ["# Bias in Bios: analysis report", ""]
     if data.get("synthetic"):
         lines += [
@@ -137,42 +184,36 @@ def render_report(result: Analysis, params: AnalyzeParams) -> str:
         ]
     lines += [
         f"Test bios: {data['n_test']:,} (source: {data.get('source')}). Every predictor is "
-        "scored on the same bios, joined by id. Intervals are "
-        f"{confidence:.0%}: Wilson for accuracy, percentile bootstrap "
-        f"({params.bootstrap_resamples:,} resamples, seeded) for the other metrics. "
-        "Positive class: female.",
+        "scored on the same bios, joined by id. Positive class: female.",
+        "",
+        "## Predictors",
+        "",
+        *_models(result),
         "",
         "## Headline",
         "",
+        f"{level} intervals: Wilson for accuracy, percentile bootstrap "
+        f"({params.bootstrap_resamples:,} resamples, seeded) for the others. Expected "
+        "calibration error: lower is better.",
+        "",
         *_headline(result),
         "",
-    ]
-    if "random_head" in set(result.overall["predictor"]):
-        lines += [
-            "Note: random_head is GPT-2 with an untrained classification head, at chance by "
-            "construction; it is a reference point, not a model to compare against.",
-            "",
-        ]
-    lines += ["## Is one predictor better than another? (exact McNemar, Holm across pairs)", ""]
-    if result.pairs.empty:
-        lines.append("Only one predictor: no pairs to compare.")
-    lines += [f"- {row.verdict}" for row in result.pairs.itertuples()]
-    lines += [
+        *_comparisons(result.pairs, params),
         "",
-        f"## The {params.top_gaps} professions with the largest true-positive-rate gaps",
+        "## Where the gender gaps are",
         "",
-        "Gap = TPR of women - TPR of men in the profession (TPR: share of that gender's bios "
-        "predicted as that gender). Interval: Newcombe; test: Fisher exact, Holm-adjusted "
-        f"across professions; groups under {params.min_group_size} bios are flagged SMALL.",
-        "",
-        *_top_gaps(result.gaps, params.top_gaps, confidence),
+        *_gaps(result, params),
         "## Proxy bias: does the gap follow the profession's share of women (train split)?",
         "",
-        *_proxy(result.proxy, confidence),
+        "With gap = TPR(women) - TPR(men), a model that uses the profession as a proxy for gender "
+        "recognises women better and men worse where women are many: a positive slope. Tested "
+        f"with Pearson's r at the {fmt_level(1 - params.confidence)} level, per predictor.",
+        "",
+        *[f"- {row.predictor}: {row.verdict}" for row in result.proxy.itertuples()],
         "",
         "## Counterfactual probes",
         "",
-        *_probes(result.probes),
+        *_probes(result, params.confidence),
         "",
     ]
     if result.notes:

@@ -1,23 +1,51 @@
-"""Paired comparison of predictors on the same bios: exact McNemar, paired bootstrap, Holm.
+"""Paired comparison of predictors on the same bios: exact McNemar, families, exact intervals.
 
 Two predictors scored on the same bios differ only on the *discordant* bios (one right, the
-other wrong); McNemar's exact test asks whether those split 50/50 (statsmodels ``mcnemar`` with
-``exact=True``: a two-sided binomial test on the discordant counts). The interval of the
-accuracy difference is a percentile bootstrap over the same resamples for both predictors.
-p-values across all pairs are Holm-adjusted (statsmodels ``multipletests``).
+other wrong). McNemar's exact test asks whether those split 50/50 (statsmodels ``mcnemar`` with
+``exact=True``: twice the smaller binomial tail of the discordant counts).
+
+The interval of the accuracy difference is the same test inverted, so that an interval and
+the verdict printed beside it cannot disagree: given ``m`` discordant bios of ``n``, of which
+``a_only`` favour predictor a, the difference is ``acc_b - acc_a = (m / n) (1 - 2 theta)``
+with ``theta`` the share of discordant bios a gets right. The Clopper-Pearson interval of
+``theta`` (scipy ``binomtest(...).proportion_ci(method="exact")``) excludes 1/2 exactly when the
+exact McNemar p-value is below its level, so the mapped interval excludes 0 exactly then (an
+exact interval conditional on ``m``).
+
+Families (``compare_predictors``):
+
+- ``primary``: the comparison the study exists to make (``analyze.primary``, the zero-shot base
+  against LoRA by default), tested alone at level alpha = 1 - confidence; interval at the
+  stated confidence.
+- ``secondary``: every other pair of predictors that are not untrained references, Holm-adjusted
+  within the family. Holm rejects the R smallest p-values; each interval is at level
+  1 - alpha / (k - R) (k pairs; 1 - alpha when all are rejected), the level at which Holm's
+  procedure stopped, so a pair's interval excludes 0 exactly when Holm rejects it. For the
+  pairs Holm does not reject these are Bonferroni intervals over the remaining ones, the
+  informative part of Holm-compatible simultaneous intervals (Strassburger & Bretz, 2008).
+- ``reference``: a pair involving a untrained reference (``random_head``): shown with its raw
+  p-value and a plain interval, never tested, in no family.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from itertools import combinations
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.stats import binomtest
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
 
-from analysis._bootstrap import bootstrap_means, percentile_interval
+from analysis.verdicts import pair_verdict
+from pipeline.paths import ANALYSIS_COLUMNS
+
+# The columns of pairs.csv, declared once with every other analysis table's.
+PAIR_COLUMNS = ANALYSIS_COLUMNS["pairs"]
+# Columns computed after the tests (the family's adjustment, the intervals, the verdicts).
+_DERIVED = {"diff_ci_low", "diff_ci_high", "ci_level", "p_adjusted", "significant", "verdict"}
 
 
 def adjust_pvalues(*, p_values: Any, method: str) -> np.ndarray:
@@ -61,101 +89,109 @@ def mcnemar_test(*, y_true: Any, pred_a: Any, pred_b: Any) -> pd.Series:
     )
 
 
-def _format_p(p: float) -> str:
-    return "< 0.001" if p < 0.001 else f"= {p:.3f}"
+def paired_difference_interval(
+    *, a_only: int, b_only: int, n: int, confidence: float
+) -> tuple[float, float]:
+    """Exact interval of ``acc_b - acc_a`` given the discordant counts (the McNemar inversion).
+
+    Clopper-Pearson interval of ``theta = a_only / m`` mapped through
+    ``(m / n) (1 - 2 theta)``; ``(0, 0)`` when no bio is discordant.
+    """
+    m = a_only + b_only
+    if m == 0:
+        return 0.0, 0.0
+    ci = binomtest(a_only, m).proportion_ci(confidence_level=confidence, method="exact")
+    scale = m / n
+    return scale * (1 - 2 * ci.high), scale * (1 - 2 * ci.low)
 
 
-def verdict(row: pd.Series, confidence: float) -> str:
-    """A plain-English sentence for one compared pair (uses the Holm-adjusted p-value)."""
-    a, b = row["predictor_a"], row["predictor_b"]
-    if row["a_only_correct"] + row["b_only_correct"] == 0:
-        return f"{a} and {b} are right and wrong on exactly the same bios: nothing to test."
-    points = 100 * row["acc_diff"]
-    low, high = 100 * row["diff_ci_low"], 100 * row["diff_ci_high"]
-    interval = f"{low:.2f} to {high:.2f} points, {confidence:.0%} CI"
-    stats = f"exact McNemar p {_format_p(row['p_value'])}, Holm p {_format_p(row['p_holm'])}"
-    if row["p_holm"] < 1 - confidence:
-        better, worse = (b, a) if points > 0 else (a, b)
-        if points < 0:  # the interval of (a - b), so that it brackets the gap stated
-            interval = f"{-high:.2f} to {-low:.2f} points, {confidence:.0%} CI"
-        return (
-            f"{better} is significantly more accurate than {worse}: by {abs(points):.2f} "
-            f"percentage points ({interval}; {stats})."
-        )
-    return (
-        f"No significant difference in accuracy between {a} and {b}: {b} minus {a} is "
-        f"{points:+.2f} points ({interval}; {stats})."
-    )
+def holm_level(p_values: Sequence[float], alpha: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """Holm-adjusted p-values, which are rejected, and the level alpha / (k - R) it stopped at."""
+    p = np.asarray(p_values, dtype=np.float64)
+    if p.size == 0:
+        return p, p.astype(bool), alpha
+    adjusted = adjust_pvalues(p_values=p, method="holm")
+    rejected = adjusted < alpha
+    remaining = p.size - int(rejected.sum())
+    return adjusted, rejected, alpha / remaining if remaining else alpha
+
+
+def _pairs(names: Sequence[str], primary: tuple[str, str] | None) -> list[tuple[str, str]]:
+    pairs = list(combinations(names, 2))
+    if primary is not None:
+        pairs = [primary] + [p for p in pairs if set(p) != set(primary)]
+    return pairs
 
 
 def compare_predictors(
     *,
     y_true: Any,
     predictions: pd.DataFrame,
-    seed: int,
-    resamples: int = 1000,
     confidence: float = 0.95,
-    accuracy_draws: dict[str, np.ndarray] | None = None,
+    primary: tuple[str, str] | None = None,
+    references: Sequence[str] = (),
+    labels: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
-    """Every unordered pair of predictors (columns of ``predictions``) on the same bios.
+    """Every pair of predictors (columns of ``predictions``) on the same bios, by family.
 
     Args:
         y_true: true gender ids.
         predictions: one column of predicted gender ids per predictor, rows aligned with y_true.
-        seed: bootstrap seed (ignored when ``accuracy_draws`` is given).
-        resamples: bootstrap resamples.
-        confidence: interval level; also sets the verdicts' significance level (1 - confidence).
-        accuracy_draws: per-predictor bootstrap accuracies on shared resamples (from
-            :func:`analysis.metrics.overall_metrics_many`), to reuse instead of resampling again.
+        confidence: interval level; the tests' level is alpha = 1 - confidence.
+        primary: ``(a, b)``, the primary comparison (difference b - a), or None.
+        references: untrained references: their pairs are shown, never tested.
+        labels: display labels for the verdicts.
 
     Returns:
-        One row per pair, indexed by (predictor_a, predictor_b), with the McNemar counts and
-        p-value, accuracies, acc_diff (= acc_b - acc_a) with its paired bootstrap interval, the
-        Holm-adjusted p-value and a verdict sentence.
+        One row per pair (the primary first), columns :data:`PAIR_COLUMNS`: McNemar counts and
+        p-value, accuracies, ``acc_diff`` (= acc_b - acc_a) with its exact interval at
+        ``ci_level``, the family, ``p_adjusted`` (Holm within the secondary family, the raw p
+        for the primary, NaN for references), ``significant`` and the verdict sentence.
     """
     y = np.asarray(y_true)
+    alpha = 1 - confidence
     names = list(predictions.columns)
-    if accuracy_draws is None:
-        correct = np.vstack([(predictions[c].to_numpy() == y) for c in names])
-        stacked = bootstrap_means(correct, resamples=resamples, seed=seed)
-        accuracy_draws = {name: stacked[i] for i, name in enumerate(names)}
+    if primary is not None and not set(primary) <= set(names):
+        raise ValueError(f"primary comparison {primary} needs predictions of both")
     rows = []
-    for a, b in combinations(names, 2):
-        test = mcnemar_test(y_true=y, pred_a=predictions[a], pred_b=predictions[b])
+    for a, b in _pairs(names, primary):
+        test = mcnemar_test(y_true=y, pred_a=predictions[a], pred_b=predictions[b]).to_dict()
         acc_a = float((predictions[a].to_numpy() == y).mean())
         acc_b = float((predictions[b].to_numpy() == y).mean())
-        low, high = percentile_interval(accuracy_draws[b] - accuracy_draws[a], confidence)
+        if a in references or b in references:
+            family = "reference"
+        elif primary is not None and (a, b) == tuple(primary):
+            family = "primary"
+        else:
+            family = "secondary"
         rows.append(
-            {
-                "predictor_a": a,
-                "predictor_b": b,
-                **test.to_dict(),
-                "acc_a": acc_a,
-                "acc_b": acc_b,
-                "acc_diff": acc_b - acc_a,
-                "diff_ci_low": low,
-                "diff_ci_high": high,
-            }
+            {"predictor_a": a, "predictor_b": b, "family": family, **test}
+            | {"acc_a": acc_a, "acc_b": acc_b, "acc_diff": acc_b - acc_a}
         )
-    columns = [
-        "predictor_a",
-        "predictor_b",
-        "n",
-        "both_correct",
-        "a_only_correct",
-        "b_only_correct",
-        "both_wrong",
-        "p_value",
-        "acc_a",
-        "acc_b",
-        "acc_diff",
-        "diff_ci_low",
-        "diff_ci_high",
-    ]
-    frame = pd.DataFrame(rows, columns=columns)
+    frame = pd.DataFrame(rows, columns=[c for c in PAIR_COLUMNS if c not in _DERIVED])
     for column in ("n", "both_correct", "a_only_correct", "b_only_correct", "both_wrong"):
         frame[column] = frame[column].astype(np.int64)
     frame["p_value"] = frame["p_value"].astype(np.float64)
-    frame["p_holm"] = adjust_pvalues(p_values=frame["p_value"], method="holm")
-    frame["verdict"] = [verdict(row, confidence) for _, row in frame.iterrows()]
-    return frame.set_index(["predictor_a", "predictor_b"])
+    frame["ci_level"] = confidence
+    frame["p_adjusted"] = np.nan
+    frame["significant"] = pd.Series([None] * len(frame), dtype=object)
+    is_primary = frame["family"] == "primary"
+    frame.loc[is_primary, "p_adjusted"] = frame.loc[is_primary, "p_value"]
+    frame.loc[is_primary, "significant"] = frame.loc[is_primary, "p_value"] < alpha
+    secondary = frame["family"] == "secondary"
+    adjusted, rejected, level = holm_level(frame.loc[secondary, "p_value"], alpha)
+    frame.loc[secondary, "p_adjusted"] = adjusted
+    frame.loc[secondary, "significant"] = rejected
+    frame.loc[secondary, "ci_level"] = 1 - level
+    bounds = [
+        paired_difference_interval(
+            a_only=row.a_only_correct, b_only=row.b_only_correct, n=row.n, confidence=row.ci_level
+        )
+        for row in frame.itertuples()
+    ]
+    frame["diff_ci_low"] = [low for low, _ in bounds]
+    frame["diff_ci_high"] = [high for _, high in bounds]
+    frame["verdict"] = [
+        pair_verdict(row, labels or {}, alpha) for row in frame.to_dict(orient="records")
+    ]
+    return frame[list(PAIR_COLUMNS)]

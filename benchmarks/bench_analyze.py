@@ -15,15 +15,17 @@ import argparse
 import os
 import platform
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import balanced_accuracy_score, f1_score, roc_auc_score
 
 from analysis._bootstrap import bootstrap_metrics
-from analysis.analyze import AnalyzeParams, analyze
+from analysis.analyze import analyze
 from analysis.metrics import expected_calibration_error
 from pipeline.labels import PROFESSIONS
+from pipeline.params import parse_key, read_params
 from pipeline.sample import PROFESSION_STATS
 
 
@@ -81,7 +83,10 @@ def main() -> None:
     )
     print(f"load average before: {os.getloadavg()}")
     test, predictions, shares = synthetic_study(args.bios)
-    params = AnalyzeParams(bootstrap_resamples=args.resamples)
+    # The real study's analysis settings (params.yaml), with the resamples asked for.
+    study = read_params(Path(__file__).resolve().parents[1] / "params.yaml")
+    study["analyze"]["bootstrap_resamples"] = args.resamples
+    params = parse_key(study, "analyze")
     y = test["gender_id"].to_numpy()
 
     started = time.perf_counter()

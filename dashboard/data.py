@@ -27,6 +27,7 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from analysis.metrics import METRICS as METRIC_SPECS
 from pipeline import catalogue, paths
@@ -104,6 +105,11 @@ def make_command(study: Path, stage: str | None = "analyze") -> str:
 # --- cached readers (keyed on path + mtime + size) -----------------------------------------------
 
 
+def file_stamp(path: Path) -> tuple[int, int] | None:
+    """A file's modification time and size (None if absent): a cache key that follows reruns."""
+    return _stamp(path)
+
+
 def _stamp(path: Path) -> tuple[int, int] | None:
     try:
         stat = path.stat()
@@ -162,27 +168,73 @@ def table(study: Path, name: str) -> Loaded:
     return loaded
 
 
+class _Contract(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class _Predictor(_Contract):
+    label: str
+    description: str
+    kind: str
+    reference: bool
+    model: dict[str, Any]
+    probe_verdict: str | None = None
+
+
+class _Data(_Contract):
+    source: str
+    synthetic: bool
+    n_test: int
+
+
+class _Settings(_Contract):
+    confidence: float = Field(gt=0, lt=1)
+    min_group_size: int
+    primary: list[str] | None
+
+
+class _Summary(_Contract):
+    """What the pages read from summary.json (the analyze stage writes more)."""
+
+    data: _Data
+    predictors: dict[str, _Predictor]
+    settings: _Settings
+    notes: list[str]
+
+
+_METRICS = TypeAdapter(dict[str, dict[str, float | None]])
+
+
+def _contract_problem(rel: Path, value: Any, adapter: TypeAdapter) -> str | None:
+    try:
+        adapter.validate_python(value)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the top level"
+        return (
+            f"`{rel}` does not match the analysis contract ({where}: {first['msg']}); it was "
+            "written by another version of the analyze stage or edited by hand"
+        )
+    return None
+
+
 def metrics(study: Path) -> Loaded:
-    """``results/metrics.json``: the headline numbers (a mapping per predictor)."""
+    """``results/metrics.json``: the headline numbers (numbers per predictor, and primary)."""
     loaded = _load(study, "metrics", METRICS, _read_json)
-    if loaded.ok and not isinstance(loaded.value, dict):
-        return Loaded("metrics", loaded.path, problem=f"`{METRICS}` is not a JSON object")
+    if loaded.ok:
+        problem = _contract_problem(METRICS, loaded.value, _METRICS)
+        if problem:
+            return Loaded("metrics", loaded.path, problem=problem)
     return loaded
 
 
 def summary(study: Path) -> Loaded:
     """``results/analysis/summary.json``: the data, the predictors and the models behind them."""
     loaded = _load(study, "summary", SUMMARY, _read_json)
-    if not loaded.ok:
-        return loaded
-    value = loaded.value
-    predictors = value.get("predictors") if isinstance(value, dict) else None
-    if not isinstance(predictors, dict) or not all(
-        isinstance(v, dict) for v in predictors.values()
-    ):
-        return Loaded("summary", loaded.path, problem=f"`{SUMMARY}` has no valid 'predictors'")
-    if not isinstance(value.get("data"), dict):
-        return Loaded("summary", loaded.path, problem=f"`{SUMMARY}` has no valid 'data'")
+    if loaded.ok:
+        problem = _contract_problem(SUMMARY, loaded.value, TypeAdapter(_Summary))
+        if problem:
+            return Loaded("summary", loaded.path, problem=problem)
     return loaded
 
 
@@ -197,6 +249,32 @@ def report(study: Path) -> Loaded:
     if not path.is_file():
         return Loaded("report", path, problem=f"`{REPORT}` is missing")
     return Loaded("report", path, value=path.read_text(encoding="utf-8"))
+
+
+def history(study: Path) -> Loaded:
+    """The LoRA training curve: ``results/lora/history.csv`` (one row per dev evaluation)."""
+    loaded = _load(study, "history", paths.LORA_HISTORY, _read_csv, paths.LORA_HISTORY_COLUMNS)
+    if loaded.ok and loaded.value.empty:
+        return Loaded("history", loaded.path, problem=f"`{paths.LORA_HISTORY}` has no rows")
+    return loaded
+
+
+def train_metrics(study: Path) -> Loaded:
+    """The train stage's dev metrics: ``results/lora/metrics.json`` (best_step, dev accuracy)."""
+    loaded = _load(study, "train metrics", paths.LORA_METRICS, _read_json)
+    if loaded.ok and not isinstance(loaded.value, dict):
+        return Loaded(
+            "train metrics", loaded.path, problem=f"`{paths.LORA_METRICS}` is not an object"
+        )
+    return loaded
+
+
+def report_html(study: Path) -> Loaded:
+    """The self-contained HTML report (bytes, for a download)."""
+    path = study / paths.ANALYSIS_REPORT_HTML
+    if not path.is_file():
+        return Loaded("report.html", path, problem=f"`{paths.ANALYSIS_REPORT_HTML}` is missing")
+    return Loaded("report.html", path, value=path.read_bytes())
 
 
 def bios(study: Path) -> Loaded:
@@ -318,6 +396,41 @@ def _record(entry: dict[str, Any], kind: str, state: str | None) -> dict[str, An
         for key, value in _flatten(content.get("data") or {}).items():
             record[f"metric:{scope}{key}"] = value
     return record
+
+
+@st.cache_data(show_spinner="Asking DVC for the training curves...", ttl=30, max_entries=8)
+def _plots_diff(root: str, revs: tuple[str, ...], target: str) -> list[dict[str, Any]]:
+    """The data of one DVC plot at several revisions (``dvc plots diff --json``)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "dvc", "plots", "diff", *revs, "--json", "--targets", target],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if result.returncode != 0:
+        lines = (result.stderr or result.stdout).strip().splitlines() or ["no output"]
+        raise RuntimeError(lines[-1])
+    shown = json.loads(result.stdout)
+    entries = (shown.get("data") or shown).get(target) or []
+    return [value for entry in entries for value in entry["content"]["data"]["values"]]
+
+
+def experiment_histories(study: Path, revs: Sequence[str]) -> Loaded:
+    """The training curve of each revision or experiment in ``revs`` (a ``rev`` column each)."""
+    root = dvc_root(study)
+    if root is None or not revs:
+        return Loaded("histories", study, problem="no DVC study or no revision chosen")
+    try:
+        values = _plots_diff(str(root), tuple(revs), paths.LORA_HISTORY.as_posix())
+    except (RuntimeError, OSError, subprocess.TimeoutExpired, json.JSONDecodeError) as err:
+        return Loaded("histories", study, problem=f"DVC could not read the curves: {err}")
+    frame = pd.DataFrame(values)
+    if frame.empty:
+        return Loaded("histories", study, problem="no training curve at these revisions")
+    for column in ("step", "train_loss", "dev_accuracy", "dev_loss"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce")
+    return Loaded("histories", root, value=frame)
 
 
 def experiments(study: Path, num: int = 3) -> Loaded:

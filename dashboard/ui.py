@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 from matplotlib.figure import Figure
 
+from analysis.verdicts import fmt_level
 from dashboard import data
 from pipeline import catalogue
 
@@ -23,8 +24,10 @@ PAGES = (
     ("professions", "Professions", ":material/work:", "errors and TPR gaps by gender"),
     ("significance", "Significance", ":material/balance:", "every pairwise test"),
     ("calibration", "Calibration", ":material/show_chart:", "reliability diagrams"),
+    ("training", "Training", ":material/trending_up:", "the LoRA training curve"),
     ("probes", "Probes", ":material/swap_horiz:", "swapped and removed gendered words"),
     ("examples", "Examples", ":material/article:", "read the bios and predictions"),
+    ("try_bio", "Try a bio", ":material/edit_note:", "score a bio you type (runs the models)"),
     ("experiments", "Experiments", ":material/science:", "compare DVC runs"),
 )
 
@@ -48,7 +51,7 @@ def require(study_dir: Path, *loaded: data.Loaded, stage: str | None = "analyze"
     if not problems:
         return
     st.error(
-        "This page needs results that are not there yet:\n\n"
+        "This page needs results that are missing or unusable:\n\n"
         + "\n".join(f"- {problem}" for problem in problems)
     )
     command = data.make_command(study_dir, stage)
@@ -92,8 +95,21 @@ def figure(fig: Figure, alt: str) -> None:
     st.pyplot(fig, alt=alt)
 
 
+def confidence(study_dir: Path) -> float:
+    """The analysis' interval level (``analyze.confidence``, from summary.json; 0.95 if absent)."""
+    loaded = data.summary(study_dir)
+    settings = loaded.value.get("settings") if loaded.ok else None
+    value = settings.get("confidence") if isinstance(settings, dict) else None
+    return float(value) if isinstance(value, int | float) else 0.95
+
+
+def level(study_dir: Path) -> str:
+    """The interval level for labels, e.g. ``95%`` or ``99%``."""
+    return fmt_level(confidence(study_dir))
+
+
 def fmt_ci(low: float, high: float, digits: int = 3) -> str:
-    """A 95% interval as text, e.g. ``[0.912, 0.934]``."""
+    """An interval as text, e.g. ``[0.912, 0.934]``."""
     if pd.isna(low) or pd.isna(high):
         return "n/a"
     return f"[{low:.{digits}f}, {high:.{digits}f}]"

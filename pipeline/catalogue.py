@@ -37,13 +37,13 @@ class PredictorSpec:
     kind: Literal["model", "baseline"]
     label: str  # a few words, for tables and legends
     description: str  # one sentence: what it is
-    reference: bool = False  # a chance-level reference: shown and labelled, never tested
+    reference: bool = False  # a untrained reference: shown and labelled, never tested
     weights: str | None = None  # models only: the study folder its loader reads
 
     @property
     def display(self) -> str:
         """``label`` with the reference flag spelled out, for legends and headings."""
-        return f"{self.label} (chance reference)" if self.reference else self.label
+        return f"{self.label} (untrained reference)" if self.reference else self.label
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -131,6 +131,6 @@ def label(name: str) -> str:
 
 
 def is_reference(name: str) -> bool:
-    """Whether ``name`` is a chance-level reference (excluded from every test family)."""
+    """Whether ``name`` is a untrained reference (excluded from every test family)."""
     entry = spec(name)
     return bool(entry and entry.reference)

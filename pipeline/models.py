@@ -54,16 +54,33 @@ def base_model_reference(base_dir: str | Path = paths.BASE_MODEL_DIR) -> dict[st
     return json.loads((Path(base_dir) / REFERENCE_FILE).read_text(encoding="utf-8"))
 
 
+@contextmanager
+def _quiet_loading() -> Iterator[None]:
+    """No per-tensor progress bar, no load report (a new head's weights are missing by design)."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
 def load_pretrained(cls: Any, name_or_path: str, revision: str | None, **kwargs: Any) -> Any:
     """``cls.from_pretrained`` with safetensors only and no remote code; one line if it fails."""
     try:
-        return cls.from_pretrained(
-            name_or_path,
-            revision=revision,
-            use_safetensors=True,
-            trust_remote_code=False,
-            **kwargs,
-        )
+        with _quiet_loading():
+            return cls.from_pretrained(
+                name_or_path,
+                revision=revision,
+                use_safetensors=True,
+                trust_remote_code=False,
+                **kwargs,
+            )
     except OSError as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise SuiteError(f"cannot load {name_or_path!r} (revision {revision}): {first}") from None

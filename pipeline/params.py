@@ -265,7 +265,7 @@ class PredictParams(Section):
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    device: Literal["auto", "cpu", "cuda"]  # auto: CUDA (bfloat16 autocast) when present, else CPU
+    device: Literal["auto", "cpu", "cuda"]  # auto: CUDA (bfloat16 weights) if present, else CPU
     batch_size: Int | None = Field(ge=1)  # bios per batch; null: 32 on CPU, 256 on CUDA
     max_length: Int = Field(ge=8)  # tokens per bio (prompt); longer bios are truncated
 
@@ -375,6 +375,24 @@ class AnalyzeParams(Section):
     min_group_size: Int = Field(ge=1)  # profession x gender cells below this are "small"
     calibration_bins: Int = Field(ge=2, le=100)  # equal-width bins of P(female)
     top_gaps: Int = Field(ge=1)  # professions listed per predictor in the report
+    # [a, b]: THE comparison of the study (b - a), tested alone at 1 - confidence; every other
+    # pair of non-reference predictors is a secondary family, Holm-adjusted within it.
+    primary: list[Str] = Field(min_length=2, max_length=2)
+
+    @field_validator("primary")
+    @classmethod
+    def _primary_pair(cls, primary: list[str]) -> list[str]:
+        from pipeline import catalogue
+
+        if primary[0] == primary[1]:
+            raise ValueError("compares a predictor with itself; name two predictors")
+        for name in primary:
+            if catalogue.spec(name) is None:
+                known = ", ".join(catalogue.names())
+                raise ValueError(f"{name!r} is not a predictor; predictors: {known}")
+            if catalogue.is_reference(name):
+                raise ValueError(f"{name!r} is a untrained reference: it is never tested")
+        return primary
 
 
 class StudyParams(Section):

@@ -23,6 +23,7 @@ LORA_DIR = Path("models/lora")
 # which would throw the checkpoints away); one subfolder per run fingerprint, removed on success.
 LORA_CHECKPOINTS_DIR = Path("checkpoints/lora")
 LORA_HISTORY = Path("results/lora/history.csv")  # DVC plot: dev metrics per evaluation step
+LORA_HISTORY_COLUMNS = ("step", "epoch", "train_loss", "dev_accuracy", "dev_loss", "learning_rate")
 LORA_METRICS = Path("results/lora/metrics.json")  # DVC metrics: final dev metrics
 PREDICTIONS_DIR = Path("results/predictions")
 PROBES_DIR = Path("data/probes")
@@ -61,18 +62,21 @@ ANALYSIS_COLUMNS: dict[str, tuple[str, ...]] = {
     "pairs": (
         "predictor_a",
         "predictor_b",
+        "family",
         "n",
         "both_correct",
         "a_only_correct",
         "b_only_correct",
         "both_wrong",
-        "p_value",
         "acc_a",
         "acc_b",
         "acc_diff",
         "diff_ci_low",
         "diff_ci_high",
-        "p_holm",
+        "ci_level",
+        "p_value",
+        "p_adjusted",
+        "significant",
         "verdict",
     ),
     "groups": (
@@ -104,6 +108,8 @@ ANALYSIS_COLUMNS: dict[str, tuple[str, ...]] = {
         "p_value",
         "p_holm",
         "p_bh",
+        "significant",
+        "evidence",
         "small",
         "share_women",
     ),
@@ -117,6 +123,8 @@ ANALYSIS_COLUMNS: dict[str, tuple[str, ...]] = {
         "slope",
         "slope_stderr",
         "intercept",
+        "direction",
+        "verdict",
     ),
     "calibration": (
         "predictor",
@@ -144,6 +152,7 @@ ANALYSIS_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 ANALYSIS_TABLES = {name: ANALYSIS_DIR / f"{name}.csv" for name in ANALYSIS_COLUMNS}
 ANALYSIS_REPORT = ANALYSIS_DIR / "report.md"
+ANALYSIS_REPORT_HTML = ANALYSIS_DIR / "report.html"  # the same, self-contained, with figures
 # Per-predictor plot data for DVC's top-level `plots:` (one file per predictor and plot, so that
 # DVC draws one panel per predictor with its built-in templates).
 ANALYSIS_PLOTS_DIR = ANALYSIS_DIR / "plots"

@@ -27,13 +27,14 @@ import numpy as np
 import pandas as pd
 
 from pipeline import paths
-from pipeline.errors import SuiteError, run_main
+from pipeline.errors import run_main
 from pipeline.params import load_stage_params
 from pipeline.predictions import predictions_frame, write_predictions
 from pipeline.predictors import LOADERS, LoadContext, Predictor, load_predictor
 from pipeline.provenance import params_hash, run_log, run_metadata
 from pipeline.runtime import Runtime, make_runtime, shutdown
 from pipeline.scoring import predict_probs
+from pipeline.tables import read_prepared
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +68,12 @@ def predict_frame(
     runtime: Runtime,
     batch_size: int,
     identity: str = "",
+    progress: bool = True,
 ) -> PredictResult:
     """Predict every text with a loaded predictor; the frame is in the shared schema.
 
-    ``identity`` fills the ``params_hash`` column (the hash of the params that made the run).
+    ``identity`` fills the ``params_hash`` column (the hash of the params that made the run);
+    ``progress`` shows a progress bar.
     """
     encoded = predictor.scorer.encode(texts)
     n_truncated = int(encoded.truncated.sum())
@@ -81,7 +84,9 @@ def predict_frame(
             n_truncated,
             len(texts),
         )
-    prob = predict_probs(encoded, predictor.scorer, runtime, batch_size, desc=predictor.name)
+    prob = predict_probs(
+        encoded, predictor.scorer, runtime, batch_size, desc=predictor.name, progress=progress
+    )
     if prob is None:
         return PredictResult(None, n_truncated)
     # Rounding noise can leave a sigmoid a hair outside [0, 1] in low precision.
@@ -96,22 +101,14 @@ def predict_frame(
     return PredictResult(frame, n_truncated)
 
 
-def read_texts(path: Path, hint: str) -> pd.DataFrame:
-    """Read ``id`` and ``text`` from a parquet file; one clear line if unusable."""
-    if not path.is_file():
-        raise SuiteError(f"{path}: not found; {hint}")
-    frame = pd.read_parquet(path)
-    missing = [c for c in ("id", "text") if c not in frame.columns]
-    if missing:
-        raise SuiteError(f"{path}: missing column {missing[0]!r}; expected columns id, text")
-    if frame.empty:
-        raise SuiteError(f"{path}: no bios to predict (0 rows); {hint}")
-    bad = frame["text"].map(lambda t: not isinstance(t, str) or not t.strip())
-    if bad.any():
-        raise SuiteError(f"{path}: bio {frame['id'][bad].iloc[0]!r} is empty or not text")
-    if frame["id"].duplicated().any():
-        raise SuiteError(f"{path}: duplicate id {frame['id'][frame['id'].duplicated()].iloc[0]!r}")
-    return frame[["id", "text"]]
+def read_texts(path: Path, stage: str) -> pd.DataFrame:
+    """Read and check ``id`` and ``text`` of a table that ``stage`` made; one line if unusable.
+
+    The test split is made by ``prepare``, the probe texts by ``probe`` (:mod:`pipeline.tables`:
+    a missing, corrupt or empty file, a null or repeated id, an empty or non-text bio stop).
+    """
+    what = "probe texts" if stage == "probe" else "split"
+    return read_prepared(path, ("id", "text"), what=what, stage=stage)
 
 
 def main() -> None:
@@ -123,11 +120,11 @@ def main() -> None:
     params = load_stage_params(params_keys(args.predictor))
     if args.on == "test":
         source, out = paths.split_path("test"), paths.predictions_path(args.predictor)
-        hint = "run the prepare stage first (dvc repro prepare)"
+        made_by = "prepare"
     else:
         source, out = paths.PROBES_FILE, paths.probe_predictions_path(args.predictor)
-        hint = "run the probe stage first (dvc repro probe)"
-    bios = read_texts(source, hint)
+        made_by = "probe"
+    bios = read_texts(source, made_by)
     runtime = make_runtime(params["predict.device"])
     batch_size = params["predict.batch_size"] or DEFAULT_BATCH_SIZE[runtime.device.type]
     stage = stage_name(args.predictor, args.on)

@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data, ui
+from pipeline import catalogue
 
 ALL = "(all)"
 MAX_ROWS = 500  # rows drawn in the table; the CSV download holds every match
@@ -24,7 +25,6 @@ frame = examples.value
 predictors = data.predictor_order(
     [c.split(":", 1)[1] for c in frame.columns if c.startswith("pred:")]
 )
-pred_cols = [f"pred:{p}" for p in predictors]
 
 c1, c2, c3 = st.columns(3)
 profession = c1.selectbox("Profession", [ALL, *sorted(frame["profession"].unique())], key="ex_prof")
@@ -38,6 +38,13 @@ predictor = c3.selectbox(
 c4, c5 = st.columns(2)
 outcome = c4.radio(f"{predictor} is", [ALL, "correct", "wrong"], horizontal=True, key="ex_outcome")
 disagree = c5.checkbox("Only bios where the models disagree", key="ex_disagree")
+references = [p for p in predictors if catalogue.is_reference(p)]
+with_references = c5.checkbox(
+    f"Count untrained references ({', '.join(references) or 'none'}) among the models",
+    key="ex_with_references",
+    disabled=not references,
+)
+voters = [p for p in predictors if with_references or p not in references]
 
 mask = pd.Series(True, index=frame.index)
 if profession != ALL:
@@ -50,8 +57,9 @@ if outcome == "correct":
 elif outcome == "wrong":
     mask &= ~correct & frame[f"pred:{predictor}"].notna()
 if disagree:
-    # Disagreement among the predictors that scored the bio (a missing prediction is not a vote).
-    mask &= frame[pred_cols].nunique(axis=1, dropna=True) > 1
+    # Disagreement among the predictors that scored the bio (a missing prediction is not a vote);
+    # a untrained reference disagrees with everyone half the time, so it votes only if asked.
+    mask &= frame[[f"pred:{p}" for p in voters]].nunique(axis=1, dropna=True) > 1
 matches = frame[mask]
 
 st.markdown(f"**{len(matches):,}** of {len(frame):,} bios match.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from analysis import plots
 from dashboard import data, ui
 
 EXAMPLE = "dvc exp run -S lora.r=16"
@@ -83,4 +84,28 @@ if len(frame) >= 2:
     if st.checkbox("Only what changed", value=True, key="exp_changed"):
         side = side[side["changed"]]
     ui.table(side.astype({f"A: {first}": str, f"B: {second}": str}), "experiment comparison")
+    st.header("Training curves")
+    chosen = st.multiselect(
+        "Overlay the LoRA training curves of",
+        names,
+        default=[first, second] if first != second else [first],
+        key="exp_curves",
+    )
+    # Every name DVC shows is a revision it resolves: workspace, a branch, a short sha, an
+    # experiment's name.
+    histories = data.experiment_histories(study, chosen)
+    if not histories.ok:
+        st.info(f"No curves to show: {histories.problem}.")
+    else:
+        curves = histories.value
+        runs = {
+            str(rev): part.sort_values("step") for rev, part in curves.groupby("rev", sort=False)
+        }
+        named = frame.set_index(frame["name"].astype(str))
+        best = {}
+        if "metric:train.best_step" in named.columns:
+            for name in runs:
+                if name in named.index and pd.notna(named.loc[name, "metric:train.best_step"]):
+                    best[name] = int(named.loc[name, "metric:train.best_step"])
+        ui.figure(plots.training_curves(runs, best), alt="Training curves of the chosen runs")
 st.caption(f"Repository: {loaded.path}. New variation: `{where}{EXAMPLE}`.")

@@ -1,10 +1,11 @@
-"""Overview page: which data and predictors, headline metrics with 95% intervals, base vs LoRA."""
+"""Overview page: which data and predictors, headline metrics with intervals, the primary test."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
+from analysis.verdicts import model_description as describe
 from dashboard import data, ui
 
 study = ui.study()
@@ -57,82 +58,84 @@ ui.require(study, summary, data.table(study, "overall"))
 
 # --- predictors and headline table ---------------------------------------------------------------
 labels = ui.labels(study)
+level = ui.level(study)
 overall = data.table(study, "overall").value
 predictors = data.predictor_order(list(summary.value["predictors"]))
 st.header("Predictors")
 cells = overall.set_index(["predictor", "metric"])
 rows = []
 for predictor in predictors:
-    row = {"predictor": predictor, "label": labels.get(predictor, "")}
+    entry = summary.value["predictors"][predictor]
+    model = entry.get("model") if isinstance(entry.get("model"), dict) else {}
+    row = {"predictor": predictor, "label": labels.get(predictor, ""), "model": describe(model)}
     for metric in data.METRIC_NAMES:
         if (predictor, metric) not in cells.index:
             continue
         cell = cells.loc[(predictor, metric)]
         row["n"] = int(cell["n"])
         row[metric] = cell["value"]
-        row[f"{metric} 95% CI"] = ui.fmt_ci(cell["ci_low"], cell["ci_high"])
+        row[f"{metric} {level} CI"] = ui.fmt_ci(cell["ci_low"], cell["ci_high"])
     rows.append(row)
 headline = pd.DataFrame(rows)
 st.caption(
-    "Headline metrics on the same test bios, each with its 95% interval (Wilson for accuracy, "
-    "bootstrap otherwise; see the CSV's ci_method). ECE: expected calibration error, lower is "
-    "better. Click a column header to sort."
+    f"Headline metrics on the same test bios, each with its {level} interval (Wilson for "
+    "accuracy, bootstrap otherwise; see the CSV's ci_method). ECE: expected calibration error, "
+    "lower is better. The model column names each model as it is. Click a header to sort."
 )
 number = {m: st.column_config.NumberColumn(m, format="%.4f") for m in data.METRIC_NAMES}
 ui.table(headline, "headline metrics", column_config=number)
 with st.expander("All metrics in long form (overall.csv)"):
     ui.table(overall, "overall")
 
-# --- base vs LoRA --------------------------------------------------------------------------------
-st.header("Does LoRA beat the base model?")
+# --- the primary comparison ---------------------------------------------------------------------
+st.header("Does fine-tuning beat the base model?")
 pairs = data.table(study, "pairs")
-missing = [p for p in ("zero_shot", "lora") if p not in predictors]
+primary_names = (summary.value.get("settings") or {}).get("primary")
+missing = [n for n in primary_names or [] if n not in summary.value["predictors"]]
 if missing:
     st.info(
-        "No base-versus-LoRA comparison: predictions for "
-        + " and ".join(f"`{p}`" for p in missing)
-        + f" are missing. Make them with `{data.make_command(study, 'analyze')}`."
+        " ".join(f"The predictions for `{name}` are missing." for name in missing)
+        + f" Make them, and the analysis, with `{data.make_command(study, None)}`."
     )
 elif not pairs.ok:
     st.info(f"{pairs.problem}. Make it with `{data.make_command(study, 'analyze')}`.")
+elif not primary_names or (pairs.value["family"] != "primary").all():
+    notes = [n for n in summary.value.get("notes", []) if "primary" in n]
+    st.info(
+        (notes[0] if notes else "No primary comparison in this analysis.")
+        + f" Make the missing predictions, then `{data.make_command(study, 'analyze')}`."
+    )
 else:
-    frame = pairs.value
-    match = frame[
-        ((frame["predictor_a"] == "zero_shot") & (frame["predictor_b"] == "lora"))
-        | ((frame["predictor_a"] == "lora") & (frame["predictor_b"] == "zero_shot"))
-    ]
-    if match.empty:
-        st.info(f"pairs.csv has no zero_shot/lora row: rerun `{data.make_command(study)}`.")
-    else:
-        pair = match.iloc[0]
-        # acc_diff is acc_b - acc_a: orient it as LoRA minus base.
-        sign = 1 if pair["predictor_b"] == "lora" else -1
-        acc_lora = pair["acc_b"] if sign == 1 else pair["acc_a"]
-        acc_base = pair["acc_a"] if sign == 1 else pair["acc_b"]
-        diff = sign * pair["acc_diff"]
-        low, high = sorted((sign * pair["diff_ci_low"], sign * pair["diff_ci_high"]))
-        significant = pair["p_holm"] < 0.05
-        direction = "more" if diff > 0 else "less"
-        cols = st.columns(3)
-        cols[0].metric("Accuracy, base (zero-shot)", f"{acc_base:.4f}")
-        cols[1].metric("Accuracy, LoRA", f"{acc_lora:.4f}", delta=f"{diff:+.4f}")
-        cols[2].metric("McNemar p (Holm)", ui.fmt_p(pair["p_holm"]))
-        verdict = (
-            f"On the same {int(pair['n']):,} test bios, LoRA is {100 * abs(diff):.1f} percentage "
-            f"points {direction} accurate than the zero-shot base model (95% CI of the difference "
-            f"{ui.fmt_ci(low, high)}); the exact McNemar test gives "
-            f"p = {ui.fmt_p(pair['p_value'])} "
-            f"(Holm-adjusted {ui.fmt_p(pair['p_holm'])}): "
-            + (
-                "the difference is statistically significant at the 5% level."
-                if significant
-                else "the difference is NOT statistically significant at the 5% level."
-            )
-        )
-        (st.success if significant and diff > 0 else st.info)(verdict)
-        st.caption(f"Analysis verdict: {pair['verdict']}")
+    pair = pairs.value[pairs.value["family"] == "primary"].iloc[0]
+    a, b = pair["predictor_a"], pair["predictor_b"]
+    cols = st.columns(3)
+    cols[0].metric(f"Accuracy, {a}", f"{100 * pair['acc_a']:.1f}%")
+    cols[1].metric(
+        f"Accuracy, {b}", f"{100 * pair['acc_b']:.1f}%", delta=f"{100 * pair['acc_diff']:+.1f} pts"
+    )
+    cols[2].metric("Exact McNemar p", ui.fmt_p(pair["p_value"]))
+    # The analysis decided (analysis/verdicts.py); this page only shows its sentence.
+    significant = str(pair["significant"]).lower() == "true"
+    (st.success if significant and pair["acc_diff"] > 0 else st.info)(pair["verdict"])
+    st.caption(
+        f"The primary comparison (analyze.primary: {a}, {b}) on the same {int(pair['n']):,} test "
+        f"bios, tested alone; its {100 * pair['ci_level']:.4g}% interval is the exact test "
+        "inverted, so it excludes 0 exactly when the test is significant. Every other pair is on "
+        "the Significance page."
+    )
 
 report = data.report(study)
+report_html = data.report_html(study)
+st.header("The written report")
+if report_html.ok:
+    st.download_button(
+        "Download the report (one self-contained HTML page)",
+        report_html.value,
+        file_name="bias-in-bios-report.html",
+        mime="text/html",
+        key="download_report_html",
+        on_click="ignore",
+    )
 if report.ok:
     with st.expander("Full written report (report.md)"):
         st.text(report.value)

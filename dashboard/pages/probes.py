@@ -6,6 +6,7 @@ import seaborn as sns
 import streamlit as st
 from matplotlib.figure import Figure
 
+from analysis import plots
 from dashboard import data, ui
 
 study = ui.study()
@@ -24,27 +25,17 @@ overall = frame[frame["profession"] == "all"]
 predictors = data.predictor_order(list(frame["predictor"].unique()))
 
 st.header("All professions")
-with sns.axes_style("whitegrid"):
-    fig = Figure(figsize=(10, 3.8), layout="constrained")
-    left, right = fig.subplots(1, 2)
-    for ax, column, title in (
-        (left, "flip_rate", "Flip rate (higher = follows gendered words)"),
-        (right, "accuracy", "Accuracy on probes"),
-    ):
-        sns.barplot(
-            data=overall.assign(value=overall[column] * 100),
-            x="predictor",
-            y="value",
-            hue="variant",
-            order=predictors,
-            ax=ax,
-        )
-        ax.set_title(title)
-        ax.set_xlabel("predictor")
-        ax.set_ylabel(f"{column.replace('_', ' ')} (%)")
-        ax.set_ylim(0, 100)
-        ax.tick_params(axis="x", labelrotation=20)
-ui.figure(fig, alt="Flip rate and accuracy on counterfactual probes per model")
+level = ui.level(study)
+summary = data.summary(study)
+if summary.ok:
+    # What the probes show, in the analysis' words (analysis/verdicts.py).
+    for name in predictors:
+        verdict = summary.value["predictors"].get(name, {}).get("probe_verdict")
+        if verdict:
+            st.markdown(f"**{name}**")
+            st.text(verdict)
+fig = plots.probe_rates(frame, predictors, level)
+ui.figure(fig, alt="Flip rate and accuracy on counterfactual probes per model, with intervals")
 fmt = {c: st.column_config.NumberColumn(c, format="%.3f") for c in ("flip_rate", "accuracy")}
 ui.table(overall, "probes overall", column_config=fmt)
 

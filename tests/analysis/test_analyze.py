@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from analysis.analyze import PRIMARY, analyze, train_share_women
+from analysis.analyze import analyze, small_cells, train_share_women
 from analysis.metrics import METRICS
 from pipeline import catalogue, paths
 from pipeline.baselines import BASELINES, predict_baseline
@@ -121,7 +121,7 @@ def test_metrics_and_summary_match_the_tables(analyzed):
     assert summary["data"] == {"source": "sample", "synthetic": True, "n_test": len(test)}
     assert catalogue.order(list(summary["predictors"])) == list(PREDICTORS)
     assert summary["predictors"]["random_head"]["reference"] is True
-    assert "chance reference" in summary["predictors"]["random_head"]["label"]
+    assert "untrained reference" in summary["predictors"]["random_head"]["label"]
     assert summary["run"]["seeds"] == {"seeds.bootstrap": 0}
     # metrics.json: the headline numbers only, equal to the tables
     assert set(metrics) == {*PREDICTORS, "primary"}
@@ -139,7 +139,9 @@ def test_metrics_and_summary_match_the_tables(analyzed):
             assert entry[f"flip_rate_{variant}"] == pytest.approx(rate)
     pairs = table(analyzed, "pairs").set_index(["predictor_a", "predictor_b"])
     assert len(pairs) == len(list(combinations(PREDICTORS, 2)))
-    row = pairs.loc[PRIMARY]
+    row = pairs.loc[("zero_shot", "lora")]  # analyze.primary, in its order
+    assert row["family"] == "primary"
+    assert summary["settings"]["primary"] == ["zero_shot", "lora"]
     assert metrics["primary"]["acc_diff"] == pytest.approx(row["acc_b"] - row["acc_a"])
     assert metrics["primary"]["p_value"] == pytest.approx(row["p_value"])
     # flat enough for `dvc exp show`: a handful of numbers per predictor
@@ -182,8 +184,12 @@ def test_planted_findings_show_up(analyzed):
     assert everyone.loc[("lora", "swapped"), "accuracy"] == pytest.approx(0.9, abs=0.05)
     report = (analyzed / paths.ANALYSIS_REPORT).read_text()
     assert "SYNTHETIC DATA" in report and "untrained classification head" in report
-    assert "significantly more accurate" in report
-    assert "professions with the largest" in report and "SMALL" in report
+    assert " is more accurate than " in report
+    assert "Stereotype-consistent" in report.split("- lora:")[1].splitlines()[0]
+    pairs = table(analyzed, "pairs")
+    assert set(pairs.loc[pairs["family"] == "reference", "predictor_b"]) | set(
+        pairs.loc[pairs["family"] == "reference", "predictor_a"]
+    ) >= {"random_head"}
 
 
 def test_join_is_by_id_not_position_and_output_is_reproducible(analyzed, study):
@@ -261,3 +267,67 @@ def test_a_profession_without_test_bios_is_skipped_with_a_warning(populated_temp
     assert "nurse" not in set(result.gaps["profession"])
     assert "nurse" in caplog.text and "skipped" in caplog.text
     assert any("nurse" in note for note in result.notes)
+
+
+def planted_gaps() -> tuple[pd.DataFrame, dict[str, pd.DataFrame], pd.Series]:
+    """Accountant: 150 women and 150 men, women right half the time (a strong gap of -0.5);
+    dj: 1 woman and 1 man (a gap of +-1 from two bios); nurse: 120 + 120 bios, no gap."""
+    rows = (
+        [("accountant", 1, i < 75) for i in range(150)]
+        + [("accountant", 0, True)] * 150
+        + [("dj", 1, True), ("dj", 0, False)]
+        + [("nurse", g, i % 10 != 0) for g in (0, 1) for i in range(120)]
+    )
+    from pipeline.labels import PROFESSIONS
+
+    test = pd.DataFrame(
+        {
+            "id": [f"b{i}" for i in range(len(rows))],
+            "profession": [r[0] for r in rows],
+            "profession_id": [PROFESSIONS.index(r[0]) for r in rows],
+            "gender_id": [r[1] for r in rows],
+        }
+    )
+    right = np.array([r[2] for r in rows])
+    pred = np.where(right, test["gender_id"], 1 - test["gender_id"])
+    predictions = {
+        name: synthetic(test["id"], np.where(pred == 1, 0.9, 0.1), name)
+        for name in ("zero_shot", "lora")
+    }
+    shares = pd.Series(
+        {PROFESSIONS.index(p): s for p, s in (("accountant", 0.37), ("dj", 0.14), ("nurse", 0.91))}
+    )
+    return test, predictions, shares
+
+
+def test_largest_gaps_are_ranked_by_evidence_and_small_cells_listed_apart_once():
+    from analysis.report import render_report
+
+    test, predictions, shares = planted_gaps()
+    params = parse_key(
+        demo_params({"analyze": {"bootstrap_resamples": 50, "min_group_size": 10}}), "analyze"
+    )
+    result = analyze(test, predictions, shares, params, seed=0, data={"source": "sample"})
+    gaps = result.gaps[result.gaps["predictor"] == "lora"].set_index("profession")
+    assert abs(gaps.loc["dj", "gap"]) == 1 > abs(gaps.loc["accountant", "gap"])
+    report = render_report(result, params)
+    section = report.split("## Where the gender gaps are")[1].split("## Proxy bias")[0]
+    lora = section.split("**lora**")[1].split("**")[0]
+    listed = [line for line in lora.splitlines() if line.startswith("- ")]
+    # the strong, well-measured gap is listed; the two-bio "gap" of 1.000 is not among them
+    assert listed[0].startswith("- accountant: gap -0.500") and "significant" in listed[0]
+    assert not any(line.startswith("- dj") for line in listed)
+    assert not any(line.startswith("- nurse") for line in listed)  # no significant gap there
+    # small cells: counted once per profession x gender (not once per predictor)
+    assert small_cells(test, 10) == {
+        "with_bios": 6,
+        "small": 2,
+        "small_cells": [
+            {"profession": "dj", "gender": "male", "n": 1},
+            {"profession": "dj", "gender": "female", "n": 1},
+        ],
+    }
+    assert "Too few bios to rank (under 10 of a gender; 2 of the 6 profession x gender" in section
+    assert "dj (male: 1), dj (female: 1)" in section
+    notes = " ".join(result.notes)
+    assert "2 of the 6 profession x gender cells with test bios have fewer than 10" in notes

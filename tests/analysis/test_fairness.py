@@ -120,10 +120,20 @@ def test_planted_proxy_bias_is_found_with_the_right_sign():
     x, g = SHARES, gaps["gap"].to_numpy()
     assert result["pearson_r"] == pytest.approx(np.corrcoef(x, g)[0, 1])
     assert result["slope"] == pytest.approx(np.polyfit(x, g, 1)[0])
-    # the reversed bias gives the opposite sign
+    # the decision and its sentence follow the sign
+    assert result["direction"] == "stereotype-consistent"
+    assert result["verdict"].startswith(
+        "Stereotype-consistent: the gap (TPR women - TPR men) grows"
+    )
+    # the reversed bias gives the opposite sign, and the opposite conclusion
     reverse = np.where(guess, 1 - by_profession, y)
     gaps = tpr_gap_by_profession(y_true=y, y_pred=reverse, profession=profession)
-    assert proxy_bias(gap=gaps["gap"], share_women=pd.Series(SHARES))["pearson_r"] < -0.8
+    reversed_result = proxy_bias(gap=gaps["gap"], share_women=pd.Series(SHARES))
+    assert reversed_result["pearson_r"] < -0.8 and reversed_result["slope"] < 0
+    assert reversed_result["direction"] == "counter-stereotypical"
+    assert reversed_result["verdict"].startswith("Counter-stereotypical: the gap")
+    assert "opposite of leaning on the profession" in reversed_result["verdict"]
+    assert "proxy for gender (" not in reversed_result["verdict"].split("the opposite")[0]
 
 
 def test_no_proxy_bias_is_found_when_there_is_none():
@@ -133,11 +143,44 @@ def test_no_proxy_bias_is_found_when_there_is_none():
     gaps = tpr_gap_by_profession(y_true=y, y_pred=pred, profession=profession)
     result = proxy_bias(gap=gaps["gap"], share_women=pd.Series(SHARES))
     assert result["pearson_p"] > 0.05 and abs(result["slope"]) < 0.2
+    assert result["direction"] == "no evidence"
+    assert result["verdict"].startswith("No evidence either way")
 
 
 def test_proxy_bias_is_nan_when_undefined(caplog):
     constant = proxy_bias(gap=pd.Series([1.0, 1.0, 1.0]), share_women=pd.Series([0.1, 0.5, 0.9]))
     assert np.isnan(constant["pearson_r"]) and constant["n_professions"] == 3
+    assert constant["direction"] == "not computable"
     short = proxy_bias(gap=pd.Series([0.1, 0.2]), share_women=pd.Series([0.1, 0.5]))
     assert np.isnan(short["slope"])
     assert "need 3" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("slope", "p_value", "direction"),
+    [
+        (0.4, 0.01, "stereotype-consistent"),
+        (-0.4, 0.01, "counter-stereotypical"),
+        (0.4, 0.2, "no evidence"),
+        (-0.4, 0.06, "no evidence"),
+        (float("nan"), float("nan"), "not computable"),
+    ],
+)
+def test_proxy_direction_reads_the_sign_and_the_level(slope, p_value, direction):
+    from analysis.verdicts import proxy_direction
+
+    assert proxy_direction(slope, p_value, alpha=0.05) == direction
+
+
+def test_gaps_flag_significance_and_evidence():
+    # a big profession with a strong gap and two tiny ones with gaps of +-1
+    y = np.r_[np.ones(300), np.zeros(300), [1, 0], [1, 0, 0]].astype(int)
+    right = np.r_[np.ones(150), np.zeros(150), np.ones(300), [0, 1], [1, 0, 0]].astype(bool)
+    profession = ["accountant"] * 600 + ["dj"] * 2 + ["rapper"] * 3
+    gaps = tpr_gap_by_profession(
+        y_true=y, y_pred=np.where(right, y, 1 - y), profession=profession, min_group_size=10
+    )
+    big, dj = gaps.loc["accountant"], gaps.loc["dj"]
+    assert big["gap"] == pytest.approx(-0.5) and big["significant"] and not big["small"]
+    assert big["evidence"] == pytest.approx(min(abs(big["gap_ci_low"]), abs(big["gap_ci_high"])))
+    assert abs(dj["gap"]) == 1 and dj["small"] and not dj["significant"] and dj["evidence"] == 0

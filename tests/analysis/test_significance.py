@@ -1,4 +1,4 @@
-"""McNemar, multiple-testing adjustment and pairwise comparison against independent computations."""
+"""McNemar, families, exact intervals and verdicts, against independent computations."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from math import comb
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import beta
 from statsmodels.stats.contingency_tables import mcnemar
 
-from analysis import adjust_pvalues, compare_predictors, mcnemar_test
-from analysis._bootstrap import bootstrap_means, percentile_interval
+from analysis import adjust_pvalues, compare_predictors, mcnemar_test, paired_difference_interval
+from analysis.verdicts import interval_excludes_zero
 
 
 def brute_force_mcnemar(b: int, c: int) -> float:
@@ -64,50 +65,107 @@ def test_holm_and_bh_match_a_hand_worked_example():
     assert np.isnan(adjust_pvalues(p_values=p, method="holm")[4])
 
 
-def test_compare_predictors_counts_differences_and_verdicts():
-    rng = np.random.default_rng(0)
-    n = 2000
-    y = rng.integers(0, 2, n)
-    good = np.where(rng.uniform(size=n) < 0.95, y, 1 - y)
-    weak = np.where(rng.uniform(size=n) < 0.70, y, 1 - y)
-    twin = good.copy()
-    frame = pd.DataFrame({"weak": weak, "good": good, "twin": twin})
-    pairs = compare_predictors(y_true=y, predictions=frame, seed=1, resamples=300)
-    assert list(pairs.index) == [("weak", "good"), ("weak", "twin"), ("good", "twin")]
-    row = pairs.loc[("weak", "good")]
-    assert row["acc_diff"] == pytest.approx((good == y).mean() - (weak == y).mean())
-    assert row["diff_ci_low"] < row["acc_diff"] < row["diff_ci_high"]
-    assert row["diff_ci_low"] > 0
-    assert row["p_value"] < 1e-10 and row["p_holm"] <= 1
-    assert row["verdict"].startswith("good is significantly more accurate than weak")
-    same = pairs.loc[("good", "twin")]
-    assert same["p_value"] == 1.0 and "exactly the same bios" in same["verdict"]
-    assert same["diff_ci_low"] == same["diff_ci_high"] == 0
-    # Holm across the three pairs, by hand
-    p = pairs["p_value"].to_numpy()
-    order = np.argsort(p)
-    holm = np.maximum.accumulate(np.minimum(1, p[order] * (3 - np.arange(3))))
-    np.testing.assert_allclose(pairs["p_holm"].to_numpy()[order], holm)
+def test_exact_interval_is_clopper_pearson_on_the_discordant_bios():
+    # Textbook Clopper-Pearson from beta quantiles, mapped to the accuracy difference by hand.
+    a_only, b_only, n, confidence = 7, 19, 120, 0.95
+    m, alpha = a_only + b_only, 1 - confidence
+    theta_low = beta.ppf(alpha / 2, a_only, m - a_only + 1)
+    theta_high = beta.ppf(1 - alpha / 2, a_only + 1, m - a_only)
+    low, high = paired_difference_interval(a_only=a_only, b_only=b_only, n=n, confidence=confidence)
+    assert low == pytest.approx(m / n * (1 - 2 * theta_high))
+    assert high == pytest.approx(m / n * (1 - 2 * theta_low))
+    assert low < (b_only - a_only) / n < high
+    assert paired_difference_interval(a_only=0, b_only=0, n=50, confidence=0.95) == (0.0, 0.0)
 
 
-def test_paired_difference_interval_covers_the_truth_at_about_the_nominal_rate():
-    # Two correlated predictors with accuracies .80 and .75: true difference -.05
+def test_exact_interval_covers_the_truth_at_least_at_the_nominal_rate():
+    # Two correlated predictors, right with probability .80 and .77: true difference -.03
+    # (exact intervals are conservative: coverage at or above the nominal 95%).
     rng = np.random.default_rng(3)
-    hits, datasets, n = 0, 150, 400
-    for d in range(datasets):
-        y = rng.integers(0, 2, n)
+    hits, datasets, n = 0, 300, 400
+    for _ in range(datasets):
         u = rng.uniform(size=n)
-        a = np.where(u < 0.80, y, 1 - y)
-        b = np.where(u < 0.75, y, 1 - y)
-        # the resampling compare_predictors uses (statsmodels' multipletests, which it also
-        # calls, spends 0.2 s in gc.collect per call: too slow for 150 datasets)
-        accuracy = bootstrap_means(np.vstack([a == y, b == y]), resamples=200, seed=d)
-        low, high = percentile_interval(accuracy[1] - accuracy[0], 0.95)
-        hits += low <= -0.05 <= high
-    assert 0.89 <= hits / datasets <= 0.99
+        right_a, right_b = u < 0.80, (u < 0.75) | ((u > 0.95) & (u < 0.97))
+        a_only, b_only = int((right_a & ~right_b).sum()), int((~right_a & right_b).sum())
+        truth = 0.75 + 0.02 - 0.80
+        low, high = paired_difference_interval(a_only=a_only, b_only=b_only, n=n, confidence=0.95)
+        hits += low <= truth <= high
+    assert 0.93 <= hits / datasets <= 1.0
 
 
-def test_verdict_interval_brackets_the_stated_gap_in_either_order():
+def predictions_with_accuracies(y, accuracies: dict[str, float], rng) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            name: np.where(rng.uniform(size=len(y)) < acc, y, 1 - y)
+            for name, acc in accuracies.items()
+        }
+    )
+
+
+def test_families_primary_alone_secondary_holm_references_untested():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 3000)
+    frame = predictions_with_accuracies(
+        y, {"base": 0.80, "chance": 0.5, "tuned": 0.86, "rule": 0.85, "tfidf": 0.84}, rng
+    )
+    pairs = compare_predictors(
+        y_true=y, predictions=frame, primary=("base", "tuned"), references=["chance"]
+    )
+    assert (pairs.iloc[0]["predictor_a"], pairs.iloc[0]["predictor_b"]) == ("base", "tuned")
+    assert pairs["family"].value_counts().to_dict() == {
+        "secondary": 5,
+        "reference": 4,
+        "primary": 1,
+    }
+    primary = pairs.iloc[0]
+    assert primary["p_adjusted"] == primary["p_value"] and primary["ci_level"] == 0.95
+    # the secondary family: Holm by hand over its 5 p-values only
+    secondary = pairs[pairs["family"] == "secondary"]
+    p = secondary["p_value"].to_numpy()
+    order = np.argsort(p)
+    holm = np.maximum.accumulate(np.minimum(1, p[order] * (5 - np.arange(5))))
+    np.testing.assert_allclose(secondary["p_adjusted"].to_numpy()[order], holm)
+    rejected = int((holm < 0.05).sum())
+    expected_level = 1 - 0.05 / (5 - rejected) if rejected < 5 else 0.95
+    assert secondary["ci_level"].unique().tolist() == [pytest.approx(expected_level)]
+    reference = pairs[pairs["family"] == "reference"]
+    assert reference["p_adjusted"].isna().all() and reference["significant"].isna().all()
+    assert all(v.startswith("Not tested") for v in reference["verdict"])
+    assert "primary comparison, tested alone" in primary["verdict"]
+
+
+def test_no_verdict_contradicts_its_interval_on_random_tables():
+    # Property: "significant" exactly when the interval printed beside it excludes 0, and the
+    # sentence says so, for primary and secondary pairs alike.
+    rng = np.random.default_rng(11)
+    checked = 0
+    for trial in range(60):
+        n = int(rng.integers(20, 600))
+        y = rng.integers(0, 2, n)
+        k = int(rng.integers(2, 6))
+        accuracies = {f"p{i}": float(rng.uniform(0.5, 0.99)) for i in range(k)}
+        frame = predictions_with_accuracies(y, accuracies, rng)
+        confidence = float(rng.choice([0.9, 0.95, 0.99]))
+        primary = ("p0", "p1") if trial % 2 else None
+        pairs = compare_predictors(
+            y_true=y, predictions=frame, confidence=confidence, primary=primary
+        )
+        for row in pairs.to_dict(orient="records"):
+            excludes = interval_excludes_zero(row["diff_ci_low"], row["diff_ci_high"])
+            assert bool(row["significant"]) == excludes, row
+            assert (row["p_adjusted"] < 1 - confidence) == excludes, row
+            said_significant = " is more accurate than " in row["verdict"]
+            assert said_significant == excludes, row["verdict"]
+            if not excludes:
+                assert (
+                    "No significant difference" in row["verdict"]
+                    or "exactly the same" in (row["verdict"])
+                )
+            checked += 1
+    assert checked > 150
+
+
+def test_verdict_states_the_gap_its_interval_brackets_in_either_order():
     rng = np.random.default_rng(3)
     n = 1500
     y = rng.integers(0, 2, n)
@@ -117,12 +175,23 @@ def test_verdict_interval_brackets_the_stated_gap_in_either_order():
         pd.DataFrame({"weak": weak, "good": good}),
         pd.DataFrame({"good": good, "weak": weak}),
     ):
-        row = compare_predictors(y_true=y, predictions=frame, seed=1, resamples=300).iloc[0]
-        gap = 100 * abs(row["acc_diff"])
+        row = compare_predictors(y_true=y, predictions=frame).iloc[0]
         match = re.search(
-            r"by ([\d.]+) percentage points \((-?[\d.]+) to (-?[\d.]+) points", row["verdict"]
+            r"([\d.]+)% against ([\d.]+)%, ([\d.]+) percentage points \(95% CI ([\d.-]+) to "
+            r"([\d.-]+) points",
+            row["verdict"],
         )
-        assert row["verdict"].startswith("good is significantly more accurate than weak")
-        stated, low, high = (float(g) for g in match.groups())
-        assert stated == pytest.approx(gap, abs=0.01)
+        assert row["verdict"].startswith("good is more accurate than weak"), row["verdict"]
+        better, worse, stated, low, high = (float(g) for g in match.groups())
+        assert better == pytest.approx(100 * (good == y).mean(), abs=0.05)
+        assert worse == pytest.approx(100 * (weak == y).mean(), abs=0.05)
+        assert stated == pytest.approx(better - worse, abs=0.11)
         assert 0 < low < stated < high
+
+
+def test_identical_predictors_have_nothing_to_test():
+    y = np.array([0, 1, 1, 0, 1])
+    frame = pd.DataFrame({"a": y, "b": y})
+    row = compare_predictors(y_true=y, predictions=frame).iloc[0]
+    assert row["p_value"] == 1.0 and "exactly the same bios" in row["verdict"]
+    assert row["diff_ci_low"] == row["diff_ci_high"] == 0 and not row["significant"]

@@ -15,12 +15,22 @@ import pytest
 import yaml
 from streamlit.testing.v1 import AppTest
 
-from dashboard import data
+from dashboard import data, ui
 from pipeline import catalogue, paths
 from tests.conftest import REPO, stage_env
 
 APP = REPO / "dashboard/app.py"
-PAGES = ("overview", "professions", "significance", "calibration", "probes", "examples")
+PAGES = (
+    "overview",
+    "professions",
+    "significance",
+    "calibration",
+    "training",
+    "probes",
+    "examples",
+    "try_bio",
+)
+TITLES = {name: title for name, title, _, _ in ui.PAGES}
 ANALYSIS_PAGES = ("professions", "significance", "calibration", "probes", "examples")
 EVIL_BIO = "<script>alert(1)</script> **bold** [link](http://x) <b>tag</b>"
 
@@ -47,7 +57,7 @@ def analysis_csv(study, name: str) -> pd.DataFrame:
 @pytest.mark.parametrize("page", [*PAGES, "experiments"])
 def test_every_page_runs_and_offers_csv(results_study, monkeypatch, page):
     app = open_page(results_study, page, monkeypatch)
-    assert app.title[0].value == page.capitalize()
+    assert app.title[0].value == TITLES[page]
     if page != "experiments":
         assert len(app.download_button) >= 1
         assert not app.error
@@ -70,14 +80,19 @@ def test_overview_headline_numbers_equal_the_files(results_study, monkeypatch):
             assert headline.loc[predictor, f"{metric} 95% CI"] == ci
     # Synthetic data is flagged where the reader sees it.
     assert any("SYNTHETIC" in w.value for w in app.warning)
-    # The base-vs-LoRA verdict shows the pairs.csv numbers.
+    # The primary comparison shows the pairs.csv numbers and the analysis' own verdict.
     pairs = analysis_csv(results_study, "pairs")
-    pair = pairs[(pairs["predictor_a"] == "zero_shot") & (pairs["predictor_b"] == "lora")].iloc[0]
+    pair = pairs[pairs["family"] == "primary"].iloc[0]
+    assert (pair["predictor_a"], pair["predictor_b"]) == ("zero_shot", "lora")
     shown = {m.label: m.value for m in app.metric}
-    assert shown["Accuracy, LoRA"] == f"{pair['acc_b']:.4f}"
-    assert shown["Accuracy, base (zero-shot)"] == f"{pair['acc_a']:.4f}"
-    verdicts = [a.value for a in [*app.success, *app.info] if "McNemar" in a.value]
-    assert verdicts and f"{pair['n']:,} test bios" in verdicts[0]
+    assert shown["Accuracy, lora"] == f"{100 * pair['acc_b']:.1f}%"
+    assert shown["Accuracy, zero_shot"] == f"{100 * pair['acc_a']:.1f}%"
+    assert pair["verdict"] in [a.value for a in [*app.success, *app.info]]
+    assert any(f"same {pair['n']:,} test bios" in c.value for c in app.caption)
+    report = (results_study / paths.ANALYSIS_REPORT_HTML).read_bytes()
+    download = next(b for b in app.download_button if "HTML" in b.label)
+    assert download.proto.label.startswith("Download the report")
+    assert report.startswith(b"<!DOCTYPE html>")
     assert {link.value.split(":")[0] for link in app.page_link} >= {
         "Professions",
         "Significance",
@@ -98,8 +113,10 @@ def test_professions_model_selector_changes_tables(results_study, monkeypatch):
     assert shown["error_rate"].tolist() == pytest.approx(expected["error_rate"].tolist())
     # Small groups are marked in the table.
     assert (shown["profession"].str.endswith(" †") == expected["small"].to_numpy()).all()
-    r = proxy.set_index("predictor").loc["lora", "pearson_r"]
-    assert any(f"Pearson r = **{r:.3f}**" in m.value for m in app.markdown)
+    fit = proxy.set_index("predictor").loc["lora"]
+    assert any(f"Pearson r = **{fit['pearson_r']:.3f}**" in m.value for m in app.markdown)
+    notes = [e.value for e in [*app.warning, *app.info]]
+    assert any(fit["verdict"] in v and fit["direction"].capitalize() in v for v in notes)
     assert len(app.image) == 3  # error rates, gaps, scatter
 
     app.selectbox(key="professions_model").set_value("zero_shot").run()
@@ -110,16 +127,24 @@ def test_professions_model_selector_changes_tables(results_study, monkeypatch):
     assert changed["errors"].tolist() != shown["errors"].tolist()
 
 
-def test_significance_shows_raw_and_adjusted_p_values(results_study, monkeypatch):
+def test_significance_shows_the_analysis_decisions_by_family(results_study, monkeypatch):
     app = open_page(results_study, "significance", monkeypatch)
     pairs = analysis_csv(results_study, "pairs")
-    shown = frame_with(app, "p_holm")
+    shown = frame_with(app, "p_adjusted")
     assert len(shown) == len(pairs)
     assert shown["p_value"].tolist() == pytest.approx(pairs["p_value"].tolist())
-    assert shown["p_holm"].tolist() == pytest.approx(pairs["p_holm"].tolist())
-    assert shown["significant"].tolist() == (pairs["p_holm"] < 0.05).tolist()
-    captions = [c.value for c in app.caption]
-    assert all(v in captions for v in pairs["verdict"])
+    assert shown["family"].tolist() == pairs["family"].tolist()
+
+    # Untested pairs (an untrained reference) have no verdict: empty in the file and the table.
+    def decided(column):
+        return ["untested" if pd.isna(v) else str(v) for v in column]
+
+    assert decided(shown["significant"]) == decided(pairs["significant"])
+    assert "untested" in decided(pairs["significant"]) and "True" in decided(pairs["significant"])
+    said = [e.value for e in [*app.success, *app.info, *app.caption]]
+    assert all(verdict in said for verdict in pairs["verdict"])
+    headers = [h.value for h in app.header]
+    assert headers[0].startswith("Primary comparison")
 
 
 def test_calibration_and_probes_tables_equal_files(results_study, monkeypatch):
@@ -171,8 +196,11 @@ def test_examples_filters_change_rows(results_study, monkeypatch):
     )
     app.radio(key="ex_outcome").set_value("(all)").run()
     app.checkbox(key="ex_disagree").check().run()
-    disagree = pd.DataFrame(preds).nunique(axis=1) > 1
-    assert matched() == disagree.sum()
+    # the untrained reference is left out of "the models" unless asked for
+    models = pd.DataFrame({p: v for p, v in preds.items() if p != "random_head"})
+    assert matched() == (models.nunique(axis=1) > 1).sum()
+    app.checkbox(key="ex_with_references").check().run()
+    assert matched() == (pd.DataFrame(preds).nunique(axis=1) > 1).sum()
     assert not app.exception
 
 
@@ -229,9 +257,9 @@ def test_overview_without_lora_says_what_is_missing(results_copy, monkeypatch):
 
 def test_bad_table_names_the_missing_column(results_copy, monkeypatch):
     pairs_file = results_copy / paths.ANALYSIS_DIR / "pairs.csv"
-    pd.read_csv(pairs_file).drop(columns=["p_holm"]).to_csv(pairs_file, index=False)
+    pd.read_csv(pairs_file).drop(columns=["p_adjusted"]).to_csv(pairs_file, index=False)
     app = open_page(results_copy, "significance", monkeypatch)
-    assert "lacks column(s) p_holm" in app.error[0].value
+    assert "lacks column(s) p_adjusted" in app.error[0].value
 
 
 def test_experiments_outside_a_repo_shows_the_command(results_study, monkeypatch):
@@ -295,3 +323,55 @@ def test_experiments_compares_a_saved_dvc_experiment(results_copy, monkeypatch):
     assert float(side.loc["metric:lora.accuracy", "A: main"]) == baseline_accuracy
     assert float(side.loc["metric:lora.accuracy", "B: rank16"]) == 0.5
     assert set(side.index) == {"param:lora.r", "metric:lora.accuracy"}  # only what changed
+
+
+def test_training_page_shows_the_curve_and_the_selected_step(results_study, monkeypatch):
+    app = open_page(results_study, "training", monkeypatch)
+    history = pd.read_csv(results_study / paths.LORA_HISTORY)
+    train = json.loads((results_study / paths.LORA_METRICS).read_text())
+    shown = frame_with(app, "dev_accuracy")
+    assert shown["dev_accuracy"].tolist() == pytest.approx(history["dev_accuracy"].tolist())
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Selected step"] == str(train["best_step"])
+    assert len(app.image) == 1
+
+
+def test_try_a_bio_shows_text_literally_and_every_predictor(results_study, monkeypatch):
+    app = open_page(results_study, "try_bio", monkeypatch)
+    evil = "<script>alert(1)</script> She is a **bold** nurse."
+    app.text_area(key="try_bio").set_value(evil).run()
+    assert not app.exception
+    texts = [t.value for t in app.text]
+    assert evil in texts and any(t.startswith("<script>alert(1)</script> He is") for t in texts)
+    rendered_as_markup = [m.value for m in [*app.markdown, *app.caption]]
+    assert not any("<script>" in v or "**bold**" in v for v in rendered_as_markup)
+    table = frame_with(app, "P(female) swapped").set_index("predictor")
+    assert list(table.index) == list(catalogue.names())
+    # a model that reads pronouns moves when they are swapped
+    assert table.loc["lora", "P(female) original"] > 0.5 > table.loc["lora", "P(female) swapped"]
+
+
+BROKEN_JSON = {
+    "not json": "{'lora': ",
+    "a list": "[1, 2]",
+    "null": "null",
+    "entries not objects": '{"lora": 1, "zero_shot": 2}',
+    "text where numbers go": '{"lora": {"accuracy": "high"}}',
+}
+
+
+@pytest.mark.parametrize("case", BROKEN_JSON)
+@pytest.mark.parametrize("file", ["metrics", "summary"])
+def test_malformed_result_json_gives_guidance_on_every_page(results_copy, monkeypatch, file, case):
+    path = results_copy / (paths.ANALYSIS_METRICS if file == "metrics" else paths.ANALYSIS_SUMMARY)
+    path.write_text(BROKEN_JSON[case])
+    for page in ("overview", "calibration", "professions", "significance"):
+        app = open_page(results_copy, page, monkeypatch)  # asserts no exception
+        if page == "overview":
+            status = frame_with(app, "status").set_index("file")
+            problem = status.loc[str(path.relative_to(results_copy)), "status"]
+            assert problem != "ok" and "\n" not in problem
+    if file == "summary":
+        app = open_page(results_copy, "overview", monkeypatch)
+        assert app.error and "summary.json" in app.error[0].value
+        assert "dvc repro analyze" in app.code[0].value

@@ -7,7 +7,9 @@ that only that page shows, never by a fixed sleep. Screenshots land in a pytest 
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -43,6 +45,8 @@ PAGES = {
     "calibration": "Download calibration as CSV",
     "probes": "Download probes removed by profession as CSV",
     "examples": "predictions as CSV",
+    "training": "Compare the curves of several runs",
+    "try_bio": "A model that reads the gendered words flips",
     "experiments": "dvc exp run -S lora.r=16",
 }
 RENDERED_JS = """() =>
@@ -196,7 +200,59 @@ def test_bio_html_is_text_in_the_browser(server, browser):
     page = browser.new_page()
     page.goto(f"{server}/examples", timeout=PAGE_RENDER_MS)
     page.get_by_text("Read one bio").wait_for(timeout=PAGE_RENDER_MS)
-    page.get_by_text("**bold**", exact=False).first.wait_for(timeout=PAGE_RENDER_MS)
+    # The bio shown as text (the table above holds it too, in a canvas grid's hidden cells).
+    page.locator('[data-testid="stText"]', has_text="**bold**").first.wait_for(
+        timeout=PAGE_RENDER_MS
+    )
     assert page.evaluate("window.__xss") is None
     assert page.locator('[data-testid="stText"]', has_text="<script>").count() >= 1
     assert page.locator("strong", has_text="bold").count() == 0
+
+
+def test_try_a_bio_scores_what_you_type(server, browser):
+    page = browser.new_page()
+    page.goto(f"{server}/try_bio", timeout=PAGE_RENDER_MS)
+    page.get_by_text("A model that reads the gendered words flips").wait_for(timeout=PAGE_RENDER_MS)
+    bio = "He is a surgeon in Leeds <b>and</b> plays the cello."
+    box = page.get_by_role("textbox", name="Bio")
+    box.fill(bio)
+    box.press("Control+Enter")  # a Streamlit text area commits on Ctrl+Enter
+    page.locator('[data-testid="stText"]', has_text="She is a surgeon in Leeds").wait_for(
+        timeout=PAGE_RENDER_MS
+    )
+    page.wait_for_function(RENDERED_JS, timeout=PAGE_RENDER_MS)
+    assert page.locator('[data-testid="stText"]', has_text="<b>and</b>").count() == 3
+    assert page.locator('[data-testid="stDataFrame"]').count() >= 1
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_the_html_report_is_self_contained_and_opens_offline(browser_study, browser):
+    report = browser_study / paths.ANALYSIS_REPORT_HTML
+    text = report.read_text()
+    # no network resource: every src/href is a data URI or an in-page anchor
+    links = re.findall(r'(?:src|href)="([^"]*)"', text)
+    assert links and all(link.startswith(("data:", "#")) for link in links), links[:5]
+    page = browser.new_page()
+    problems, requests = [], []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(report.as_uri(), timeout=PAGE_RENDER_MS)
+    page.wait_for_function(
+        "() => [...document.images].every(i => i.complete && i.naturalWidth > 0)",
+        timeout=PAGE_RENDER_MS,
+    )
+    assert problems == []
+    assert [url for url in requests if not url.startswith(("file:", "data:"))] == []
+    assert page.locator("img").count() >= 5
+    assert page.get_by_text("SYNTHETIC DATA").first.is_visible()
+    # its headline numbers are metrics.json's
+    metrics = json.loads((browser_study / paths.ANALYSIS_METRICS).read_text())
+    body = page.inner_text("body")
+    for name, entry in metrics.items():
+        if name != "primary":
+            assert f"| {name} |" not in body  # a table, not markdown source
+            assert f"{entry['accuracy']:.3f} [{entry['accuracy_ci_low']:.3f}" in body, name
+    shot = report.parent / "report.png"
+    page.screenshot(path=str(shot), full_page=True)
+    print(f"report screenshot {shot}")

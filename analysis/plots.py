@@ -1,0 +1,226 @@
+"""The suite's figures, made once from the analysis tables for the dashboard and the HTML report.
+
+Every function takes tidy frames as the analyze stage writes them and returns a matplotlib
+``Figure`` built without pyplot (no global state, safe in a server). Intervals are drawn at the
+level the tables were computed at (pass its label, e.g. ``"95%"``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+
+PALETTE = {"female": "#c2410c", "male": "#1d4ed8"}
+ACCENT = "#7c3aed"
+
+
+def _order_by_share(gaps: pd.DataFrame, predictor: str) -> list[str]:
+    part = gaps[gaps["predictor"] == predictor].sort_values("share_women")
+    return part["profession"].tolist()
+
+
+def error_rates(groups: pd.DataFrame, gaps: pd.DataFrame, predictor: str, level: str) -> Figure:
+    """Error rate per profession and gender with intervals; small groups hollow."""
+    g = groups[groups["predictor"] == predictor]
+    order = _order_by_share(gaps, predictor)
+    order += sorted(set(g["profession"]) - set(order))
+    with sns.axes_style("whitegrid"):
+        fig = Figure(figsize=(9, max(4.0, 0.3 * len(order))), layout="constrained")
+        ax = fig.subplots()
+        y = {name: i for i, name in enumerate(order)}
+        for offset, gender in ((-0.18, "female"), (0.18, "male")):
+            part = g[g["gender"] == gender]
+            pos = np.array([y[p] for p in part["profession"]]) + offset
+            rate = part["error_rate"].to_numpy() * 100
+            err = np.vstack(
+                [
+                    rate - part["error_ci_low"].to_numpy() * 100,
+                    part["error_ci_high"].to_numpy() * 100 - rate,
+                ]
+            )
+            small = part["small"].to_numpy(bool)
+            ax.errorbar(
+                rate, pos, xerr=np.clip(err, 0, None), fmt="none", ecolor=PALETTE[gender], alpha=0.6
+            )
+            ax.scatter(rate[~small], pos[~small], color=PALETTE[gender], label=gender, zorder=3)
+            ax.scatter(
+                rate[small],
+                pos[small],
+                facecolors="white",
+                edgecolors=PALETTE[gender],
+                label=f"{gender} (small group)",
+                zorder=3,
+            )
+        ax.set_yticks(range(len(order)), order)
+        ax.set_ylim(len(order) - 0.5, -0.5)
+        ax.set_xlabel(f"error rate (%, {level} CI)")
+        ax.set_ylabel("profession (sorted by share of women in train)")
+        ax.set_title(f"{predictor}: error rate by profession and gender")
+        ax.legend(loc="lower right", fontsize="small")
+    return fig
+
+
+def gaps_by_profession(gaps: pd.DataFrame, predictor: str, level: str) -> Figure:
+    """TPR gap (women - men) per profession with its interval; small groups hollow."""
+    valid = gaps[gaps["predictor"] == predictor].sort_values("share_women").dropna(subset=["gap"])
+    with sns.axes_style("whitegrid"):
+        fig = Figure(figsize=(9, max(4.0, 0.3 * len(valid))), layout="constrained")
+        ax = fig.subplots()
+        pos = np.arange(len(valid))
+        gap = valid["gap"].to_numpy() * 100
+        err = np.vstack(
+            [
+                gap - valid["gap_ci_low"].to_numpy() * 100,
+                valid["gap_ci_high"].to_numpy() * 100 - gap,
+            ]
+        )
+        small = valid["small"].to_numpy(bool)
+        ax.axvline(0, color="black", linewidth=0.8)
+        ax.errorbar(gap, pos, xerr=np.clip(err, 0, None), fmt="none", ecolor="grey")
+        ax.scatter(gap[~small], pos[~small], color=ACCENT, zorder=3, label="gap")
+        ax.scatter(
+            gap[small],
+            pos[small],
+            facecolors="white",
+            edgecolors=ACCENT,
+            zorder=3,
+            label="gap (small group)",
+        )
+        ax.set_yticks(pos, valid["profession"])
+        ax.set_ylim(len(valid) - 0.5, -0.5)
+        ax.set_xlabel(f"TPR(women) − TPR(men) (percentage points, {level} CI)")
+        ax.set_ylabel("profession (sorted by share of women in train)")
+        ax.set_title(f"{predictor}: TPR gap by profession")
+        ax.legend(loc="lower right", fontsize="small")
+    return fig
+
+
+def gap_vs_share(gaps: pd.DataFrame, proxy: pd.DataFrame, predictor: str) -> Figure:
+    """Each profession's gap against its share of women, with the fitted line and its reading."""
+    valid = gaps[gaps["predictor"] == predictor].dropna(subset=["gap", "share_women"])
+    fit = proxy.set_index("predictor").loc[predictor]
+    share, gap = valid["share_women"].to_numpy() * 100, valid["gap"].to_numpy() * 100
+    small = valid["small"].to_numpy(bool)
+    with sns.axes_style("whitegrid"):
+        fig = Figure(figsize=(7, 4.5), layout="constrained")
+        ax = fig.subplots()
+        ax.scatter(share[~small], gap[~small], color=ACCENT, label="profession")
+        ax.scatter(share[small], gap[small], facecolors="white", edgecolors=ACCENT, label="small")
+        for x_val, y_val, name in zip(share, gap, valid["profession"], strict=True):
+            ax.annotate(
+                name,
+                (x_val, y_val),
+                fontsize=6,
+                alpha=0.7,
+                xytext=(2, 2),
+                textcoords="offset points",
+            )
+        if math.isfinite(fit["slope"]):
+            xs = np.linspace(0, 1, 50)
+            # slope/intercept are fitted on fractions (gap vs share): plot them in percent.
+            ax.plot(
+                xs * 100,
+                (fit["intercept"] + fit["slope"] * xs) * 100,
+                color="black",
+                label="fitted line",
+            )
+        ax.axhline(0, color="grey", linewidth=0.6)
+        ax.set_xlabel("share of women in the profession (train split, %)")
+        ax.set_ylabel("TPR gap, women − men (percentage points)")
+        r = f"{fit['pearson_r']:.2f}" if math.isfinite(fit["pearson_r"]) else "n/a"
+        ax.set_title(f"{predictor}: gap vs share of women (Pearson r = {r}; {fit['direction']})")
+        ax.legend(fontsize="small")
+    return fig
+
+
+def reliability(
+    calibration: pd.DataFrame, predictors: Sequence[str], ece: Mapping[str, float]
+) -> Figure:
+    """One reliability diagram per predictor, the diagonal of perfect calibration and its ECE."""
+    cols = min(3, max(1, len(predictors)))
+    rows = math.ceil(len(predictors) / cols)
+    with sns.axes_style("whitegrid"):
+        fig = Figure(figsize=(4.2 * cols, 4.2 * rows), layout="constrained")
+        axes = fig.subplots(rows, cols, squeeze=False)
+        for ax, predictor in zip(axes.flat, predictors, strict=False):
+            part = calibration[calibration["predictor"] == predictor].sort_values("bin")
+            ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect calibration")
+            sizes = 20 + 200 * part["count"] / max(1, part["count"].max())
+            ax.plot(part["mean_predicted"], part["fraction_female"], color=ACCENT)
+            ax.scatter(
+                part["mean_predicted"], part["fraction_female"], s=sizes, color=ACCENT, zorder=3
+            )
+            title = predictor
+            value = ece.get(predictor)
+            if value is not None and math.isfinite(value):
+                title += f" (ECE {value:.3f})"
+            ax.set_title(title)
+            ax.set_xlim(0, 1)
+            ax.set_ylim(0, 1)
+            ax.set_xlabel("mean predicted P(female)")
+            ax.set_ylabel("observed fraction female")
+            ax.legend(loc="upper left", fontsize="small")
+        for ax in list(axes.flat)[len(predictors) :]:
+            ax.set_visible(False)
+        fig.suptitle("Reliability diagrams (test split)")
+    return fig
+
+
+def probe_rates(probes: pd.DataFrame, predictors: Sequence[str], level: str) -> Figure:
+    """Flip rate and accuracy on the probes (all professions), per predictor and variant."""
+    overall = probes[probes["profession"] == "all"]
+    variants = sorted(overall["variant"].unique())
+    width = 0.8 / max(1, len(variants))
+    with sns.axes_style("whitegrid"):
+        fig = Figure(figsize=(10, 3.8), layout="constrained")
+        left, right = fig.subplots(1, 2)
+        for ax, stem, value, title in (
+            (left, "flip", "flip_rate", "Flip rate (higher = follows gendered words)"),
+            (right, "accuracy", "accuracy", "Accuracy on probes"),
+        ):
+            for i, variant in enumerate(variants):
+                part = overall[overall["variant"] == variant].set_index("predictor")
+                part = part.reindex([p for p in predictors if p in part.index])
+                x = [
+                    predictors.index(p) + (i - (len(variants) - 1) / 2) * width for p in part.index
+                ]
+                mid = part[value].to_numpy() * 100
+                err = [
+                    mid - part[f"{stem}_ci_low"].to_numpy() * 100,
+                    part[f"{stem}_ci_high"].to_numpy() * 100 - mid,
+                ]
+                ax.bar(x, mid, width=width, label=variant, yerr=err, capsize=3)
+            ax.set_xticks(range(len(predictors)), predictors, rotation=20)
+            ax.set_title(title)
+            ax.set_xlabel("predictor")
+            ax.set_ylabel(f"{value.replace('_', ' ')} (%, {level} CI)")
+            ax.set_ylim(0, 100)
+            ax.legend(title="variant", fontsize="small")
+    return fig
+
+
+def training_curves(histories: Mapping[str, pd.DataFrame], best_steps: Mapping[str, int]) -> Figure:
+    """Train loss, dev accuracy and dev loss against the step, one line per run.
+
+    The step that model selection kept is circled.
+    """
+    with sns.axes_style("whitegrid"):
+        fig = Figure(figsize=(12, 3.6), layout="constrained")
+        axes = fig.subplots(1, 3)
+        for name, history in histories.items():
+            for ax, column in zip(axes, ("train_loss", "dev_accuracy", "dev_loss"), strict=True):
+                line = ax.plot(history["step"], history[column], marker="o", label=name)[0]
+                best = best_steps.get(name)
+                if best is not None and best in set(history["step"]):
+                    at = history.loc[history["step"] == best, column].iloc[0]
+                    ax.scatter([best], [at], s=140, facecolors="none", edgecolors=line.get_color())
+        for ax, title in zip(axes, ("train loss", "dev accuracy", "dev loss"), strict=True):
+            ax.set_title(f"{title} (circled: the selected step)")
+            ax.set_xlabel("optimizer step")
+            ax.legend(fontsize="small")
+    return fig

@@ -1,0 +1,231 @@
+"""What the numbers say, decided once: every verdict sentence and how numbers are written in it.
+
+The analysis decides (which comparison is significant, in which family, at which level; the
+sign of a proxy-bias slope; which gaps have evidence) and stores the decision beside the
+numbers (``pairs.csv`` ``family``/``significant``/``verdict``, ``proxy.csv``
+``direction``/``verdict``, ``gaps.csv`` ``significant``/``evidence``); the report and the
+dashboard only present those columns. Units inside one sentence agree: accuracies in percent,
+their differences and intervals in percentage points, rates and gaps as fractions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+# Proxy-bias directions, as stored in proxy.csv ``direction``.
+STEREOTYPED = "stereotype-consistent"
+COUNTER = "counter-stereotypical"
+NO_EVIDENCE = "no evidence"
+NOT_COMPUTABLE = "not computable"
+
+
+def fmt_p(p: float | None) -> str:
+    """A p-value for a sentence: ``p = 0.035``, ``p < 0.001``, ``p n/a``."""
+    if p is None or not math.isfinite(p):
+        return "p n/a"
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def fmt_level(confidence: float) -> str:
+    """``0.95`` -> ``95%``; ``0.9875`` -> ``98.75%``."""
+    return f"{100 * confidence:.4g}%"
+
+
+def _points(value: float) -> str:
+    return f"{100 * value:.1f}"
+
+
+def _name(predictor: str, labels: Mapping[str, str]) -> str:
+    label = labels.get(predictor)
+    return f"{predictor} ({label})" if label and label != predictor else predictor
+
+
+def interval_excludes_zero(low: float, high: float) -> bool:
+    """Whether a closed interval ``[low, high]`` lies entirely on one side of zero."""
+    return low > 0 or high < 0
+
+
+def pair_verdict(row: Mapping[str, Any], labels: Mapping[str, str], alpha: float) -> str:
+    """The sentence for one compared pair, from its family, adjusted p and interval.
+
+    ``row``: predictor_a, predictor_b, a_only_correct, b_only_correct, acc_a, acc_b, acc_diff
+    (b - a), diff_ci_low, diff_ci_high, ci_level, p_value, p_adjusted, family, significant.
+    """
+    a, b = row["predictor_a"], row["predictor_b"]
+    if row["family"] == "reference":
+        return (
+            f"Not tested: {a} vs {b} involves a untrained reference ({100 * row['acc_a']:.1f}% "
+            f"against {100 * row['acc_b']:.1f}%; exact McNemar {fmt_p(row['p_value'])}, "
+            "unadjusted, for orientation only)."
+        )
+    if row["a_only_correct"] + row["b_only_correct"] == 0:
+        return f"{a} and {b} are right and wrong on exactly the same bios: nothing to test."
+    level = fmt_level(row["ci_level"])
+    if row["family"] == "primary":
+        test = f"exact McNemar {fmt_p(row['p_value'])}; the primary comparison, tested alone"
+    else:
+        test = (
+            f"exact McNemar {fmt_p(row['p_value'])}, Holm-adjusted {fmt_p(row['p_adjusted'])} "
+            "across the secondary comparisons"
+        )
+    test += f" at the {fmt_level(alpha)} level"
+    diff, low, high = row["acc_diff"], row["diff_ci_low"], row["diff_ci_high"]
+    if row["significant"]:
+        # Say it from the better one's side: the interval of (better - worse), so it brackets
+        # the stated (positive) difference.
+        if diff > 0:
+            better, worse, acc_better, acc_worse = b, a, row["acc_b"], row["acc_a"]
+        else:
+            better, worse, acc_better, acc_worse = a, b, row["acc_a"], row["acc_b"]
+            diff, low, high = -diff, -high, -low
+        return (
+            f"{_name(better, labels)} is more accurate than {_name(worse, labels)}: "
+            f"{_points(acc_better)}% against {_points(acc_worse)}%, {_points(diff)} percentage "
+            f"points ({level} CI {_points(low)} to {_points(high)} points; {test})."
+        )
+    return (
+        f"No significant difference in accuracy between {_name(a, labels)} and "
+        f"{_name(b, labels)}: {_points(row['acc_a'])}% against {_points(row['acc_b'])}%, "
+        f"{b} minus {a} {100 * diff:+.1f} percentage points ({level} CI {_points(low)} to "
+        f"{_points(high)} points, which includes 0; {test})."
+    )
+
+
+def proxy_direction(slope: float, p_value: float, alpha: float) -> str:
+    """Stereotype-consistent (significant, positive), counter-stereotypical or no evidence.
+
+    With gap = TPR(women) - TPR(men), a model that leans on the profession as a proxy for gender
+    recognises women better and men worse where women are many: a POSITIVE slope.
+    """
+    if not (math.isfinite(slope) and math.isfinite(p_value)):
+        return NOT_COMPUTABLE
+    if p_value >= alpha or slope == 0:
+        return NO_EVIDENCE
+    return STEREOTYPED if slope > 0 else COUNTER
+
+
+def proxy_verdict(row: Mapping[str, Any], alpha: float) -> str:
+    """The sentence for one predictor's proxy-bias test (proxy.csv row with its direction)."""
+    direction = row["direction"]
+    if direction == NOT_COMPUTABLE:
+        return (
+            f"Not computable: {int(row['n_professions'])} professions with both genders, or "
+            "constant gaps."
+        )
+    stats = (
+        f"Pearson r = {row['pearson_r']:+.2f} ({fmt_p(row['pearson_p'])}), slope "
+        f"{row['slope']:+.3f} per unit share of women over {int(row['n_professions'])} "
+        f"professions; Spearman rho = {row['spearman_rho']:+.2f} ({fmt_p(row['spearman_p'])})"
+    )
+    level = fmt_level(alpha)
+    if direction == STEREOTYPED:
+        return (
+            f"Stereotype-consistent: the gap (TPR women - TPR men) grows with the profession's "
+            f"share of women, as when a model leans on the profession as a proxy for gender "
+            f"({stats}; significant at the {level} level)."
+        )
+    if direction == COUNTER:
+        return (
+            f"Counter-stereotypical: the gap (TPR women - TPR men) shrinks as the profession's "
+            f"share of women grows, the opposite of leaning on the profession as a proxy for "
+            f"gender ({stats}; significant at the {level} level)."
+        )
+    return (
+        f"No evidence either way: the gap does not follow the share of women significantly "
+        f"({stats}; not significant at the {level} level)."
+    )
+
+
+def gap_evidence(low: float, high: float) -> float:
+    """How large a gap is at least, by its interval: the bound nearest zero (0 if it spans 0)."""
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return float("nan")
+    return 0.0 if not interval_excludes_zero(low, high) else min(abs(low), abs(high))
+
+
+def gap_line(row: Mapping[str, Any], alpha: float, confidence: float) -> str:
+    """One profession's gap for a list: gap, interval, TPRs with counts, Holm verdict."""
+    verdict = "significant" if row["significant"] else "not significant"
+    return (
+        f"{row['profession']}: gap {row['gap']:+.3f} ({fmt_level(confidence)} CI "
+        f"{row['gap_ci_low']:+.3f} to {row['gap_ci_high']:+.3f}; TPR women {row['tpr_female']:.3f} "
+        f"of {int(row['n_female'])}, men {row['tpr_male']:.3f} of {int(row['n_male'])}; Fisher "
+        f"{fmt_p(row['p_value'])}, Holm {fmt_p(row['p_holm'])}: {verdict} at the "
+        f"{fmt_level(alpha)} level after Holm across professions)"
+    )
+
+
+def _count(n: int) -> str:
+    for size, unit in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if n >= size:
+            return f"{n / size:.3g}{unit}"
+    return str(n)
+
+
+def model_description(info: Mapping[str, Any]) -> str:
+    """The model as it is: source, name or path, revision, layers, width, parameter count."""
+    if not info:
+        return "no neural model"
+    source = info.get("source")
+    if source == "tiny":
+        what = "tiny GPT-2 built and pretrained locally"
+    else:
+        what = str(info.get("name_or_path"))
+        if info.get("revision"):
+            what += f" @ {str(info['revision'])[:12]}"
+        if source == "local":
+            what += " (local folder)"
+    shape = []
+    if info.get("n_layer"):
+        shape.append(f"{info['n_layer']} layers")
+    if info.get("n_embd"):
+        shape.append(f"width {info['n_embd']}")
+    if info.get("parameters"):
+        shape.append(f"{_count(int(info['parameters']))} parameters")
+    if info.get("lora_r"):
+        shape.append(f"LoRA rank {info['lora_r']}")
+    return f"{what} ({', '.join(shape)})" if shape else what
+
+
+def _pct_ci(value: float, low: float, high: float) -> str:
+    return f"{100 * value:.1f}% ({100 * low:.1f} to {100 * high:.1f})"
+
+
+def probe_verdict(
+    swapped: Mapping[str, Any] | None, removed: Mapping[str, Any] | None, confidence: float
+) -> str:
+    """What the counterfactual probes show about one predictor (probes.csv "all" rows).
+
+    Follows the gendered words: the swapped flip rate's interval lies above 50%; mostly not:
+    it lies below 50%. Without them: at chance when the removed accuracy's interval contains
+    50%, other cues when it lies above (names, other words), worse than chance when below.
+    """
+    level = fmt_level(confidence)
+    parts = []
+    if swapped is not None:
+        flips = _pct_ci(swapped["flip_rate"], swapped["flip_ci_low"], swapped["flip_ci_high"])
+        if swapped["flip_ci_low"] > 0.5:
+            reading = "it follows the gendered words"
+        elif swapped["flip_ci_high"] < 0.5:
+            reading = "it mostly does not follow the gendered words"
+        else:
+            reading = "it follows the gendered words about half the time"
+        parts.append(f"swapping the gendered words flips {flips} of its predictions: {reading}")
+    if removed is not None:
+        accuracy = _pct_ci(
+            removed["accuracy"], removed["accuracy_ci_low"], removed["accuracy_ci_high"]
+        )
+        original = f"{100 * removed['accuracy_original']:.1f}% on the same bios unchanged"
+        if removed["accuracy_ci_low"] > 0.5:
+            reading = "it still finds other cues (names, other words)"
+        elif removed["accuracy_ci_high"] < 0.5:
+            reading = "it is worse than chance"
+        else:
+            reading = "it is at chance"
+        parts.append(f"with them removed its accuracy is {accuracy} against {original}: {reading}")
+    if not parts:
+        return "No probe predictions."
+    sentence = "; ".join(parts)
+    return sentence[0].upper() + sentence[1:] + f" ({level} Wilson intervals)."

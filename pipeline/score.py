@@ -1,0 +1,211 @@
+"""Score bios you type: every predictor of a study on each bio and on its two probes.
+
+    python -m pipeline.score "She has practised dentistry in Lyon for ten years."
+    python -m pipeline.score --file bios.txt          # one bio a line ("-" reads stdin)
+    python -m pipeline.score --study demo --json "..."  # from elsewhere; JSON for machines
+
+For each bio it scores the bio as typed and its two counterfactual probes (gendered words
+swapped, gendered words removed: :mod:`pipeline.gendered_words`, the probe stage's own code),
+with every predictor of the catalogue, through the suite's own paths: the model predictors
+through :mod:`pipeline.predictors` and :func:`pipeline.predict.predict_frame` with the study's
+``predict`` params (so a bio gets the number the predict stage gives it), the baselines fitted
+on the study's train split with its ``baselines`` params, as the baselines stage fits them.
+A missing model or split stops with one line naming the stage that makes it.
+
+The dashboard's "Try a bio" page uses :class:`BioScorer` too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline import catalogue, paths
+from pipeline.baselines import BASELINES
+from pipeline.baselines import params_keys as baseline_params
+from pipeline.errors import SuiteError, run_main
+from pipeline.gendered_words import remove_gender, swap_gender
+from pipeline.labels import GENDERS
+from pipeline.params import PARAMS_FILE, StageParams, read_params
+from pipeline.predict import DEFAULT_BATCH_SIZE, params_keys, predict_frame
+from pipeline.predictors import LoadContext, Predictor, load_predictor
+from pipeline.provenance import params_hash
+from pipeline.runtime import Runtime, make_runtime
+
+VARIANTS = ("original", "swapped", "removed")
+COLUMNS = ("bio", "variant", "text", "predictor", "prob_female", "pred", "label")
+
+
+def variants(text: str) -> dict[str, str]:
+    """The bio as typed and its two probes, as the probe stage makes them."""
+    return {"original": text, "swapped": swap_gender(text)[0], "removed": remove_gender(text)[0]}
+
+
+@dataclass
+class _Model:
+    predictor: Predictor
+    batch_size: int
+    identity: str
+
+
+class BioScorer:
+    """Every predictor of one study, loaded once, scoring typed bios and their probes."""
+
+    def __init__(self, study: str | Path, device: str | None = None) -> None:
+        self.study = Path(study).resolve()
+        raw = read_params(self.study / PARAMS_FILE)
+        self.models: dict[str, _Model] = {}
+        runtime: Runtime | None = None
+        for name in catalogue.names("model"):
+            params = StageParams(raw, params_keys(name), str(self.study / PARAMS_FILE))
+            runtime = runtime or make_runtime(device or params["predict.device"])
+            context = LoadContext(
+                params,
+                runtime,
+                base_dir=self.study / paths.BASE_MODEL_DIR,
+                adapter_dir=self.study / paths.LORA_DIR,
+            )
+            predictor = _load(name, context)
+            batch = params["predict.batch_size"] or DEFAULT_BATCH_SIZE[runtime.device.type]
+            self.models[name] = _Model(predictor, batch, params_hash(params.as_dict()))
+        self.runtime = runtime
+        train_file = self.study / paths.split_path("train")
+        if not train_file.is_file():
+            raise SuiteError(f"{train_file}: not found; run the prepare stage first (dvc repro)")
+        train = pd.read_parquet(train_file, columns=["text", "gender_id"])
+        self.baselines = {}
+        for name in catalogue.names("baseline"):
+            params = StageParams(raw, baseline_params(name), str(self.study / PARAMS_FILE))
+            self.baselines[name] = BASELINES[name](train, params[f"baselines.{name}"])[0]
+
+    def score(self, bios: Sequence[str]) -> pd.DataFrame:
+        """One row per bio x variant x predictor (columns :data:`COLUMNS`), catalogue order."""
+        texts = [
+            (i, variant, text)
+            for i, bio in enumerate(bios)
+            for variant, text in variants(bio).items()
+        ]
+        if not texts:
+            return pd.DataFrame(columns=list(COLUMNS))
+        ids = [f"{i}:{variant}" for i, variant, _ in texts]
+        strings = [text for _, _, text in texts]
+        probs: dict[str, pd.Series] = {}
+        for name, model in self.models.items():
+            frame = predict_frame(
+                ids,
+                strings,
+                model.predictor,
+                self.runtime,
+                model.batch_size,
+                model.identity,
+                progress=False,
+            ).frame
+            probs[name] = frame.set_index("id")["prob_female"]
+        for name, scorer in self.baselines.items():
+            probs[name] = pd.Series(scorer(strings), index=ids)
+        rows = []
+        for key, (i, variant, text) in zip(ids, texts, strict=True):
+            for name in catalogue.names():
+                prob = float(probs[name][key])
+                pred = int(prob >= 0.5)
+                rows.append((i, variant, text, name, prob, pred, GENDERS[pred]))
+        return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def _load(name: str, context: LoadContext) -> Predictor:
+    try:
+        return load_predictor(name, context)
+    except SuiteError as err:
+        stage = "train" if name == "lora" else "base_model"
+        raise SuiteError(f"{name}: {err}".rstrip(".") + f" (made by the {stage} stage)") from None
+
+
+def render_text(scores: pd.DataFrame, bios: Sequence[str]) -> str:
+    """A table per bio: P(female) and the label of every predictor on each variant."""
+    lines = []
+    width = max(len(name) for name in catalogue.names()) + 2
+    for i, bio in enumerate(bios):
+        part = scores[scores["bio"] == i]
+        lines.append(f"bio {i + 1}: {bio}")
+        for variant in VARIANTS[1:]:
+            text = part.loc[part["variant"] == variant, "text"].iloc[0]
+            lines.append(f"  {variant}: {text}")
+        lines.append("  " + "predictor".ljust(width) + "".join(v.ljust(18) for v in VARIANTS))
+        for name in catalogue.names():
+            row = part[part["predictor"] == name].set_index("variant")
+            cells = "".join(
+                f"{row.loc[v, 'prob_female']:.3f} {row.loc[v, 'label']}".ljust(18) for v in VARIANTS
+            )
+            mark = " (untrained reference)" if catalogue.is_reference(name) else ""
+            lines.append(f"  {name.ljust(width)}{cells}{mark}")
+        lines.append("")
+    lines.append("P(female) and the predicted gender; swapped / removed: the bio with its gendered")
+    lines.append("words swapped / removed, as the probe stage rewrites test bios.")
+    return "\n".join(lines)
+
+
+def render_json(scores: pd.DataFrame, bios: Sequence[str]) -> str:
+    """The same as JSON: one object per bio with its variants and every prediction."""
+    out = []
+    for i, bio in enumerate(bios):
+        part = scores[scores["bio"] == i]
+        out.append(
+            {
+                "bio": bio,
+                "variants": {v: part.loc[part["variant"] == v, "text"].iloc[0] for v in VARIANTS},
+                "predictions": {
+                    name: {
+                        row["variant"]: {
+                            "prob_female": row["prob_female"],
+                            "pred": row["pred"],
+                            "label": row["label"],
+                        }
+                        for row in part[part["predictor"] == name].to_dict(orient="records")
+                    }
+                    for name in catalogue.names()
+                },
+            }
+        )
+    return json.dumps(out, indent=2)
+
+
+def read_bios(args: argparse.Namespace) -> list[str]:
+    """Bios from the arguments, a file (one a line) or stdin; blank lines are skipped."""
+    if args.file:
+        if args.file == "-":
+            lines = sys.stdin.read().splitlines()
+        else:
+            path = Path(args.file)
+            if not path.is_file():
+                raise SuiteError(f"{path}: no such file of bios (one bio a line)")
+            lines = path.read_text(encoding="utf-8").splitlines()
+    else:
+        lines = list(args.bios)
+    bios = [line.strip() for line in lines if line.strip()]
+    if not bios:
+        raise SuiteError("no bio to score: give bios as arguments, --file FILE or --file -")
+    return bios
+
+
+def main() -> None:
+    """Score typed bios with every predictor of a study."""
+    parser = argparse.ArgumentParser(description="Score your own bios with every predictor.")
+    parser.add_argument("bios", nargs="*", help="bios to score (quote each one)")
+    parser.add_argument("--file", help="a file with one bio a line; - reads stdin")
+    parser.add_argument("--study", default=".", help="the study directory (default: here)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), help="override predict.device")
+    args = parser.parse_args()
+    bios = read_bios(args)
+    scores = BioScorer(args.study, args.device).score(bios)
+    print(render_json(scores, bios) if args.json else render_text(scores, bios))
+
+
+if __name__ == "__main__":
+    run_main(main)
