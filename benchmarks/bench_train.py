@@ -172,7 +172,12 @@ def main() -> None:
             f"timing {len(sample)} of them; trainable params {trainable_parameter_count(model):,}"
         )
     for plan, pad_to, sample, step in arms.values():
-        step(plan[sample[0][0]], pad_to)  # warm-up (allocator, kernels)
+        # Warm-up (allocator, kernels). On CUDA every timed batch first, once: kernels and
+        # attention set up per (batch, width) shape, and the first arm to meet a shape would
+        # otherwise pay for all three (3-5x on an H100, see BENCHMARKS.md).
+        warm = [index for index, _ in sample] if args.device == "cuda" else [sample[0][0]]
+        for index in warm:
+            step(plan[index], pad_to)
     # Interleave the arms step by step, so that load from other processes hits all alike.
     epoch_seconds = dict.fromkeys(arms, 0.0)
     for position in range(max(len(arm[2]) for arm in arms.values())):

@@ -90,6 +90,14 @@ def load_predictor(name: str, ctx: LoadContext) -> Predictor:
     return LOADERS[name](ctx)
 
 
+def place(model: Any, runtime: Runtime) -> Any:
+    """The model on the runtime's device, in its inference dtype (bfloat16 on CUDA), eval mode."""
+    model = model.to(runtime.device)
+    if runtime.inference_dtype is not None:
+        model = model.to(dtype=runtime.inference_dtype)
+    return model.eval()
+
+
 def _label(name_or_path: str, revision: str | None) -> str:
     return f"{name_or_path}@{revision}" if revision else name_or_path
 
@@ -99,7 +107,7 @@ def load_zero_shot(ctx: LoadContext) -> Predictor:
     """The unmodified causal LM, scoring female against male continuations."""
     name_or_path, revision = base_model_source(ctx.base_dir)
     tokenizer = load_tokenizer(name_or_path, revision)
-    model = load_causal_lm(name_or_path, revision).to(ctx.runtime.device)
+    model = place(load_causal_lm(name_or_path, revision), ctx.runtime)
     return Predictor(
         name="zero_shot",
         scorer=ZeroShotScorer(model, tokenizer, ctx.own("zero_shot"), ctx.max_length),
@@ -115,7 +123,7 @@ def load_random_head(ctx: LoadContext) -> Predictor:
     tokenizer = load_tokenizer(name_or_path, revision)
     # The head is the only new weight: seeding right before loading makes it reproducible.
     torch.manual_seed(ctx.own("random_head").seed)
-    model = build_classifier(name_or_path, revision, tokenizer).to(ctx.runtime.device).eval()
+    model = place(build_classifier(name_or_path, revision, tokenizer), ctx.runtime)
     return Predictor(
         name="random_head",
         scorer=ClassifierScorer(model, tokenizer, ctx.max_length),
@@ -129,8 +137,9 @@ def load_lora(ctx: LoadContext) -> Predictor:
     """The base model with the trained LoRA adapter and head of ``models/lora``."""
     trained = adapter_metadata(ctx.adapter_dir)
     model, tokenizer = load_lora_classifier(
-        ctx.adapter_dir, ctx.runtime.device, merge=ctx.own("lora").merge_adapter
+        ctx.adapter_dir, "cpu", merge=ctx.own("lora").merge_adapter
     )
+    model = place(model, ctx.runtime)  # merged in float32, then cast
     base = trained["base"]
     return Predictor(
         name="lora",

@@ -52,8 +52,13 @@ class Scorer(Protocol):
         """Tokenize (and truncate) every text."""
         ...
 
-    def score(self, batch: list[list[int]], runtime: Runtime) -> np.ndarray:
-        """Return P(female) (float64) for each row of a batch of token ids."""
+    def score(self, batch: list[list[int]], runtime: Runtime) -> torch.Tensor | np.ndarray:
+        """P(female) for each row of a batch of token ids.
+
+        A model's scorer leaves it on the device (a tensor): the engine copies all probabilities
+        to the host once, so no batch waits for the previous one to come back. A scorer without
+        a model may return a numpy array.
+        """
         ...
 
 
@@ -63,15 +68,17 @@ def _truncate(ids: list[int], limit: int, keep: Literal["start", "end"]) -> list
     return ids[-limit:] if keep == "end" else ids[:limit]
 
 
-def _right_pad(batch: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Right-pad to the batch's longest row: ``(input_ids, attention_mask)``."""
-    width = max(len(ids) for ids in batch)
+def _right_pad(
+    batch: list[list[int]], pad_id: int, runtime: Runtime
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad to the batch's width: ``(input_ids, attention_mask)`` on the device."""
+    width = runtime.width(max(len(ids) for ids in batch))
     input_ids = np.full((len(batch), width), pad_id, dtype=np.int64)
     mask = np.zeros((len(batch), width), dtype=np.int64)
     for row, ids in enumerate(batch):
         input_ids[row, : len(ids)] = ids
         mask[row, : len(ids)] = 1
-    return torch.from_numpy(input_ids), torch.from_numpy(mask)
+    return runtime.to_device(input_ids), runtime.to_device(mask)
 
 
 class ClassifierScorer:
@@ -93,20 +100,19 @@ class ClassifierScorer:
 
     def encode(self, texts: Sequence[str]) -> Encoded:
         """Tokenize every bio; keep its first ``max_length`` tokens (tokenizer's side)."""
-        full = self.tokenizer(list(texts))["input_ids"]
-        truncated = np.array([len(ids) > self.max_length for ids in full], dtype=bool)
-        return Encoded([_truncate(ids, self.max_length, self.keep) for ids in full], truncated)
+        return self.encode_ids(self.tokenizer(list(texts))["input_ids"])
 
-    def score(self, batch: list[list[int]], runtime: Runtime) -> np.ndarray:
-        """P(label 1) for a batch."""
-        input_ids, mask = _right_pad(batch, self.model.config.pad_token_id)
-        with runtime.autocast():
-            logits = self.model(
-                input_ids=input_ids.to(runtime.device),
-                attention_mask=mask.to(runtime.device),
-                use_cache=False,
-            ).logits
-        return logits.float().softmax(-1)[:, 1].cpu().numpy().astype(np.float64)
+    def encode_ids(self, full: Sequence[Sequence[int]]) -> Encoded:
+        """Already tokenized bios (``tokenizer(texts)["input_ids"]``), truncated."""
+        truncated = np.array([len(ids) > self.max_length for ids in full], dtype=bool)
+        kept = [list(_truncate(list(ids), self.max_length, self.keep)) for ids in full]
+        return Encoded(kept, truncated)
+
+    def score(self, batch: list[list[int]], runtime: Runtime) -> torch.Tensor:
+        """P(label 1) for a batch, on the device."""
+        input_ids, mask = _right_pad(batch, self.model.config.pad_token_id, runtime)
+        logits = self.model(input_ids=input_ids, attention_mask=mask, use_cache=False).logits
+        return logits.float().softmax(-1)[:, 1]
 
 
 class ZeroShotScorer:
@@ -159,21 +165,24 @@ class ZeroShotScorer:
 
     def encode(self, texts: Sequence[str]) -> Encoded:
         """Prompt ids per bio; a long bio keeps its LAST tokens, so the continuation follows."""
-        full = self.tokenizer(list(texts))["input_ids"]
+        return self.encode_ids(self.tokenizer(list(texts))["input_ids"])
+
+    def encode_ids(self, full: Sequence[Sequence[int]]) -> Encoded:
+        """Prompts from already tokenized bios (``tokenizer(texts)["input_ids"]``)."""
         truncated = np.array([len(ids) > self.budget for ids in full], dtype=bool)
         prompts = [
-            [*self.prefix, *_truncate(ids, self.budget, "end"), *self.suffix] for ids in full
+            [*self.prefix, *_truncate(list(ids), self.budget, "end"), *self.suffix] for ids in full
         ]
         empty = [i for i, ids in enumerate(prompts) if not ids]
         if empty:
             raise SuiteError(f"bio #{empty[0]} tokenizes to nothing and the template adds none")
         return Encoded(prompts, truncated)
 
-    def _layout(self, batch: list[list[int]]) -> tuple[np.ndarray, ...]:
+    def _layout(self, batch: list[list[int]], runtime: Runtime) -> tuple[np.ndarray, ...]:
         """Input ids, position ids, prompt lengths and the positions predicting block tokens."""
         size = len(self.block_ids)
         lengths = np.array([len(ids) for ids in batch])
-        width = int(lengths.max()) + size
+        width = runtime.width(int(lengths.max()) + size)
         input_ids = np.zeros((len(batch), width), dtype=np.int64)
         positions = np.zeros((len(batch), width), dtype=np.int64)
         for row, (ids, length) in enumerate(zip(batch, lengths, strict=True)):
@@ -186,14 +195,13 @@ class ZeroShotScorer:
         )
         return input_ids, positions, lengths, predicting
 
-    def _mask(self, lengths: torch.Tensor, width: int) -> torch.Tensor:
+    def _mask(self, lengths: torch.Tensor, width: int, block_mask: torch.Tensor) -> torch.Tensor:
         """Boolean 4D mask (batch, 1, query, key), built on the model's device.
 
         Prompt tokens: causal over the prompt. Block tokens: the whole prompt plus their own
         continuation's earlier tokens. Pads: themselves only (a fully masked row gives NaN).
         """
         size = len(self.block_ids)
-        block_mask = torch.from_numpy(self.block_mask).to(lengths.device)
         index = torch.arange(width, device=lengths.device)
         query, key, start = index[None, :, None], index[None, None, :], lengths[:, None, None]
         query_in_prompt, key_in_prompt = query < start, key < start
@@ -206,34 +214,49 @@ class ZeroShotScorer:
         mask |= (query >= start + size) & (query == key)
         return mask[:, None]
 
-    def score(self, batch: list[list[int]], runtime: Runtime) -> np.ndarray:
-        """P(female) = sigmoid(logsumexp female - logsumexp male) for a batch of prompts."""
+    def _constants(self, device: torch.device) -> dict[str, torch.Tensor]:
+        """The block's tensors and the LM head in float32, on the device, made once."""
+        if getattr(self, "_on", None) is None or self._on["device"] != device:
+            head = self.model.get_output_embeddings().weight
+            self._on = {
+                "device": device,
+                "block_mask": torch.from_numpy(self.block_mask).to(device),
+                "targets": torch.from_numpy(self.block_ids).to(device),
+                "segment": torch.from_numpy(self.segment).to(device),
+                "female": torch.from_numpy(self.is_female).to(device),
+                # The log-softmax over the vocabulary runs in float32 whatever the weights.
+                "head": head.detach().float(),
+            }
+        return self._on
+
+    def score(self, batch: list[list[int]], runtime: Runtime) -> torch.Tensor:
+        """P(female) = sigmoid(logsumexp female - logsumexp male) for a batch, on the device."""
+        on = self._constants(runtime.device)
         input_ids, positions, lengths, predicting = (
-            torch.from_numpy(a).to(runtime.device) for a in self._layout(batch)
+            runtime.to_device(a) for a in self._layout(batch, runtime)
         )
-        mask = self._mask(lengths, input_ids.shape[1])
-        with runtime.autocast():
-            hidden = self.model.base_model(
-                input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=False
-            ).last_hidden_state
+        mask = self._mask(lengths, input_ids.shape[1], on["block_mask"])
+        hidden = self.model.base_model(
+            input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=False
+        ).last_hidden_state
         rows = torch.arange(len(batch), device=runtime.device)[:, None]
         picked = hidden[rows, predicting].float()  # (batch, block tokens, hidden)
-        head = self.model.get_output_embeddings()
-        with torch.autocast(runtime.device.type, enabled=False):
-            log_probs = torch.log_softmax(
-                torch.nn.functional.linear(picked, head.weight.float()), dim=-1
-            )
-        targets = torch.from_numpy(self.block_ids).to(runtime.device)
-        token_lp = log_probs.gather(-1, targets.expand(len(batch), -1)[..., None])[..., 0]
-        word_lp = token_lp @ torch.from_numpy(self.segment).to(runtime.device)
-        female = torch.from_numpy(self.is_female).to(runtime.device)
-        score_f = word_lp[:, female].logsumexp(-1)
-        score_m = word_lp[:, ~female].logsumexp(-1)
-        return torch.sigmoid(score_f - score_m).double().cpu().numpy()
+        log_probs = torch.log_softmax(torch.nn.functional.linear(picked, on["head"]), dim=-1)
+        targets = on["targets"].expand(len(batch), -1)[..., None]
+        token_lp = log_probs.gather(-1, targets)[..., 0]
+        word_lp = token_lp @ on["segment"]
+        score_f = word_lp[:, on["female"]].logsumexp(-1)
+        score_m = word_lp[:, ~on["female"]].logsumexp(-1)
+        return torch.sigmoid(score_f - score_m)
 
 
 def predict_probs(
-    encoded: Encoded, scorer: Scorer, runtime: Runtime, batch_size: int, desc: str = "predict"
+    encoded: Encoded,
+    scorer: Scorer,
+    runtime: Runtime,
+    batch_size: int,
+    desc: str = "predict",
+    progress: bool = True,
 ) -> np.ndarray | None:
     """Score encoded bios in length-sorted, dynamically padded batches; original order back.
 
@@ -246,16 +269,24 @@ def predict_probs(
     order = np.argsort(-lengths, kind="stable")
     batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
     mine = batches[runtime.rank :: runtime.world_size]
-    done: list[tuple[np.ndarray, np.ndarray]] = []
+    scored: list[torch.Tensor] = []
     total = int(sum(len(b) for b in mine))
     with (
-        tqdm(total=total, desc=desc, unit="bios", disable=runtime.rank != 0) as bar,
+        tqdm(total=total, desc=desc, unit="bios", disable=runtime.rank != 0 or not progress) as bar,
         torch.inference_mode(),
     ):
         for batch in mine:
-            probs = scorer.score([encoded.ids[i] for i in batch], runtime)
-            done.append((batch, probs))
+            # A scorer may return a host array (a rule needs no device); as_tensor keeps a
+            # device tensor where it is.
+            scored.append(torch.as_tensor(scorer.score([encoded.ids[i] for i in batch], runtime)))
             bar.update(len(batch))
+        # One copy to the host at the end: batches never wait for each other's results.
+        flat = torch.cat(scored).double().cpu().numpy() if scored else np.zeros(0)
+    done: list[tuple[np.ndarray, np.ndarray]] = []
+    offset = 0
+    for batch in mine:
+        done.append((batch, flat[offset : offset + len(batch)]))
+        offset += len(batch)
     if runtime.world_size > 1:
         import torch.distributed as dist
 

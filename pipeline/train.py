@@ -4,18 +4,22 @@
 of the study (``models/base``), with a peft LoRA adapter on the layers in ``lora.target_modules``
 (GPT-2's ``Conv1D`` layers store weights transposed: ``fan_in_fan_out``). The classification
 head (``score``) is trained in full and saved with the adapter; without it a reloaded adapter
-scores at chance.
+would classify with an untrained head.
 
 - **Model selection on dev only**: every ``lora.eval_steps`` optimizer steps the model is scored
   on ``data/splits/dev.parquet``; the best step by ``lora.metric_for_best_model`` is kept
   (optionally stopping after ``lora.early_stopping_patience`` evaluations without a gain). The
   test split is never read.
 - **Resume**: every ``lora.checkpoint_steps`` steps a checkpoint (adapter, head, optimizer,
-  scheduler, RNG states, best-so-far weights) goes to ``checkpoints/lora/<fingerprint>/``, a
-  folder DVC does not manage (so ``dvc repro`` does not delete it before rerunning the stage).
-  The fingerprint covers the params, seed, data, base model and world size, so a run only
-  resumes its own checkpoints. A killed run started again continues from the last complete
-  checkpoint and ends with the same adapter; a finished run removes its checkpoints.
+  scheduler, RNG states, best-so-far weights, the train loss summed since the last log) goes to
+  ``checkpoints/lora/<fingerprint>/``, a folder DVC does not manage (so ``dvc repro`` does not
+  delete it before rerunning the stage). The fingerprint covers the params, seed, data, base
+  model and world size, so a run only resumes its own checkpoints. A run killed at any moment
+  and started again ends with the same adapter, ``metrics.json`` and ``history.csv`` as an
+  uninterrupted one: it continues from the last complete checkpoint, and a checkpoint that
+  recorded the end of training (the last step, or an early stop) is not trained further: the
+  run goes straight to the selection on dev and the writes. A finished run removes its
+  checkpoints.
 - **Speed**: length-grouped batches with dynamic padding, GPT-2's GELU fused; CUDA with
   bfloat16 autocast when present, CPU float32 otherwise; unchanged under
   ``torchrun --nproc_per_node=N`` (DDP).
@@ -36,6 +40,7 @@ import json
 import logging
 import os
 import shutil
+import time
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +63,8 @@ from pipeline.models import (
 )
 from pipeline.params import LoraParams, load_stage_params
 from pipeline.provenance import run_log, run_metadata
+from pipeline.runtime import avoid_per_shape_attention
+from pipeline.tables import read_split
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +72,7 @@ PARAMS = ("lora", "seeds.train")
 HEAD_MODULES = ("score",)  # GPT-2's classification head, trained in full and saved with LoRA
 BEST_FILE = "best-trainable.safetensors"  # best-so-far trainable weights inside a checkpoint
 COMPLETE_FILE = "suite-complete.json"  # written last: marks a checkpoint as whole
+TRAINER_STATE_FILE = "trainer_state.json"  # transformers' TrainerState inside a checkpoint
 HISTORY_COLUMNS = ("step", "epoch", "train_loss", "dev_accuracy", "dev_loss", "learning_rate")
 
 
@@ -82,6 +90,7 @@ class TrainResult:
     world_size: int
     is_main_process: bool
     resumed_from: str | None
+    loop_seconds: float  # the training loop alone (dev evaluations and checkpoints included)
 
 
 def device_name() -> str:
@@ -211,12 +220,27 @@ def _selection_callback_class():
             self.patience = lora.early_stopping_patience
             self.best_step: int | None = None
             self.best_weights: dict[str, torch.Tensor] | None = None
-            if resume_from is not None and (Path(resume_from) / BEST_FILE).is_file():
-                file = Path(resume_from) / BEST_FILE
-                self.best_weights = load_file(file)
-                self.best_step = int(
-                    json.loads((Path(resume_from) / COMPLETE_FILE).read_text())["best_step"]
-                )
+            self.trainer = None  # set once the trainer exists: its logging state is checkpointed
+            self.resumed_logging: dict[str, Any] | None = None
+            if resume_from is not None:
+                marker = checkpoint_marker(resume_from)
+                self.resumed_logging = marker.get("logging")
+                if (Path(resume_from) / BEST_FILE).is_file():
+                    self.best_weights = load_file(Path(resume_from) / BEST_FILE)
+                    self.best_step = int(marker["best_step"])
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            # The trainer logs the train loss averaged since its last log. A checkpoint between
+            # two logs carried the partial sum (per process); without it the first log after a
+            # resume would average fewer steps than an uninterrupted run's.
+            saved, trainer = self.resumed_logging, self.trainer
+            if saved is None or trainer is None or not hasattr(trainer, "_tr_loss"):
+                return control
+            sums = saved["loss_sums"]
+            if len(sums) == _world_size_now():
+                trainer._tr_loss.fill_(sums[_rank_now()])
+                trainer._globalstep_last_logged = int(saved["last_logged_step"])
+            return control
 
         def _evaluations(self, state) -> list[tuple[int, float]]:
             return [(e["step"], e[self.key]) for e in state.log_history if self.key in e]
@@ -246,12 +270,32 @@ def _selection_callback_class():
             return control
 
         def on_save(self, args, state, control, **kwargs):
+            logging_state = None
+            if self.trainer is not None and hasattr(self.trainer, "_tr_loss"):
+                # Every process calls on_save: gather each one's partial loss sum.
+                sums = [float(self.trainer._tr_loss.item())]
+                if _world_size_now() > 1:
+                    gathered: list[Any] = [None] * _world_size_now()
+                    torch.distributed.all_gather_object(gathered, sums[0])
+                    sums = [float(value) for value in gathered]
+                logging_state = {
+                    "last_logged_step": int(self.trainer._globalstep_last_logged),
+                    "loss_sums": sums,
+                }
             if not state.is_world_process_zero:
                 return control
             folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
             if self.best_weights is not None:
                 save_file(self.best_weights, folder / BEST_FILE)
-            marker = {"step": state.global_step, "best_step": self.best_step}
+            marker = {
+                "step": state.global_step,
+                "best_step": self.best_step,
+                # The end of training (last step or early stop): a resume only selects.
+                "finished": bool(
+                    state.global_step >= state.max_steps or control.should_training_stop
+                ),
+                "logging": logging_state,
+            }
             write_json(marker, folder / COMPLETE_FILE)
             return control
 
@@ -265,6 +309,32 @@ def _selection_callback_class():
                     params[name].copy_(value.to(params[name].device))
 
     return DevSelection
+
+
+def _world_size_now() -> int:
+    dist = torch.distributed
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def _rank_now() -> int:
+    dist = torch.distributed
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
+def checkpoint_marker(checkpoint: str | Path) -> dict[str, Any]:
+    """What :class:`DevSelection` recorded when the checkpoint was complete."""
+    return json.loads((Path(checkpoint) / COMPLETE_FILE).read_text())
+
+
+def remove_checkpoints(folder: Path) -> None:
+    """Delete a run's checkpoints.
+
+    Markers go first: a kill midway never leaves a half-deleted checkpoint that looks complete
+    (and would be resumed).
+    """
+    for marker in folder.glob(f"checkpoint-*/{COMPLETE_FILE}"):
+        marker.unlink(missing_ok=True)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def last_complete_checkpoint(folder: Path) -> str | None:
@@ -315,6 +385,8 @@ def train_lora(
     processes = world_size()
     check_data_fits(len(train), lora, processes)
     cuda = torch.cuda.is_available()
+    if cuda:
+        avoid_per_shape_attention()
     name_or_path, revision = base
     # Seed before the head and the LoRA matrices are initialised.
     set_seed(seed)
@@ -333,6 +405,7 @@ def train_lora(
     train_set = EncodedBios(train, tokenizer, lora.max_length)
     dev_set = EncodedBios(dev, tokenizer, lora.max_length).sorted_by_length()
     resume_from = last_complete_checkpoint(checkpoint_dir)
+    finished = resume_from is not None and bool(checkpoint_marker(resume_from).get("finished"))
     if resume_from:
         log.info("resuming from %s", resume_from)
 
@@ -358,6 +431,7 @@ def train_lora(
         seed=seed,
         data_seed=seed,
         bf16=cuda,
+        optim="adamw_torch_fused" if cuda else "adamw_torch",
         use_cpu=not cuda,
         ddp_backend="gloo" if processes > 1 and not cuda else None,
         ddp_find_unused_parameters=False,
@@ -367,7 +441,9 @@ def train_lora(
         save_only_model=False,
         disable_tqdm=False,
     )
-    collator = DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8 if cuda else None)
+    # On CUDA: widths rounded up to a multiple of 32 (a few shapes, not one per width) and
+    # attention without cuDNN's per-shape graphs; the CPU pads exactly, as before.
+    collator = DataCollatorWithPadding(tokenizer, pad_to_multiple_of=32 if cuda else None)
     selection = _selection_callback_class()(lora, resume_from)
 
     class LengthGroupedTrainer(Trainer):
@@ -388,7 +464,20 @@ def train_lora(
         compute_metrics=_accuracy,
         callbacks=[selection],
     )
-    trainer.train(resume_from_checkpoint=resume_from)
+    selection.trainer = trainer
+    loop_started = time.monotonic()
+    if finished:
+        # Killed after the last step (during the final evaluation or the writes): training more
+        # would add a step; the checkpoint's state and best weights are all that is left to use.
+        from transformers import TrainerState
+
+        log.info("%s holds the end of training: selecting on dev only", resume_from)
+        trainer.state = TrainerState.load_from_json(str(Path(resume_from) / TRAINER_STATE_FILE))
+        trainer.state.is_local_process_zero = trainer.is_local_process_zero()
+        trainer.state.is_world_process_zero = trainer.is_world_process_zero()
+    else:
+        trainer.train(resume_from_checkpoint=resume_from)
+    loop_seconds = time.monotonic() - loop_started
     # Before the final evaluation: it logs the best model's scores under the last step.
     history = history_frame(trainer.state.log_history)
     selection.restore_best(trainer.model)
@@ -409,6 +498,7 @@ def train_lora(
         world_size=processes,
         is_main_process=trainer.is_world_process_zero(),
         resumed_from=resume_from,
+        loop_seconds=round(loop_seconds, 1),
     )
 
 
@@ -475,11 +565,9 @@ def main() -> None:
     """Read params and splits, train, and write the adapter, history and dev metrics."""
     params = load_stage_params(PARAMS)
     lora, seed = params["lora"], params["seeds.train"]
-    for split in ("train", "dev"):
-        paths.require(paths.split_path(split), "prepare")
-    columns = ["id", "text", "gender_id"]
-    train = pd.read_parquet(paths.split_path("train"), columns=columns)
-    dev = pd.read_parquet(paths.split_path("dev"), columns=columns)
+    columns = ("id", "text", "gender_id")
+    train = read_split(paths.split_path("train"), columns)
+    dev = read_split(paths.split_path("dev"), columns)
     base = base_model_source(paths.BASE_MODEL_DIR)
     reference = base_model_reference(paths.BASE_MODEL_DIR)
     processes = world_size()
@@ -488,7 +576,14 @@ def main() -> None:
     )
     with run_log("train") as record:
         result = train_lora(train, dev, lora, seed, base, checkpoint_dir)
-        record.update(resumed_from_checkpoint=result.resumed_from is not None, processes=processes)
+        record.update(
+            resumed_from_checkpoint=result.resumed_from is not None,
+            processes=processes,
+            loop_seconds=result.loop_seconds,  # timings live in the git-ignored run log only
+            steps=result.global_step,
+            train_bios=len(train),
+            epochs=lora.epochs,
+        )
         if result.is_main_process:
             metrics = {
                 "dev_accuracy": result.dev_metrics["accuracy"],
@@ -516,7 +611,7 @@ def main() -> None:
             save_adapter(result, paths.LORA_DIR, metadata)
             write_text(_format_history(result.history), paths.LORA_HISTORY)
             write_json(metrics, paths.LORA_METRICS)
-            shutil.rmtree(checkpoint_dir, ignore_errors=True)
+            remove_checkpoints(checkpoint_dir)
             with suppress(OSError):  # only if no other run's checkpoints are left
                 paths.LORA_CHECKPOINTS_DIR.rmdir()
             log.info(

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +25,7 @@ from pipeline.models import (
 )
 from pipeline.params import LoraParams, parse_key
 from pipeline.train import (
-    COMPLETE_FILE,
+    HISTORY_COLUMNS,
     attach_lora,
     save_adapter,
     train_lora,
@@ -156,12 +156,13 @@ def test_lora_beats_chance_and_matches_zero_shot_on_dev(trained):
     probs = prob_female(result.model, result.tokenizer, dev["text"].tolist(), 96)
     assert ((probs >= 0.5).astype(int) == dev["gender_id"].to_numpy()).mean() == accuracy
     print(f"dev accuracy: LoRA {accuracy:.4f}, zero-shot {zero_shot:.4f}")
-    # Chance is ~0.5 (share of women ~0.46). The tiny model was pretrained on these very bios,
-    # whose sentences nearly all carry a pronoun, so its zero-shot guess is already near the
-    # sample's ceiling (~0.96; the no-pronoun and first-person bios are guesses): LoRA matches
-    # it within a few points here rather than beating it.
-    assert accuracy > 0.9
-    assert accuracy >= zero_shot - 0.03
+    # Chance is ~0.5 (share of women ~0.46). The sample's hard bios (first person, name or
+    # title only, singular they, a last sentence about someone else) hold the zero-shot base
+    # near 0.85 on dev; 40 steps at this tiny scale bring LoRA about level with it. That LoRA
+    # beats the base significantly is the demo's job (120 steps on 3,000 bios: 0.926 against
+    # 0.854 on the test split, test_reproducibility checks the primary verdict).
+    assert accuracy > 0.75
+    assert accuracy >= zero_shot - 0.05
     history = result.history
     assert list(history["step"]) == [10, 20, 30, 40]
     best = history.loc[history["dev_accuracy"].idxmax()]
@@ -237,68 +238,149 @@ def test_missing_adapter_is_one_clear_error(tmp_path):
         load_lora_classifier(tmp_path / "models/lora")
 
 
-def _small_resume_study(tiny_study: Path) -> dict:
-    # 128 train bios at batch 8: 16 steps per epoch, so checkpoint 20 sits inside epoch 2 and a
-    # resume there must replay that epoch's order exactly.
-    shrink_splits(tiny_study, train_rows=128, dev_rows=64)
-    lora = {**FAST, "batch_size": 8, "max_steps": 30, "max_length": 64}
-    set_lora(tiny_study, **lora)
+def _small_resume_study(study: Path) -> dict:
+    # 128 train bios at batch 8: 16 steps per epoch, so a resume inside epoch 2 must replay that
+    # epoch's order exactly. Checkpoints every 5 steps but logs every 10: checkpoint 15 falls
+    # between two logs, so the train loss summed since the last log must survive the kill too.
+    shrink_splits(study, train_rows=128, dev_rows=64)
+    lora = {**FAST, "batch_size": 8, "max_steps": 30, "max_length": 64, "checkpoint_steps": 5}
+    set_lora(study, **lora)
     return lora
 
 
-def test_resume_after_kill_gives_the_same_adapter(tiny_study, tmp_path):
+# Runs the train stage and SIGKILLs it at a chosen moment (the test's hooks; the code is the
+# stage's own). argv[1] is the phase.
+KILLER = """
+import os, signal, sys
+from contextlib import contextmanager
+import transformers
+from pipeline import train
+from pipeline.errors import run_main
+
+phase = sys.argv[1]
+Trainer = transformers.Trainer
+
+def die():
+    os.kill(os.getpid(), signal.SIGKILL)
+
+real_train, real_evaluate, real_step = Trainer.train, Trainer.evaluate, Trainer.training_step
+
+def training(self, *args, **kwargs):
+    self.suite_training = True
+    try:
+        return real_train(self, *args, **kwargs)
+    finally:
+        self.suite_training = False
+
+def evaluate(self, *args, **kwargs):
+    in_training = getattr(self, "suite_training", False)  # else: the final dev evaluation
+    if phase == "evaluation" and in_training and self.state.global_step == 20:
+        die()
+    if phase == "final_evaluation" and not in_training and self.state.global_step == 30:
+        die()
+    return real_evaluate(self, *args, **kwargs)
+
+def training_step(self, *args, **kwargs):
+    if phase == "mid_epoch" and self.state.global_step == 17:  # computing step 18
+        die()
+    return real_step(self, *args, **kwargs)
+
+Trainer.train, Trainer.evaluate, Trainer.training_step = training, evaluate, training_step
+
+real_write_json, real_atomic_dir = train.write_json, train.atomic_dir
+
+def write_json(obj, path):
+    if phase == "checkpoint" and str(path).endswith("checkpoint-20/" + train.COMPLETE_FILE):
+        die()  # checkpoint 20 is written but for its marker
+    return real_write_json(obj, path)
+
+@contextmanager
+def atomic_dir(path):
+    with real_atomic_dir(path) as tmp:
+        yield tmp
+        if phase == "final_save":
+            die()  # the adapter is complete in its temporary folder, not yet renamed
+
+train.write_json, train.atomic_dir = write_json, atomic_dir
+if phase == "cleanup":  # every output written, the checkpoints not yet removed
+    train.remove_checkpoints = lambda folder: die()
+run_main(train.main)
+"""
+
+OUTPUTS = (
+    paths.LORA_DIR / "adapter_model.safetensors",
+    paths.LORA_DIR / "adapter_config.json",
+    paths.LORA_DIR / "metadata.json",
+    paths.LORA_METRICS,
+    paths.LORA_HISTORY,
+)
+
+# Each phase: where its run resumes from (None: a fresh start) and whether that checkpoint
+# already holds the end of training (the run must then select only, not train a step more).
+PHASES = (
+    ("mid_epoch", None, False),  # killed computing step 18: checkpoint 15 is the last
+    ("evaluation", 15, False),  # killed scoring dev at step 20, before checkpoint 20
+    ("checkpoint", 15, False),  # killed writing checkpoint 20, before its marker
+    ("final_evaluation", 15, False),  # killed in the final dev evaluation after step 30
+    ("final_save", 30, True),  # killed with the adapter complete but not renamed into place
+    ("cleanup", 30, True),  # killed after every write, before the checkpoints are removed
+)
+
+
+def run_killed(study: Path, phase: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", KILLER, phase],
+        cwd=study,
+        env=stage_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def resumed_from(stderr: str) -> int | None:
+    found = re.search(r"resuming from \S*checkpoint-(\d+)", stderr)
+    return int(found.group(1)) if found else None
+
+
+def test_kills_at_every_phase_resume_to_the_uninterrupted_result(tiny_study, tmp_path):
+    # One run killed six times in a row, once in each phase of training, then finished: every
+    # resume must pick up exactly where the last complete checkpoint left it, and the result is
+    # byte for byte the uninterrupted run's.
     _small_resume_study(tiny_study)
     clean = Path(shutil.copytree(tiny_study, tmp_path / "clean", symlinks=True))
     uninterrupted = run_module("pipeline.train", clean)
     assert uninterrupted.returncode == 0, uninterrupted.stderr[-3000:]
 
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.train"],
-        cwd=tiny_study,
-        env=stage_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 300
-        marker = None
-        while time.monotonic() < deadline and process.poll() is None:
-            found = list((tiny_study / paths.LORA_CHECKPOINTS_DIR).glob(f"*/*-20/{COMPLETE_FILE}"))
-            if found:
-                marker = found[0]
-                break
-            time.sleep(0.05)
-        process.send_signal(signal.SIGKILL)
-    finally:
-        process.wait(timeout=30)
-    assert marker is not None, "no checkpoint appeared before the run ended"
-    assert not (tiny_study / paths.LORA_DIR).exists()  # a killed run leaves no complete adapter
+    study = tiny_study
+    for phase, resumes_at, finished in PHASES:
+        killed = run_killed(study, phase)
+        assert killed.returncode == -signal.SIGKILL, (phase, killed.stderr[-3000:])
+        assert resumed_from(killed.stderr) == resumes_at, phase
+        assert ("holds the end of training" in killed.stderr) == finished, phase
+        assert (study / paths.LORA_CHECKPOINTS_DIR).is_dir(), phase
+        # a killed run never leaves an adapter that looks complete
+        assert (study / paths.LORA_DIR).exists() == (phase == "cleanup"), phase
+        leftovers = [p.name for p in (study / "models").iterdir() if p.name.startswith(".")]
+        assert bool(leftovers) == (phase == "final_save"), (phase, leftovers)
 
-    resumed = run_module("pipeline.train", tiny_study)
+    resumed = run_module("pipeline.train", study)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert "resuming from" in resumed.stderr
-    log = json.loads((tiny_study / paths.run_log_path("train")).read_text())
+    assert resumed_from(resumed.stderr) == 30
+    assert "holds the end of training" in resumed.stderr
+    log = json.loads((study / paths.run_log_path("train")).read_text())
     assert log["resumed_from_checkpoint"] is True
-    assert not (tiny_study / paths.LORA_CHECKPOINTS_DIR).exists()  # removed after success
-
-    one = load_file(clean / paths.LORA_DIR / "adapter_model.safetensors")
-    two = load_file(tiny_study / paths.LORA_DIR / "adapter_model.safetensors")
-    assert one.keys() == two.keys()
-    for key in one:
-        torch.testing.assert_close(two[key], one[key], rtol=1e-5, atol=1e-6)
-    metrics = [json.loads((s / paths.LORA_METRICS).read_text()) for s in (clean, tiny_study)]
-    assert metrics[0]["dev_accuracy"] == metrics[1]["dev_accuracy"]
-    assert metrics[0]["best_step"] == metrics[1]["best_step"]
-    history = pd.read_csv(tiny_study / paths.LORA_HISTORY)
-    assert list(history.columns) == [
-        "step",
-        "epoch",
-        "train_loss",
-        "dev_accuracy",
-        "dev_loss",
-        "learning_rate",
-    ]
+    assert not (study / paths.LORA_CHECKPOINTS_DIR).exists()  # removed after success
+    # the killed save's temporary folder is gone
+    assert not [p.name for p in (study / "models").iterdir() if p.name.startswith(".")]
+    for output in OUTPUTS:
+        assert (study / output).read_bytes() == (clean / output).read_bytes(), output
+    metrics = json.loads((study / paths.LORA_METRICS).read_text())
+    assert metrics["steps"] == 30  # not 31: the finished checkpoint was not trained further
+    history = pd.read_csv(study / paths.LORA_HISTORY)
+    assert list(history.columns) == list(HISTORY_COLUMNS)
     assert list(history["step"]) == [10, 20, 30]
+    assert history["train_loss"].notna().all()
 
 
 @pytest.mark.parametrize(
@@ -356,9 +438,9 @@ def test_two_process_ddp_run_saves_one_adapter(tiny_study):
 
 
 def test_lora_learns_what_a_barely_pretrained_base_cannot(tiny_study_template, tmp_path):
-    # The session's tiny GPT-2 already reads pronouns (its zero-shot guess sits at the
-    # synthetic sample's ceiling), so LoRA cannot beat it by much. Fine-tuning must still add the
-    # skill to a base that lacks it: a tiny GPT-2 pretrained for a few steps only.
+    # The session's tiny GPT-2 already reads pronouns, so 40 steps of LoRA only match it.
+    # Fine-tuning must add the skill to a base that lacks it: a tiny GPT-2 pretrained for a
+    # few steps only.
     from pipeline.base_model import save_tiny_model
     from tests.conftest import TINY
 
@@ -374,5 +456,5 @@ def test_lora_learns_what_a_barely_pretrained_base_cannot(tiny_study_template, t
     accuracy = result.dev_metrics["accuracy"]
     print(f"weak base: zero-shot {zero_shot:.4f}, LoRA {accuracy:.4f} (dev)")
     assert zero_shot < 0.75
-    assert accuracy > 0.9
+    assert accuracy > 0.8
     assert accuracy > zero_shot + 0.15
