@@ -20,7 +20,7 @@ import yaml
 from analysis.metrics import wilson_interval
 from pipeline import catalogue, paths
 from pipeline.io import read_parquet_metadata
-from tests.conftest import GIT, git_commit, merge_params, run_cli, stages_run
+from tests.conftest import GIT, git_commit, merge_params, run_cli, stage_env, stages_run
 
 pytestmark = pytest.mark.slow
 
@@ -82,6 +82,57 @@ def test_repro_runs_every_stage_and_then_nothing(demo_pipeline):
     summary = read_json(demo_pipeline["snapshot"] / paths.ANALYSIS_SUMMARY)
     assert set(summary["predictors"]) == set(catalogue.names())
     assert summary["data"]["synthetic"] is True
+
+
+def test_the_demo_shows_lora_beating_zero_shot_significantly(demo_pipeline):
+    """The default demo shows the effect the suite measures, recomputed from the predictions."""
+    from scipy.stats import binomtest
+
+    study = demo_pipeline["snapshot"]
+    test = pd.read_parquet(study / paths.split_path("test"))[["id", "gender_id"]]
+    correct = {}
+    for name in ("zero_shot", "lora"):
+        pred = pd.read_parquet(study / paths.predictions_path(name))[["id", "pred"]]
+        joined = test.merge(pred, on="id", validate="one_to_one")
+        correct[name] = (joined["pred"] == joined["gender_id"]).to_numpy()
+    lora_only = int((correct["lora"] & ~correct["zero_shot"]).sum())
+    zero_shot_only = int((correct["zero_shot"] & ~correct["lora"]).sum())
+    p_value = binomtest(lora_only, lora_only + zero_shot_only, 0.5).pvalue
+    level = yaml.safe_load((study / "params.yaml").read_text())["analyze"]["confidence"]
+    print(
+        f"demo: zero-shot {correct['zero_shot'].mean():.3f}, LoRA {correct['lora'].mean():.3f}, "
+        f"exact McNemar p = {p_value:.2e} ({lora_only} vs {zero_shot_only} discordant bios)"
+    )
+    assert correct["lora"].mean() > correct["zero_shot"].mean()
+    assert p_value < 1 - level
+    pairs = pd.read_csv(study / paths.ANALYSIS_DIR / "pairs.csv")
+    primary = pairs[pairs["family"] == "primary"].iloc[0]
+    assert (primary["predictor_a"], primary["predictor_b"]) == ("zero_shot", "lora")
+    assert primary["p_value"] == pytest.approx(p_value, rel=1e-9)
+    assert str(primary["significant"]) == "True" and primary["acc_diff"] > 0
+    report = (study / paths.ANALYSIS_DIR / "report.md").read_text()
+    assert f"**{primary['verdict']}**" in report
+    assert primary["verdict"].startswith("lora (LoRA fine-tuned) is more accurate than zero_shot")
+
+
+def test_dvc_plots_show_renders_offline_without_errors(demo_pipeline, tmp_path):
+    """`dvc plots show` in the demo: exit 0, no error line, Vega inline (no CDN)."""
+    demo = demo_pipeline["alice"] / "demo"
+    out = tmp_path / "plots"
+    result = subprocess.run(
+        ["dvc", "plots", "show", "-o", str(out)],
+        cwd=demo,
+        env=stage_env(demo_pipeline["alice"]),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = (result.stdout + result.stderr).lower().splitlines()
+    assert not [line for line in lines if "error" in line or "warning" in line], lines
+    page = (out / "index.html").read_text()
+    assert not re.findall(r"<script[^>]*\bsrc=", page)  # Vega is inline: nothing to fetch
+    assert "vegaEmbed" in page and page.count("vegaEmbed(") >= 4  # every plot of dvc.yaml
 
 
 def test_a_fresh_clone_stays_clean_after_the_demo(demo_pipeline):
