@@ -43,8 +43,10 @@ from transformers import GPT2Config, GPT2ForSequenceClassification
 
 from pipeline.models import fuse_gelu
 from pipeline.params import LoraParams, parse_key, read_params
+from pipeline.runtime import avoid_per_shape_attention
 from pipeline.train import (
     attach_lora,
+    frozen_matmuls_in_bfloat16,
     length_grouped_sampler,
     trainable_parameter_count,
 )
@@ -93,7 +95,7 @@ def make_batch(ids: list[np.ndarray], width: int, pad_id: int, device: str) -> d
     }
 
 
-def make_step(model, optimizer, tokens, pad_id, device):
+def make_step(model, optimizer, tokens, pad_id, device, multiple: int = 1):
     autocast = (
         torch.autocast("cuda", dtype=torch.bfloat16)
         if device == "cuda"
@@ -103,7 +105,7 @@ def make_step(model, optimizer, tokens, pad_id, device):
     def step(index_batch: np.ndarray, pad_to: int | None) -> float:
         """One optimizer step; returns its seconds."""
         seqs = [tokens[i] for i in index_batch]
-        width = pad_to or max(len(s) for s in seqs)
+        width = pad_to or -(-max(len(s) for s in seqs) // multiple) * multiple
         batch = make_batch(seqs, width, pad_id, device)
         if device == "cuda":
             torch.cuda.synchronize()
@@ -134,8 +136,15 @@ def main() -> None:
         help="timed steps per arm, one per width stratum (0: all; default 8 on CPU, 0 on GPU)",
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--profile", type=int, default=0, help="profile N steps of the suite arm")
+    parser.add_argument(
+        "--bf16-frozen", action="store_true", help="suite arm on CUDA: frozen Conv1D in bf16"
+    )
     args = parser.parse_args()
     steps = args.steps if args.steps is not None else (0 if args.device == "cuda" else 8)
+    cuda = args.device == "cuda"
+    if cuda:
+        avoid_per_shape_attention()  # as pipeline.train does on CUDA
 
     rng = np.random.default_rng(args.seed)
     config = GPT2Config(num_labels=2, pad_token_id=50256)
@@ -158,13 +167,18 @@ def main() -> None:
     ):
         model = copy.deepcopy(stock) if not fused else fuse_gelu(copy.deepcopy(stock))
         model = attach_lora(model, SEED_SETUP).to(args.device).train()
-        optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=2e-5)
+        if fused and cuda and args.bf16_frozen:
+            frozen_matmuls_in_bfloat16(model)
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        # The suite arm as pipeline.train runs on CUDA: fused AdamW, widths to a multiple of 32.
+        optimizer = torch.optim.AdamW(trainable, lr=2e-5, fused=bool(fused and cuda) or None)
+        multiple = 32 if fused and cuda else 1
         plan = batches(lengths, args.batch_size, grouped, args.seed)
-        widths = np.array([pad_to or lengths[b].max() for b in plan])
+        widths = np.array([pad_to or -(-lengths[b].max() // multiple) * multiple for b in plan])
         sizes = np.array([len(b) for b in plan])
         # The same batches for both grouped arms, so that they differ only in the model.
         sample = timed_sample(plan, widths, steps, np.random.default_rng([args.seed, grouped]))
-        step = make_step(model, optimizer, tokens, config.pad_token_id, args.device)
+        step = make_step(model, optimizer, tokens, config.pad_token_id, args.device, multiple)
         arms[name] = (plan, pad_to, sample, step)
         print(
             f"{name:7s} plan: {len(plan)} batches, mean padded width {widths.mean():.1f}, "
@@ -197,6 +211,34 @@ def main() -> None:
         f"ratio grouped / naive: {results['grouped'] / results['naive']:.2f}x (batching alone); "
         f"suite / naive: {results['suite'] / results['naive']:.2f}x"
     )
+    if args.profile:
+        profile_steps(arms["suite"], args.profile, cuda)
+
+
+def profile_steps(arm, count: int, cuda: bool) -> None:
+    """Where a training step's time goes: torch.profiler over ``count`` suite-arm steps."""
+    from torch.profiler import ProfilerActivity, profile
+
+    plan, pad_to, sample, step = arm
+    indices = [index for index, _ in sample][:count]
+    activities = [ProfilerActivity.CPU, *([ProfilerActivity.CUDA] if cuda else [])]
+    started = time.perf_counter()
+    with profile(activities=activities) as prof:
+        for index in indices:
+            step(plan[index], pad_to)
+    wall = time.perf_counter() - started
+    events = prof.key_averages()
+    print(events.table(sort_by="self_cpu_time_total", row_limit=15))
+    launches = sum(e.count for e in events if "LaunchKernel" in e.key)
+    per_step = 1000 * wall / len(indices)
+    line = f"profile: {len(indices)} steps in {wall:.2f} s ({per_step:.1f} ms a step)"
+    if cuda:
+        busy = sum(getattr(e, "self_device_time_total", 0) for e in events) / 1e6
+        line += (
+            f"; GPU kernels busy {busy:.2f} s ({busy / wall:.0%} of the wall time); "
+            f"{launches / len(indices):.0f} kernel launches a step"
+        )
+    print(line)
 
 
 if __name__ == "__main__":

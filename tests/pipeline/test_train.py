@@ -458,3 +458,47 @@ def test_lora_learns_what_a_barely_pretrained_base_cannot(tiny_study_template, t
     assert zero_shot < 0.75
     assert accuracy > 0.8
     assert accuracy > zero_shot + 0.15
+
+
+def test_frozen_projections_in_bfloat16_change_nothing_under_autocast():
+    """CUDA training stores the frozen Conv1D weights in bfloat16 once instead of letting
+    autocast cast them at every forward pass: under bfloat16 autocast (run here on the CPU)
+    logits, loss and every trainable gradient are bit-identical, and only frozen layers moved."""
+    import copy
+
+    from transformers import GPT2Config, GPT2ForSequenceClassification
+
+    from pipeline.train import attach_lora, frozen_matmuls_in_bfloat16
+
+    torch.manual_seed(0)
+    config = GPT2Config(
+        n_layer=2,
+        n_embd=64,
+        n_head=4,
+        vocab_size=500,
+        num_labels=2,
+        bos_token_id=0,
+        eos_token_id=0,
+        pad_token_id=0,
+    )
+    # eval(): no dropout, so that the two passes draw nothing at random; gradients still flow.
+    stock = attach_lora(GPT2ForSequenceClassification(config), lora_params(**FAST)).eval()
+    cast = copy.deepcopy(stock)
+    assert frozen_matmuls_in_bfloat16(cast) == 2 * 4  # c_attn, c_proj, c_fc, mlp.c_proj a layer
+    for name, param in cast.named_parameters():
+        expected = torch.bfloat16 if (".c_" in name and not param.requires_grad) else torch.float32
+        assert param.dtype == expected, name
+    ids, labels = torch.randint(1, 500, (4, 23)), torch.tensor([0, 1, 1, 0])
+    outputs = []
+    for model in (stock, cast):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = model(input_ids=ids, labels=labels)
+        out.loss.backward()
+        grads = {n: p.grad for n, p in model.named_parameters() if p.requires_grad}
+        outputs.append((out.logits, out.loss, grads))
+    (logits_a, loss_a, grads_a), (logits_b, loss_b, grads_b) = outputs
+    torch.testing.assert_close(logits_a, logits_b, rtol=0, atol=0)
+    torch.testing.assert_close(loss_a, loss_b, rtol=0, atol=0)
+    assert grads_a.keys() == grads_b.keys() and len(grads_a) > 0
+    for name in grads_a:
+        torch.testing.assert_close(grads_a[name], grads_b[name], rtol=0, atol=0)
