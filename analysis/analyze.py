@@ -85,34 +85,23 @@ def discover_predictions(directory: Path) -> dict[str, Path]:
     return {name: found[name] for name in catalogue.order(list(found))}
 
 
-def align_to(ids: pd.Series, frame: pd.DataFrame, source: str, fix: str) -> pd.DataFrame:
-    """Rows of ``frame`` in the order of ``ids`` (joined by id); one clear error on a mismatch."""
-    index = pd.Index(frame["id"].astype(str))
-    position = index.get_indexer(ids.astype(str))
-    missing = ids[position < 0]
-    extra = index.difference(pd.Index(ids.astype(str)))
-    if len(missing) or len(extra):
-        parts = []
-        if len(missing):
-            parts.append(f"{len(missing)} ids of the split missing (e.g. {missing.iloc[0]!r})")
-        if len(extra):
-            parts.append(f"{len(extra)} ids not in the split (e.g. {extra[0]!r})")
-        raise SuiteError(f"{source}: {' and '.join(parts)}; {fix}")
-    return frame.iloc[position].reset_index(drop=True)
+def in_order_of(ids: pd.Series, frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows of ``frame`` in the order of ``ids``, joined by id (never by position).
+
+    :func:`read_predictions` with ``expected_ids`` has checked that both hold the same ids.
+    """
+    return frame.iloc[pd.Index(frame["id"]).get_indexer(ids.astype(str))].reset_index(drop=True)
 
 
 def load_predictions(files: dict[str, Path], test: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Each predictor's predictions aligned row by row with ``test`` (by id)."""
-    out = {}
-    for name, path in files.items():
-        frame = read_predictions(path, expected_ids=test["id"])
-        out[name] = align_to(
-            test["id"],
-            frame,
-            str(path),
-            "its predictions were made on another test split: rerun its predict stage",
+    hint = "its predictions were made on another test split: rerun its predict stage"
+    return {
+        name: in_order_of(
+            test["id"], read_predictions(path, expected_ids=test["id"], mismatch_hint=hint)
         )
-    return out
+        for name, path in files.items()
+    }
 
 
 def train_share_women(profile: dict[str, Any]) -> pd.Series:
@@ -452,11 +441,9 @@ def _read_probes(names: set[str]) -> tuple[pd.DataFrame | None, dict[str, pd.Dat
         if name not in names:
             log.warning("%s: no test predictions of %s; its probes are skipped", path, name)
             continue
-        out[name] = align_to(
-            probes["id"],
-            read_predictions(path, expected_ids=probes["id"]),
-            str(path),
-            "they were made on other probe texts: rerun its predictions on the probes",
+        hint = "they were made on other probe texts: rerun its predictions on the probes"
+        out[name] = in_order_of(
+            probes["id"], read_predictions(path, expected_ids=probes["id"], mismatch_hint=hint)
         )
     return probes, out
 

@@ -47,15 +47,7 @@ def error_rates(groups: pd.DataFrame, gaps: pd.DataFrame, predictor: str, level:
             ax.errorbar(
                 rate, pos, xerr=np.clip(err, 0, None), fmt="none", ecolor=PALETTE[gender], alpha=0.6
             )
-            ax.scatter(rate[~small], pos[~small], color=PALETTE[gender], label=gender, zorder=3)
-            ax.scatter(
-                rate[small],
-                pos[small],
-                facecolors="white",
-                edgecolors=PALETTE[gender],
-                label=f"{gender} (small group)",
-                zorder=3,
-            )
+            _points(ax, rate, pos, small, PALETTE[gender], gender)
         ax.set_yticks(range(len(order)), order)
         ax.set_ylim(len(order) - 0.5, -0.5)
         ax.set_xlabel(f"error rate (%, {level} CI)")
@@ -63,6 +55,19 @@ def error_rates(groups: pd.DataFrame, gaps: pd.DataFrame, predictor: str, level:
         ax.set_title(f"{predictor}: error rate by profession and gender")
         ax.legend(loc="lower right", fontsize="small")
     return fig
+
+
+def _points(ax, x: np.ndarray, y: np.ndarray, small: np.ndarray, color: str, label: str) -> None:
+    """Filled points, and hollow ones for small groups (labelled so in the legend)."""
+    ax.scatter(x[~small], y[~small], color=color, label=label, zorder=3)
+    ax.scatter(
+        x[small],
+        y[small],
+        facecolors="white",
+        edgecolors=color,
+        label=f"{label} (small group)",
+        zorder=3,
+    )
 
 
 def gaps_by_profession(gaps: pd.DataFrame, predictor: str, level: str) -> Figure:
@@ -82,15 +87,7 @@ def gaps_by_profession(gaps: pd.DataFrame, predictor: str, level: str) -> Figure
         small = valid["small"].to_numpy(bool)
         ax.axvline(0, color="black", linewidth=0.8)
         ax.errorbar(gap, pos, xerr=np.clip(err, 0, None), fmt="none", ecolor="grey")
-        ax.scatter(gap[~small], pos[~small], color=ACCENT, zorder=3, label="gap")
-        ax.scatter(
-            gap[small],
-            pos[small],
-            facecolors="white",
-            edgecolors=ACCENT,
-            zorder=3,
-            label="gap (small group)",
-        )
+        _points(ax, gap, pos, small, ACCENT, "gap")
         ax.set_yticks(pos, valid["profession"])
         ax.set_ylim(len(valid) - 0.5, -0.5)
         ax.set_xlabel(f"TPR(women) − TPR(men) (percentage points, {level} CI)")

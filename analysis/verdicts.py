@@ -193,6 +193,15 @@ def _pct_ci(value: float, low: float, high: float) -> str:
     return f"{100 * value:.1f}% ({100 * low:.1f} to {100 * high:.1f})"
 
 
+def _against_half(low: float, high: float, *, above: str, below: str, within: str) -> str:
+    """The reading of an interval against 50%: wholly above, wholly below, or containing it."""
+    if low > 0.5:
+        return above
+    if high < 0.5:
+        return below
+    return within
+
+
 def probe_verdict(
     swapped: Mapping[str, Any] | None, removed: Mapping[str, Any] | None, confidence: float
 ) -> str:
@@ -206,24 +215,26 @@ def probe_verdict(
     parts = []
     if swapped is not None:
         flips = _pct_ci(swapped["flip_rate"], swapped["flip_ci_low"], swapped["flip_ci_high"])
-        if swapped["flip_ci_low"] > 0.5:
-            reading = "it follows the gendered words"
-        elif swapped["flip_ci_high"] < 0.5:
-            reading = "it mostly does not follow the gendered words"
-        else:
-            reading = "it follows the gendered words about half the time"
+        reading = _against_half(
+            swapped["flip_ci_low"],
+            swapped["flip_ci_high"],
+            above="it follows the gendered words",
+            below="it mostly does not follow the gendered words",
+            within="it follows the gendered words about half the time",
+        )
         parts.append(f"swapping the gendered words flips {flips} of its predictions: {reading}")
     if removed is not None:
         accuracy = _pct_ci(
             removed["accuracy"], removed["accuracy_ci_low"], removed["accuracy_ci_high"]
         )
         original = f"{100 * removed['accuracy_original']:.1f}% on the same bios unchanged"
-        if removed["accuracy_ci_low"] > 0.5:
-            reading = "it still finds other cues (names, other words)"
-        elif removed["accuracy_ci_high"] < 0.5:
-            reading = "it is worse than chance"
-        else:
-            reading = "it is at chance"
+        reading = _against_half(
+            removed["accuracy_ci_low"],
+            removed["accuracy_ci_high"],
+            above="it still finds other cues (names, other words)",
+            below="it is worse than chance",
+            within="it is at chance",
+        )
         parts.append(f"with them removed its accuracy is {accuracy} against {original}: {reading}")
     if not parts:
         return "No probe predictions."

@@ -357,11 +357,10 @@ def _flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix[:-1]: obj}
 
 
-@st.cache_data(show_spinner="Asking DVC for experiments...", ttl=30, max_entries=8)
-def _exp_show(root: str, num: int) -> list[dict[str, Any]]:
-    """``dvc exp show --json`` (its documented format), run where DVC would run it."""
+def _dvc_json(root: str, *args: str) -> Any:
+    """``dvc ARGS`` (a ``--json`` command) run in ``root``; its last error line if it fails."""
     result = subprocess.run(
-        [sys.executable, "-m", "dvc", "exp", "show", "--json", "-n", str(num)],
+        [sys.executable, "-m", "dvc", *args],
         cwd=root,
         capture_output=True,
         text=True,
@@ -371,6 +370,12 @@ def _exp_show(root: str, num: int) -> list[dict[str, Any]]:
         lines = (result.stderr or result.stdout).strip().splitlines() or ["no output"]
         raise RuntimeError(lines[-1])
     return json.loads(result.stdout)
+
+
+@st.cache_data(show_spinner="Asking DVC for experiments...", ttl=30, max_entries=8)
+def _exp_show(root: str, num: int) -> list[dict[str, Any]]:
+    """``dvc exp show --json`` (its documented format), run where DVC would run it."""
+    return _dvc_json(root, "exp", "show", "--json", "-n", str(num))
 
 
 def _short(rev: str) -> str:
@@ -401,17 +406,7 @@ def _record(entry: dict[str, Any], kind: str, state: str | None) -> dict[str, An
 @st.cache_data(show_spinner="Asking DVC for the training curves...", ttl=30, max_entries=8)
 def _plots_diff(root: str, revs: tuple[str, ...], target: str) -> list[dict[str, Any]]:
     """The data of one DVC plot at several revisions (``dvc plots diff --json``)."""
-    result = subprocess.run(
-        [sys.executable, "-m", "dvc", "plots", "diff", *revs, "--json", "--targets", target],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if result.returncode != 0:
-        lines = (result.stderr or result.stdout).strip().splitlines() or ["no output"]
-        raise RuntimeError(lines[-1])
-    shown = json.loads(result.stdout)
+    shown = _dvc_json(root, "plots", "diff", *revs, "--json", "--targets", target)
     entries = (shown.get("data") or shown).get(target) or []
     return [value for entry in entries for value in entry["content"]["data"]["values"]]
 

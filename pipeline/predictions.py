@@ -126,11 +126,15 @@ def check_predictions(frame: pd.DataFrame, where: str) -> pd.DataFrame:
 
 
 def read_predictions(
-    path: str | os.PathLike[str], *, expected_ids: Sequence[str] | pd.Series | None = None
+    path: str | os.PathLike[str],
+    *,
+    expected_ids: Sequence[str] | pd.Series | None = None,
+    mismatch_hint: str = "its predictions were made on another split: rerun its predict stage",
 ) -> pd.DataFrame:
     """Read and check a predictions file (:func:`check_predictions`); one clear line if bad.
 
-    With ``expected_ids`` (the split's ids) the file's ids must be exactly those, in any order.
+    With ``expected_ids`` (the split's ids) the file's ids must be exactly those, in any order;
+    ``mismatch_hint`` ends the error line when they are not. Rows keep the file's order.
     """
     frame = read_table(
         path,
@@ -150,8 +154,5 @@ def read_predictions(
                 parts.append(f"{len(missing)} ids of the split missing (e.g. {missing[0]!r})")
             if len(extra):
                 parts.append(f"{len(extra)} ids not in the split (e.g. {extra[0]!r})")
-            raise SuiteError(
-                f"{path}: {' and '.join(parts)}; its predictions were made on another split: "
-                "rerun its predict stage"
-            )
+            raise SuiteError(f"{path}: {' and '.join(parts)}; {mismatch_hint}")
     return frame

@@ -43,6 +43,18 @@ def stage_env(code_root: Path = REPO) -> dict[str, str]:
     return env
 
 
+def dvc(args: list[str], cwd: Path, code_root: Path = REPO) -> subprocess.CompletedProcess:
+    """Run ``dvc ARGS`` in ``cwd`` with this checkout's code; return it (never raises)."""
+    return subprocess.run(
+        ["dvc", *args],
+        cwd=cwd,
+        env=stage_env(code_root),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
 def run_module(module: str, cwd: Path, *args: str, code_root: Path = REPO):
     """Run ``python -m module`` in ``cwd``; return the CompletedProcess (never raises)."""
     return subprocess.run(

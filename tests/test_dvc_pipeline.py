@@ -20,20 +20,9 @@ from dvc.repo import Repo
 
 from pipeline import catalogue, paths, studies
 from pipeline.params import parse_key, read_params
-from tests.conftest import REPO, copy_checkout, demo_params, stage_env, stages_run
+from tests.conftest import REPO, copy_checkout, demo_params, dvc, stage_env, stages_run
 
 STUDIES = {"real": REPO, "demo": REPO / "demo"}
-
-
-def dvc(args: list[str], cwd: Path, code_root: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["dvc", *args],
-        cwd=cwd,
-        env=stage_env(code_root),
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
 
 
 def resolved_stages(study: Path) -> dict[str, dict]:

@@ -20,7 +20,7 @@ import yaml
 from analysis.metrics import wilson_interval
 from pipeline import catalogue, paths
 from pipeline.io import read_parquet_metadata
-from tests.conftest import GIT, git_commit, merge_params, run_cli, stage_env, stages_run
+from tests.conftest import GIT, dvc, git_commit, merge_params, run_cli, stages_run
 
 pytestmark = pytest.mark.slow
 
@@ -119,14 +119,7 @@ def test_dvc_plots_show_renders_offline_without_errors(demo_pipeline, tmp_path):
     """`dvc plots show` in the demo: exit 0, no error line, Vega inline (no CDN)."""
     demo = demo_pipeline["alice"] / "demo"
     out = tmp_path / "plots"
-    result = subprocess.run(
-        ["dvc", "plots", "show", "-o", str(out)],
-        cwd=demo,
-        env=stage_env(demo_pipeline["alice"]),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = dvc(["plots", "show", "-o", str(out)], demo, demo_pipeline["alice"])
     assert result.returncode == 0, result.stdout + result.stderr
     lines = (result.stdout + result.stderr).lower().splitlines()
     assert not [line for line in lines if "error" in line or "warning" in line], lines

@@ -14,7 +14,7 @@ import pytest
 from pipeline import paths
 from pipeline.errors import SuiteError, run_main
 from pipeline.io import atomic_dir, remove_stale_temporaries, write_json
-from tests.conftest import REPO, copy_checkout, demo_params, stage_env, write_params
+from tests.conftest import REPO, copy_checkout, demo_params, dvc, stage_env, write_params
 
 # A process that starts an atomic write of ARGV[1] and is SIGKILLed halfway through it.
 KILLED_WRITE = """
@@ -114,17 +114,6 @@ def test_under_dvc_the_error_line_ends_with_the_recovery_command(capsys, monkeyp
     assert err.endswith(
         "expected a CSV file; DVC removed this stage's previous outputs before running it: "
         "`dvc checkout predict@lora` restores them\n"
-    )
-
-
-def dvc(args: list[str], cwd: Path, code_root: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["dvc", *args],
-        cwd=cwd,
-        env=stage_env(code_root),
-        capture_output=True,
-        text=True,
-        timeout=900,
     )
 
 
