@@ -73,7 +73,6 @@ HEAD_MODULES = ("score",)  # GPT-2's classification head, trained in full and sa
 BEST_FILE = "best-trainable.safetensors"  # best-so-far trainable weights inside a checkpoint
 COMPLETE_FILE = "suite-complete.json"  # written last: marks a checkpoint as whole
 TRAINER_STATE_FILE = "trainer_state.json"  # transformers' TrainerState inside a checkpoint
-HISTORY_COLUMNS = ("step", "epoch", "train_loss", "dev_accuracy", "dev_loss", "learning_rate")
 
 
 @dataclass
@@ -543,7 +542,7 @@ def history_frame(log_history: list[dict[str, Any]]) -> pd.DataFrame:
             row["train_loss"] = entry["loss"]
             row["learning_rate"] = entry.get("learning_rate")
     frame = pd.DataFrame([r for r in rows.values() if "dev_accuracy" in r])
-    frame = frame.reindex(columns=list(HISTORY_COLUMNS))
+    frame = frame.reindex(columns=list(paths.LORA_HISTORY_COLUMNS))
     # A final evaluation that is not also a logging step repeats an earlier row's step at most.
     return frame.drop_duplicates("step", keep="last").sort_values("step", ignore_index=True)
 

@@ -25,7 +25,6 @@ from pipeline.models import (
 )
 from pipeline.params import LoraParams, parse_key
 from pipeline.train import (
-    HISTORY_COLUMNS,
     attach_lora,
     save_adapter,
     train_lora,
@@ -378,7 +377,7 @@ def test_kills_at_every_phase_resume_to_the_uninterrupted_result(tiny_study, tmp
     metrics = json.loads((study / paths.LORA_METRICS).read_text())
     assert metrics["steps"] == 30  # not 31: the finished checkpoint was not trained further
     history = pd.read_csv(study / paths.LORA_HISTORY)
-    assert list(history.columns) == list(HISTORY_COLUMNS)
+    assert list(history.columns) == list(paths.LORA_HISTORY_COLUMNS)
     assert list(history["step"]) == [10, 20, 30]
     assert history["train_loss"].notna().all()
 
