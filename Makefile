@@ -58,7 +58,7 @@ lock: setup
 		--no-emit-find-links -c lock-constraints.txt -o requirements.lock pyproject.toml
 
 pipelines: setup
-	$(BIN)/python -m pipeline.studies
+	$(BIN)/python -m pipeline.commands.studies
 
 clean-demo:
 	rm -rf demo/data demo/models demo/results

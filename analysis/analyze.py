@@ -49,14 +49,14 @@ from analysis.probes import probe_effects
 from analysis.report import render_report
 from analysis.significance import compare_predictors
 from analysis.verdicts import probe_verdict
-from pipeline import catalogue, paths
-from pipeline.errors import SuiteError, run_main
-from pipeline.io import atomic_dir, read_parquet_metadata, write_json, write_text
-from pipeline.labels import GENDERS, PROFESSIONS
-from pipeline.params import AnalyzeParams, load_stage_params
-from pipeline.predictions import read_predictions
-from pipeline.provenance import run_log, run_metadata
-from pipeline.tables import read_probes, read_profile, read_split
+from pipeline.lib import catalogue, paths
+from pipeline.lib.errors import SuiteError, run_main
+from pipeline.lib.io import atomic_dir, read_parquet_metadata, write_json, write_text
+from pipeline.lib.labels import GENDERS, PROFESSIONS
+from pipeline.lib.params import AnalyzeParams, load_stage_params
+from pipeline.lib.prediction_files import read_predictions
+from pipeline.lib.provenance import run_log, run_metadata
+from pipeline.lib.tables import read_probes, read_profile, read_split
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from analysis.verdicts import fmt_level
 
 if TYPE_CHECKING:
     from analysis.analyze import Analysis
-    from pipeline.params import AnalyzeParams
+    from pipeline.lib.params import AnalyzeParams
 
 CSS = """
 body { font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;

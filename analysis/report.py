@@ -16,7 +16,7 @@ from analysis.verdicts import fmt_level, gap_line, model_description
 
 if TYPE_CHECKING:
     from analysis.analyze import Analysis
-    from pipeline.params import AnalyzeParams
+    from pipeline.lib.params import AnalyzeParams
 
 
 def _num(value: Any, digits: int = 3) -> str:

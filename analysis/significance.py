@@ -40,7 +40,7 @@ from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
 
 from analysis.verdicts import pair_verdict
-from pipeline.paths import ANALYSIS_COLUMNS
+from pipeline.lib.paths import ANALYSIS_COLUMNS
 
 # The columns of pairs.csv, declared once with every other analysis table's.
 PAIR_COLUMNS = ANALYSIS_COLUMNS["pairs"]

@@ -24,9 +24,9 @@ from sklearn.metrics import balanced_accuracy_score, f1_score, roc_auc_score
 from analysis._bootstrap import bootstrap_metrics
 from analysis.analyze import analyze
 from analysis.metrics import expected_calibration_error
-from pipeline.labels import PROFESSIONS
-from pipeline.params import parse_key, read_params
-from pipeline.sample import PROFESSION_STATS
+from pipeline.lib.labels import PROFESSIONS
+from pipeline.lib.params import parse_key, read_params
+from pipeline.lib.synthetic_sample import PROFESSION_STATS
 
 
 def synthetic_study(n: int, seed: int = 0):

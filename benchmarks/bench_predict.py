@@ -10,7 +10,7 @@ What runs, on the SAME bios in one process:
 (a) naive: what a user writes first: batches in the data's order, every batch padded to
     ``max_length`` (``tokenizer(..., padding="max_length")``), a
     ``GPT2ForSequenceClassification`` forward under ``torch.no_grad()``;
-(b) suite, classifier: :func:`pipeline.scoring.predict_probs` with
+(b) suite, classifier: :func:`pipeline.lib.batch_scoring.predict_probs` with
     :class:`pipeline.predict.ClassifierScorer` (the random_head and LoRA path): length-sorted,
     dynamically padded, ``torch.inference_mode()``;
 (c) suite, zero-shot: the same loop with :class:`pipeline.predict.ZeroShotScorer` on
@@ -44,11 +44,10 @@ import numpy as np
 import torch
 from transformers import GPT2Config, GPT2ForSequenceClassification, GPT2LMHeadModel
 
-from pipeline.params import parse_key, read_params
-from pipeline.predict import DEFAULT_BATCH_SIZE
-from pipeline.predictors import place
-from pipeline.runtime import Runtime, make_runtime
-from pipeline.scoring import ClassifierScorer, Encoded, ZeroShotScorer, predict_probs
+from pipeline.lib.batch_scoring import ClassifierScorer, Encoded, ZeroShotScorer, predict_probs
+from pipeline.lib.model_predictors import DEFAULT_BATCH_SIZE, place
+from pipeline.lib.params import parse_key, read_params
+from pipeline.lib.runtime import Runtime, make_runtime
 
 REPO = Path(__file__).resolve().parents[1]
 # The real study's settings (params.yaml), not defaults of the benchmark's own.

@@ -1,7 +1,8 @@
 """Benchmark: bios per second of the synthetic sample generator at the seed experiment's scale.
 
 Generates the 129,816 bios of the seed experiment's scale (its 10% train sample of 25,747 bios,
-5,000 dev and the 99,069 test bios) with :func:`pipeline.sample.generate_sample` in the current
+5,000 dev and the 99,069 test bios) with :func:`pipeline.lib.synthetic_sample.generate_sample` in
+the current
 process and prints the rate. Run it pinned to one core, from the repo root::
 
     PYTHONPATH=. taskset -c 0 .venv/bin/python benchmarks/bench_sample.py
@@ -17,7 +18,7 @@ import os
 import platform
 import time
 
-from pipeline.sample import generate_sample
+from pipeline.lib.synthetic_sample import generate_sample
 
 SEED_SCALE = {"train": 25_747, "dev": 5_000, "test": 99_069}  # 129,816 bios
 

@@ -7,7 +7,8 @@ Run by hand from the repo root (results go in BENCHMARKS.md, section "Whole stud
 
 ``--scale seed`` is the seed experiment's: train 25,747, dev 5,000, test 99,069 bios, 10,000
 probed bios; ``--scale small`` (the CPU default) is train 256, dev 64, test 256, 64 probed.
-The bios are the project's synthetic sample (``pipeline.sample``), or your own files in the
+The bios are the project's synthetic sample (``pipeline.lib.synthetic_sample``), or your own files
+in the
 dataset's columns (``--data DIR`` with ``{train,dev,test}.parquet``). The model is
 ``GPT2Config()`` (the 124M architecture) with random weights, so the compute is the real
 checkpoint's; its tokenizer is a byte-level BPE with GPT-2's vocabulary size trained on the
@@ -49,7 +50,7 @@ def make_data(raw: Path, sizes: dict[str, int], data: Path | None, seed: int) ->
         for split in ("train", "dev", "test"):
             shutil.copy(data / f"{split}.parquet", raw / f"{split}.parquet")
         return
-    from pipeline.sample import generate_sample
+    from pipeline.lib.synthetic_sample import generate_sample
 
     frames = generate_sample({s: sizes[s] for s in ("train", "dev", "test")}, seed)
     for split, frame in frames.items():
@@ -62,7 +63,7 @@ def make_model(out: Path, raw: Path, tokenizer_dir: Path | None) -> None:
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel, GPT2TokenizerFast
 
-    from pipeline.base_model import train_tokenizer
+    from pipeline.lib.tiny_gpt2 import train_tokenizer
 
     torch.manual_seed(0)
     if tokenizer_dir is not None:
@@ -98,7 +99,7 @@ def write_params(study: Path, sizes: dict[str, int], args: argparse.Namespace) -
 
 def stages() -> list[list[str]]:
     """Every stage's command, in dvc.yaml's order (model predictors and baselines by catalogue)."""
-    from pipeline import catalogue
+    from pipeline.lib import catalogue
 
     models, baselines = catalogue.names("model"), catalogue.names("baseline")
     return [

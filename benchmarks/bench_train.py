@@ -11,7 +11,7 @@ tokens, a tail past 250; random token ids), with the same optimizer step:
   transformers' ``get_length_grouped_indices``) padded only to their longest bio: what the
   batching alone gives;
 - ``suite``: grouped batches on the model as ``pipeline.train`` builds it (GPT-2's Python GELU
-  swapped for the fused kernel, ``pipeline.models.fuse_gelu``).
+  swapped for the fused kernel, ``pipeline.lib.model_loading.fuse_gelu``).
 
 Each arm plans one epoch over a pool the size of a real train split (the batching only shows
 its effect there: length grouping sorts within "megabatches" of up to 50 batches, so a pool of a
@@ -41,9 +41,9 @@ import numpy as np
 import torch
 from transformers import GPT2Config, GPT2ForSequenceClassification
 
-from pipeline.models import fuse_gelu
-from pipeline.params import LoraParams, parse_key, read_params
-from pipeline.runtime import avoid_per_shape_attention
+from pipeline.lib.model_loading import fuse_gelu
+from pipeline.lib.params import LoraParams, parse_key, read_params
+from pipeline.lib.runtime import avoid_per_shape_attention
 from pipeline.train import (
     attach_lora,
     frozen_matmuls_in_bfloat16,

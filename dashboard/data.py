@@ -1,7 +1,7 @@
 """Every file the dashboard reads, loaded in one place (cached) and checked against the contract.
 
 The dashboard never runs a model: it reads what the pipeline wrote under one study directory
-(the outputs documented in ``analysis/analyze.py``, at the paths of ``pipeline/paths.py``).
+(the outputs documented in ``analysis/analyze.py``, at the paths of ``pipeline/lib/paths.py``).
 Which study:
 
 1. ``streamlit run dashboard/app.py -- --study PATH``
@@ -30,16 +30,16 @@ import streamlit as st
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from analysis.metrics import METRICS as METRIC_SPECS
-from pipeline import catalogue, paths
-from pipeline.predictions import COLUMNS as PREDICTION_COLUMNS
-from pipeline.prepare import SPLIT_COLUMNS
+from pipeline.lib import catalogue, paths
+from pipeline.lib.prediction_files import COLUMNS as PREDICTION_COLUMNS
+from pipeline.lib.tables import SPLIT_COLUMNS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEMO_STUDY = REPO_ROOT / "demo"
 STUDY_ENV = "BIOS_STUDY"
 
 # The analysis stage's outputs and the columns of every file this app reads, as the pipeline
-# writes them (pipeline.paths, pipeline.prepare, pipeline.predictions).
+# writes them (pipeline.lib.paths, pipeline.prepare, pipeline.lib.prediction_files).
 METRICS = paths.ANALYSIS_METRICS
 SUMMARY = paths.ANALYSIS_SUMMARY
 REPORT = paths.ANALYSIS_REPORT

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 from analysis.verdicts import fmt_level
 from dashboard import data
-from pipeline import catalogue
+from pipeline.lib import catalogue
 
 # (file stem in pages/ and url path, title, icon, one-line description for links)
 PAGES = (

@@ -1,6 +1,25 @@
-"""DVC pipeline stages of the Bias-in-Bios LoRA evaluation suite.
+"""The Bias-in-Bios LoRA evaluation suite's pipeline: the map.
 
-Each stage is a module run as ``python -m pipeline.<stage>`` from a study directory (the repo
-root for the real study, ``demo/`` for the offline demo); it reads its own section of that
-directory's ``params.yaml`` and writes the outputs that ``dvc.yaml`` declares.
+Stages (DVC runs each as ``python -m pipeline.<stage>`` from a study directory; each reads its
+own section of that directory's ``params.yaml`` and writes what ``dvc.yaml`` declares):
+
+- ``prepare``     the dataset splits and the profile (share of women per profession)
+- ``base_model``  the base GPT-2: a pinned hub reference, a local folder or the tiny demo model
+- ``train``       the LoRA adapter and its trained classification head
+- ``predict``     one model predictor's P(female) per bio (test split or probe texts)
+- ``probe``       the counterfactual probe texts (gendered words swapped / removed)
+- ``baselines``   one baseline fitted on the train split, predicting test and probe texts
+
+The analysis stage is ``python -m analysis.analyze``.
+
+``pipeline.lib``: the library the stages, the analysis and the dashboard use (params schema,
+paths, the catalogue, model loading, batch scoring, predictor loaders, baselines, tables and
+prediction files, provenance, the synthetic sample, the tiny GPT-2). No library module imports
+a stage module, and no stage imports another.
+
+``pipeline.commands``: commands that are not stages: ``score`` (score your own bios with every
+predictor of a study), ``studies`` (generate the demo's ``dvc.yaml`` from the root one) and
+``sample`` (write a synthetic split to a file).
+
+``pipeline/catalogue.yaml``: every predictor of a study (read by ``dvc.yaml`` and the code).
 """

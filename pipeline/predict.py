@@ -7,45 +7,39 @@ Run from a study directory::
     torchrun --nproc_per_node=4 -m pipeline.predict zero_shot   # sharded, one identical file
 
 The predictors are the catalogue's models (``pipeline/catalogue.yaml``), loaded by
-:mod:`pipeline.predictors` and scored by :mod:`pipeline.scoring`. Params (exactly these, as in
+:mod:`pipeline.lib.model_predictors` and scored by :mod:`pipeline.lib.batch_scoring`. Params
+(exactly these, as in
 ``dvc.yaml``): ``predict.device``, ``predict.batch_size``, ``predict.max_length`` and the
 predictor's own ``predict.<predictor>``. The output is the shared predictions schema
-(:mod:`pipeline.predictions`) with the run's stable facts in the parquet metadata; the git
-revision and times go to ``runs/predict@<predictor>.json`` (:mod:`pipeline.provenance`).
+(:mod:`pipeline.lib.prediction_files`) with the run's stable facts in the parquet metadata; the git
+revision and times go to ``runs/predict@<predictor>.json`` (:mod:`pipeline.lib.provenance`).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from pipeline import paths
-from pipeline.errors import run_main
-from pipeline.params import load_stage_params
-from pipeline.predictions import predictions_frame, write_predictions
-from pipeline.predictors import LOADERS, LoadContext, Predictor, load_predictor
-from pipeline.provenance import params_hash, run_log, run_metadata
-from pipeline.runtime import Runtime, make_runtime, shutdown
-from pipeline.scoring import predict_probs
-from pipeline.tables import read_prepared
+from pipeline.lib import paths
+from pipeline.lib.errors import run_main
+from pipeline.lib.model_predictors import (
+    DEFAULT_BATCH_SIZE,
+    LOADERS,
+    LoadContext,
+    load_predictor,
+    params_keys,
+    predict_frame,
+)
+from pipeline.lib.params import load_stage_params
+from pipeline.lib.prediction_files import write_predictions
+from pipeline.lib.provenance import params_hash, run_log, run_metadata
+from pipeline.lib.runtime import make_runtime, shutdown
+from pipeline.lib.tables import read_prepared
 
 log = logging.getLogger(__name__)
-
-# Bios per batch when predict.batch_size is null. On CPU a batch of ~30 length-sorted bios
-# (a few thousand tokens) already keeps the matmuls near peak; a GPU needs far more rows.
-DEFAULT_BATCH_SIZE = {"cpu": 32, "cuda": 256}
-
-
-def params_keys(predictor: str) -> tuple[str, ...]:
-    """The params a predictor's predict stages read (``dvc.yaml`` lists the same)."""
-    return ("predict.device", "predict.batch_size", "predict.max_length", f"predict.{predictor}")
 
 
 def stage_name(predictor: str, on: str) -> str:
@@ -53,58 +47,10 @@ def stage_name(predictor: str, on: str) -> str:
     return f"{'predict' if on == 'test' else 'predict_probes'}@{predictor}"
 
 
-@dataclass(frozen=True)
-class PredictResult:
-    """Predictions in the shared schema (``None`` on ranks other than 0) and run facts."""
-
-    frame: pd.DataFrame | None
-    n_truncated: int
-
-
-def predict_frame(
-    ids: Sequence[Any],
-    texts: Sequence[str],
-    predictor: Predictor,
-    runtime: Runtime,
-    batch_size: int,
-    identity: str = "",
-    progress: bool = True,
-) -> PredictResult:
-    """Predict every text with a loaded predictor; the frame is in the shared schema.
-
-    ``identity`` fills the ``params_hash`` column (the hash of the params that made the run);
-    ``progress`` shows a progress bar.
-    """
-    encoded = predictor.scorer.encode(texts)
-    n_truncated = int(encoded.truncated.sum())
-    if n_truncated:
-        log.info(
-            "%s: %d of %d bios truncated to predict.max_length",
-            predictor.name,
-            n_truncated,
-            len(texts),
-        )
-    prob = predict_probs(
-        encoded, predictor.scorer, runtime, batch_size, desc=predictor.name, progress=progress
-    )
-    if prob is None:
-        return PredictResult(None, n_truncated)
-    # Rounding noise can leave a sigmoid a hair outside [0, 1] in low precision.
-    prob = np.clip(prob, 0.0, 1.0)
-    frame = predictions_frame(
-        ids,
-        prob,
-        predictor=predictor.name,
-        model=predictor.model,
-        params_hash=identity,
-    )
-    return PredictResult(frame, n_truncated)
-
-
 def read_texts(path: Path, stage: str) -> pd.DataFrame:
     """Read and check ``id`` and ``text`` of a table that ``stage`` made; one line if unusable.
 
-    The test split is made by ``prepare``, the probe texts by ``probe`` (:mod:`pipeline.tables`:
+    The test split is made by ``prepare``, the probe texts by ``probe`` (:mod:`pipeline.lib.tables`:
     a missing, corrupt or empty file, a null or repeated id, an empty or non-text bio stop).
     """
     what = "probe texts" if stage == "probe" else "split"

@@ -5,7 +5,7 @@ Sources (``data.source`` in params.yaml):
 - ``hub``: ``LabHC/bias_in_bios`` through ``datasets``, at ``data.hub.revision``;
 - ``local``: parquet, CSV or JSONL files with the dataset's columns, one per split or one with
   a split column;
-- ``sample``: the project's synthetic sample (``pipeline.sample``).
+- ``sample``: the project's synthetic sample (``pipeline.lib.synthetic_sample``).
 
 Writes ``data/splits/{train,dev,test}.parquet`` with the columns ``id``, ``text``,
 ``profession_id``, ``profession``, ``gender_id``, ``gender``, and ``data/profile.json``
@@ -14,7 +14,7 @@ Writes ``data/splits/{train,dev,test}.parquet`` with the columns ``id``, ``text`
 directory: ``python -m pipeline.prepare``.
 
 Everything is read and checked before anything is written: a file that cannot be read
-(:mod:`pipeline.tables`), a missing column, a label out of range, an empty or non-text bio, a
+(:mod:`pipeline.lib.tables`), a missing column, a label out of range, an empty or non-text bio, a
 null or repeated id stops the stage with one line naming the file, and the previous splits stay
 as they were. Two things are worth a warning but not a stop: bios whose exact text is in both
 the train split and the dev or test split (leakage), and splits too small to say anything
@@ -28,20 +28,19 @@ import logging
 import numpy as np
 import pandas as pd
 
-from pipeline import paths
-from pipeline.errors import SuiteError, run_main
-from pipeline.io import write_json, write_parquet
-from pipeline.labels import FEMALE, GENDERS, PROFESSIONS
-from pipeline.params import DataParams, LocalData, load_stage_params
-from pipeline.provenance import run_log, run_metadata
-from pipeline.sample import generate_sample
-from pipeline.tables import check_ids, check_labels, check_texts, read_table
+from pipeline.lib import paths
+from pipeline.lib.errors import SuiteError, run_main
+from pipeline.lib.io import write_json, write_parquet
+from pipeline.lib.labels import FEMALE, GENDERS, PROFESSIONS
+from pipeline.lib.params import DataParams, LocalData, load_stage_params
+from pipeline.lib.provenance import run_log, run_metadata
+from pipeline.lib.synthetic_sample import generate_sample
+from pipeline.lib.tables import check_ids, check_labels, check_texts, read_table
 
 log = logging.getLogger(__name__)
 
 PARAMS = ("data", "seeds.data")
 REQUIRED_COLUMNS = ("hard_text", "profession", "gender")
-SPLIT_COLUMNS = ("id", "text", "profession_id", "profession", "gender_id", "gender")
 # Below this many bios a split still runs but says little; the stage warns (why, per split).
 MIN_SPLIT_ROWS = 30
 TOO_SMALL = {

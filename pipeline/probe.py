@@ -1,6 +1,6 @@
 """``probe`` stage: counterfactual versions of test bios, for every predictor to be run on.
 
-Two variants of each chosen test bio (see :mod:`pipeline.gendered_words` for the word lists and
+Two variants of each chosen test bio (see :mod:`pipeline.lib.gendered_words` for the word lists and
 the her -> his/him heuristic):
 
 - ``swapped``: every gendered word swapped (he <-> she, his <-> her, Mr <-> Ms, husband <-> wife,
@@ -23,18 +23,17 @@ import logging
 import numpy as np
 import pandas as pd
 
-from pipeline import paths
-from pipeline.errors import SuiteError, run_main
-from pipeline.gendered_words import remove_gender, swap_gender
-from pipeline.io import write_parquet
-from pipeline.params import load_stage_params
-from pipeline.provenance import run_log, run_metadata
-from pipeline.tables import read_split
+from pipeline.lib import paths
+from pipeline.lib.errors import SuiteError, run_main
+from pipeline.lib.gendered_words import PROBE_VARIANTS
+from pipeline.lib.io import write_parquet
+from pipeline.lib.params import load_stage_params
+from pipeline.lib.provenance import run_log, run_metadata
+from pipeline.lib.tables import read_split
 
 log = logging.getLogger(__name__)
 
 PARAMS = ("probe", "seeds.data")
-VARIANTS = ("swapped", "removed")
 COLUMNS = ("id", "source_id", "variant", "text", "expected_gender_id", "n_replaced")
 
 
@@ -55,15 +54,13 @@ def make_probes(test: pd.DataFrame) -> pd.DataFrame:
     rows = []
     skipped = 0
     for source_id, text, gender_id in zip(test["id"], test["text"], test["gender_id"], strict=True):
-        swapped, n_swapped = swap_gender(text)
-        removed, n_removed = remove_gender(text)
-        if n_swapped == 0 and n_removed == 0:
+        rewrites = {name: rewrite(text) for name, (rewrite, _) in PROBE_VARIANTS.items()}
+        if not any(n_replaced for _, n_replaced in rewrites.values()):
             skipped += 1
             continue
-        rows.append(
-            (f"{source_id}::swapped", source_id, "swapped", swapped, 1 - gender_id, n_swapped)
-        )
-        rows.append((f"{source_id}::removed", source_id, "removed", removed, gender_id, n_removed))
+        for name, (new_text, n_replaced) in rewrites.items():
+            expected = 1 - gender_id if PROBE_VARIANTS[name][1] else gender_id
+            rows.append((f"{source_id}::{name}", source_id, name, new_text, expected, n_replaced))
     if skipped:
         log.info("%d of %d bios have no gendered word: not probed", skipped, len(test))
     frame = pd.DataFrame(rows, columns=list(COLUMNS))

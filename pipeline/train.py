@@ -50,10 +50,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from pipeline import paths
-from pipeline.errors import SuiteError, run_main
-from pipeline.io import atomic_dir, write_json, write_text
-from pipeline.models import (
+from pipeline.lib import paths
+from pipeline.lib.errors import SuiteError, run_main
+from pipeline.lib.io import atomic_dir, write_json, write_text
+from pipeline.lib.model_loading import (
     ADAPTER_METADATA_FILE,
     base_model_reference,
     base_model_source,
@@ -61,10 +61,10 @@ from pipeline.models import (
     load_tokenizer,
     peft_deprecation_silenced,
 )
-from pipeline.params import LoraParams, load_stage_params
-from pipeline.provenance import run_log, run_metadata
-from pipeline.runtime import avoid_per_shape_attention
-from pipeline.tables import read_split
+from pipeline.lib.params import LoraParams, load_stage_params
+from pipeline.lib.provenance import run_log, run_metadata
+from pipeline.lib.runtime import avoid_per_shape_attention
+from pipeline.lib.tables import read_split
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipeline.base_model import save_tiny_model
-from pipeline.params import TinyModelParams
-from pipeline.sample import generate_sample
+from pipeline.lib.params import TinyModelParams
+from pipeline.lib.synthetic_sample import generate_sample
+from pipeline.lib.tiny_gpt2 import save_tiny_model
 
 REPO = Path(__file__).resolve().parents[1]
 # The demo's params: complete (every setting of every section), the base of every test study.
@@ -93,9 +93,9 @@ def tiny_study_template(tmp_path_factory, sample_raw, tiny_model_dir) -> Path:
 
     Use :func:`tiny_study` for a private, writable copy.
     """
-    from pipeline import paths
-    from pipeline.io import write_json, write_parquet
-    from pipeline.params import DataParams
+    from pipeline.lib import paths
+    from pipeline.lib.io import write_json, write_parquet
+    from pipeline.lib.params import DataParams
     from pipeline.prepare import prepare, profile
 
     study = tmp_path_factory.mktemp("study") / "study"

@@ -18,8 +18,8 @@ import pytest
 import yaml
 
 from analysis.metrics import wilson_interval
-from pipeline import catalogue, paths
-from pipeline.io import read_parquet_metadata
+from pipeline.lib import catalogue, paths
+from pipeline.lib.io import read_parquet_metadata
 from tests.conftest import GIT, dvc, git_commit, merge_params, run_cli, stages_run
 
 pytestmark = pytest.mark.slow

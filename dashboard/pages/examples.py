@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data, ui
-from pipeline import catalogue
+from pipeline.lib import catalogue
 
 ALL = "(all)"
 MAX_ROWS = 500  # rows drawn in the table; the CSV download holds every match

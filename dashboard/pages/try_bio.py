@@ -1,8 +1,9 @@
 """Try a bio: score a bio you type with every model of the study, and its two probes.
 
 The one page of the dashboard that runs models: it loads the study's models once
-(``st.cache_resource``) through the CLI's own scorer (``pipeline.score``), so a bio gets the
-number ``python -m pipeline.score`` gives it. The text is always shown as text.
+(``st.cache_resource``) through the CLI's own scorer (``pipeline.commands.score``), so a bio gets
+the
+number ``python -m pipeline.commands.score`` gives it. The text is always shown as text.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data, ui
-from pipeline import catalogue, paths
-from pipeline.errors import SuiteError
-from pipeline.score import VARIANTS, BioScorer
+from pipeline.commands.score import VARIANTS, BioScorer
+from pipeline.lib import catalogue, paths
+from pipeline.lib.errors import SuiteError
 
 EXAMPLE = "She has practised dentistry in Lyon for ten years and teaches at the local college."
 # Files whose change means new models: part of the cache key.
@@ -40,7 +41,7 @@ st.caption(
     "Type a bio: every model of this study scores it, and the same bio with its gendered words "
     "swapped and removed (as the probe stage rewrites test bios). This is the one page of the "
     "dashboard that runs models (on CPU, loaded once); the command line does the same: "
-    '`python -m pipeline.score "..."`.'
+    '`python -m pipeline.commands.score "..."`.'
 )
 text = st.text_area("Bio", value=EXAMPLE, height=120, key="try_bio")
 if not text.strip():

@@ -19,11 +19,11 @@ import yaml
 
 from analysis.analyze import analyze, small_cells, train_share_women
 from analysis.metrics import METRICS
-from pipeline import catalogue, paths
-from pipeline.baselines import BASELINES, predict_baseline
-from pipeline.io import write_parquet
-from pipeline.params import parse_key
-from pipeline.predictions import predictions_frame, write_predictions
+from pipeline.lib import catalogue, paths
+from pipeline.lib.baseline_predictors import BASELINES, predict_baseline
+from pipeline.lib.io import write_parquet
+from pipeline.lib.params import parse_key
+from pipeline.lib.prediction_files import predictions_frame, write_predictions
 from pipeline.probe import make_probes
 from tests.conftest import demo_params, run_module
 
@@ -103,7 +103,7 @@ def table(study: Path, name: str) -> pd.DataFrame:
 
 
 def test_every_contract_file_and_column(analyzed):
-    # The columns the dashboard reads (pipeline.paths.ANALYSIS_COLUMNS), in their order.
+    # The columns the dashboard reads (pipeline.lib.paths.ANALYSIS_COLUMNS), in their order.
     for name, columns in paths.ANALYSIS_COLUMNS.items():
         frame = table(analyzed, name)
         assert not frame.empty, name
@@ -278,7 +278,7 @@ def planted_gaps() -> tuple[pd.DataFrame, dict[str, pd.DataFrame], pd.Series]:
         + [("dj", 1, True), ("dj", 0, False)]
         + [("nurse", g, i % 10 != 0) for g in (0, 1) for i in range(120)]
     )
-    from pipeline.labels import PROFESSIONS
+    from pipeline.lib.labels import PROFESSIONS
 
     test = pd.DataFrame(
         {

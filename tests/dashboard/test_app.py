@@ -16,7 +16,7 @@ import yaml
 from streamlit.testing.v1 import AppTest
 
 from dashboard import data, ui
-from pipeline import catalogue, paths
+from pipeline.lib import catalogue, paths
 from tests.conftest import REPO, stage_env
 
 APP = REPO / "dashboard/app.py"

@@ -7,9 +7,9 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from pipeline import paths
-from pipeline.errors import SuiteError
-from pipeline.models import base_model_source
+from pipeline.lib import paths
+from pipeline.lib.errors import SuiteError
+from pipeline.lib.model_loading import base_model_source
 from tests.conftest import demo_params, run_module, write_params
 
 

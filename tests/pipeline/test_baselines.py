@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline import catalogue, paths
-from pipeline.baselines import BASELINES, predict_baseline, pronoun_rule_prob
-from pipeline.params import parse_key
-from pipeline.predictions import COLUMNS, read_predictions
+from pipeline.lib import catalogue, paths
+from pipeline.lib.baseline_predictors import BASELINES, predict_baseline, pronoun_rule_prob
+from pipeline.lib.params import parse_key
+from pipeline.lib.prediction_files import COLUMNS, read_predictions
 from tests.conftest import demo_params, run_module
 
 

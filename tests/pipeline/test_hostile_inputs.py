@@ -19,11 +19,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipeline import paths
-from pipeline.errors import SuiteError, run_main
-from pipeline.predictions import predictions_frame, read_predictions, write_predictions
-from pipeline.sample import generate_sample
-from pipeline.tables import read_profile, read_split
+from pipeline.lib import paths
+from pipeline.lib.errors import SuiteError, run_main
+from pipeline.lib.prediction_files import predictions_frame, read_predictions, write_predictions
+from pipeline.lib.synthetic_sample import generate_sample
+from pipeline.lib.tables import read_profile, read_split
 from tests.conftest import demo_params, run_module, write_params
 
 RAW = ("hard_text", "profession", "gender")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel
 
-from pipeline.errors import SuiteError
-from pipeline.params import (
+from pipeline.lib.errors import SuiteError
+from pipeline.lib.params import (
     SECTIONS,
     StageParams,
     StudyParams,

@@ -11,14 +11,20 @@ import torch
 import yaml
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from pipeline import catalogue, paths
-from pipeline.io import read_parquet_metadata
-from pipeline.params import StageParams
-from pipeline.predict import params_keys, predict_frame
-from pipeline.predictions import COLUMNS, read_predictions
-from pipeline.predictors import LOADERS, LoadContext, load_random_head, load_zero_shot
-from pipeline.runtime import CPU, Runtime
-from pipeline.scoring import ZeroShotScorer, predict_probs
+from pipeline.lib import catalogue, paths
+from pipeline.lib.batch_scoring import ZeroShotScorer, predict_probs
+from pipeline.lib.io import read_parquet_metadata
+from pipeline.lib.model_predictors import (
+    LOADERS,
+    LoadContext,
+    load_random_head,
+    load_zero_shot,
+    params_keys,
+    predict_frame,
+)
+from pipeline.lib.params import StageParams
+from pipeline.lib.prediction_files import COLUMNS, read_predictions
+from pipeline.lib.runtime import CPU, Runtime
 from tests.conftest import demo_params, run_module, stage_env
 
 BATCH = 32
@@ -191,7 +197,7 @@ def test_bfloat16_weights_match_float32(tiny_model_dir, test_split, name):
     """The CUDA runtime's precision and padding, run on the CPU: the stated tolerance holds.
 
     On CUDA prediction runs with bfloat16 weights and widths padded to a multiple of 32 (see
-    pipeline/runtime.py); float32 with exact padding is the reference the CPU path writes.
+    pipeline/lib/runtime.py); float32 with exact padding is the reference the CPU path writes.
     Tolerance: P(female) within 0.05 of float32 for every bio, the predicted label the same
     for at least 97% of them (a bfloat16 weight keeps 8 significant bits).
     """

@@ -4,9 +4,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.errors import SuiteError
-from pipeline.io import read_parquet_metadata
-from pipeline.predictions import COLUMNS, predictions_frame, read_predictions, write_predictions
+from pipeline.lib.errors import SuiteError
+from pipeline.lib.io import read_parquet_metadata
+from pipeline.lib.prediction_files import (
+    COLUMNS,
+    predictions_frame,
+    read_predictions,
+    write_predictions,
+)
 
 
 def test_schema_round_trip(tmp_path):

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline import paths
-from pipeline.errors import SuiteError
-from pipeline.params import DataParams, parse_key
+from pipeline.lib import paths
+from pipeline.lib.errors import SuiteError
+from pipeline.lib.params import DataParams, parse_key
 from pipeline.prepare import prepare, stratified_subsample, validate_split
 from tests.conftest import demo_params, run_module, write_params
 

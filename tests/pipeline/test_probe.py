@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from pipeline import paths
-from pipeline.gendered_words import count_gendered, remove_gender, swap_gender
+from pipeline.lib import paths
+from pipeline.lib.gendered_words import count_gendered, remove_gender, swap_gender
 from pipeline.probe import choose_bios, make_probes
 from tests.conftest import run_module
 

@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import paths
-from pipeline.errors import SuiteError, run_main
-from pipeline.io import atomic_dir, remove_stale_temporaries, write_json
+from pipeline.lib import paths
+from pipeline.lib.errors import SuiteError, run_main
+from pipeline.lib.io import atomic_dir, remove_stale_temporaries, write_json
 from tests.conftest import REPO, copy_checkout, demo_params, dvc, stage_env, write_params
 
 # A process that starts an atomic write of ARGV[1] and is SIGKILLed halfway through it.
 KILLED_WRITE = """
 import os, signal, sys
-from pipeline.io import atomic_dir, atomic_path
+from pipeline.lib.io import atomic_dir, atomic_path
 target = sys.argv[1]
 if sys.argv[2] == "file":
     with atomic_path(target) as tmp:

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.gendered_words import count_gendered
-from pipeline.labels import PROFESSIONS
-from pipeline.sample import (
+from pipeline.lib.gendered_words import count_gendered
+from pipeline.lib.labels import PROFESSIONS
+from pipeline.lib.synthetic_sample import (
     _SUBJECT_NAME_IDS,
     _TABLE,
     LABEL_NOISE,
@@ -204,6 +204,8 @@ def test_name_templates_have_one_reference_to_the_subject():
 
 def test_cli_writes_one_split(tmp_path):
     out = tmp_path / "sample.parquet"
-    result = run_module("pipeline.sample", tmp_path, str(out), "--rows", "40", "--seed", "9")
+    result = run_module(
+        "pipeline.commands.sample", tmp_path, str(out), "--rows", "40", "--seed", "9"
+    )
     assert result.returncode == 0, result.stderr
     pd.testing.assert_frame_equal(pd.read_parquet(out), generate_split(40, seed=9))

@@ -8,7 +8,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from pipeline import catalogue, paths
+from pipeline.lib import catalogue, paths
 from tests.conftest import run_module
 
 FEMALE_BIO = "She has practised dentistry in Lyon for ten years. Her patients adore her."
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 
 def score(study, *args: str) -> list[dict]:
-    result = run_module("pipeline.score", study, "--json", *args)
+    result = run_module("pipeline.commands.score", study, "--json", *args)
     assert result.returncode == 0, result.stderr[-2000:]
     return json.loads(result.stdout)
 
@@ -49,7 +49,7 @@ def test_numbers_equal_the_predict_stage_for_the_same_text(demo_pipeline, tmp_pa
 
 
 def test_plain_output_names_every_predictor_and_the_reference(demo_pipeline):
-    result = run_module("pipeline.score", demo_pipeline["snapshot"], FEMALE_BIO)
+    result = run_module("pipeline.commands.score", demo_pipeline["snapshot"], FEMALE_BIO)
     assert result.returncode == 0, result.stderr[-2000:]
     for name in catalogue.names():
         assert f"  {name} " in result.stdout
@@ -59,9 +59,9 @@ def test_plain_output_names_every_predictor_and_the_reference(demo_pipeline):
 def test_missing_models_and_no_bio_are_one_line(demo_pipeline, tmp_path):
     study = shutil.copytree(demo_pipeline["snapshot"], tmp_path / "study")
     shutil.rmtree(study / paths.LORA_DIR)
-    result = run_module("pipeline.score", study, FEMALE_BIO)
+    result = run_module("pipeline.commands.score", study, FEMALE_BIO)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("error: lora:") and "train stage" in last
-    empty = run_module("pipeline.score", study)
+    empty = run_module("pipeline.commands.score", study)
     assert empty.returncode == 1 and "no bio to score" in empty.stderr

@@ -16,14 +16,14 @@ import yaml
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config
 
-from pipeline import paths
-from pipeline.models import (
+from pipeline.lib import paths
+from pipeline.lib.model_loading import (
     base_model_source,
     build_classifier,
     load_lora_classifier,
     load_tokenizer,
 )
-from pipeline.params import LoraParams, parse_key
+from pipeline.lib.params import LoraParams, parse_key
 from pipeline.train import (
     attach_lora,
     save_adapter,
@@ -231,7 +231,7 @@ def test_saved_adapter_reloads_with_its_head(trained, tmp_path):
 
 
 def test_missing_adapter_is_one_clear_error(tmp_path):
-    from pipeline.errors import SuiteError
+    from pipeline.lib.errors import SuiteError
 
     with pytest.raises(SuiteError, match="run the train stage first"):
         load_lora_classifier(tmp_path / "models/lora")
@@ -254,7 +254,7 @@ import os, signal, sys
 from contextlib import contextmanager
 import transformers
 from pipeline import train
-from pipeline.errors import run_main
+from pipeline.lib.errors import run_main
 
 phase = sys.argv[1]
 Trainer = transformers.Trainer
@@ -440,7 +440,7 @@ def test_lora_learns_what_a_barely_pretrained_base_cannot(tiny_study_template, t
     # The session's tiny GPT-2 already reads pronouns, so 40 steps of LoRA only match it.
     # Fine-tuning must add the skill to a base that lacks it: a tiny GPT-2 pretrained for a
     # few steps only.
-    from pipeline.base_model import save_tiny_model
+    from pipeline.lib.tiny_gpt2 import save_tiny_model
     from tests.conftest import TINY
 
     train = pd.read_parquet(tiny_study_template / paths.split_path("train"))

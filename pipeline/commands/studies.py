@@ -5,8 +5,8 @@ committed revision from git objects, so every study's ``dvc.yaml`` must be a reg
 symlink reads as its target's path, not a pipeline). The demo's is therefore a copy of the root
 ``dvc.yaml`` that differs only in the two ``vars`` lines locating the code and the catalogue::
 
-    python -m pipeline.studies           # rewrite demo/dvc.yaml (make pipelines)
-    python -m pipeline.studies --check   # exit 1 if it is out of date (the tests do this)
+    python -m pipeline.commands.studies           # rewrite demo/dvc.yaml (make pipelines)
+    python -m pipeline.commands.studies --check   # exit 1 if it is out of date (the tests do this)
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import os
 import sys
 from pathlib import Path
 
-from pipeline.errors import SuiteError, run_main
+from pipeline.lib.errors import SuiteError, run_main
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SOURCE = REPO / "dvc.yaml"
 STUDIES = (REPO / "demo",)  # study directories besides the repo root
 # The lines of the root dvc.yaml that depend on where the study lies (exactly once each).
@@ -33,7 +33,8 @@ def generated(study: Path, source_text: str) -> str:
         if source_text.count(line) != 1:
             raise SuiteError(f"{SOURCE.name}: expected the vars line {line.strip()!r} once")
     header = (
-        f"# GENERATED from {code}/dvc.yaml by `make pipelines` (python -m pipeline.studies):\n"
+        f"# GENERATED from {code}/dvc.yaml by `make pipelines`"
+        " (python -m pipeline.commands.studies):\n"
         "# edit that file, then regenerate; a test fails when this copy drifts.\n"
     )
     text = source_text.replace(CODE_VAR, CODE_VAR.replace("code: .", f"code: {code}"))

@@ -525,3 +525,8 @@ def _fix_agreement(tokens: list[tuple[int, int, str, str]], words: list[str], i:
         j += 1
     if j < len(tokens) and tokens[j][2][0].islower():
         words[j] = _singular_to_plural_verb(words[j])
+
+
+# The counterfactual probe variants, in display order: name -> (rewrite of a text, whether the
+# rewrite flips the subject's gender). Read by the probe stage, the score CLI and the dashboard.
+PROBE_VARIANTS = {"swapped": (swap_gender, True), "removed": (remove_gender, False)}

@@ -7,11 +7,11 @@ One row per (predictor, bio)::
     prob_female   float64  predicted probability that the subject is female, in [0, 1]
     pred          int64    predicted gender id (0 male, 1 female)
     model         str      what made it: model name/path and revision, or the baseline's name
-    params_hash   str      hash of the params that made it (pipeline.provenance.params_hash)
+    params_hash   str      hash of the params that made it (pipeline.lib.provenance.params_hash)
 
 ``pred`` is always ``prob_female >= 0.5`` (:data:`THRESHOLD`). Run metadata (params, seeds,
 versions, device, git revision) sits in the parquet schema metadata
-(``pipeline.io.read_parquet_metadata``). :func:`read_predictions` checks all of this before any
+(``pipeline.lib.io.read_parquet_metadata``). :func:`read_predictions` checks all of this before any
 statistic sees a file.
 """
 
@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import SuiteError
-from pipeline.io import write_parquet
-from pipeline.tables import check_ids, read_table
+from pipeline.lib.errors import SuiteError
+from pipeline.lib.io import write_parquet
+from pipeline.lib.tables import check_ids, read_table
 
 COLUMNS = ("id", "predictor", "prob_female", "pred", "model", "params_hash")
 THRESHOLD = 0.5  # pred = prob_female >= THRESHOLD

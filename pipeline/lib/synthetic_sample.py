@@ -29,23 +29,23 @@ two", "started out as an actor"), some a sentence that mentions nobody ("Special
 are flipped, as pronoun-derived labels sometimes are.
 
 Every random choice of a split is drawn at once with numpy from one ``np.random.default_rng``
-and the sentences are assembled with array operations (70,000-110,000 bios/s on one core, see
-``benchmarks/bench_sample.py``). The sample of a seed changed when this generator replaced the
+and the sentences are assembled with array operations (about 60,000 bios/s on one core, measured
+by ``benchmarks/bench_sample.py``: BENCHMARKS.md). The sample of a seed changed when this generator
+replaced the
 per-bio one (which was about 5,000 bios/s and easier: the zero-shot base sat at its ceiling).
 
-Run ``python -m pipeline.sample OUT.parquet --rows 1000`` to write one split to a file.
+``python -m pipeline.commands.sample OUT.parquet --rows 1000`` writes one split to a file.
 """
 
 from __future__ import annotations
 
-import argparse
 import re
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from pipeline.labels import PROFESSIONS
+from pipeline.lib.labels import PROFESSIONS
 
 # Per profession: (share of women, relative frequency). Shares follow De-Arteaga et al. (2019);
 # frequencies are rounded from the real dataset (professor is by far the largest class).
@@ -985,19 +985,3 @@ def generate_sample(sizes: dict[str, int], seed: int) -> dict[str, pd.DataFrame]
         split: generate_split(rows, int(stream.generate_state(1)[0]))
         for (split, rows), stream in zip(sizes.items(), streams, strict=True)
     }
-
-
-def main() -> None:
-    """Write one synthetic split to a parquet file."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out", help="parquet file to write")
-    parser.add_argument("--rows", type=int, default=1000)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    from pipeline.io import write_parquet
-
-    write_parquet(generate_split(args.rows, args.seed), args.out)
-
-
-if __name__ == "__main__":
-    main()

@@ -25,9 +25,9 @@ from typing import Any
 
 import torch
 
-from pipeline import paths
-from pipeline.errors import SuiteError
-from pipeline.labels import GENDERS
+from pipeline.lib import paths
+from pipeline.lib.errors import SuiteError
+from pipeline.lib.labels import GENDERS
 
 REFERENCE_FILE = paths.BASE_REFERENCE_FILE
 ADAPTER_METADATA_FILE = "metadata.json"  # in models/lora: what trained the adapter

@@ -1,13 +1,14 @@
 """Score bios you type: every predictor of a study on each bio and on its two probes.
 
-    python -m pipeline.score "She has practised dentistry in Lyon for ten years."
-    python -m pipeline.score --file bios.txt          # one bio a line ("-" reads stdin)
-    python -m pipeline.score --study demo --json "..."  # from elsewhere; JSON for machines
+    python -m pipeline.commands.score "She has practised dentistry in Lyon for ten years."
+    python -m pipeline.commands.score --file bios.txt          # one bio a line ("-" reads stdin)
+    python -m pipeline.commands.score --study demo --json "..."  # from elsewhere; JSON for machines
 
 For each bio it scores the bio as typed and its two counterfactual probes (gendered words
-swapped, gendered words removed: :mod:`pipeline.gendered_words`, the probe stage's own code),
+swapped, gendered words removed: :mod:`pipeline.lib.gendered_words`, the probe stage's own code),
 with every predictor of the catalogue, through the suite's own paths: the model predictors
-through :mod:`pipeline.predictors` and :func:`pipeline.predict.predict_frame` with the study's
+through :mod:`pipeline.lib.model_predictors` and
+:func:`pipeline.lib.model_predictors.predict_frame` with the study's
 ``predict`` params (so a bio gets the number the predict stage gives it), the baselines fitted
 on the study's train split with its ``baselines`` params, as the baselines stage fits them.
 A missing model or split stops with one line naming the stage that makes it.
@@ -26,25 +27,33 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline import catalogue, paths
-from pipeline.baselines import BASELINES
-from pipeline.baselines import params_keys as baseline_params
-from pipeline.errors import SuiteError, run_main
-from pipeline.gendered_words import remove_gender, swap_gender
-from pipeline.labels import GENDERS
-from pipeline.params import PARAMS_FILE, StageParams, read_params
-from pipeline.predict import DEFAULT_BATCH_SIZE, params_keys, predict_frame
-from pipeline.predictors import LoadContext, Predictor, load_predictor
-from pipeline.provenance import params_hash
-from pipeline.runtime import Runtime, make_runtime
+from pipeline.lib import catalogue, paths
+from pipeline.lib.baseline_predictors import BASELINES
+from pipeline.lib.baseline_predictors import params_keys as baseline_params
+from pipeline.lib.errors import SuiteError, run_main
+from pipeline.lib.gendered_words import PROBE_VARIANTS
+from pipeline.lib.labels import GENDERS
+from pipeline.lib.model_predictors import (
+    DEFAULT_BATCH_SIZE,
+    LoadContext,
+    Predictor,
+    load_predictor,
+    params_keys,
+    predict_frame,
+)
+from pipeline.lib.params import PARAMS_FILE, StageParams, read_params
+from pipeline.lib.provenance import params_hash
+from pipeline.lib.runtime import Runtime, make_runtime
 
-VARIANTS = ("original", "swapped", "removed")
+VARIANTS = ("original", *PROBE_VARIANTS)
 COLUMNS = ("bio", "variant", "text", "predictor", "prob_female", "pred", "label")
 
 
 def variants(text: str) -> dict[str, str]:
     """The bio as typed and its two probes, as the probe stage makes them."""
-    return {"original": text, "swapped": swap_gender(text)[0], "removed": remove_gender(text)[0]}
+    return {"original": text} | {
+        name: rewrite(text)[0] for name, (rewrite, _) in PROBE_VARIANTS.items()
+    }
 
 
 @dataclass

@@ -29,8 +29,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from pipeline import paths
-from pipeline.io import write_json
+from pipeline.lib import paths
+from pipeline.lib.io import write_json
 
 LIBRARIES = (
     "torch",
@@ -87,7 +87,7 @@ def _seeds(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 def run_metadata(stage: str, params: Any, device: str = "cpu") -> dict[str, Any]:
     """The stable facts about a run that its outputs carry (no time, no git revision).
 
-    ``params`` is the stage's :class:`pipeline.params.StageParams` (or a plain dict of them);
+    ``params`` is the stage's :class:`pipeline.lib.params.StageParams` (or a plain dict of them);
     ``seeds`` repeats the seeds among them.
     """
     plain = _plain(params)

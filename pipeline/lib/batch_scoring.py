@@ -32,9 +32,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from pipeline.errors import SuiteError
-from pipeline.params import ZeroShotParams
-from pipeline.runtime import Runtime
+from pipeline.lib.errors import SuiteError
+from pipeline.lib.params import ZeroShotParams
+from pipeline.lib.runtime import Runtime
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,11 @@
 One loader per model predictor of the catalogue (``pipeline/catalogue.yaml``), named
 ``load_<predictor>`` and registered with :func:`loader`. It reads the predictor's own params key
 ``predict.<predictor>`` (and the shared ``predict.max_length``) from its context and returns a
-scorer of :mod:`pipeline.scoring`; the predict stage does the rest. Adding a predictor::
+scorer of :mod:`pipeline.lib.batch_scoring`; the predict stage does the rest. Adding a predictor::
 
     @loader
     def load_my_model(ctx: LoadContext) -> Predictor:
-        model, tokenizer = ...  # pipeline.models loads weights safely
+        model, tokenizer = ...  # pipeline.lib.model_loading loads weights safely
         return Predictor(
             "my_model", ClassifierScorer(model, tokenizer, ctx.max_length), model="...",
             model_info=describe(model, reference),
@@ -16,16 +16,20 @@ scorer of :mod:`pipeline.scoring`; the predict stage does the rest. Adding a pre
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import torch
 
-from pipeline import paths
-from pipeline.errors import SuiteError
-from pipeline.models import (
+from pipeline.lib import paths
+from pipeline.lib.batch_scoring import ClassifierScorer, Scorer, ZeroShotScorer, predict_probs
+from pipeline.lib.errors import SuiteError
+from pipeline.lib.model_loading import (
     adapter_metadata,
     base_model_reference,
     base_model_source,
@@ -35,9 +39,20 @@ from pipeline.models import (
     load_lora_classifier,
     load_tokenizer,
 )
-from pipeline.params import StageParams
-from pipeline.runtime import Runtime
-from pipeline.scoring import ClassifierScorer, Scorer, ZeroShotScorer
+from pipeline.lib.params import StageParams
+from pipeline.lib.prediction_files import predictions_frame
+from pipeline.lib.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+# Bios per batch when predict.batch_size is null. On CPU a batch of ~30 length-sorted bios
+# (a few thousand tokens) already keeps the matmuls near peak; a GPU needs far more rows.
+DEFAULT_BATCH_SIZE = {"cpu": 32, "cuda": 256}
+
+
+def params_keys(predictor: str) -> tuple[str, ...]:
+    """The params a predictor's predict stages read (``dvc.yaml`` lists the same)."""
+    return ("predict.device", "predict.batch_size", "predict.max_length", f"predict.{predictor}")
 
 
 @dataclass(frozen=True)
@@ -47,7 +62,7 @@ class Predictor:
     name: str
     scorer: Scorer
     model: str  # the predictions' ``model`` column: name or path and revision
-    model_info: dict[str, Any] = field(default_factory=dict)  # pipeline.models.describe
+    model_info: dict[str, Any] = field(default_factory=dict)  # pipeline.lib.model_loading.describe
 
 
 @dataclass(frozen=True)
@@ -152,3 +167,51 @@ def load_lora(ctx: LoadContext) -> Predictor:
             "trainable_params": trained.get("trainable_params"),
         },
     )
+
+
+@dataclass(frozen=True)
+class PredictResult:
+    """Predictions in the shared schema (``None`` on ranks other than 0) and run facts."""
+
+    frame: pd.DataFrame | None
+    n_truncated: int
+
+
+def predict_frame(
+    ids: Sequence[Any],
+    texts: Sequence[str],
+    predictor: Predictor,
+    runtime: Runtime,
+    batch_size: int,
+    identity: str = "",
+    progress: bool = True,
+) -> PredictResult:
+    """Predict every text with a loaded predictor; the frame is in the shared schema.
+
+    ``identity`` fills the ``params_hash`` column (the hash of the params that made the run);
+    ``progress`` shows a progress bar.
+    """
+    encoded = predictor.scorer.encode(texts)
+    n_truncated = int(encoded.truncated.sum())
+    if n_truncated:
+        log.info(
+            "%s: %d of %d bios truncated to predict.max_length",
+            predictor.name,
+            n_truncated,
+            len(texts),
+        )
+    prob = predict_probs(
+        encoded, predictor.scorer, runtime, batch_size, desc=predictor.name, progress=progress
+    )
+    if prob is None:
+        return PredictResult(None, n_truncated)
+    # Rounding noise can leave a sigmoid a hair outside [0, 1] in low precision.
+    prob = np.clip(prob, 0.0, 1.0)
+    frame = predictions_frame(
+        ids,
+        prob,
+        predictor=predictor.name,
+        model=predictor.model,
+        params_hash=identity,
+    )
+    return PredictResult(frame, n_truncated)

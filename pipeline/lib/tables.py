@@ -2,10 +2,11 @@
 
 Every stage reads its tables through here: the local data files of ``prepare`` (parquet, CSV,
 JSON lines), the prepared splits, the probe texts, every predictions file (through
-:func:`pipeline.predictions.read_predictions`) and ``data/profile.json``. A file that is missing,
+:func:`pipeline.lib.prediction_files.read_predictions`) and ``data/profile.json``. A file that is
+missing,
 a directory, empty, not in its format (random bytes, cut short, not UTF-8, ragged rows, a JSON
 array instead of JSON lines), short of a column, or whose ids, texts or labels are unusable
-raises :class:`~pipeline.errors.SuiteError` with one line that names the file, says what was
+raises :class:`~pipeline.lib.errors.SuiteError` with one line that names the file, says what was
 expected and what was found::
 
     data/raw/train.csv: not a CSV file (could not parse line 3: expected 3 fields, saw 5)
@@ -30,13 +31,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.errors import SuiteError
+from pipeline.lib.errors import SuiteError
 
 # File suffix -> format name, for the formats a caller accepts.
 SUFFIXES = {".parquet": "parquet", ".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl"}
 FORMATS = ("parquet", "csv", "jsonl")
 PREPARE_HINT = "run the prepare stage (dvc repro prepare)"
 _SHOWN = 60  # characters of a bad value shown in a message
+
+# The columns of every prepared split (data/splits/*.parquet), in order.
+SPLIT_COLUMNS = ("id", "text", "profession_id", "profession", "gender_id", "gender")
 
 
 def _short(value: Any) -> str:
@@ -322,7 +326,7 @@ def read_prepared(
     ``expected_gender_id`` (0/1) and ``profession_id`` (0-27), and ``source_id`` / ``variant``
     (non-null), whichever are among ``columns``. ``stage`` makes the file (named in the fix).
     """
-    from pipeline.labels import GENDERS, PROFESSIONS
+    from pipeline.lib.labels import GENDERS, PROFESSIONS
 
     where = str(path)
     hint = f"run the {stage} stage (dvc repro {stage})"
@@ -367,7 +371,7 @@ def read_profile(path: str | os.PathLike[str]) -> dict[str, Any]:
     It must be an object whose ``splits.train.professions`` maps every profession name to an
     object with ``share_women``: null (no train bio of that profession) or a number in [0, 1].
     """
-    from pipeline.labels import PROFESSIONS
+    from pipeline.lib.labels import PROFESSIONS
 
     what = "the data profile written by the prepare stage"
     profile = read_json(path, what=what, missing_hint=f"{PREPARE_HINT} first")

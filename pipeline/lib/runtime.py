@@ -19,7 +19,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from pipeline.errors import SuiteError
+from pipeline.lib.errors import SuiteError
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,8 @@ from pydantic import (
     model_validator,
 )
 
-from pipeline import paths
-from pipeline.errors import SuiteError
+from pipeline.lib import paths
+from pipeline.lib.errors import SuiteError
 
 PARAMS_FILE = "params.yaml"
 # Local data files must lie in paths.RAW_DATA_DIR (relative to the study directory): the
@@ -272,13 +272,13 @@ class PredictParams(Section):
     @classmethod
     def own_schema(cls, name: str) -> type[Section] | None:
         """The schema of ``predict.<name>`` if ``name`` is a model predictor, else None."""
-        from pipeline import catalogue
+        from pipeline.lib import catalogue
 
         return OWN_PARAMS.get(name, NoParams) if name in catalogue.names("model") else None
 
     @model_validator(mode="after")
     def _one_key_per_model_predictor(self) -> PredictParams:
-        from pipeline import catalogue
+        from pipeline.lib import catalogue
 
         own = dict(self.model_extra or {})
         models = catalogue.names("model")
@@ -382,7 +382,7 @@ class AnalyzeParams(Section):
     @field_validator("primary")
     @classmethod
     def _primary_pair(cls, primary: list[str]) -> list[str]:
-        from pipeline import catalogue
+        from pipeline.lib import catalogue
 
         if primary[0] == primary[1]:
             raise ValueError("compares a predictor with itself; name two predictors")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.errors import SuiteError
+from pipeline.lib.errors import SuiteError
 
 SPLITS = ("train", "dev", "test")
 
@@ -165,7 +165,7 @@ def analysis_plot_path(plot: str, predictor: str) -> Path:
 
 
 # Each stage's run log (git revision, times): git-ignored, depended on by no stage, so that it
-# never invalidates an output (pipeline/provenance.py).
+# never invalidates an output (pipeline/lib/provenance.py).
 RUNS_DIR = Path("runs")
 
 

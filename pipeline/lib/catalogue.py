@@ -2,7 +2,7 @@
 
 ``dvc.yaml`` iterates over the same file, so a predictor is declared once::
 
-    from pipeline.catalogue import predictors
+    from pipeline.lib.catalogue import predictors
     for spec in predictors():          # report order: models, then baselines
         print(spec.name, spec.label, spec.reference)
 
@@ -20,9 +20,9 @@ from typing import Literal
 
 import yaml
 
-from pipeline.errors import SuiteError
+from pipeline.lib.errors import SuiteError
 
-CATALOGUE_FILE = Path(__file__).with_name("catalogue.yaml")
+CATALOGUE_FILE = Path(__file__).resolve().parents[1] / "catalogue.yaml"
 KINDS = {"models": "model", "baselines": "baseline"}
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _FIELDS = {"model": {"weights", "label", "description", "reference"}}
