@@ -26,15 +26,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from pipeline.lib.errors import SuiteError
-from pipeline.lib.params import ZeroShotParams
 from pipeline.lib.runtime import Runtime
+
+if TYPE_CHECKING:  # the schema lives beside the loaders, which import this module
+    from pipeline.lib.model_predictors import ZeroShotParams
 
 
 @dataclass(frozen=True)

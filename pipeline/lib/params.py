@@ -201,59 +201,33 @@ class ModelParams(Section):
 # --- predict -------------------------------------------------------------------------------------
 
 
-class ZeroShotParams(Section):
-    """``predict.zero_shot``: the prompt and the two continuation lists of the zero-shot base."""
-
-    # The bio alone: GPT-2 is not instruction-tuned, and a bio's next sentence starts with the
-    # subject's pronoun. A template may add text around {text}, e.g. "{text} In short,".
-    template: Str
-    # Continuations, each scored as the sum of its tokens' log-probs; leading space = new word.
-    female: list[Str] = Field(min_length=1)
-    male: list[Str] = Field(min_length=1)
-
-    @field_validator("template")
-    @classmethod
-    def _one_slot(cls, template: str) -> str:
-        if template.count("{text}") != 1:
-            raise ValueError(f"template {template!r} must contain {{text}} exactly once")
-        return template
-
-    @model_validator(mode="after")
-    def _lists_usable(self) -> ZeroShotParams:
-        for name in ("female", "male"):
-            if any(not word for word in getattr(self, name)):
-                raise ValueError(f"predict.zero_shot.{name} must list non-empty strings")
-        overlap = set(self.female) & set(self.male)
-        if overlap:
-            raise ValueError(f"predict.zero_shot: {sorted(overlap)} is both female and male")
-        return self
-
-
-class RandomHeadParams(Section):
-    """``predict.random_head``: the seed of the untrained classification head."""
-
-    seed: Int = Field(ge=0)
-
-
-class LoraPredictParams(Section):
-    """``predict.lora``: how the trained adapter is scored."""
-
-    # Fold the adapter into the base weights before scoring (peft merge_and_unload): the same
-    # function, one matmul per layer instead of three. Differences are float rounding.
-    merge_adapter: Bool
-
-
 class NoParams(Section):
-    """The own key of a model predictor without settings: ``predict.<name>: {}``."""
+    """The own key of a predictor without settings: ``predict.<name>: {}``."""
 
 
-# The own settings of each model predictor (``predict.<name>``); a predictor of the catalogue
-# that is not listed here has none (NoParams).
-OWN_PARAMS: dict[str, type[Section]] = {
-    "zero_shot": ZeroShotParams,
-    "random_head": RandomHeadParams,
-    "lora": LoraPredictParams,
-}
+def _validate_own_keys(section: Section, prefix: str, kind: str) -> Any:
+    """Check and parse the per-predictor keys ``<prefix>.<name>`` of a section in place.
+
+    Every predictor of the catalogue of ``kind`` has exactly one key, validated with the schema
+    its registry declares (``type(section).own_schema``); any other extra key is an error.
+    """
+    from pipeline.lib import catalogue
+
+    own = dict(section.model_extra or {})
+    names = catalogue.names(kind)
+    for name in own:
+        if name not in names:
+            allowed = ", ".join([*type(section).model_fields, *names])
+            raise ValueError(f"unknown key {prefix}.{name}; allowed here: {allowed}")
+    for name in names:
+        if name not in own:
+            raise ValueError(f"missing key {prefix}.{name} (the settings of {name}, or {{}})")
+        schema = type(section).own_schema(name)
+        try:
+            object.__setattr__(section, name, schema.model_validate(own[name]))
+        except ValidationError as err:
+            raise ValueError(_one_line(err, f"{prefix}.{name}", "").removeprefix(": ")) from None
+    return section
 
 
 class PredictParams(Section):
@@ -271,30 +245,18 @@ class PredictParams(Section):
 
     @classmethod
     def own_schema(cls, name: str) -> type[Section] | None:
-        """The schema of ``predict.<name>`` if ``name`` is a model predictor, else None."""
+        """The schema of ``predict.<name>`` if ``name`` is a model predictor, else None.
+
+        The schemas live beside the loaders (:data:`pipeline.lib.model_predictors.OWN_PARAMS`).
+        """
         from pipeline.lib import catalogue
+        from pipeline.lib.model_predictors import OWN_PARAMS
 
         return OWN_PARAMS.get(name, NoParams) if name in catalogue.names("model") else None
 
     @model_validator(mode="after")
     def _one_key_per_model_predictor(self) -> PredictParams:
-        from pipeline.lib import catalogue
-
-        own = dict(self.model_extra or {})
-        models = catalogue.names("model")
-        for name in own:
-            if name not in models:
-                allowed = ", ".join([*type(self).model_fields, *models])
-                raise ValueError(f"unknown key predict.{name}; allowed here: {allowed}")
-        for name in models:
-            if name not in own:
-                raise ValueError(f"missing key predict.{name} (the settings of {name}, or {{}})")
-            schema = OWN_PARAMS.get(name, NoParams)
-            try:
-                object.__setattr__(self, name, schema.model_validate(own[name]))
-            except ValidationError as err:
-                raise ValueError(_one_line(err, f"predict.{name}", "").removeprefix(": ")) from None
-        return self
+        return _validate_own_keys(self, "predict", "model")
 
 
 # --- lora ----------------------------------------------------------------------------------------
@@ -336,27 +298,25 @@ class LoraParams(Section):
 # --- baselines, probe, analyze -------------------------------------------------------------------
 
 
-class PronounRuleParams(Section):
-    """``baselines.pronoun_rule``: P(female) = (female + s) / (female + male + 2s)."""
-
-    smoothing: Float = Field(gt=0)  # s: 1 is add-one smoothing; larger is less sure
-
-
-class TfidfParams(Section):
-    """``baselines.tfidf_logreg``: TF-IDF features and the logistic regression on them."""
-
-    ngram_max: Int = Field(ge=1, le=3)  # word n-grams 1..ngram_max
-    min_df: Int = Field(ge=1)  # drop terms seen in fewer bios
-    max_features: Int | None = Field(ge=1)  # vocabulary cap (null: no cap)
-    C: Float = Field(gt=0)  # inverse regularisation strength
-    max_iter: Int = Field(ge=10)
-
-
 class BaselinesParams(Section):
-    """``baselines``: one key per baseline of the catalogue."""
+    """``baselines``: one key per baseline of the catalogue, each with its registered schema.
 
-    pronoun_rule: PronounRuleParams
-    tfidf_logreg: TfidfParams
+    The schemas live beside the baselines (:data:`pipeline.lib.baseline_predictors.OWN_PARAMS`).
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    @classmethod
+    def own_schema(cls, name: str) -> type[Section] | None:
+        """The schema of ``baselines.<name>`` if ``name`` is a baseline, else None."""
+        from pipeline.lib import catalogue
+        from pipeline.lib.baseline_predictors import OWN_PARAMS
+
+        return OWN_PARAMS.get(name, NoParams) if name in catalogue.names("baseline") else None
+
+    @model_validator(mode="after")
+    def _one_key_per_baseline(self) -> BaselinesParams:
+        return _validate_own_keys(self, "baselines", "baseline")
 
 
 class ProbeParams(Section):
@@ -493,7 +453,7 @@ def _one_line(err: ValidationError, key: str, source: str) -> str:
 
 def _field_names() -> set[str]:
     names: set[str] = set()
-    todo: list[Any] = [StudyParams, *OWN_PARAMS.values()]
+    todo: list[Any] = [StudyParams, *own_schemas()]
     while todo:
         model = todo.pop()
         for name, info in model.model_fields.items():
@@ -502,6 +462,15 @@ def _field_names() -> set[str]:
                 if isinstance(candidate, type) and issubclass(candidate, BaseModel):
                     todo.append(candidate)
     return names
+
+
+def own_schemas() -> list[type[Section]]:
+    """Every per-predictor schema the registries declare (``predict.<m>``, ``baselines.<b>``)."""
+    from pipeline.lib import catalogue
+
+    return [PredictParams.own_schema(name) for name in catalogue.names("model")] + [
+        BaselinesParams.own_schema(name) for name in catalogue.names("baseline")
+    ]
 
 
 def _fields_of(key: str) -> list[str]:
