@@ -15,7 +15,9 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-PALETTE = {"female": "#c2410c", "male": "#1d4ed8"}
+from pipeline.lib.labels import GENDERS
+
+PALETTE = dict(zip(GENDERS, ("#1d4ed8", "#c2410c"), strict=True))  # male blue, female orange
 ACCENT = "#7c3aed"
 
 
@@ -33,7 +35,7 @@ def error_rates(groups: pd.DataFrame, gaps: pd.DataFrame, predictor: str, level:
         fig = Figure(figsize=(9, max(4.0, 0.3 * len(order))), layout="constrained")
         ax = fig.subplots()
         y = {name: i for i, name in enumerate(order)}
-        for offset, gender in ((-0.18, "female"), (0.18, "male")):
+        for offset, gender in zip((-0.18, 0.18), reversed(GENDERS), strict=True):
             part = g[g["gender"] == gender]
             pos = np.array([y[p] for p in part["profession"]]) + offset
             rate = part["error_rate"].to_numpy() * 100

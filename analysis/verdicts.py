@@ -21,11 +21,19 @@ NO_EVIDENCE = "no evidence"
 NOT_COMPUTABLE = "not computable"
 
 
-def fmt_p(p: float | None) -> str:
-    """A p-value for a sentence: ``p = 0.035``, ``p < 0.001``, ``p n/a``."""
+def fmt_p(p: float | None, *, exact: bool = False, prefix: bool = True) -> str:
+    """A p-value as text, the one formatter of the suite.
+
+    For a sentence (default): ``p = 0.035``, ``p < 0.001``, ``p n/a``. ``exact`` keeps a tiny
+    value in scientific notation (``p = 8.66e-12``) for tables and metrics; ``prefix=False``
+    drops the leading ``p``/``p =`` (``0.035``, ``< 0.001``, ``n/a``).
+    """
     if p is None or not math.isfinite(p):
-        return "p n/a"
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+        return "p n/a" if prefix else "n/a"
+    if p < 0.001 and not exact:
+        return "p < 0.001" if prefix else "< 0.001"
+    value = f"{p:.2e}" if p < 0.001 else f"{p:.3f}"
+    return f"p = {value}" if prefix else value
 
 
 def fmt_level(confidence: float) -> str:

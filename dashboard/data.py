@@ -160,10 +160,12 @@ def table(study: Path, name: str) -> Loaded:
     loaded = _load(study, name, rel, _read_csv, required)
     if loaded.ok and loaded.value.empty:
         return Loaded(name, loaded.path, problem=f"`{rel}` has no rows")
-    if loaded.ok and "small" in loaded.value.columns:
+    flags = [c for c in paths.ANALYSIS_BOOLEAN_COLUMNS if loaded.ok and c in loaded.value.columns]
+    if flags:
         frame = loaded.value.copy()
-        # CSV booleans come back as bool or as "True"/"False" strings, depending on NaNs.
-        frame["small"] = frame["small"].astype(str).str.lower().eq("true")
+        for column in flags:
+            # CSV booleans come back as bool or as "True"/"False" strings, depending on NaNs.
+            frame[column] = frame[column].astype(str).str.lower().eq("true")
         return Loaded(name, loaded.path, value=frame)
     return loaded
 

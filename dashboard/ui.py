@@ -115,13 +115,6 @@ def fmt_ci(low: float, high: float, digits: int = 3) -> str:
     return f"[{low:.{digits}f}, {high:.{digits}f}]"
 
 
-def fmt_p(p: float) -> str:
-    """A p-value for reading: 3 significant digits, scientific when tiny."""
-    if pd.isna(p):
-        return "n/a"
-    return f"{p:.2e}" if p < 1e-3 else f"{p:.3f}"
-
-
 def predictor_select(options: Sequence[str], study_dir: Path, key: str) -> str:
     """A model selector showing each predictor's label; prefers LoRA when present."""
     names = labels(study_dir)

@@ -11,6 +11,7 @@ import streamlit as st
 
 from dashboard import data, ui
 from pipeline.lib import catalogue
+from pipeline.lib.labels import GENDERS
 
 ALL = "(all)"
 MAX_ROWS = 500  # rows drawn in the table; the CSV download holds every match
@@ -28,7 +29,7 @@ predictors = data.predictor_order(
 
 c1, c2, c3 = st.columns(3)
 profession = c1.selectbox("Profession", [ALL, *sorted(frame["profession"].unique())], key="ex_prof")
-gender = c2.selectbox("Gender (label)", [ALL, "female", "male"], key="ex_gender")
+gender = c2.selectbox("Gender (label)", [ALL, *GENDERS], key="ex_gender")
 predictor = c3.selectbox(
     "Predictor",
     predictors,
@@ -97,7 +98,7 @@ else:
             "predicted": [
                 None
                 if pd.isna(bio[f"pred:{p}"])
-                else ("female" if bio[f"pred:{p}"] == 1 else "male")
+                else GENDERS[int(bio[f"pred:{p}"])]
                 for p in predictors
             ],
         }

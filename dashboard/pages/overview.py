@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from analysis.verdicts import fmt_p
 from analysis.verdicts import model_description as describe
 from dashboard import data, ui
 
@@ -113,10 +114,9 @@ else:
     cols[1].metric(
         f"Accuracy, {b}", f"{100 * pair['acc_b']:.1f}%", delta=f"{100 * pair['acc_diff']:+.1f} pts"
     )
-    cols[2].metric("Exact McNemar p", ui.fmt_p(pair["p_value"]))
+    cols[2].metric("Exact McNemar p", fmt_p(pair["p_value"], exact=True, prefix=False))
     # The analysis decided (analysis/verdicts.py); this page only shows its sentence.
-    significant = str(pair["significant"]).lower() == "true"
-    (st.success if significant and pair["acc_diff"] > 0 else st.info)(pair["verdict"])
+    (st.success if pair["significant"] and pair["acc_diff"] > 0 else st.info)(pair["verdict"])
     st.caption(
         f"The primary comparison (analyze.primary: {a}, {b}) on the same {int(pair['n']):,} test "
         f"bios, tested alone; its {100 * pair['ci_level']:.4g}% interval is the exact test "

@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 
 from analysis import plots
+from analysis.verdicts import fmt_p
 from dashboard import data, ui
 
 study = ui.study()
@@ -70,8 +71,8 @@ else:
         alt=f"Gap versus share of women for {predictor}",
     )
     st.markdown(
-        f"Pearson r = **{fit['pearson_r']:.3f}** (p = {ui.fmt_p(fit['pearson_p'])}), "
-        f"Spearman ρ = **{fit['spearman_rho']:.3f}** (p = {ui.fmt_p(fit['spearman_p'])}), "
+        f"Pearson r = **{fit['pearson_r']:.3f}** ({fmt_p(fit['pearson_p'], exact=True)}), "
+        f"Spearman ρ = **{fit['spearman_rho']:.3f}** ({fmt_p(fit['spearman_p'], exact=True)}), "
         f"slope = {fit['slope']:.3f} over {int(fit['n_professions'])} professions."
     )
     # The analysis read the sign (analysis/verdicts.py): a positive slope is what leaning on the

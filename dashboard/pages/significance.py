@@ -35,11 +35,10 @@ for family, title in FAMILIES.items():
         continue
     st.header(title)
     for row in part.itertuples():
-        significant = str(row.significant).lower() == "true"
         if family == "reference":
             st.caption(row.verdict)
         else:
-            (st.success if significant else st.info)(row.verdict)
+            (st.success if row.significant else st.info)(row.verdict)
 
 st.header("All pairwise tests")
 fmt = {
@@ -59,7 +58,7 @@ else:
     g = gaps.value[gaps.value["predictor"] == predictor]
     cols = ["profession", "n_female", "n_male", "gap", "p_value", "p_holm", "p_bh", "significant"]
     g = g[[*cols, "small"]].sort_values("p_value")
-    n_sig = int(g["significant"].astype(str).str.lower().eq("true").sum())
+    n_sig = int(g["significant"].sum())
     st.markdown(
         f"**{n_sig}** of {len(g)} professions show a significant TPR gap for `{predictor}` "
         f"after Holm's correction across professions (α = {alpha:.4g}); "

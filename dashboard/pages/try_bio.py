@@ -63,13 +63,14 @@ for variant in VARIANTS:
     st.text(scores.loc[scores["variant"] == variant, "text"].iloc[0])  # verbatim, never markup
 table = scores.pivot_table(index="predictor", columns="variant", values="prob_female")
 table = table.reindex(index=catalogue.order(list(table.index)), columns=list(VARIANTS))
+said = scores.pivot(index="predictor", columns="variant", values="label").reindex_like(table)
 shown = pd.DataFrame(
     {
         "predictor": table.index,
         "what it is": [labels.get(name, name) for name in table.index],
         **{f"P(female) {v}": table[v].to_numpy() for v in VARIANTS},
         **{
-            f"says {v}": ["female" if p >= 0.5 else "male" for p in table[v].to_numpy()]
+            f"says {v}": said[v].to_numpy()
             for v in VARIANTS
         },
     }

@@ -42,6 +42,7 @@ from pipeline.lib.model_predictors import (
     predict_frame,
 )
 from pipeline.lib.params import PARAMS_FILE, StageParams, read_params
+from pipeline.lib.prediction_files import THRESHOLD
 from pipeline.lib.provenance import params_hash
 from pipeline.lib.runtime import Runtime, make_runtime
 
@@ -122,7 +123,7 @@ class BioScorer:
         for key, (i, variant, text) in zip(ids, texts, strict=True):
             for name in catalogue.names():
                 prob = float(probs[name][key])
-                pred = int(prob >= 0.5)
+                pred = int(prob >= THRESHOLD)
                 rows.append((i, variant, text, name, prob, pred, GENDERS[pred]))
         return pd.DataFrame(rows, columns=list(COLUMNS))
 

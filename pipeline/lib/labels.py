@@ -37,4 +37,4 @@ PROFESSIONS: tuple[str, ...] = (
 # Gender ids as in the dataset: 0 = male, 1 = female (GENDERS[id] is the name). "Positive" in
 # every metric is female. The one place the suite names genders.
 GENDERS: tuple[str, ...] = ("male", "female")
-MALE, FEMALE = 0, 1
+FEMALE = GENDERS.index("female")  # the positive class

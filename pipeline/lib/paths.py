@@ -150,6 +150,8 @@ ANALYSIS_COLUMNS: dict[str, tuple[str, ...]] = {
         "accuracy_original",
     ),
 }
+# The boolean columns of the analysis tables (CSV stores them as text).
+ANALYSIS_BOOLEAN_COLUMNS = ("significant", "small")
 ANALYSIS_TABLES = {name: ANALYSIS_DIR / f"{name}.csv" for name in ANALYSIS_COLUMNS}
 ANALYSIS_REPORT = ANALYSIS_DIR / "report.md"
 ANALYSIS_REPORT_HTML = ANALYSIS_DIR / "report.html"  # the same, self-contained, with figures
