@@ -10,7 +10,6 @@ them are paired.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterator
 
 import numpy as np
@@ -99,26 +98,42 @@ class _Predictor:
             return numerator / (n_pos * n_neg)
 
 
-def bootstrap_metrics(
+class Resampled:
+    """One predictor's additive sums over a block of resamples: one column per resample.
+
+    What a metric's bootstrap formula reads (:data:`analysis.metrics.METRICS`): the counts of
+    correct predictions, positives, negatives and the confusion cells, the per-bin calibration
+    residuals, and the weighted ROC AUC.
+    """
+
+    def __init__(self, n: int, sums: np.ndarray, model: _Predictor, counts: np.ndarray):
+        self.n = n
+        self.correct, self.pos, self.neg = sums[_CORRECT], sums[_POS], sums[_NEG]
+        self.tp, self.tn, self.fp, self.fn = sums[_TP], sums[_TN], sums[_FP], sums[_FN]
+        self.calibration_residuals = sums[7:]  # per bin: sum of (prob - y)
+        self._model, self._counts = model, counts
+
+    def auc(self) -> np.ndarray:
+        """Weighted ROC AUC of each resample."""
+        return self._model.auc(self._counts)
+
+
+def resample_blocks(
     y_true: np.ndarray,
     predictions: dict[str, tuple[np.ndarray, np.ndarray]],
     *,
     resamples: int,
     seed: int,
     bins: int,
-) -> dict[str, dict[str, np.ndarray]]:
-    """Bootstrap distributions of every metric of every predictor, on shared resamples.
+) -> Iterator[dict[str, Resampled]]:
+    """Yield, block by block, every predictor's sums over the same bootstrap resamples.
 
     Args:
         y_true: true labels (0/1), one per bio.
         predictions: ``{name: (y_pred, prob)}``, aligned with ``y_true``.
-        resamples: number of bootstrap resamples.
+        resamples: number of bootstrap resamples (over all blocks).
         seed: seed of the resampling.
-        bins: equal-width bins of the expected calibration error.
-
-    Returns:
-        ``{name: {metric: array of shape (resamples,)}}``; a metric undefined in a resample
-        (e.g. AUC with one class drawn) is NaN there.
+        bins: equal-width bins of the calibration residuals.
     """
     y_true = np.asarray(y_true)
     n = len(y_true)
@@ -128,40 +143,14 @@ def bootstrap_metrics(
     }
     features = np.vstack([m.features for m in models.values()])
     width = 7 + bins
-    parts: dict[str, dict[str, list[np.ndarray]]] = {name: defaultdict(list) for name in models}
     # Thin products: more BLAS threads only contend on shared cores (measured 30x slower).
     with threadpool_limits(limits=1, user_api="blas"):
         for counts in resample_counts(n, resamples, seed):
             sums = features @ counts.astype(np.float64)
-            for k, (name, model) in enumerate(models.items()):
-                s = sums[k * width : (k + 1) * width]
-                out = parts[name]
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    out["accuracy"].append(s[_CORRECT] / n)
-                    out["balanced_accuracy"].append(0.5 * (s[_TP] / s[_POS] + s[_TN] / s[_NEG]))
-                    denominator = 2 * s[_TP] + s[_FP] + s[_FN]
-                    # scikit-learn's zero_division=0: F1 is 0 when there is nothing to score
-                    out["f1"].append(
-                        np.where(denominator > 0, 2 * s[_TP] / np.maximum(denominator, 1), 0.0)
-                    )
-                out["ece"].append(np.abs(s[7:]).sum(axis=0) / n)
-                out["roc_auc"].append(model.auc(counts))
-    return {
-        name: {metric: np.concatenate(values) for metric, values in metrics.items()}
-        for name, metrics in parts.items()
-    }
-
-
-def bootstrap_means(values: np.ndarray, *, resamples: int, seed: int) -> np.ndarray:
-    """Bootstrap means of each row of ``values`` (shape ``(k, n)``) -> ``(k, resamples)``.
-
-    The same resamples as :func:`bootstrap_metrics` with the same seed and n.
-    """
-    values = np.atleast_2d(np.asarray(values, dtype=np.float64))
-    n = values.shape[1]
-    with threadpool_limits(limits=1, user_api="blas"):
-        blocks = [values @ c.astype(np.float64) for c in resample_counts(n, resamples, seed)]
-    return np.hstack(blocks) / n
+            yield {
+                name: Resampled(n, sums[k * width : (k + 1) * width], model, counts)
+                for k, (name, model) in enumerate(models.items())
+            }
 
 
 def percentile_interval(values: np.ndarray, confidence: float) -> tuple[float, float]:

@@ -9,6 +9,8 @@ calibration error. "Positive" is female (gender id 1) throughout.
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,28 +19,84 @@ import pandas as pd
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, roc_auc_score
 from statsmodels.stats.proportion import proportion_confint
 
-from analysis._bootstrap import bin_index, bootstrap_metrics, percentile_interval
+from analysis._bootstrap import Resampled, bin_index, percentile_interval, resample_blocks
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class MetricSpec:
-    """One overall metric: how reports name it and which way is better."""
+    """One overall metric: its name, direction and interval, and how it is computed."""
 
     name: str  # column / key in every output
     label: str  # for people
     higher_is_better: bool
     interval: str  # how its interval is made: "wilson" or "bootstrap"
+    # The value on the test bios: (y_true, y_pred, prob_female, calibration bins) -> float.
+    point: Callable[[np.ndarray, np.ndarray, np.ndarray, int], float]
+    # The same metric on each bootstrap resample of a block, from its additive sums.
+    resampled: Callable[[Resampled], np.ndarray]
 
 
-# Every overall metric, in report order: the one list that outputs, reports and the dashboard use.
+def _one_class(y: np.ndarray) -> bool:
+    return len(np.unique(y)) < 2
+
+
+def _f1_resampled(r: Resampled) -> np.ndarray:
+    denominator = 2 * r.tp + r.fp + r.fn
+    # scikit-learn's zero_division=0: F1 is 0 when there is nothing to score
+    return np.where(denominator > 0, 2 * r.tp / np.maximum(denominator, 1), 0.0)
+
+
+# Every overall metric, in report order: the one list that outputs, reports, the bootstrap and the
+# dashboard use. Point values come from scikit-learn; bootstrap values from additive sums.
 METRICS: tuple[MetricSpec, ...] = (
-    MetricSpec("accuracy", "accuracy", True, "wilson"),
-    MetricSpec("balanced_accuracy", "balanced accuracy", True, "bootstrap"),
-    MetricSpec("f1", "F1 (female)", True, "bootstrap"),
-    MetricSpec("roc_auc", "ROC AUC", True, "bootstrap"),
-    MetricSpec("ece", "expected calibration error", False, "bootstrap"),
+    MetricSpec(
+        "accuracy",
+        "accuracy",
+        True,
+        "wilson",
+        point=lambda y, pred, prob, bins: float(accuracy_score(y, pred)),
+        resampled=lambda r: r.correct / r.n,
+    ),
+    MetricSpec(
+        "balanced_accuracy",
+        "balanced accuracy",
+        True,
+        "bootstrap",
+        point=lambda y, pred, prob, bins: (
+            np.nan if _one_class(y) else float(balanced_accuracy_score(y, pred))
+        ),
+        resampled=lambda r: 0.5 * (r.tp / r.pos + r.tn / r.neg),
+    ),
+    MetricSpec(
+        "f1",
+        "F1 (female)",
+        True,
+        "bootstrap",
+        point=lambda y, pred, prob, bins: float(f1_score(y, pred, zero_division=0)),
+        resampled=_f1_resampled,
+    ),
+    MetricSpec(
+        "roc_auc",
+        "ROC AUC",
+        True,
+        "bootstrap",
+        point=lambda y, pred, prob, bins: (
+            np.nan if _one_class(y) else float(roc_auc_score(y, prob))
+        ),
+        resampled=lambda r: r.auc(),
+    ),
+    MetricSpec(
+        "ece",
+        "expected calibration error",
+        False,
+        "bootstrap",
+        point=lambda y, pred, prob, bins: expected_calibration_error(
+            y_true=y, prob=prob, bins=bins
+        ),
+        resampled=lambda r: np.abs(r.calibration_residuals).sum(axis=0) / r.n,
+    ),
 )
 
 
@@ -89,15 +147,38 @@ def reliability_curve(*, y_true: Any, prob: Any, bins: int = 10) -> pd.DataFrame
 
 
 def _point_values(y: np.ndarray, pred: np.ndarray, prob: np.ndarray, bins: int) -> dict:
-    one_class = len(np.unique(y)) < 2
-    if one_class:
+    if _one_class(y):
         log.warning("the labels hold one gender only: ROC AUC and balanced accuracy are undefined")
+    return {spec.name: spec.point(y, pred, prob, bins) for spec in METRICS}
+
+
+def bootstrap_metrics(
+    y_true: np.ndarray,
+    predictions: dict[str, tuple[np.ndarray, np.ndarray]],
+    *,
+    resamples: int,
+    seed: int,
+    bins: int,
+) -> dict[str, dict[str, np.ndarray]]:
+    """Bootstrap distributions of every metric of :data:`METRICS` of every predictor.
+
+    All predictors share the same resamples (:func:`analysis._bootstrap.resample_blocks`), so
+    their differences are paired.
+
+    Returns:
+        ``{name: {metric: array of shape (resamples,)}}``; a metric undefined in a resample
+        (e.g. AUC with one class drawn) is NaN there.
+    """
+    parts: dict[str, dict[str, list[np.ndarray]]] = defaultdict(lambda: defaultdict(list))
+    blocks = resample_blocks(y_true, predictions, resamples=resamples, seed=seed, bins=bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for block in blocks:
+            for name, sums in block.items():
+                for spec in METRICS:
+                    parts[name][spec.name].append(spec.resampled(sums))
     return {
-        "accuracy": float(accuracy_score(y, pred)),
-        "balanced_accuracy": np.nan if one_class else float(balanced_accuracy_score(y, pred)),
-        "f1": float(f1_score(y, pred, zero_division=0)),
-        "roc_auc": np.nan if one_class else float(roc_auc_score(y, prob)),
-        "ece": expected_calibration_error(y_true=y, prob=prob, bins=bins),
+        name: {metric: np.concatenate(values) for metric, values in metrics.items()}
+        for name, metrics in parts.items()
     }
 
 

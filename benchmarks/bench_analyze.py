@@ -21,9 +21,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import balanced_accuracy_score, f1_score, roc_auc_score
 
-from analysis._bootstrap import bootstrap_metrics
 from analysis.analyze import analyze
-from analysis.metrics import expected_calibration_error
+from analysis.metrics import bootstrap_metrics, expected_calibration_error
 from pipeline.lib.labels import PROFESSIONS
 from pipeline.lib.params import parse_key, read_params
 from pipeline.lib.synthetic_sample import PROFESSION_STATS

@@ -18,7 +18,8 @@ from analysis import (
     reliability_curve,
     wilson_interval,
 )
-from analysis._bootstrap import bootstrap_metrics, percentile_interval, resample_counts
+from analysis._bootstrap import percentile_interval, resample_counts
+from analysis.metrics import bootstrap_metrics
 
 
 def wilson_by_formula(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
