@@ -1,4 +1,7 @@
-"""The suite's Streamlit dashboard: explore a study's results (it only reads files).
+"""The suite's Streamlit dashboard: explore a study's results.
+
+Every page but one only reads what the pipeline wrote; "Try a bio" loads the study's predictors
+(cached) to score a text you type, through the same code as ``python -m pipeline.commands.score``.
 
 Run from the repo root::
 

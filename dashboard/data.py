@@ -1,12 +1,13 @@
 """Every file the dashboard reads, loaded in one place (cached) and checked against the contract.
 
-The dashboard never runs a model: it reads what the pipeline wrote under one study directory
-(the outputs documented in ``analysis/analyze.py``, at the paths of ``pipeline/lib/paths.py``).
+The result pages read what the pipeline wrote under one study directory (the outputs documented
+in ``analysis/analyze.py``, at the paths of ``pipeline/lib/paths.py``); only "Try a bio" runs
+the study's predictors, through ``pipeline.commands.score``.
 Which study:
 
 1. ``streamlit run dashboard/app.py -- --study PATH``
 2. else the environment variable ``BIOS_STUDY``
-3. else the real study (the repo root) when ``results/analysis/metrics.json`` exists there
+3. else the real study (the repo root) when ``results/metrics.json`` exists there
 4. else ``demo/``
 
 Loaders are keyed on each file's modification time and size, so a rerun of the pipeline shows
