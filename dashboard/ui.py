@@ -45,6 +45,18 @@ def labels(study_dir: Path) -> dict[str, str]:
     return {name: str(found.get(name, {}).get("label") or catalogue.label(name)) for name in names}
 
 
+def default_predictor(options: Sequence[str], study_dir: Path) -> int:
+    """Index of the predictor a page opens on: the second of ``analyze.primary``.
+
+    That is the study's declared "after" (LoRA in the shipped studies); the first option when the
+    analysis names no primary comparison or its predictor is not among ``options``.
+    """
+    loaded = data.summary(study_dir)
+    primary = (loaded.value["settings"].get("primary") or []) if loaded.ok else []
+    options = list(options)
+    return options.index(primary[-1]) if primary and primary[-1] in options else 0
+
+
 def require(study_dir: Path, *loaded: data.Loaded, stage: str | None = "analyze") -> None:
     """Stop the page with what is missing and the command that makes it, if anything is."""
     problems = [item.problem for item in loaded if not item.ok]
@@ -116,14 +128,13 @@ def fmt_ci(low: float, high: float, digits: int = 3) -> str:
 
 
 def predictor_select(options: Sequence[str], study_dir: Path, key: str) -> str:
-    """A model selector showing each predictor's label; prefers LoRA when present."""
+    """A model selector showing each predictor's label; opens on :func:`default_predictor`."""
     names = labels(study_dir)
     options = list(options)
-    index = options.index("lora") if "lora" in options else 0
     return st.selectbox(
         "Model",
         options,
-        index=index,
+        index=default_predictor(options, study_dir),
         key=key,
         format_func=lambda p: f"{p} — {names.get(p, p)}",
     )

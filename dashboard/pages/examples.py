@@ -33,7 +33,7 @@ gender = c2.selectbox("Gender (label)", [ALL, *GENDERS], key="ex_gender")
 predictor = c3.selectbox(
     "Predictor",
     predictors,
-    index=predictors.index("lora") if "lora" in predictors else 0,
+    index=ui.default_predictor(predictors, study),
     key="ex_pred",
 )
 c4, c5 = st.columns(2)
