@@ -15,12 +15,14 @@ Types are strict: ``true`` is not a number, ``"8"`` is not an integer.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AllowInfNan,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -52,7 +54,10 @@ def _not_bool(value: Any) -> Any:
 
 
 Int = Annotated[int, Strict()]  # rejects true/false, "8" and 8.0
-Float = Annotated[float, BeforeValidator(_not_bool)]  # 2, 2.0 and "2e-5" (YAML 1.1) are fine
+# 2, 2.0 and "2e-5" (YAML 1.1) are fine; .inf and .nan are not (no setting means infinity)
+Float = Annotated[float, BeforeValidator(_not_bool), AllowInfNan(False)]
+MAX_SEED = 2**32 - 1  # numpy and torch take seeds below 2^32
+Seed = Annotated[int, Strict(), Field(ge=0, le=MAX_SEED)]
 Bool = Annotated[bool, Strict()]
 Str = Annotated[str, Strict()]
 
@@ -69,10 +74,10 @@ class Section(BaseModel):
 class Seeds(Section):
     """``seeds``: every random step of the study takes its seed from here or its own section."""
 
-    data: Int = Field(ge=0)  # split subsampling, the synthetic sample, the probed bios
-    model: Int = Field(ge=0)  # tiny-model tokenizer and pretraining
-    train: Int = Field(ge=0)  # LoRA initialisation, data order, dropout
-    bootstrap: Int = Field(ge=0)  # bootstrap resampling in the analysis
+    data: Seed  # split subsampling, the synthetic sample, the probed bios
+    model: Seed  # tiny-model tokenizer and pretraining
+    train: Seed  # LoRA initialisation, data order, dropout
+    bootstrap: Seed  # bootstrap resampling in the analysis
 
 
 # --- data ----------------------------------------------------------------------------------------
@@ -156,14 +161,14 @@ class DataParams(Section):
 class TinyModelParams(Section):
     """Shape and brief causal-LM pretraining of the tiny local GPT-2 (demo and tests)."""
 
-    vocab_size: Int = Field(ge=300)
+    vocab_size: Int = Field(ge=300, le=262_144)  # up to the largest LM vocabularies (256k)
     n_layer: Int = Field(ge=1)
     n_head: Int = Field(ge=1)
     n_embd: Int = Field(ge=8)
     n_positions: Int = Field(ge=32)
     pretrain_steps: Int = Field(ge=0)
     batch_size: Int = Field(ge=1)
-    learning_rate: Float = Field(gt=0)
+    learning_rate: Float = Field(gt=0, le=1)  # above 1 Adam diverges at once
     max_length: Int = Field(ge=8)
 
     @model_validator(mode="after")
@@ -232,7 +237,7 @@ class ZeroShotParams(Section):
 class RandomHeadParams(Section):
     """``predict.random_head``: the seed of the untrained classification head."""
 
-    seed: Int = Field(ge=0)
+    seed: Seed
 
 
 class LoraPredictParams(Section):
@@ -284,8 +289,8 @@ class PredictParams(Section):
         models = catalogue.names("model")
         for name in own:
             if name not in models:
-                allowed = ", ".join([*type(self).model_fields, *models])
-                raise ValueError(f"unknown key predict.{name}; allowed here: {allowed}")
+                allowed = [*type(self).model_fields, *models]
+                raise ValueError(_unknown_message("predict", name, allowed))
         for name in models:
             if name not in own:
                 raise ValueError(f"missing key predict.{name} (the settings of {name}, or {{}})")
@@ -310,7 +315,8 @@ class LoraParams(Section):
     # with r 8 that is 811,008 LoRA parameters + 1,536 head = 812,544 trainable on GPT-2 124M.
     target_modules: list[Str] = Field(min_length=1)
     fan_in_fan_out: Bool  # GPT-2's Conv1D stores weights as (in, out)
-    learning_rate: Float = Field(gt=0)
+    # Above 1 AdamW's first steps move each weight by about the learning rate: it diverges.
+    learning_rate: Float = Field(gt=0, le=1)
     lr_scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"]
     warmup_ratio: Float = Field(ge=0, lt=1)  # share of the steps spent warming up
     weight_decay: Float = Field(ge=0)
@@ -339,7 +345,7 @@ class LoraParams(Section):
 class PronounRuleParams(Section):
     """``baselines.pronoun_rule``: P(female) = (female + s) / (female + male + 2s)."""
 
-    smoothing: Float = Field(gt=0)  # s: 1 is add-one smoothing; larger is less sure
+    smoothing: Float = Field(gt=0)  # s: 1 is add-one smoothing; larger is less sure (finite)
 
 
 class TfidfParams(Section):
@@ -414,23 +420,113 @@ SECTIONS = tuple(StudyParams.model_fields)
 # --- reading -------------------------------------------------------------------------------------
 
 
-def read_params(path: str | Path = PARAMS_FILE) -> dict[str, Any]:
-    """Read a params file and reject unknown top-level sections (typos such as ``lora_r``)."""
-    path = Path(path)
-    if not path.is_file():
-        raise SuiteError(f"{path}: no params file here; run the stage from a study directory")
+def _refuse_aliases(text: str, path: Path) -> None:
+    """Stop at a YAML anchor or alias: a few lines of them expand to billions of nodes.
+
+    ``params.yaml`` is a flat list of settings; an alias there is either a mistake or an
+    "alias bomb", which would make every reader (this one and DVC's) run out of memory.
+    """
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            anchor = getattr(event, "anchor", None)
+            if isinstance(event, yaml.AliasEvent) or anchor is not None:
+                mark = "*" if isinstance(event, yaml.AliasEvent) else "&"
+                raise SuiteError(
+                    f"{path}: YAML anchor or alias ({mark}{anchor}) on line "
+                    f"{event.start_mark.line + 1}; write every value out in full"
+                )
+    except yaml.YAMLError as err:
+        raise SuiteError(f"{path}: not valid YAML: {err}".replace("\n", " ")) from None
+
+
+def read_params(path: str | Path = PARAMS_FILE) -> dict[str, Any]:
+    """Read a params file; stop at YAML aliases and at any unknown key, at any level.
+
+    An unknown key (a typo such as ``lora_r`` or ``seeds.trian``) names the nearest valid key:
+    a misspelt setting is otherwise silently ignored, and the study runs with the old value.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise SuiteError(f"{path}: is a directory, expected the study's params file (YAML)")
+    if not path.exists():
+        raise SuiteError(f"{path}: no params file here; run the stage from a study directory")
+    if not path.is_file():
+        raise SuiteError(f"{path}: not a regular file, expected the study's params file (YAML)")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as err:
+        raise SuiteError(f"{path}: cannot be read ({err.strerror or err})") from None
+    except UnicodeDecodeError as err:
+        raise SuiteError(f"{path}: not UTF-8 text (byte at offset {err.start})") from None
+    _refuse_aliases(text, path)
+    try:
+        raw = yaml.safe_load(text) or {}
+    except yaml.YAMLError as err:
         raise SuiteError(f"{path}: not valid YAML: {err}".replace("\n", " ")) from None
     if not isinstance(raw, dict):
         raise SuiteError(f"{path}: expected a mapping of sections, got {type(raw).__name__}")
-    unknown = sorted(str(key) for key in set(raw) - set(SECTIONS))
-    if unknown:
-        raise SuiteError(
-            f"{path}: unknown section {unknown[0]!r}; allowed sections: {', '.join(SECTIONS)}"
-        )
+    unknown = unknown_key(raw)
+    if unknown is not None:
+        raise SuiteError(f"{path}: {unknown}")
     return raw
+
+
+def _models_of(annotation: Any) -> list[type[BaseModel]]:
+    """The pydantic models an annotation admits (``LocalData | None`` -> ``[LocalData]``)."""
+    return [
+        candidate
+        for candidate in (annotation, *getattr(annotation, "__args__", ()))
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel)
+    ]
+
+
+def _unknown_message(where: str, name: str, allowed: list[str]) -> str:
+    """``unknown key lora.lerning_rate (did you mean lora.learning_rate?); allowed here: ...``."""
+    dotted = f"{where}.{name}" if where else name
+    near = difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
+    if not near:  # a case or separator slip: lora_r for lora.r, Batch_Size for batch_size
+        folded = {a.lower().replace("_", ""): a for a in allowed}
+        near = [folded[k] for k in [name.lower().replace("_", "")] if k in folded]
+    hint = f" (did you mean {f'{where}.' if where else ''}{near[0]}?)" if near else ""
+    kind = "key" if where else "section"
+    listed = ", ".join(allowed) if allowed else "none (this key takes no settings)"
+    return f"unknown {kind} {dotted}{hint}; allowed here: {listed}"
+
+
+def _allowed_keys(model: type[BaseModel]) -> list[str]:
+    keys = list(model.model_fields)
+    if model is PredictParams:
+        from pipeline.lib import catalogue
+
+        keys += [name for name in catalogue.names("model") if name not in keys]
+    return keys
+
+
+def unknown_key(raw: dict[str, Any]) -> str | None:
+    """The first key of ``raw`` (a whole params file) that no schema knows, as an error text.
+
+    Only the names are checked (values and missing keys are each stage's own check), so a
+    stage run directly refuses a typo anywhere in the file, as ``dvc repro`` does.
+    """
+    todo: list[tuple[str, Any, type[BaseModel]]] = [("", raw, StudyParams)]
+    while todo:
+        where, value, model = todo.pop(0)
+        allowed = _allowed_keys(model)
+        for name, child in value.items():
+            name = str(name)
+            if name not in allowed:
+                return _unknown_message(where, name, allowed)
+            if not isinstance(child, dict):
+                continue
+            dotted = f"{where}.{name}" if where else name
+            if model is PredictParams and name not in model.model_fields:
+                schema = PredictParams.own_schema(name)
+                children = [schema] if schema is not None else []
+            else:
+                children = _models_of(model.model_fields[name].annotation)
+            if children:
+                todo.append((dotted, child, children[0]))
+    return None
 
 
 def _schema_at(key: str) -> tuple[Any, list[Any]]:
@@ -467,49 +563,77 @@ def parse_key(raw: dict[str, Any], key: str, source: str = PARAMS_FILE) -> Any:
         raise SuiteError(_one_line(err, key, source)) from None
 
 
+def _location(key: str, loc: tuple[Any, ...]) -> tuple[list[str], list[str] | None]:
+    """Walk pydantic's error location through the schema from ``key``.
+
+    Returns the key path below ``key`` (list indices included; pydantic's own tags such as a
+    union branch or a validator dropped) and, when the error is about an unknown key, the keys
+    allowed beside it. Never raises: an unexpected location keeps what was walked.
+    """
+    try:
+        annotation, _ = _schema_at(key)
+    except KeyError:
+        return [str(part) for part in loc if isinstance(part, str | int)], None
+    models = _models_of(annotation)
+    model = models[0] if models else None
+    walked: list[str] = []
+    allowed: list[str] | None = None
+    for part in loc:
+        if isinstance(part, int):
+            walked.append(str(part))
+            continue
+        part = str(part)
+        if model is None:
+            continue
+        keys = _allowed_keys(model)
+        if part in keys:
+            walked.append(part)
+            allowed = keys
+            if part in model.model_fields:
+                found = _models_of(model.model_fields[part].annotation)
+            else:  # predict.<name>
+                own = PredictParams.own_schema(part)
+                found = [own] if own is not None else []
+            model = found[0] if found else None
+        elif part == loc[-1]:  # the unknown key itself ends the location
+            walked.append(part)
+            allowed = keys
+    return walked, allowed
+
+
 def _one_line(err: ValidationError, key: str, source: str) -> str:
+    """Pydantic's first error as one line naming the key, the value and what is allowed.
+
+    Never raises: whatever pydantic reports, the stage still stops with one line.
+    """
     first = err.errors()[0]
-    known = _field_names()
-    # Keys and list indices; pydantic's own tags (a union branch, a validator) are dropped.
-    loc = [str(p) for p in first["loc"] if isinstance(p, int) or str(p) in known]
-    if first["type"] == "extra_forbidden":  # the unknown key itself ends the location
-        loc = [*loc, str(first["loc"][-1])]
+    try:
+        loc, allowed = _location(key, tuple(first["loc"]))
+    except Exception:
+        loc, allowed = [str(p) for p in first["loc"]], None
     where = ".".join([key, *loc])
     shown = first.get("input")
-    detail = first["msg"].removeprefix("Value error, ")
+    detail = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
     if first["type"] == "missing":
         return f"{source}: missing key {where}; every setting is listed there"
     if first["type"] == "extra_forbidden":
-        allowed = ", ".join(_fields_of(".".join([key, *loc[:-1]])))
-        return f"{source}: unknown key {where}; allowed here: {allowed}"
+        name = loc[-1] if loc else str(first["loc"][-1])
+        parent = ".".join([key, *loc[:-1]])
+        if allowed is None:
+            try:
+                allowed = _allowed_keys(_models_of(_schema_at(parent)[0])[0])
+            except (KeyError, IndexError):
+                allowed = []
+        return f"{source}: {_unknown_message(parent, name, [a for a in allowed if a != name])}"
     if first["type"].startswith("value_error") or isinstance(shown, dict):
         # Validators name the keys they check themselves.
         section = key.split(".")[0]
         if detail.startswith(section) or f" {section}." in detail:
             return f"{source}: {detail}"
         return f"{source}: {where}: {detail}"
-    return f"{source}: {where} = {shown!r}: {detail}"
-
-
-def _field_names() -> set[str]:
-    names: set[str] = set()
-    todo: list[Any] = [StudyParams, *OWN_PARAMS.values()]
-    while todo:
-        model = todo.pop()
-        for name, info in model.model_fields.items():
-            names.add(name)
-            for candidate in (info.annotation, *getattr(info.annotation, "__args__", ())):
-                if isinstance(candidate, type) and issubclass(candidate, BaseModel):
-                    todo.append(candidate)
-    return names
-
-
-def _fields_of(key: str) -> list[str]:
-    annotation, _ = _schema_at(key)
-    for candidate in (annotation, *getattr(annotation, "__args__", ())):
-        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
-            return list(candidate.model_fields)
-    return []
+    text = repr(shown)
+    text = text if len(text) <= 80 else text[:77] + "..."
+    return f"{source}: {where} = {text}: {detail}"
 
 
 def parse_study(raw: dict[str, Any], source: str = PARAMS_FILE) -> StudyParams:
