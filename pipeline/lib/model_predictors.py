@@ -63,6 +63,9 @@ class Predictor:
     scorer: Scorer
     model: str  # the predictions' ``model`` column: name or path and revision
     model_info: dict[str, Any] = field(default_factory=dict)  # pipeline.lib.model_loading.describe
+    weights: Path | None = (
+        None  # the study folder its weights came from (its predictions' identity)
+    )
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,7 @@ def load_zero_shot(ctx: LoadContext) -> Predictor:
         scorer=ZeroShotScorer(model, tokenizer, ctx.own("zero_shot"), ctx.max_length),
         model=_label(name_or_path, revision),
         model_info=describe(model, base_model_reference(ctx.base_dir)),
+        weights=ctx.base_dir,
     )
 
 
@@ -144,6 +148,7 @@ def load_random_head(ctx: LoadContext) -> Predictor:
         scorer=ClassifierScorer(model, tokenizer, ctx.max_length),
         model=f"{_label(name_or_path, revision)} + random head",
         model_info=describe(model, base_model_reference(ctx.base_dir)),
+        weights=ctx.base_dir,
     )
 
 
@@ -166,6 +171,7 @@ def load_lora(ctx: LoadContext) -> Predictor:
             "lora_r": trained.get("lora", {}).get("r"),
             "trainable_params": trained.get("trainable_params"),
         },
+        weights=ctx.adapter_dir,
     )
 
 
