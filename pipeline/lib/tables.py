@@ -38,6 +38,7 @@ SUFFIXES = {".parquet": "parquet", ".csv": "csv", ".jsonl": "jsonl", ".json": "j
 FORMATS = ("parquet", "csv", "jsonl")
 PREPARE_HINT = "run the prepare stage (dvc repro prepare)"
 _SHOWN = 60  # characters of a bad value shown in a message
+CSV_FIELD_LIMIT = 2**31 - 1  # characters per CSV field (the csv module's C long maximum)
 
 # The columns of every prepared split (data/splits/*.parquet), in order.
 SPLIT_COLUMNS = ("id", "text", "profession_id", "profession", "gender_id", "gender")
@@ -124,6 +125,8 @@ def _read_csv(path: Path, columns: Sequence[str]) -> pd.DataFrame:
     if start in ("[", "{"):
         kind = "a JSON array" if start == "[" else "JSON"
         raise SuiteError(f"{path}: {kind}, expected {expected}")
+    # As long a field as parquet takes (a 1M-character bio): the csv module's default is 128 KiB.
+    csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
     # newline="": only \n and \r end a record, as the csv module expects (not \f or U+2028)
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:

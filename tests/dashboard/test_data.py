@@ -59,7 +59,7 @@ def test_text_in_a_table_of_numbers_is_named(tmp_path):
     good = "\n".join(rows) + "\n"
     (tmp_path / rel).write_text(good)
     assert data.table(tmp_path, "calibration").ok
-    broken = rows[:2] + [rows[2].replace("0.2", "oops", 1)] + rows[3:]
+    broken = [*rows[:2], rows[2].replace("0.2", "oops", 1), *rows[3:]]
     (tmp_path / rel).write_text("\n".join(broken) + "\n")
     loaded = data.table(tmp_path, "calibration")
     assert not loaded.ok

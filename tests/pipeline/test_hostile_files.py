@@ -119,3 +119,38 @@ def test_a_min_df_larger_than_the_data_is_one_line():
     params = parse_key(demo_params({"baselines": {"tfidf_logreg": {"min_df": 40}}}), "baselines")
     with pytest.raises(SuiteError, match=r"tfidf_logreg cannot be fitted on the train split \("):
         fit_tfidf_logreg(train, params.tfidf_logreg)
+
+
+def test_a_csv_bio_of_a_million_characters_is_read_as_parquet_would(tmp_path):
+    from pipeline.lib.tables import read_table
+
+    long_bio = "She " + "writes " * 150_000  # > 1M characters, past the csv module's default
+    frame = pd.DataFrame({"hard_text": [long_bio, "He paints."], "profession": [1, 2]})
+    frame.to_csv(tmp_path / "train.csv", index=False)
+    frame.to_parquet(tmp_path / "train.parquet", index=False)
+    from_csv = read_table(tmp_path / "train.csv", columns=("hard_text", "profession"))
+    from_parquet = read_table(tmp_path / "train.parquet", columns=("hard_text", "profession"))
+    assert from_csv["hard_text"].tolist() == from_parquet["hard_text"].tolist()
+    assert len(from_csv["hard_text"][0]) > 1_000_000
+
+
+def test_make_clean_demo_removes_only_what_the_pipeline_made(tmp_path):
+    import subprocess
+
+    from tests.conftest import copy_checkout
+
+    clone = copy_checkout(tmp_path / "clone")
+    tracked = subprocess.run(
+        ["git", "ls-files", "demo"], cwd=clone, capture_output=True, text=True, check=True
+    ).stdout.split()
+    made = ["demo/data/splits/train.parquet", "demo/models/lora/adapter.bin"]
+    made += ["demo/results/analysis/report.md", "demo/data/profile.json"]
+    for file in made:
+        (clone / file).parent.mkdir(parents=True, exist_ok=True)
+        (clone / file).write_text("made by the pipeline")
+    (clone / "demo/data/raw/mine.csv").write_text("hard_text,profession,gender\n")
+    done = subprocess.run(["make", "clean-demo"], cwd=clone, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert not any((clone / file).exists() for file in made)
+    assert all((clone / file).exists() for file in tracked)  # was: 9 tracked files deleted
+    assert (clone / "demo/data/raw/mine.csv").exists()  # your own data stays
