@@ -668,6 +668,33 @@ class StageParams:
         }
 
 
+# What the running stage read (path, its values as JSON), for :func:`changed_since_read`.
+_READ: dict[str, Any] = {}
+
+
 def load_stage_params(keys: Iterable[str], path: str | Path = PARAMS_FILE) -> StageParams:
     """Read ``path`` and return exactly the declared ``keys``, each validated."""
-    return StageParams(read_params(path), keys, str(path))
+    params = StageParams(read_params(path), keys, str(path))
+    _READ.update(path=Path(path).resolve(), keys=params.keys, values=params.as_dict())
+    return params
+
+
+def changed_since_read() -> str | None:
+    """Which of the stage's keys ``params.yaml`` changed since the stage read it, or ``None``.
+
+    DVC records a stage's params in ``dvc.lock`` by reading ``params.yaml`` AFTER the command
+    ends, so an edit made meanwhile (a concurrent ``dvc exp run -S``, an editor) would be
+    recorded beside outputs made with the old value, and ``dvc status`` would call them up to
+    date. The stage's edge (:func:`pipeline.lib.provenance.run_log`) refuses that case.
+    """
+    path = _READ.get("path")
+    if path is None or not path.exists():  # another study's, or a test's folder since removed
+        return None
+    try:
+        now = StageParams(read_params(path), _READ["keys"], str(path)).as_dict()
+    except SuiteError as err:
+        return f"params.yaml no longer reads as it did ({err})"
+    for key in _READ["keys"]:
+        if now[key] != _READ["values"][key]:
+            return f"{key} changed"
+    return None

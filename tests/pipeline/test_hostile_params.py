@@ -148,3 +148,21 @@ def test_dvc_repro_refuses_a_typo_that_no_stage_lists(tmp_path):
     assert "Running stage 'check_params'" in fine.stdout
     assert "Running stage 'prepare'" not in fine.stdout
     assert {file: (demo / file).read_bytes() for file in outputs} == before
+
+
+def test_params_changed_while_a_stage_runs_stop_it_before_dvc_records_them(tmp_path, monkeypatch):
+    # issue 22, item 7: a refused `dvc exp run -S` left top_gaps: 3 in params.yaml mid-run;
+    # DVC then recorded it in dvc.lock beside a report made with 5 and called it up to date.
+    from pipeline.lib.params import load_stage_params
+    from pipeline.lib.provenance import run_log
+
+    monkeypatch.chdir(tmp_path)
+    write_params(tmp_path, demo_params())
+    load_stage_params(("analyze", "seeds.bootstrap"))
+    with run_log("analyze"):
+        write_params(tmp_path, demo_params({"lora": {"r": 4}}))  # not this stage's key: fine
+    with pytest.raises(SuiteError) as err, run_log("analyze"):
+        write_params(tmp_path, demo_params({"analyze": {"top_gaps": 3}}))
+    assert str(err.value).startswith(
+        "params.yaml changed while analyze ran (analyze changed; e.g. a concurrent `dvc exp run"
+    )
