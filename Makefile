@@ -60,5 +60,8 @@ lock: setup
 pipelines: setup
 	$(BIN)/python -m pipeline.commands.studies
 
+# Only what the pipeline made: files git ignores (DVC lists each output in a .gitignore beside
+# it). Tracked files (demo/data/raw/README.md, the .gitignore files) and your own untracked
+# files in demo/data/raw stay; `dvc checkout` in demo/ brings the outputs back from the cache.
 clean-demo:
-	rm -rf demo/data demo/models demo/results
+	git clean -fdXq -- demo/data demo/models demo/results

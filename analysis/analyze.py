@@ -31,7 +31,6 @@ Run from a study directory: ``python -m analysis.analyze`` (params: ``analyze``,
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -51,12 +50,19 @@ from analysis.significance import compare_predictors
 from analysis.verdicts import probe_verdict
 from pipeline.lib import catalogue, paths
 from pipeline.lib.errors import SuiteError, run_main
-from pipeline.lib.io import atomic_dir, read_parquet_metadata, write_json, write_text
+from pipeline.lib.io import atomic_dir, write_json, write_text
 from pipeline.lib.labels import GENDERS, PROFESSIONS
 from pipeline.lib.params import AnalyzeParams, load_stage_params
 from pipeline.lib.prediction_files import read_predictions
 from pipeline.lib.provenance import run_log, run_metadata
-from pipeline.lib.tables import read_probes, read_profile, read_split
+from pipeline.lib.tables import (
+    read_json_object,
+    read_numbers,
+    read_probes,
+    read_profile,
+    read_split,
+    read_suite_metadata,
+)
 
 log = logging.getLogger(__name__)
 
@@ -415,11 +421,23 @@ def _probe_table(
 
 def _read_training() -> tuple[pd.DataFrame | None, int | None]:
     """The LoRA training curve and selected step for the HTML report, if the study has them."""
-    if not (paths.LORA_HISTORY.is_file() and paths.LORA_METRICS.is_file()):
+    if not (paths.LORA_HISTORY.exists() and paths.LORA_METRICS.exists()):
         return None, None
-    history = pd.read_csv(paths.LORA_HISTORY)
-    best = json.loads(paths.LORA_METRICS.read_text(encoding="utf-8")).get("best_step")
-    return history, int(best) if best is not None else None
+    # Through the suite's checked readers: a corrupt file is one line, not a traceback.
+    history = read_numbers(
+        paths.LORA_HISTORY,
+        paths.LORA_HISTORY_COLUMNS,
+        what="training history",
+        missing_hint="run the train stage again (dvc repro train)",
+    )
+    metrics = read_json_object(paths.LORA_METRICS, what="the train stage's metrics (an object)")
+    best = metrics.get("best_step")
+    if best is not None and (isinstance(best, bool) or not isinstance(best, int) or best < 0):
+        raise SuiteError(
+            f"{paths.LORA_METRICS}: best_step {best!r} is not a step number; "
+            "run the train stage again (dvc repro train)"
+        )
+    return history, best
 
 
 def _read_profile() -> dict[str, Any]:
@@ -504,7 +522,7 @@ def main() -> None:
         profile = _read_profile()
         predictions = load_predictions(files, test)
         models = {
-            name: read_parquet_metadata(path).get("model_info", {}) for name, path in files.items()
+            name: read_suite_metadata(path).get("model_info", {}) for name, path in files.items()
         }
         probes, probe_predictions = _read_probes(set(predictions))
         log.info("analysing %s on %d test bios", ", ".join(predictions), len(test))

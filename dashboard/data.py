@@ -145,14 +145,46 @@ def _load(study: Path, name: str, rel: Path, reader, required: Sequence[str] = (
         return Loaded(name, path, problem=f"`{rel}` is missing")
     try:
         value = reader(str(path), stamp)
-    except (ValueError, OSError, UnicodeDecodeError) as err:
-        # pandas/pyarrow/json parse errors are ValueError (or OSError) subclasses.
-        return Loaded(name, path, problem=f"`{rel}` could not be read ({err})")
+    except (ValueError, OSError) as err:
+        # pandas/pyarrow/json parse errors (UnicodeDecodeError too) are ValueError or OSError.
+        return Loaded(name, path, problem=f"`{rel}` could not be read ({_first_line(err)})")
+    except RecursionError:  # JSON nested thousands deep: not something the pipeline writes
+        return Loaded(name, path, problem=f"`{rel}` could not be read (nested too deeply)")
     if required and isinstance(value, pd.DataFrame):
         absent = [c for c in required if c not in value.columns]
         if absent:
             return Loaded(name, path, problem=f"`{rel}` lacks column(s) {', '.join(absent)}")
+    if reader is _read_csv:  # the analysis tables: numbers the pipeline wrote
+        mixed = _text_among_numbers(value)
+        if mixed is not None:
+            return Loaded(name, path, problem=f"`{rel}` {mixed}")
     return Loaded(name, path, value=value)
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    line = text.splitlines()[0] if text else type(err).__name__
+    return line if len(line) <= 200 else line[:197] + "..."
+
+
+def _text_among_numbers(frame: pd.DataFrame) -> str | None:
+    """Where a column of numbers holds text (a hand-edited CSV), say so; else ``None``.
+
+    A column whose cells are numbers except some text cannot be plotted or compared; a column
+    of text only (predictor names, professions, True/False) is left alone.
+    """
+    for column in frame.columns:
+        values = frame[column]
+        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            continue
+        present = values.dropna().astype(str).str.strip()
+        present = present[present != ""]
+        numbers = pd.to_numeric(present, errors="coerce")
+        if numbers.notna().any() and numbers.isna().any():
+            row = numbers.index[numbers.isna()][0]
+            shown = str(present[row])[:40]
+            return f"holds text ({shown!r}) in column {column} at row {row}, expected numbers"
+    return None
 
 
 def table(study: Path, name: str) -> Loaded:
@@ -251,7 +283,15 @@ def report(study: Path) -> Loaded:
     path = study / REPORT
     if not path.is_file():
         return Loaded("report", path, problem=f"`{REPORT}` is missing")
-    return Loaded("report", path, value=path.read_text(encoding="utf-8"))
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as err:
+        return Loaded("report", path, problem=f"`{REPORT}` could not be read ({_first_line(err)})")
+    except UnicodeDecodeError as err:
+        return Loaded(
+            "report", path, problem=f"`{REPORT}` is not UTF-8 text (byte offset {err.start})"
+        )
+    return Loaded("report", path, value=text)
 
 
 def history(study: Path) -> Loaded:

@@ -38,8 +38,12 @@ def main() -> None:
         own = params[f"baselines.{args.baseline}"]
         frames = predict_baseline(args.baseline, train, targets, own)
         meta = run_metadata(stage, params)
-        write_predictions(frames["test"], paths.predictions_path(args.baseline), meta)
-        write_predictions(frames["probes"], paths.probe_predictions_path(args.baseline), meta)
+        made_from = [paths.split_path("train")]  # a baseline's "weights": what it was fitted on
+        for target, out in (
+            ("test", paths.predictions_path),
+            ("probes", paths.probe_predictions_path),
+        ):
+            write_predictions(frames[target], out(args.baseline), meta, made_from=made_from)
         log.info("wrote %s predictions", args.baseline)
 
 

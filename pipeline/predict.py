@@ -104,7 +104,8 @@ def main() -> None:
                     truncated_bios=result.n_truncated,
                     batch_size=batch_size,
                 )
-                write_predictions(result.frame, out, metadata)
+                made_from = [predictor.weights] if predictor.weights is not None else []
+                write_predictions(result.frame, out, metadata, made_from=made_from)
                 record.update(processes=runtime.world_size)
                 log.info("wrote %s (%d bios truncated)", out, result.n_truncated)
     finally:

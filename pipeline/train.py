@@ -475,6 +475,20 @@ def train_lora(
                 seed,
             )
 
+        # Fail safe: stop at the first non-finite loss or gradient, before the optimizer step
+        # that would spread it into the weights and before any checkpoint or output is written.
+        # (The trainer already reads every step's loss on the host for its NaN filter, which
+        # would otherwise hide a diverged loss from the history.)
+        def training_step(self, *args, **kwargs):
+            loss = super().training_step(*args, **kwargs)
+            stop_if_not_finite(loss, "loss", self.state.global_step + 1, self, lora)
+            return loss
+
+        def _clip_grad_norm(self, model):
+            norm = super()._clip_grad_norm(model)
+            stop_if_not_finite(norm, "gradient norm", self.state.global_step + 1, self, lora)
+            return norm
+
     trainer = LengthGroupedTrainer(
         model=model,
         args=args,
@@ -521,6 +535,58 @@ def train_lora(
         resumed_from=resume_from,
         loop_seconds=round(loop_seconds, 1),
     )
+
+
+def stop_if_not_finite(value, what: str, step: int, trainer, lora: LoraParams) -> None:
+    """Stop training with one line if ``value`` (a loss or a gradient norm) is not finite."""
+    if value is None or bool(torch.isfinite(torch.as_tensor(value)).all()):
+        return
+    try:
+        rate = float(trainer.lr_scheduler.get_last_lr()[0])
+    except (AttributeError, IndexError, TypeError):
+        rate = lora.learning_rate
+    for callback in trainer.callback_handler.callbacks:  # end the progress bar's line first
+        bar = getattr(callback, "training_bar", None)
+        if bar is not None:
+            bar.close()
+            callback.training_bar = None
+    raise SuiteError(
+        f"training diverged: non-finite {what} at optimizer step {step} (scheduled learning rate "
+        f"{rate:.3g}; lora.learning_rate = {lora.learning_rate:g}); nothing was written: "
+        f"{paths.LORA_DIR}, {paths.LORA_HISTORY} and {paths.LORA_METRICS} are still the previous "
+        "run's; lower lora.learning_rate or lora.max_grad_norm, or check the base model"
+    )
+
+
+def check_finite_result(result: TrainResult, lora: LoraParams) -> None:
+    """Stop with one line unless every number about to be written is finite.
+
+    Runs before the first write, so a run that ends with NaN weights, a NaN on dev or a NaN in
+    its history replaces nothing: the previous adapter, history and metrics stay as they were.
+    (A blank train loss or learning rate in the history is a step that logged none; an infinite
+    one, or any missing dev score, is divergence.)
+    """
+    problems = [
+        f"dev {name} is {value}"
+        for name, value in result.dev_metrics.items()
+        if not np.isfinite(float(value))
+    ]
+    numbers = result.history.apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
+    dev = result.history[["dev_accuracy", "dev_loss"]].apply(pd.to_numeric, errors="coerce")
+    bad = np.isinf(numbers).any(axis=1) | ~np.isfinite(dev.to_numpy(np.float64)).all(axis=1)
+    if bad.any():
+        step = result.history["step"].iloc[int(np.flatnonzero(bad)[0])]
+        problems.append(f"a non-finite dev score or loss in the history at step {step}")
+    for name, param in result.model.named_parameters():
+        if param.requires_grad and not bool(torch.isfinite(param.detach()).all()):
+            problems.append(f"trained weight {name} is not finite")
+            break
+    if problems:
+        raise SuiteError(
+            f"training diverged: {problems[0]} (lora.learning_rate = {lora.learning_rate:g}); "
+            f"nothing was written: {paths.LORA_DIR}, {paths.LORA_HISTORY} and "
+            f"{paths.LORA_METRICS} are still the previous run's; lower lora.learning_rate"
+        )
 
 
 def _accuracy(eval_pred) -> dict[str, float]:
@@ -629,8 +695,15 @@ def main() -> None:
                     "world_size": result.world_size,
                 },
             }
+            # Everything is checked and serialised BEFORE the first write, so that a diverged
+            # or failing run replaces none of the previous adapter, history and metrics; the
+            # three writes that follow are renames of complete, finite files.
+            check_finite_result(result, lora)
+            history_text = _format_history(result.history)
+            json.dumps(metrics, allow_nan=False)
+            json.dumps(metadata, allow_nan=False)
             save_adapter(result, paths.LORA_DIR, metadata)
-            write_text(_format_history(result.history), paths.LORA_HISTORY)
+            write_text(history_text, paths.LORA_HISTORY)
             write_json(metrics, paths.LORA_METRICS)
             remove_checkpoints(checkpoint_dir)
             with suppress(OSError):  # only if no other run's checkpoints are left

@@ -290,7 +290,7 @@ def test_editing_a_local_data_file_reruns_prepare_and_only_what_it_feeds(tmp_pat
     targets = ["base_model", "probe"]  # base_model reads the train split, probe the test split
     first = dvc(["repro", *targets], demo, clone)
     assert first.returncode == 0, first.stdout + first.stderr
-    assert stages_run(first.stdout) == {"prepare", "base_model", "probe"}
+    assert stages_run(first.stdout) == {"check_params", "prepare", "base_model", "probe"}
     assert len(pd.read_parquet(demo / paths.split_path("test"))) == 200
 
     sample_raw["test"].head(120).to_csv(demo / "data/raw/test.csv", index=False)

@@ -45,6 +45,7 @@ from pipeline.lib.params import PARAMS_FILE, StageParams, read_params
 from pipeline.lib.prediction_files import THRESHOLD
 from pipeline.lib.provenance import params_hash
 from pipeline.lib.runtime import Runtime, make_runtime
+from pipeline.lib.tables import read_split
 
 VARIANTS = ("original", *PROBE_VARIANTS)
 COLUMNS = ("bio", "variant", "text", "predictor", "prob_female", "pred", "label")
@@ -88,7 +89,7 @@ class BioScorer:
         train_file = self.study / paths.split_path("train")
         if not train_file.is_file():
             raise SuiteError(f"{train_file}: not found; run the prepare stage first (dvc repro)")
-        train = pd.read_parquet(train_file, columns=["text", "gender_id"])
+        train = read_split(train_file, ("text", "gender_id"))  # one line if corrupt
         self.baselines = {}
         for name in catalogue.names("baseline"):
             params = StageParams(raw, baseline_params(name), str(self.study / PARAMS_FILE))
@@ -188,13 +189,25 @@ def render_json(scores: pd.DataFrame, bios: Sequence[str]) -> str:
 def read_bios(args: argparse.Namespace) -> list[str]:
     """Bios from the arguments, a file (one a line) or stdin; blank lines are skipped."""
     if args.file:
+        expected = "UTF-8 text, one bio a line"
         if args.file == "-":
-            lines = sys.stdin.read().splitlines()
+            where, raw = "stdin", sys.stdin.buffer.read()
         else:
             path = Path(args.file)
             if not path.is_file():
                 raise SuiteError(f"{path}: no such file of bios (one bio a line)")
-            lines = path.read_text(encoding="utf-8").splitlines()
+            where, raw = str(path), path.read_bytes()
+        if b"\0" in raw:
+            raise SuiteError(f"{where}: a binary file (NUL bytes), expected {expected}")
+        try:
+            text = raw.decode("utf-8").removeprefix("\ufeff")
+        except UnicodeDecodeError as err:
+            line = raw.count(b"\n", 0, err.start) + 1
+            raise SuiteError(
+                f"{where}: not UTF-8 text (byte 0x{raw[err.start]:02x} on line {line}), "
+                f"expected {expected}; save it as UTF-8"
+            ) from None
+        lines = text.splitlines()
     else:
         lines = list(args.bios)
     bios = [line.strip() for line in lines if line.strip()]

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 class PronounRuleParams(Section):
     """``baselines.pronoun_rule``: P(female) = (female + s) / (female + male + 2s)."""
 
-    smoothing: Float = Field(gt=0)  # s: 1 is add-one smoothing; larger is less sure
+    smoothing: Float = Field(gt=0)  # s: 1 is add-one smoothing; larger is less sure (finite)
 
 
 class TfidfParams(Section):
@@ -61,6 +61,11 @@ def fit_tfidf_logreg(train: pd.DataFrame, params: TfidfParams):
     """Fit TF-IDF + logistic regression on the train split's texts and gender labels."""
     if train["gender_id"].nunique() < 2:
         raise SuiteError("the train split holds one gender only; cannot fit tfidf_logreg")
+    if params.min_df > len(train):
+        raise SuiteError(
+            f"params.yaml: baselines.tfidf_logreg.min_df = {params.min_df}: larger than the train "
+            f"split ({len(train)} bios), so no term could be kept; lower it"
+        )
     model = make_pipeline(
         TfidfVectorizer(
             ngram_range=(1, params.ngram_max),
@@ -71,7 +76,14 @@ def fit_tfidf_logreg(train: pd.DataFrame, params: TfidfParams):
         ),
         LogisticRegression(C=params.C, max_iter=params.max_iter),
     )
-    model.fit(train["text"].tolist(), train["gender_id"].to_numpy())
+    try:
+        model.fit(train["text"].tolist(), train["gender_id"].to_numpy())
+    except ValueError as err:  # e.g. "After pruning, no terms remain": min_df too high
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise SuiteError(
+            f"tfidf_logreg cannot be fitted on the train split ({first}); lower "
+            f"baselines.tfidf_logreg.min_df (now {params.min_df})"
+        ) from None
     return model
 
 

@@ -157,6 +157,9 @@ def write_parquet(
 
 
 def read_parquet_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Return the ``suite`` metadata that :func:`write_parquet` stored, or ``{}``."""
+    """Return the ``suite`` metadata that :func:`write_parquet` stored, or ``{}``.
+
+    Unchecked: readers of suite files use :func:`pipeline.lib.tables.read_suite_metadata`.
+    """
     raw = (pq.read_schema(path).metadata or {}).get(b"suite")
     return json.loads(raw) if raw else {}

@@ -33,6 +33,27 @@ REFERENCE_FILE = paths.BASE_REFERENCE_FILE
 ADAPTER_METADATA_FILE = "metadata.json"  # in models/lora: what trained the adapter
 
 
+# Errors of code, not of files: never turned into a one-line "cannot load" message.
+_BUGS = (TypeError, AttributeError, NameError, ImportError, KeyError, IndexError, AssertionError)
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    line = text.splitlines()[0] if text else type(err).__name__
+    return line if len(line) <= 200 else line[:197] + "..."
+
+
+def _json_object(file: Path, fix: str) -> dict[str, Any]:
+    """A JSON object the suite wrote into a model folder; one line if it is broken."""
+    try:
+        value = json.loads(file.read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+        raise SuiteError(f"{file}: not readable JSON ({_first_line(err)}); {fix}") from None
+    if not isinstance(value, dict):
+        raise SuiteError(f"{file}: a JSON {type(value).__name__}, expected an object; {fix}")
+    return value
+
+
 def base_model_source(base_dir: str | Path = paths.BASE_MODEL_DIR) -> tuple[str, str | None]:
     """Return ``(name_or_path, revision)`` to pass to ``from_pretrained`` for the base model."""
     base_dir = Path(base_dir)
@@ -42,7 +63,11 @@ def base_model_source(base_dir: str | Path = paths.BASE_MODEL_DIR) -> tuple[str,
             f"{base_dir}: no base model here (missing {REFERENCE_FILE}); "
             "run the base_model stage first (dvc repro base_model)"
         )
-    reference = json.loads(file.read_text(encoding="utf-8"))
+    fix = "run the base_model stage again (dvc repro base_model)"
+    reference = _json_object(file, fix)
+    missing = [key for key in ("source", "name_or_path", "revision") if key not in reference]
+    if missing:
+        raise SuiteError(f"{file}: no {missing[0]!r}; {fix}")
     if reference["source"] == "tiny":
         return str(base_dir), None
     return reference["name_or_path"], reference["revision"]
@@ -50,8 +75,8 @@ def base_model_source(base_dir: str | Path = paths.BASE_MODEL_DIR) -> tuple[str,
 
 def base_model_reference(base_dir: str | Path = paths.BASE_MODEL_DIR) -> dict[str, Any]:
     """The base model as ``models/base/reference.json`` records it (source, name, revision)."""
-    base_model_source(base_dir)  # one clear line if it is missing
-    return json.loads((Path(base_dir) / REFERENCE_FILE).read_text(encoding="utf-8"))
+    base_model_source(base_dir)  # one clear line if it is missing or broken
+    return _json_object(Path(base_dir) / REFERENCE_FILE, "run the base_model stage again")
 
 
 @contextmanager
@@ -81,9 +106,12 @@ def load_pretrained(cls: Any, name_or_path: str, revision: str | None, **kwargs:
                 trust_remote_code=False,
                 **kwargs,
             )
-    except OSError as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise SuiteError(f"cannot load {name_or_path!r} (revision {revision}): {first}") from None
+    except _BUGS:
+        raise
+    except Exception as err:  # a corrupt weights or config file: safetensors, json, OS errors
+        raise SuiteError(
+            f"cannot load {name_or_path!r} (revision {revision}): {_first_line(err)}"
+        ) from None
 
 
 def load_tokenizer(name_or_path: str, revision: str | None = None) -> Any:
@@ -92,9 +120,12 @@ def load_tokenizer(name_or_path: str, revision: str | None = None) -> Any:
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(name_or_path, revision=revision)
-    except OSError as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise SuiteError(f"cannot load the tokenizer of {name_or_path!r}: {first}") from None
+    except _BUGS:
+        raise
+    except Exception as err:  # a corrupt tokenizer.json raises tokenizers' plain Exception
+        raise SuiteError(
+            f"cannot load the tokenizer of {name_or_path!r}: {_first_line(err)}"
+        ) from None
     # How it was loaded (e.g. HF_HUB_OFFLINE) is not part of the tokenizer: saved with it, it
     # would make the same adapter's files differ between an online and an offline run.
     tokenizer.init_kwargs.pop("local_files_only", None)
@@ -164,7 +195,10 @@ def adapter_metadata(adapter_dir: str | Path) -> dict[str, Any]:
     file = Path(adapter_dir) / ADAPTER_METADATA_FILE
     if not file.is_file():
         raise SuiteError(f"{adapter_dir}: no trained adapter here; run the train stage first")
-    return json.loads(file.read_text(encoding="utf-8"))
+    metadata = _json_object(file, "run the train stage again (dvc repro train)")
+    if not isinstance(metadata.get("base"), dict):
+        raise SuiteError(f"{file}: no 'base' object; run the train stage again (dvc repro train)")
+    return metadata
 
 
 def load_lora_classifier(
@@ -190,7 +224,15 @@ def load_lora_classifier(
     tokenizer = load_tokenizer(str(adapter_dir))
     model = build_classifier(name_or_path, revision, tokenizer)
     with peft_deprecation_silenced():
-        model = PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=False)
+        try:
+            model = PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=False)
+        except _BUGS:
+            raise
+        except Exception as err:  # a corrupt adapter file or config
+            raise SuiteError(
+                f"{adapter_dir}: cannot load the adapter ({_first_line(err)}); run the train "
+                "stage again (dvc repro train)"
+            ) from None
         if merge:
             model = model.merge_and_unload()
     return model.to(device).eval(), tokenizer

@@ -40,7 +40,7 @@ from pipeline.lib.model_loading import (
     load_lora_classifier,
     load_tokenizer,
 )
-from pipeline.lib.params import Bool, Int, NoParams, Section, StageParams, Str
+from pipeline.lib.params import Bool, NoParams, Section, Seed, StageParams, Str
 from pipeline.lib.prediction_files import predictions_frame
 from pipeline.lib.runtime import Runtime
 
@@ -90,7 +90,7 @@ class ZeroShotParams(Section):
 class RandomHeadParams(Section):
     """``predict.random_head``: the seed of the untrained classification head."""
 
-    seed: Int = Field(ge=0)
+    seed: Seed
 
 
 class LoraPredictParams(Section):
@@ -112,6 +112,9 @@ class Predictor:
     scorer: Scorer
     model: str  # the predictions' ``model`` column: name or path and revision
     model_info: dict[str, Any] = field(default_factory=dict)  # pipeline.lib.model_loading.describe
+    weights: Path | None = (
+        None  # the study folder its weights came from (its predictions' identity)
+    )
 
 
 @dataclass(frozen=True)
@@ -189,6 +192,7 @@ def load_zero_shot(ctx: LoadContext) -> Predictor:
         scorer=ZeroShotScorer(model, tokenizer, ctx.own("zero_shot"), ctx.max_length),
         model=_label(name_or_path, revision),
         model_info=describe(model, base_model_reference(ctx.base_dir)),
+        weights=ctx.base_dir,
     )
 
 
@@ -205,6 +209,7 @@ def load_random_head(ctx: LoadContext) -> Predictor:
         scorer=ClassifierScorer(model, tokenizer, ctx.max_length),
         model=f"{_label(name_or_path, revision)} + random head",
         model_info=describe(model, base_model_reference(ctx.base_dir)),
+        weights=ctx.base_dir,
     )
 
 
@@ -227,6 +232,7 @@ def load_lora(ctx: LoadContext) -> Predictor:
             "lora_r": trained.get("lora", {}).get("r"),
             "trainable_params": trained.get("trainable_params"),
         },
+        weights=ctx.adapter_dir,
     )
 
 

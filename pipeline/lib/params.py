@@ -15,12 +15,14 @@ Types are strict: ``true`` is not a number, ``"8"`` is not an integer.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AllowInfNan,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -52,7 +54,10 @@ def _not_bool(value: Any) -> Any:
 
 
 Int = Annotated[int, Strict()]  # rejects true/false, "8" and 8.0
-Float = Annotated[float, BeforeValidator(_not_bool)]  # 2, 2.0 and "2e-5" (YAML 1.1) are fine
+# 2, 2.0 and "2e-5" (YAML 1.1) are fine; .inf and .nan are not (no setting means infinity)
+Float = Annotated[float, BeforeValidator(_not_bool), AllowInfNan(False)]
+MAX_SEED = 2**32 - 1  # numpy and torch take seeds below 2^32
+Seed = Annotated[int, Strict(), Field(ge=0, le=MAX_SEED)]
 Bool = Annotated[bool, Strict()]
 Str = Annotated[str, Strict()]
 
@@ -69,10 +74,10 @@ class Section(BaseModel):
 class Seeds(Section):
     """``seeds``: every random step of the study takes its seed from here or its own section."""
 
-    data: Int = Field(ge=0)  # split subsampling, the synthetic sample, the probed bios
-    model: Int = Field(ge=0)  # tiny-model tokenizer and pretraining
-    train: Int = Field(ge=0)  # LoRA initialisation, data order, dropout
-    bootstrap: Int = Field(ge=0)  # bootstrap resampling in the analysis
+    data: Seed  # split subsampling, the synthetic sample, the probed bios
+    model: Seed  # tiny-model tokenizer and pretraining
+    train: Seed  # LoRA initialisation, data order, dropout
+    bootstrap: Seed  # bootstrap resampling in the analysis
 
 
 # --- data ----------------------------------------------------------------------------------------
@@ -156,14 +161,14 @@ class DataParams(Section):
 class TinyModelParams(Section):
     """Shape and brief causal-LM pretraining of the tiny local GPT-2 (demo and tests)."""
 
-    vocab_size: Int = Field(ge=300)
+    vocab_size: Int = Field(ge=300, le=262_144)  # up to the largest LM vocabularies (256k)
     n_layer: Int = Field(ge=1)
     n_head: Int = Field(ge=1)
     n_embd: Int = Field(ge=8)
     n_positions: Int = Field(ge=32)
     pretrain_steps: Int = Field(ge=0)
     batch_size: Int = Field(ge=1)
-    learning_rate: Float = Field(gt=0)
+    learning_rate: Float = Field(gt=0, le=1)  # above 1 Adam diverges at once
     max_length: Int = Field(ge=8)
 
     @model_validator(mode="after")
@@ -205,20 +210,19 @@ class NoParams(Section):
     """The own key of a predictor without settings: ``predict.<name>: {}``."""
 
 
-def _validate_own_keys(section: Section, prefix: str, kind: str) -> Any:
+def _validate_own_keys(section: Section, prefix: str) -> Any:
     """Check and parse the per-predictor keys ``<prefix>.<name>`` of a section in place.
 
-    Every predictor of the catalogue of ``kind`` has exactly one key, validated with the schema
-    its registry declares (``type(section).own_schema``); any other extra key is an error.
+    Every predictor of the catalogue of the section's kind has exactly one key, validated with
+    the schema its registry declares (``type(section).own_schema``); any other extra key is an
+    error naming the nearest valid one.
     """
-    from pipeline.lib import catalogue
-
     own = dict(section.model_extra or {})
-    names = catalogue.names(kind)
+    names = type(section).own_names()
     for name in own:
         if name not in names:
-            allowed = ", ".join([*type(section).model_fields, *names])
-            raise ValueError(f"unknown key {prefix}.{name}; allowed here: {allowed}")
+            allowed = [*type(section).model_fields, *names]
+            raise ValueError(_unknown_message(prefix, name, allowed))
     for name in names:
         if name not in own:
             raise ValueError(f"missing key {prefix}.{name} (the settings of {name}, or {{}})")
@@ -244,19 +248,25 @@ class PredictParams(Section):
     max_length: Int = Field(ge=8)  # tokens per bio (prompt); longer bios are truncated
 
     @classmethod
+    def own_names(cls) -> list[str]:
+        """The predictors with a key ``predict.<name>``: the catalogue's models."""
+        from pipeline.lib import catalogue
+
+        return catalogue.names("model")
+
+    @classmethod
     def own_schema(cls, name: str) -> type[Section] | None:
         """The schema of ``predict.<name>`` if ``name`` is a model predictor, else None.
 
         The schemas live beside the loaders (:data:`pipeline.lib.model_predictors.OWN_PARAMS`).
         """
-        from pipeline.lib import catalogue
         from pipeline.lib.model_predictors import OWN_PARAMS
 
-        return OWN_PARAMS.get(name, NoParams) if name in catalogue.names("model") else None
+        return OWN_PARAMS.get(name, NoParams) if name in cls.own_names() else None
 
     @model_validator(mode="after")
     def _one_key_per_model_predictor(self) -> PredictParams:
-        return _validate_own_keys(self, "predict", "model")
+        return _validate_own_keys(self, "predict")
 
 
 # --- lora ----------------------------------------------------------------------------------------
@@ -272,7 +282,8 @@ class LoraParams(Section):
     # with r 8 that is 811,008 LoRA parameters + 1,536 head = 812,544 trainable on GPT-2 124M.
     target_modules: list[Str] = Field(min_length=1)
     fan_in_fan_out: Bool  # GPT-2's Conv1D stores weights as (in, out)
-    learning_rate: Float = Field(gt=0)
+    # Above 1 AdamW's first steps move each weight by about the learning rate: it diverges.
+    learning_rate: Float = Field(gt=0, le=1)
     lr_scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"]
     warmup_ratio: Float = Field(ge=0, lt=1)  # share of the steps spent warming up
     weight_decay: Float = Field(ge=0)
@@ -307,16 +318,22 @@ class BaselinesParams(Section):
     model_config = ConfigDict(extra="allow", frozen=True)
 
     @classmethod
+    def own_names(cls) -> list[str]:
+        """The predictors with a key ``baselines.<name>``: the catalogue's baselines."""
+        from pipeline.lib import catalogue
+
+        return catalogue.names("baseline")
+
+    @classmethod
     def own_schema(cls, name: str) -> type[Section] | None:
         """The schema of ``baselines.<name>`` if ``name`` is a baseline, else None."""
-        from pipeline.lib import catalogue
         from pipeline.lib.baseline_predictors import OWN_PARAMS
 
-        return OWN_PARAMS.get(name, NoParams) if name in catalogue.names("baseline") else None
+        return OWN_PARAMS.get(name, NoParams) if name in cls.own_names() else None
 
     @model_validator(mode="after")
     def _one_key_per_baseline(self) -> BaselinesParams:
-        return _validate_own_keys(self, "baselines", "baseline")
+        return _validate_own_keys(self, "baselines")
 
 
 class ProbeParams(Section):
@@ -374,23 +391,121 @@ SECTIONS = tuple(StudyParams.model_fields)
 # --- reading -------------------------------------------------------------------------------------
 
 
-def read_params(path: str | Path = PARAMS_FILE) -> dict[str, Any]:
-    """Read a params file and reject unknown top-level sections (typos such as ``lora_r``)."""
-    path = Path(path)
-    if not path.is_file():
-        raise SuiteError(f"{path}: no params file here; run the stage from a study directory")
+def _refuse_aliases(text: str, path: Path) -> None:
+    """Stop at a YAML anchor or alias: a few lines of them expand to billions of nodes.
+
+    ``params.yaml`` is a flat list of settings; an alias there is either a mistake or an
+    "alias bomb", which would make every reader (this one and DVC's) run out of memory.
+    """
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            anchor = getattr(event, "anchor", None)
+            if isinstance(event, yaml.AliasEvent) or anchor is not None:
+                mark = "*" if isinstance(event, yaml.AliasEvent) else "&"
+                raise SuiteError(
+                    f"{path}: YAML anchor or alias ({mark}{anchor}) on line "
+                    f"{event.start_mark.line + 1}; write every value out in full"
+                )
+    except yaml.YAMLError as err:
+        raise SuiteError(f"{path}: not valid YAML: {err}".replace("\n", " ")) from None
+
+
+def read_params(path: str | Path = PARAMS_FILE) -> dict[str, Any]:
+    """Read a params file; stop at YAML aliases and at any unknown key, at any level.
+
+    An unknown key (a typo such as ``lora_r`` or ``seeds.trian``) names the nearest valid key:
+    a misspelt setting is otherwise silently ignored, and the study runs with the old value.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise SuiteError(f"{path}: is a directory, expected the study's params file (YAML)")
+    if not path.exists():
+        raise SuiteError(f"{path}: no params file here; run the stage from a study directory")
+    if not path.is_file():
+        raise SuiteError(f"{path}: not a regular file, expected the study's params file (YAML)")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as err:
+        raise SuiteError(f"{path}: cannot be read ({err.strerror or err})") from None
+    except UnicodeDecodeError as err:
+        raise SuiteError(f"{path}: not UTF-8 text (byte at offset {err.start})") from None
+    _refuse_aliases(text, path)
+    try:
+        raw = yaml.safe_load(text) or {}
+    except yaml.YAMLError as err:
         raise SuiteError(f"{path}: not valid YAML: {err}".replace("\n", " ")) from None
     if not isinstance(raw, dict):
         raise SuiteError(f"{path}: expected a mapping of sections, got {type(raw).__name__}")
-    unknown = sorted(str(key) for key in set(raw) - set(SECTIONS))
-    if unknown:
-        raise SuiteError(
-            f"{path}: unknown section {unknown[0]!r}; allowed sections: {', '.join(SECTIONS)}"
-        )
+    unknown = unknown_key(raw)
+    if unknown is not None:
+        raise SuiteError(f"{path}: {unknown}")
     return raw
+
+
+def _models_of(annotation: Any) -> list[type[BaseModel]]:
+    """The pydantic models an annotation admits (``LocalData | None`` -> ``[LocalData]``)."""
+    return [
+        candidate
+        for candidate in (annotation, *getattr(annotation, "__args__", ()))
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel)
+    ]
+
+
+def _unknown_message(where: str, name: str, allowed: list[str]) -> str:
+    """``unknown key lora.lerning_rate (did you mean lora.learning_rate?); allowed here: ...``."""
+    dotted = f"{where}.{name}" if where else name
+    near = difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
+    if not near:  # a case or separator slip: lora_r for lora.r, Batch_Size for batch_size
+        folded = {a.lower().replace("_", ""): a for a in allowed}
+        near = [folded[k] for k in [name.lower().replace("_", "")] if k in folded]
+    hint = f" (did you mean {f'{where}.' if where else ''}{near[0]}?)" if near else ""
+    kind = "key" if where else "section"
+    listed = ", ".join(allowed) if allowed else "none (this key takes no settings)"
+    return f"unknown {kind} {dotted}{hint}; allowed here: {listed}"
+
+
+def _allowed_keys(model: type[BaseModel]) -> list[str]:
+    keys = list(model.model_fields)
+    own_names = getattr(model, "own_names", None)  # predict.<model>, baselines.<baseline>
+    if own_names is not None:
+        keys += [name for name in own_names() if name not in keys]
+    return keys
+
+
+def unknown_key(raw: dict[str, Any]) -> str | None:
+    """The first key of ``raw`` (a whole params file) that no schema knows, as an error text.
+
+    Only the names are checked (values and missing keys are each stage's own check), so a
+    stage run directly refuses a typo anywhere in the file, as ``dvc repro`` does.
+    """
+    todo: list[tuple[str, Any, type[BaseModel]]] = [("", raw, StudyParams)]
+    while todo:
+        where, value, model = todo.pop(0)
+        allowed = _allowed_keys(model)
+        for name, child in value.items():
+            name = str(name)
+            if name not in allowed:
+                return _unknown_message(where, name, allowed)
+            if not isinstance(child, dict):
+                continue
+            dotted = f"{where}.{name}" if where else name
+            if hasattr(model, "own_schema") and name not in model.model_fields:
+                schema = model.own_schema(name)
+                children = [schema] if schema is not None else []
+            else:
+                children = _models_of(model.model_fields[name].annotation)
+            if children:
+                todo.append((dotted, child, children[0]))
+    return None
+
+
+def own_schemas() -> list[type[Section]]:
+    """Every per-predictor schema the registries declare (``predict.<m>``, ``baselines.<b>``)."""
+    return [
+        section.own_schema(name)
+        for section in (PredictParams, BaselinesParams)
+        for name in section.own_names()
+    ]
 
 
 def _schema_at(key: str) -> tuple[Any, list[Any]]:
@@ -427,58 +542,77 @@ def parse_key(raw: dict[str, Any], key: str, source: str = PARAMS_FILE) -> Any:
         raise SuiteError(_one_line(err, key, source)) from None
 
 
+def _location(key: str, loc: tuple[Any, ...]) -> tuple[list[str], list[str] | None]:
+    """Walk pydantic's error location through the schema from ``key``.
+
+    Returns the key path below ``key`` (list indices included; pydantic's own tags such as a
+    union branch or a validator dropped) and, when the error is about an unknown key, the keys
+    allowed beside it. Never raises: an unexpected location keeps what was walked.
+    """
+    try:
+        annotation, _ = _schema_at(key)
+    except KeyError:
+        return [str(part) for part in loc if isinstance(part, str | int)], None
+    models = _models_of(annotation)
+    model = models[0] if models else None
+    walked: list[str] = []
+    allowed: list[str] | None = None
+    for part in loc:
+        if isinstance(part, int):
+            walked.append(str(part))
+            continue
+        part = str(part)
+        if model is None:
+            continue
+        keys = _allowed_keys(model)
+        if part in keys:
+            walked.append(part)
+            allowed = keys
+            if part in model.model_fields:
+                found = _models_of(model.model_fields[part].annotation)
+            else:  # predict.<name>, baselines.<name>
+                own = model.own_schema(part)
+                found = [own] if own is not None else []
+            model = found[0] if found else None
+        elif part == loc[-1]:  # the unknown key itself ends the location
+            walked.append(part)
+            allowed = keys
+    return walked, allowed
+
+
 def _one_line(err: ValidationError, key: str, source: str) -> str:
+    """Pydantic's first error as one line naming the key, the value and what is allowed.
+
+    Never raises: whatever pydantic reports, the stage still stops with one line.
+    """
     first = err.errors()[0]
-    known = _field_names()
-    # Keys and list indices; pydantic's own tags (a union branch, a validator) are dropped.
-    loc = [str(p) for p in first["loc"] if isinstance(p, int) or str(p) in known]
-    if first["type"] == "extra_forbidden":  # the unknown key itself ends the location
-        loc = [*loc, str(first["loc"][-1])]
+    try:
+        loc, allowed = _location(key, tuple(first["loc"]))
+    except Exception:
+        loc, allowed = [str(p) for p in first["loc"]], None
     where = ".".join([key, *loc])
     shown = first.get("input")
-    detail = first["msg"].removeprefix("Value error, ")
+    detail = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
     if first["type"] == "missing":
         return f"{source}: missing key {where}; every setting is listed there"
     if first["type"] == "extra_forbidden":
-        allowed = ", ".join(_fields_of(".".join([key, *loc[:-1]])))
-        return f"{source}: unknown key {where}; allowed here: {allowed}"
+        name = loc[-1] if loc else str(first["loc"][-1])
+        parent = ".".join([key, *loc[:-1]])
+        if allowed is None:
+            try:
+                allowed = _allowed_keys(_models_of(_schema_at(parent)[0])[0])
+            except (KeyError, IndexError):
+                allowed = []
+        return f"{source}: {_unknown_message(parent, name, [a for a in allowed if a != name])}"
     if first["type"].startswith("value_error") or isinstance(shown, dict):
         # Validators name the keys they check themselves.
         section = key.split(".")[0]
         if detail.startswith(section) or f" {section}." in detail:
             return f"{source}: {detail}"
         return f"{source}: {where}: {detail}"
-    return f"{source}: {where} = {shown!r}: {detail}"
-
-
-def _field_names() -> set[str]:
-    names: set[str] = set()
-    todo: list[Any] = [StudyParams, *own_schemas()]
-    while todo:
-        model = todo.pop()
-        for name, info in model.model_fields.items():
-            names.add(name)
-            for candidate in (info.annotation, *getattr(info.annotation, "__args__", ())):
-                if isinstance(candidate, type) and issubclass(candidate, BaseModel):
-                    todo.append(candidate)
-    return names
-
-
-def own_schemas() -> list[type[Section]]:
-    """Every per-predictor schema the registries declare (``predict.<m>``, ``baselines.<b>``)."""
-    from pipeline.lib import catalogue
-
-    return [PredictParams.own_schema(name) for name in catalogue.names("model")] + [
-        BaselinesParams.own_schema(name) for name in catalogue.names("baseline")
-    ]
-
-
-def _fields_of(key: str) -> list[str]:
-    annotation, _ = _schema_at(key)
-    for candidate in (annotation, *getattr(annotation, "__args__", ())):
-        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
-            return list(candidate.model_fields)
-    return []
+    text = repr(shown)
+    text = text if len(text) <= 80 else text[:77] + "..."
+    return f"{source}: {where} = {text}: {detail}"
 
 
 def parse_study(raw: dict[str, Any], source: str = PARAMS_FILE) -> StudyParams:
@@ -513,6 +647,33 @@ class StageParams:
         }
 
 
+# What the running stage read (path, its values as JSON), for :func:`changed_since_read`.
+_READ: dict[str, Any] = {}
+
+
 def load_stage_params(keys: Iterable[str], path: str | Path = PARAMS_FILE) -> StageParams:
     """Read ``path`` and return exactly the declared ``keys``, each validated."""
-    return StageParams(read_params(path), keys, str(path))
+    params = StageParams(read_params(path), keys, str(path))
+    _READ.update(path=Path(path).resolve(), keys=params.keys, values=params.as_dict())
+    return params
+
+
+def changed_since_read() -> str | None:
+    """Which of the stage's keys ``params.yaml`` changed since the stage read it, or ``None``.
+
+    DVC records a stage's params in ``dvc.lock`` by reading ``params.yaml`` AFTER the command
+    ends, so an edit made meanwhile (a concurrent ``dvc exp run -S``, an editor) would be
+    recorded beside outputs made with the old value, and ``dvc status`` would call them up to
+    date. The stage's edge (:func:`pipeline.lib.provenance.run_log`) refuses that case.
+    """
+    path = _READ.get("path")
+    if path is None or not path.exists():  # another study's, or a test's folder since removed
+        return None
+    try:
+        now = StageParams(read_params(path), _READ["keys"], str(path)).as_dict()
+    except SuiteError as err:
+        return f"params.yaml no longer reads as it did ({err})"
+    for key in _READ["keys"]:
+        if now[key] != _READ["values"][key]:
+            return f"{key} changed"
+    return None

@@ -14,6 +14,9 @@ SPLITS = ("train", "dev", "test")
 # Local input files (data.source: local) live here; the prepare stage depends on the folder.
 RAW_DATA_DIR = Path("data/raw")
 SPLITS_DIR = Path("data/splits")
+# The check_params stage's record that the whole params.yaml is valid (constant bytes); prepare
+# depends on it, so `dvc repro` validates params.yaml before any other stage.
+PARAMS_CHECK = Path("results/params_check.json")
 PROFILE = Path("data/profile.json")
 BASE_MODEL_DIR = Path("models/base")
 # Inside BASE_MODEL_DIR: which base model the study uses (source, name or path, revision).

@@ -13,12 +13,25 @@ One row per (predictor, bio)::
 versions, device, git revision) sits in the parquet schema metadata
 (``pipeline.lib.io.read_parquet_metadata``). :func:`read_predictions` checks all of this before any
 statistic sees a file.
+
+**Whose predictions these are.** :func:`write_predictions` adds to that metadata the file's
+``predictor``, ``made_from`` (the SHA-256 of each weights folder or data file the predictor was
+made from: ``models/lora``, ``models/base``, the train split of a baseline) and a
+``fingerprint``: the hash of the predictor's name, its ``params_hash`` column and ``made_from``.
+:func:`read_predictions` refuses, with one line, a file whose name, ``predictor`` column,
+metadata predictor and fingerprint do not all agree (e.g. ``lora.parquet`` copied or linked to
+``zero_shot.parquet``: analyze would otherwise report LoRA against itself), and a file made from
+weights that are no longer the ones in the study (a stale file: its stage must run again).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,7 +39,7 @@ import pandas as pd
 
 from pipeline.lib.errors import SuiteError
 from pipeline.lib.io import write_parquet
-from pipeline.lib.tables import check_ids, read_table
+from pipeline.lib.tables import check_ids, read_suite_metadata, read_table
 
 COLUMNS = ("id", "predictor", "prob_female", "pred", "model", "params_hash")
 THRESHOLD = 0.5  # pred = prob_female >= THRESHOLD
@@ -58,13 +71,71 @@ def predictions_frame(
     )
 
 
+def _stat(path: Path) -> tuple[tuple[str, int, int], ...]:
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    return tuple(
+        (f.relative_to(path).as_posix() if path.is_dir() else "", *_size_time(f)) for f in files
+    )
+
+
+def _size_time(file: Path) -> tuple[int, int]:
+    stat = file.stat()
+    return stat.st_size, stat.st_mtime_ns
+
+
+@lru_cache(maxsize=32)
+def _digest(path: str, stat: tuple[tuple[str, int, int], ...]) -> str:
+    root = Path(path)
+    digest = hashlib.sha256()
+    for name, _, _ in stat:
+        file = root / name if name else root
+        digest.update(name.encode() + b"\0")
+        with open(file, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def content_digest(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of a file, or of a folder's files (names and bytes, sorted); cached per state."""
+    path = Path(path)
+    return _digest(str(path), _stat(path))
+
+
+def fingerprint(predictor: str, params_hashes: Sequence[str], made_from: dict[str, str]) -> str:
+    """The identity of a predictions file: predictor, params hash(es) and what made it."""
+    blob = json.dumps(
+        {"predictor": predictor, "params_hash": sorted(params_hashes), "made_from": made_from},
+        sort_keys=True,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
 def write_predictions(
-    frame: pd.DataFrame, path: str | os.PathLike[str], metadata: dict[str, Any]
+    frame: pd.DataFrame,
+    path: str | os.PathLike[str],
+    metadata: dict[str, Any],
+    made_from: Sequence[str | os.PathLike[str]] = (),
 ) -> None:
-    """Write a predictions frame atomically with its run metadata."""
+    """Write a predictions frame atomically with its run metadata and its identity.
+
+    ``made_from``: the weights folders and data files the predictor was made from (study
+    paths); their digests and the fingerprint go into the metadata (module docstring).
+    """
     if tuple(frame.columns) != COLUMNS:
         raise ValueError(f"predictions columns {list(frame.columns)} != {list(COLUMNS)}")
-    write_parquet(frame, path, metadata=metadata)
+    names = frame["predictor"].unique()
+    if len(names) != 1:
+        raise ValueError(f"a predictions file holds one predictor, not {list(names)[:3]}")
+    predictor = str(names[0])
+    made = {Path(p).as_posix(): content_digest(p) for p in made_from}
+    hashes = [str(h) for h in frame["params_hash"].unique()]
+    identity = {
+        "predictor": predictor,
+        "made_from": made,
+        "fingerprint": fingerprint(predictor, hashes, made),
+    }
+    write_parquet(frame, path, metadata={**metadata, **identity})
 
 
 def check_predictions(frame: pd.DataFrame, where: str) -> pd.DataFrame:
@@ -125,16 +196,70 @@ def check_predictions(frame: pd.DataFrame, where: str) -> pd.DataFrame:
     return frame
 
 
+def check_identity(
+    frame: pd.DataFrame,
+    path: str | os.PathLike[str],
+    predictor: str | None = None,
+    check_sources: bool = True,
+) -> None:
+    """Stop unless the file is the predictions of ``predictor`` (default: the file's name).
+
+    Its ``predictor`` column, its metadata's predictor and its fingerprint must agree with that
+    name; with ``check_sources`` every weights folder or file it was made from that exists here
+    must still have the recorded digest (paths relative to the working directory, the study).
+    """
+    where = str(path)
+    expected = predictor or Path(path).stem
+    column = str(frame["predictor"].iloc[0])
+    if column != expected:
+        raise SuiteError(
+            f"{where}: holds the predictions of {column!r} (its predictor column), not of "
+            f"{expected!r}: a copied, linked or renamed file; run the stage that makes it "
+            f"(dvc repro) instead of copying predictions"
+        )
+    meta = read_suite_metadata(path, what="predictions file")
+    missing = [key for key in ("predictor", "made_from", "fingerprint") if key not in meta]
+    if missing:
+        raise SuiteError(
+            f"{where}: no {missing[0]!r} in its suite metadata: not written by this suite's "
+            "predict or baselines stage (or by an older version); run that stage again"
+        )
+    made_from = meta["made_from"]
+    if meta["predictor"] != column or not isinstance(made_from, dict):
+        raise SuiteError(
+            f"{where}: its metadata names predictor {meta['predictor']!r} but its rows "
+            f"{column!r}; run its stage again"
+        )
+    hashes = [str(h) for h in frame["params_hash"].unique()]
+    if fingerprint(column, hashes, made_from) != meta["fingerprint"]:
+        raise SuiteError(
+            f"{where}: fingerprint {str(meta['fingerprint'])[:16]!r} does not match its "
+            "predictor, params hash and sources: the file was edited; run its stage again"
+        )
+    if check_sources:
+        for source, digest in sorted(made_from.items()):
+            if Path(source).exists() and content_digest(source) != digest:
+                raise SuiteError(
+                    f"{where}: made from another {source} than the one here now (digest "
+                    f"{str(digest)[:12]}, now {content_digest(source)[:12]}): stale predictions; "
+                    f"run its stage again (dvc repro)"
+                )
+
+
 def read_predictions(
     path: str | os.PathLike[str],
     *,
     expected_ids: Sequence[str] | pd.Series | None = None,
     mismatch_hint: str = "its predictions were made on another split: rerun its predict stage",
+    predictor: str | None = None,
+    check_sources: bool = True,
 ) -> pd.DataFrame:
     """Read and check a predictions file (:func:`check_predictions`); one clear line if bad.
 
     With ``expected_ids`` (the split's ids) the file's ids must be exactly those, in any order;
-    ``mismatch_hint`` ends the error line when they are not. Rows keep the file's order.
+    ``mismatch_hint`` ends the error line when they are not. Rows keep the file's order. The file
+    must be ``predictor``'s (default: its name without suffix) and prove it
+    (:func:`check_identity`).
     """
     frame = read_table(
         path,
@@ -144,6 +269,7 @@ def read_predictions(
         missing_hint="run its predict stage first",
     )
     frame = check_predictions(frame, str(path))
+    check_identity(frame, path, predictor, check_sources)
     if expected_ids is not None:
         expected = pd.Index(pd.Series(expected_ids, dtype=object).astype(str))
         found = pd.Index(frame["id"])

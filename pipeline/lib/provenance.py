@@ -30,7 +30,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from pipeline.lib import paths
+from pipeline.lib.errors import SuiteError
 from pipeline.lib.io import write_json
+from pipeline.lib.params import changed_since_read
 
 LIBRARIES = (
     "torch",
@@ -135,6 +137,13 @@ def run_log(stage: str, **facts: Any) -> Iterator[dict[str, Any]]:
     started = time.monotonic()
     record["started_utc"] = datetime.now(UTC).isoformat(timespec="seconds")
     yield record
+    changed = changed_since_read()
+    if changed:
+        raise SuiteError(
+            f"params.yaml changed while {stage} ran ({changed}; e.g. a concurrent `dvc exp run "
+            "-S` or an edit): its outputs were made with the values read at the start, which "
+            "DVC would not record; run it again once nothing else edits params.yaml"
+        )
     record["finished_utc"] = datetime.now(UTC).isoformat(timespec="seconds")
     record["wall_seconds"] = round(time.monotonic() - started, 1)
     if int(os.environ.get("RANK", "0")) == 0:  # one log per run, not one per process

@@ -38,6 +38,7 @@ SUFFIXES = {".parquet": "parquet", ".csv": "csv", ".jsonl": "jsonl", ".json": "j
 FORMATS = ("parquet", "csv", "jsonl")
 PREPARE_HINT = "run the prepare stage (dvc repro prepare)"
 _SHOWN = 60  # characters of a bad value shown in a message
+CSV_FIELD_LIMIT = 2**31 - 1  # characters per CSV field (the csv module's C long maximum)
 
 # The columns of every prepared split (data/splits/*.parquet), in order.
 SPLIT_COLUMNS = ("id", "text", "profession_id", "profession", "gender_id", "gender")
@@ -124,6 +125,8 @@ def _read_csv(path: Path, columns: Sequence[str]) -> pd.DataFrame:
     if start in ("[", "{"):
         kind = "a JSON array" if start == "[" else "JSON"
         raise SuiteError(f"{path}: {kind}, expected {expected}")
+    # As long a field as parquet takes (a 1M-character bio): the csv module's default is 128 KiB.
+    csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
     # newline="": only \n and \r end a record, as the csv module expects (not \f or U+2028)
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
@@ -243,6 +246,75 @@ def read_json(
             f"{file}: not JSON ({err.msg} at line {err.lineno}, column {err.colno}), "
             f"expected {what}"
         ) from None
+    except RecursionError:
+        raise SuiteError(f"{file}: JSON nested too deeply to read, expected {what}") from None
+
+
+def read_numbers(
+    path: str | os.PathLike[str], columns: Sequence[str], *, what: str, missing_hint: str | None
+) -> pd.DataFrame:
+    """A CSV table of numbers the suite wrote (e.g. ``results/lora/history.csv``); one line if bad.
+
+    Blank cells are missing values; any other cell must be a finite number.
+    """
+    frame = read_table(
+        path,
+        what=what,
+        columns=columns,
+        formats=("csv",),
+        keep_others=False,
+        missing_hint=missing_hint,
+    )
+    for column in columns:
+        text = frame[column].astype(str).str.strip()
+        values = pd.to_numeric(text.where(text != "", None), errors="coerce")
+        with np.errstate(invalid="ignore"):
+            bad = (values.isna() & (text != "")) | np.isinf(values.to_numpy(np.float64))
+        if bad.any():
+            row = _row(frame, _first(bad))
+            raise SuiteError(
+                f"{path}: {column} {_short(frame[column].iloc[_first(bad)])} at row {row} is not "
+                f"a finite number; {missing_hint or 'run the stage that makes it again'}"
+            )
+        frame[column] = values.astype(np.float64)
+    return frame
+
+
+def read_json_object(
+    path: str | os.PathLike[str], *, what: str, missing_hint: str | None = None
+) -> dict[str, Any]:
+    """A JSON object the suite wrote (``metrics.json``...); one line if broken or not an object."""
+    value = read_json(path, what=what, missing_hint=missing_hint)
+    if not isinstance(value, dict):
+        raise SuiteError(f"{path}: the top level is a JSON {type(value).__name__}, expected {what}")
+    return value
+
+
+def read_suite_metadata(path: str | os.PathLike[str], *, what: str = "file") -> dict[str, Any]:
+    """The ``suite`` metadata of a parquet file the suite wrote, or ``{}``; one line if broken.
+
+    (:func:`pipeline.lib.io.write_parquet` stores it as JSON in the schema metadata.)
+    """
+    file = Path(path)
+    _check_file(file, f"a parquet {what}", what, None)
+    try:
+        raw = (pq.read_schema(file).metadata or {}).get(b"suite")
+    except (pa.ArrowException, OSError) as err:
+        raise SuiteError(f"{file}: not a parquet file ({_first_line(err)})") from None
+    if not raw:
+        return {}
+    try:
+        meta = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+        raise SuiteError(
+            f"{file}: its suite metadata is not JSON ({_first_line(err)}); run its stage again"
+        ) from None
+    if not isinstance(meta, dict):
+        raise SuiteError(
+            f"{file}: its suite metadata is a JSON {type(meta).__name__}, expected an object; "
+            "run its stage again"
+        )
+    return meta
 
 
 # --- checks of columns, shared by prepare (raw files) and every reader of prepared tables -----

@@ -28,3 +28,40 @@ def test_make_command_names_the_study(tmp_path, monkeypatch):
     assert data.make_command(tmp_path / "demo") == "make demo"
     assert data.make_command(tmp_path) == "dvc repro analyze"
     assert data.make_command(tmp_path / "x", None) == f"cd {tmp_path / 'x'} && dvc repro"
+
+
+# --- hostile result files: each is a problem the page shows, never a traceback ---------------
+
+
+def test_a_non_utf8_report_is_a_problem_not_a_traceback(tmp_path):
+    (tmp_path / data.REPORT).parent.mkdir(parents=True)
+    (tmp_path / data.REPORT).write_bytes(b"# Report\n\xff\xfe broken\n")
+    loaded = data.report(tmp_path)
+    assert not loaded.ok and loaded.problem == f"`{data.REPORT}` is not UTF-8 text (byte offset 9)"
+
+
+def test_deeply_nested_json_is_a_problem_not_a_recursion_error(tmp_path):
+    for rel, load in ((data.METRICS, data.metrics), (data.SUMMARY, data.summary)):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("[" * 100_000 + "]" * 100_000)
+        loaded = load(tmp_path)
+        assert not loaded.ok
+        assert loaded.problem == f"`{rel}` could not be read (nested too deeply)"
+
+
+def test_text_in_a_table_of_numbers_is_named(tmp_path):
+    rel, columns = data.TABLES["calibration"]
+    (tmp_path / rel).parent.mkdir(parents=True)
+    rows = [",".join(columns)]
+    for i in range(3):
+        rows.append(",".join("lora" if c == "predictor" else str(0.1 * (i + 1)) for c in columns))
+    number_column = next(c for c in columns if c != "predictor")
+    good = "\n".join(rows) + "\n"
+    (tmp_path / rel).write_text(good)
+    assert data.table(tmp_path, "calibration").ok
+    broken = [*rows[:2], rows[2].replace("0.2", "oops", 1), *rows[3:]]
+    (tmp_path / rel).write_text("\n".join(broken) + "\n")
+    loaded = data.table(tmp_path, "calibration")
+    assert not loaded.ok
+    assert loaded.problem.startswith(f"`{rel}` holds text ('oops') in column ")
+    assert number_column in columns

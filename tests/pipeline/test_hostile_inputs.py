@@ -686,6 +686,116 @@ def test_analyze_stops_on_a_broken_predictions_file(
     assert outputs(study, ANALYSIS_OUTPUTS) == before
 
 
+GOOD_HISTORY = (
+    "step,epoch,train_loss,dev_accuracy,dev_loss,learning_rate\n10,0.5,0.6,0.8,0.5,1e-3\n"
+)
+GOOD_METRICS = '{"best_step": 10, "dev_accuracy": 0.8}\n'
+
+
+def copy_lora_to_zero_shot(study: Path) -> None:
+    # issue 22: analyze then reported zero-shot at LoRA's accuracy, "+0.0 points, p = 1.0"
+    target = study / paths.predictions_path("zero_shot")
+    target.write_bytes((study / paths.predictions_path("lora")).read_bytes())
+
+
+def link_lora_to_zero_shot(study: Path) -> None:
+    target = study / paths.predictions_path("zero_shot")
+    target.unlink()
+    target.symlink_to((study / paths.predictions_path("lora")).resolve())
+
+
+def set_suite_metadata(raw: bytes):
+    def change(study: Path) -> None:
+        import pyarrow.parquet as pq
+
+        path = study / paths.predictions_path("lora")
+        table = pq.read_table(path)
+        pq.write_table(table.replace_schema_metadata({b"suite": raw}), path)
+
+    return change
+
+
+def training_files(history: bytes | str, metrics: bytes | str):
+    def change(study: Path) -> None:
+        (study / paths.LORA_HISTORY).parent.mkdir(parents=True, exist_ok=True)
+        for file, content in ((paths.LORA_HISTORY, history), (paths.LORA_METRICS, metrics)):
+            data = content.encode() if isinstance(content, str) else content
+            (study / file).write_bytes(data)
+
+    return change
+
+
+ANALYZE_CASES = [
+    (
+        "copied-predictions",
+        copy_lora_to_zero_shot,
+        "error: results/predictions/zero_shot.parquet: holds the predictions of 'lora' (its "
+        "predictor column), not of 'zero_shot'",
+    ),
+    (
+        "linked-predictions",
+        link_lora_to_zero_shot,
+        "error: results/predictions/zero_shot.parquet: holds the predictions of 'lora'",
+    ),
+    (
+        "metadata-not-json",
+        set_suite_metadata(b"{oops"),
+        "error: results/predictions/lora.parquet: its suite metadata is not JSON (",
+    ),
+    (
+        "history-random-bytes",
+        training_files(random_bytes(), GOOD_METRICS),
+        "error: results/lora/history.csv: not UTF-8 text",
+    ),
+    (
+        "history-text-in-numbers",
+        training_files(GOOD_HISTORY.replace("0.8,", "high,"), GOOD_METRICS),
+        "error: results/lora/history.csv: dev_accuracy 'high' at row 0 is not a finite number",
+    ),
+    (
+        "history-missing-column",
+        training_files("step,dev_accuracy\n1,0.5\n", GOOD_METRICS),
+        "error: results/lora/history.csv: missing column 'epoch'",
+    ),
+    (
+        "metrics-truncated",
+        training_files(GOOD_HISTORY, GOOD_METRICS[:12]),
+        "error: results/lora/metrics.json: not JSON (",
+    ),
+    (
+        "metrics-a-list",
+        training_files(GOOD_HISTORY, "[1, 2]"),
+        "error: results/lora/metrics.json: the top level is a JSON list",
+    ),
+    (
+        "metrics-deeply-nested",
+        training_files(GOOD_HISTORY, "[" * 100_000 + "]" * 100_000),
+        "error: results/lora/metrics.json: JSON nested too deeply to read",
+    ),
+    (
+        "metrics-best-step-text",
+        training_files(GOOD_HISTORY, '{"best_step": "ten"}'),
+        "error: results/lora/metrics.json: best_step 'ten' is not a step number",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"), [c[1:] for c in ANALYZE_CASES], ids=[c[0] for c in ANALYZE_CASES]
+)
+def test_analyze_refuses_foreign_or_corrupt_suite_files(
+    analyzed, tmp_path, capsys, monkeypatch, change, message
+):
+    from analysis.analyze import main
+
+    study = Path(shutil.copytree(analyzed, tmp_path / "study", symlinks=True))
+    before = outputs(study, ANALYSIS_OUTPUTS)
+    change(study)
+    line = run_stage(main, study, capsys, monkeypatch)
+    assert line.startswith(message), line
+    assert outputs(study, ANALYSIS_OUTPUTS) == before
+
+
 def professions_of(profile: dict) -> dict:
     return profile["splits"]["train"]["professions"]
 
@@ -743,3 +853,13 @@ def test_read_profile_rejects_a_broken_profile(prepared, tmp_path, break_file, m
         read_profile(path)
     assert str(error.value).startswith(f"{path}: "), error.value
     assert message in str(error.value), error.value
+
+
+def test_analyze_reads_a_good_training_history(analyzed, tmp_path, monkeypatch):
+    from analysis.analyze import main
+
+    study = Path(shutil.copytree(analyzed, tmp_path / "study", symlinks=True))
+    training_files(GOOD_HISTORY, GOOD_METRICS)(study)
+    monkeypatch.chdir(study)
+    run_main(main)
+    assert "training" in (study / paths.ANALYSIS_DIR / "report.html").read_text().lower()

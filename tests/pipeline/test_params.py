@@ -59,8 +59,14 @@ def test_no_setting_has_a_default_in_code():
         ({"sample": {"test": "many"}}, "data.sample.test = 'many'"),
         ({"sample": {"test": True}}, "data.sample.test = True: Input should be a valid integer"),
         ({"sample": {"test": "50"}}, "data.sample.test = '50': Input should be a valid integer"),
-        ({"maxrows": 3}, "unknown key data.maxrows; allowed here: source, hub, local"),
-        ({"hub": {"revison": "x"}}, "unknown key data.hub.revison; allowed here: name, revision"),
+        (
+            {"maxrows": 3},
+            "unknown key data.maxrows (did you mean data.max_rows?); allowed here: source",
+        ),
+        (
+            {"hub": {"revison": "x"}},
+            "unknown key data.hub.revison (did you mean data.hub.revision?); allowed here",
+        ),
         ({"source": "local"}, "data.source is 'local' but data.local names no files"),
     ],
 )
@@ -123,7 +129,10 @@ def test_target_modules_have_one_order():
 
 def test_unknown_section_and_bad_yaml(tmp_path):
     write_params(tmp_path, {**demo_params(), "lora_r": 16})
-    with pytest.raises(SuiteError, match="unknown section 'lora_r'; allowed sections: seeds, data"):
+    with pytest.raises(
+        SuiteError,
+        match="unknown section lora_r \\(did you mean lora\\?\\); allowed here: seeds, data",
+    ):
         read_params(tmp_path / "params.yaml")
     (tmp_path / "params.yaml").write_text("data: [unclosed")
     with pytest.raises(SuiteError, match="not valid YAML"):

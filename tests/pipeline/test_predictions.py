@@ -8,6 +8,7 @@ from pipeline.lib.errors import SuiteError
 from pipeline.lib.io import read_parquet_metadata
 from pipeline.lib.prediction_files import (
     COLUMNS,
+    fingerprint,
     predictions_frame,
     read_predictions,
     write_predictions,
@@ -22,7 +23,9 @@ def test_schema_round_trip(tmp_path):
     assert frame["pred"].tolist() == [0, 1, 1]
     write_predictions(frame, tmp_path / "p.parquet", metadata={"seeds": {"train": 1}})
     pd.testing.assert_frame_equal(read_predictions(tmp_path / "p.parquet"), frame)
-    assert read_parquet_metadata(tmp_path / "p.parquet") == {"seeds": {"train": 1}}
+    meta = read_parquet_metadata(tmp_path / "p.parquet")
+    assert meta["seeds"] == {"train": 1} and meta["predictor"] == "p" and meta["made_from"] == {}
+    assert meta["fingerprint"] == fingerprint("p", ["h"], {})
 
 
 def test_bad_predictions_rejected(tmp_path):

@@ -1,0 +1,95 @@
+"""Predictions that prove whose they are: name, predictor column, metadata and fingerprint."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline.lib.errors import SuiteError
+from pipeline.lib.prediction_files import predictions_frame, read_predictions, write_predictions
+
+
+def write(path, name: str, made_from=()) -> None:
+    frame = predictions_frame(
+        [f"t{i}" for i in range(6)],
+        np.linspace(0.1, 0.9, 6),
+        predictor=name,
+        model="m",
+        params_hash="abc",
+    )
+    write_predictions(frame, path, {"stage": f"predict@{name}"}, made_from=made_from)
+
+
+def set_metadata(path, change) -> None:
+    table = pq.read_table(path)
+    meta = dict(table.schema.metadata)
+    meta[b"suite"] = change(meta[b"suite"])
+    pq.write_table(table.replace_schema_metadata(meta), path)
+
+
+def edit_json(**change):
+    return lambda raw: json.dumps({**json.loads(raw), **change}).encode()
+
+
+def refused(path, **kwargs) -> str:
+    with pytest.raises(SuiteError) as err:
+        read_predictions(path, **kwargs)
+    message = str(err.value)
+    assert "\n" not in message and message.startswith(f"{path}: "), message
+    return message.removeprefix(f"{path}: ")
+
+
+def test_a_copied_or_linked_file_is_refused(tmp_path):
+    # issue 22: lora's predictions in zero_shot.parquet made "zero-shot" score like LoRA
+    write(tmp_path / "lora.parquet", "lora")
+    (tmp_path / "zero_shot.parquet").write_bytes((tmp_path / "lora.parquet").read_bytes())
+    os.symlink(tmp_path / "lora.parquet", tmp_path / "random_head.parquet")
+    assert read_predictions(tmp_path / "lora.parquet")["predictor"].eq("lora").all()
+    for name in ("zero_shot", "random_head"):
+        assert refused(tmp_path / f"{name}.parquet").startswith(
+            f"holds the predictions of 'lora' (its predictor column), not of '{name}'"
+        )
+    # an explicit name wins over the file's (e.g. per-seed files)
+    assert len(read_predictions(tmp_path / "zero_shot.parquet", predictor="lora")) == 6
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (edit_json(predictor="zero_shot"), "its metadata names predictor 'zero_shot' but its rows"),
+        (edit_json(fingerprint="0" * 16), "fingerprint '0000000000000000' does not match"),
+        (edit_json(made_from={"models/lora": "f" * 64}), "fingerprint"),
+        (lambda raw: b"{not json", "its suite metadata is not JSON ("),
+        (lambda raw: b'["a list"]', "its suite metadata is a JSON list, expected an object"),
+        (lambda raw: b"[" * 100_000 + b"]" * 100_000, "its suite metadata is not JSON ("),
+        (lambda raw: b"\xff\xfe", "its suite metadata is not JSON ("),
+        (
+            lambda raw: json.dumps(
+                {k: v for k, v in json.loads(raw).items() if k != "fingerprint"}
+            ).encode(),
+            "no 'fingerprint' in its suite metadata: not written by this suite's",
+        ),
+    ],
+)
+def test_edited_or_broken_identity_is_one_line(tmp_path, change, message):
+    path = tmp_path / "lora.parquet"
+    write(path, "lora")
+    set_metadata(path, change)
+    assert message in refused(path)
+
+
+def test_predictions_of_weights_that_changed_since_are_stale(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "models/lora").mkdir(parents=True)
+    (tmp_path / "models/lora/adapter_model.safetensors").write_bytes(b"weights of run 1")
+    write(tmp_path / "lora.parquet", "lora", made_from=["models/lora"])
+    assert len(read_predictions("lora.parquet")) == 6
+    (tmp_path / "models/lora/adapter_model.safetensors").write_bytes(b"weights of run 2")
+    assert refused("lora.parquet").startswith(
+        "made from another models/lora than the one here now (digest "
+    )
+    assert len(read_predictions("lora.parquet", check_sources=False)) == 6
