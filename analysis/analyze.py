@@ -33,26 +33,20 @@ from __future__ import annotations
 
 import json
 import logging
-import math
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from analysis.fairness import group_error_rates, proxy_bias, tpr_gap_by_profession
+from analysis import tables
 from analysis.html_report import render_html
-from analysis.metrics import METRICS, overall_metrics_many, reliability_curve
-from analysis.probes import probe_effects
 from analysis.report import render_report
-from analysis.significance import compare_predictors
-from analysis.verdicts import probe_verdict
+from analysis.result import Analysis
 from pipeline.lib import catalogue, paths
 from pipeline.lib.errors import SuiteError, run_main
 from pipeline.lib.io import atomic_dir, read_parquet_metadata, write_json, write_text
-from pipeline.lib.labels import GENDERS, PROFESSIONS
+from pipeline.lib.labels import PROFESSIONS
 from pipeline.lib.params import AnalyzeParams, load_stage_params
 from pipeline.lib.prediction_files import read_predictions
 from pipeline.lib.provenance import run_log, run_metadata
@@ -61,22 +55,6 @@ from pipeline.lib.tables import read_probes, read_profile, read_split
 log = logging.getLogger(__name__)
 
 PARAMS = ("analyze", "seeds.bootstrap")
-
-
-@dataclass
-class Analysis:
-    """Every table of one analysis run (tidy frames, no index) and the metrics.json body."""
-
-    overall: pd.DataFrame
-    pairs: pd.DataFrame
-    groups: pd.DataFrame
-    gaps: pd.DataFrame
-    proxy: pd.DataFrame
-    calibration: pd.DataFrame
-    probes: pd.DataFrame
-    metrics: dict[str, Any] = field(default_factory=dict)  # results/metrics.json
-    summary: dict[str, Any] = field(default_factory=dict)  # results/analysis/summary.json
-    notes: list[str] = field(default_factory=list)
 
 
 def discover_predictions(directory: Path) -> dict[str, Path]:
@@ -122,15 +100,6 @@ def train_share_women(profile: dict[str, Any]) -> pd.Series:
     return series
 
 
-def _clean(value: Any) -> Any:
-    """JSON-safe scalar: NaN and infinities become None, numpy scalars plain Python."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def analyze(
     test: pd.DataFrame,
     predictions: dict[str, pd.DataFrame],
@@ -159,258 +128,34 @@ def analyze(
         raise SuiteError("no predictions to analyze")
     notes: list[str] = []
     y = test["gender_id"].to_numpy(np.int64)
-    started = time.perf_counter()
-    overall, _ = overall_metrics_many(
-        y_true=y,
-        predictions={
-            name: (frame["pred"].to_numpy(np.int64), frame["prob_female"].to_numpy(np.float64))
-            for name, frame in predictions.items()
-        },
-        seed=seed,
-        resamples=params.bootstrap_resamples,
-        confidence=params.confidence,
-        bins=params.calibration_bins,
-    )
-    log.info("overall metrics: %.1f s", time.perf_counter() - started)
-    predicted = pd.DataFrame(
-        {name: frame["pred"].to_numpy(np.int64) for name, frame in predictions.items()}
-    )
-    primary: tuple[str, str] | None = (params.primary[0], params.primary[1])
-    absent = [name for name in params.primary if name not in predictions]
-    if absent:
-        log.warning("analyze.primary: no predictions of %s; no primary comparison", absent)
-        notes.append(
-            f"No primary comparison: analyze.primary names {', '.join(params.primary)} but "
-            f"{', '.join(absent)} has no predictions."
-        )
-        primary = None
-    pairs = compare_predictors(
-        y_true=y,
-        predictions=predicted,
-        confidence=params.confidence,
-        primary=primary,
-        references=[name for name in predictions if catalogue.is_reference(name)],
-        labels={name: catalogue.label(name) for name in predictions},
-    )
-
-    missing = [
-        PROFESSIONS[i] for i in range(len(PROFESSIONS)) if i not in set(test["profession_id"])
-    ]
-    if missing:
-        log.warning(
-            "%d professions have no test bios and are skipped: %s", len(missing), ", ".join(missing)
-        )
-        notes.append(f"Professions without test bios (skipped): {', '.join(missing)}.")
-
-    groups_parts, gaps_parts, proxy_rows, calibration_parts = [], [], [], []
-    features = pd.DataFrame(
-        {
-            "profession_id": test["profession_id"].to_numpy(np.int64),
-            "profession": test["profession"].to_numpy(object),
-            "gender": np.array(GENDERS, dtype=object)[test["gender_id"].to_numpy(np.int64)],
-        }
-    )
-    for name, frame in predictions.items():
-        pred = frame["pred"].to_numpy(np.int64)
-        groups = group_error_rates(
-            y_true=y,
-            y_pred=pred,
-            sensitive_features=features,
-            confidence=params.confidence,
-            min_group_size=params.min_group_size,
-        ).reset_index()
-        groups_parts.append(groups.assign(predictor=name))
-        gaps = tpr_gap_by_profession(
-            y_true=y,
-            y_pred=pred,
-            profession=features["profession_id"],
-            confidence=params.confidence,
-            min_group_size=params.min_group_size,
-        )
-        gaps.index.name = "profession_id"
-        gaps["share_women"] = share_women.reindex(gaps.index).to_numpy()
-        gaps = gaps.reset_index()
-        gaps.insert(1, "profession", [PROFESSIONS[i] for i in gaps["profession_id"]])
-        gaps_parts.append(gaps.assign(predictor=name))
-        proxy = proxy_bias(
-            gap=gaps.set_index("profession_id")["gap"],
-            share_women=share_women,
-            confidence=params.confidence,
-        )
-        proxy_rows.append({"predictor": name, **proxy.to_dict()})
-        curve = reliability_curve(
-            y_true=y, prob=frame["prob_female"].to_numpy(np.float64), bins=params.calibration_bins
-        ).reset_index()
-        curve["bin_low"] = curve["bin"] / params.calibration_bins
-        curve["bin_high"] = (curve["bin"] + 1) / params.calibration_bins
-        calibration_parts.append(curve.assign(predictor=name))
-
-    groups = _front(pd.concat(groups_parts, ignore_index=True), "predictor")
-    gaps = _front(pd.concat(gaps_parts, ignore_index=True), "predictor")
-    proxy = pd.DataFrame(proxy_rows).infer_objects()
-    proxy["n_professions"] = proxy["n_professions"].astype(np.int64)
-    calibration = _front(pd.concat(calibration_parts, ignore_index=True), "predictor")
-    probe_table = _probe_table(test, predictions, probes, probe_predictions or {}, params)
-
-    overall_flat = _front(overall.reset_index(), "predictor")
-    cells = small_cells(test, params.min_group_size)
-    if cells["small"]:
-        notes.append(
-            f"{cells['small']} of the {cells['with_bios']} profession x gender cells with test "
-            f"bios have fewer than {params.min_group_size} bios (analyze.min_group_size): their "
-            "rates and gaps are imprecise, and their professions are listed apart from the "
-            "ranked gaps."
-        )
+    overall = tables.overall_table(y, predictions, params, seed)
+    primary = tables.primary_pair(predictions, params, notes)
+    pairs = tables.pairs_table(y, predictions, primary, params)
+    tables.missing_professions(test, notes)
+    features = tables.sensitive_features(test)
+    gaps = tables.gaps_table(y, predictions, features, share_women, params)
     result = Analysis(
-        overall=overall_flat,
+        overall=overall,
         pairs=pairs,
-        groups=groups,
+        groups=tables.groups_table(y, predictions, features, params),
         gaps=gaps,
-        proxy=proxy,
-        calibration=calibration,
-        probes=probe_table,
+        proxy=tables.proxy_table(gaps, share_women, params),
+        calibration=tables.calibration_table(y, predictions, params),
+        probes=tables.probe_table(test, predictions, probes, probe_predictions or {}, params),
         notes=notes,
     )
-    result.metrics = headline_metrics(result)
-    probe_verdicts = _probe_verdicts(probe_table, params.confidence)
-    result.summary = {
-        "data": {
-            "source": str((data or {}).get("source", "unknown")),
-            "synthetic": bool((data or {}).get("synthetic", False)),
-            "n_test": len(test),
-        },
-        "predictors": {
-            name: {
-                **_predictor_summary(name, (models or {}).get(name, {})),
-                "probe_verdict": probe_verdicts.get(name),
-            }
-            for name in predictions
-        },
-        "settings": {
-            "confidence": params.confidence,
-            "alpha": 1 - params.confidence,
-            "min_group_size": params.min_group_size,
-            "primary": list(primary) if primary else None,
-        },
-        "cells": cells,
-        "notes": notes,
-    }
+    cells = tables.small_cells(test, params.min_group_size, notes)
+    result.metrics = tables.headline_metrics(result)
+    result.summary = tables.summary_body(
+        result,
+        n_test=len(test),
+        params=params,
+        primary=primary,
+        cells=cells,
+        data=data,
+        models=models,
+    )
     return result
-
-
-def small_cells(test: pd.DataFrame, min_group_size: int) -> dict[str, Any]:
-    """Profession x gender cells of the test split: with bios, and under ``min_group_size``.
-
-    Counted once per cell (they are the same for every predictor).
-    """
-    counts = test.groupby(["profession", "gender_id"]).size()
-    small = counts[counts < min_group_size]
-    return {
-        "with_bios": len(counts),
-        "small": len(small),
-        "small_cells": [
-            {"profession": profession, "gender": GENDERS[gender], "n": int(n)}
-            for (profession, gender), n in small.items()
-        ],
-    }
-
-
-def _probe_verdicts(probes: pd.DataFrame, confidence: float) -> dict[str, str]:
-    """One sentence per predictor on what its counterfactual probes show."""
-    overall = probes[probes["profession"] == "all"]
-    verdicts = {}
-    for name, part in overall.groupby("predictor", sort=False):
-        rows = {row["variant"]: row for row in part.to_dict(orient="records")}
-        verdicts[str(name)] = probe_verdict(rows.get("swapped"), rows.get("removed"), confidence)
-    return verdicts
-
-
-def _predictor_summary(name: str, model: dict[str, Any]) -> dict[str, Any]:
-    spec = catalogue.spec(name)
-    return {
-        "label": spec.display if spec else name,
-        "description": spec.description if spec else "not in the predictor catalogue",
-        "kind": spec.kind if spec else "unknown",
-        "reference": bool(spec and spec.reference),
-        "model": model,
-    }
-
-
-def headline_metrics(result: Analysis) -> dict[str, Any]:
-    """``results/metrics.json``: the few numbers people compare across experiments.
-
-    Per predictor: every metric of :data:`analysis.metrics.METRICS` (accuracy with its
-    interval), the proxy-bias Pearson r and the probe flip rates; and ``primary``: the accuracy
-    difference of ``analyze.primary`` (second minus first) with its exact interval and p-value.
-    """
-    overall = result.overall.set_index(["predictor", "metric"])
-    proxy = result.proxy.set_index("predictor")
-    flips = result.probes[result.probes["profession"] == "all"].set_index(["predictor", "variant"])
-    metrics: dict[str, Any] = {}
-    for name in result.overall["predictor"].unique():
-        entry = {spec.name: _clean(overall.loc[(name, spec.name), "value"]) for spec in METRICS}
-        entry["accuracy_ci_low"] = _clean(overall.loc[(name, "accuracy"), "ci_low"])
-        entry["accuracy_ci_high"] = _clean(overall.loc[(name, "accuracy"), "ci_high"])
-        entry["proxy_r"] = _clean(proxy.loc[name, "pearson_r"]) if name in proxy.index else None
-        for (predictor, variant), row in flips.iterrows():
-            if predictor == name:
-                entry[f"flip_rate_{variant}"] = _clean(row["flip_rate"])
-        metrics[name] = entry
-    primary = result.pairs[result.pairs["family"] == "primary"]
-    if not primary.empty:
-        row = primary.iloc[0]
-        metrics["primary"] = {
-            "acc_diff": _clean(row["acc_diff"]),
-            "acc_diff_ci_low": _clean(row["diff_ci_low"]),
-            "acc_diff_ci_high": _clean(row["diff_ci_high"]),
-            "p_value": _clean(row["p_value"]),
-        }
-    return metrics
-
-
-def _front(frame: pd.DataFrame, column: str) -> pd.DataFrame:
-    return frame[[column, *[c for c in frame.columns if c != column]]]
-
-
-PROBE_COLUMNS = list(paths.ANALYSIS_COLUMNS["probes"])
-
-
-def _probe_table(
-    test: pd.DataFrame,
-    predictions: dict[str, pd.DataFrame],
-    probes: pd.DataFrame | None,
-    probe_predictions: dict[str, pd.DataFrame],
-    params: AnalyzeParams,
-) -> pd.DataFrame:
-    if probes is None or not probe_predictions:
-        return pd.DataFrame(columns=PROBE_COLUMNS)
-    position = pd.Index(test["id"].astype(str)).get_indexer(probes["source_id"].astype(str))
-    if (position < 0).any():
-        bad = probes["source_id"][position < 0].iloc[0]
-        raise SuiteError(
-            f"{paths.PROBES_FILE}: source id {bad!r} is not in the test split; "
-            "rerun the probe stage"
-        )
-    source = test.iloc[position]
-    parts = []
-    for name, frame in probe_predictions.items():
-        if name not in predictions:
-            log.warning("probe predictions of %s but no test predictions: skipped", name)
-            continue
-        effects = probe_effects(
-            variant=probes["variant"],
-            y_expected=probes["expected_gender_id"].to_numpy(np.int64),
-            y_pred=frame["pred"].to_numpy(np.int64),
-            y_pred_original=predictions[name]["pred"].to_numpy(np.int64)[position],
-            y_true_original=source["gender_id"].to_numpy(np.int64),
-            profession=source["profession"].to_numpy(object),
-            confidence=params.confidence,
-        ).reset_index()
-        parts.append(effects.assign(predictor=name))
-    if not parts:
-        return pd.DataFrame(columns=PROBE_COLUMNS)
-    table = pd.concat(parts, ignore_index=True)
-    return table[PROBE_COLUMNS]
 
 
 def _read_training() -> tuple[pd.DataFrame | None, int | None]:

@@ -23,7 +23,7 @@ from analysis import plots
 from analysis.verdicts import fmt_level
 
 if TYPE_CHECKING:
-    from analysis.analyze import Analysis
+    from analysis.result import Analysis
     from pipeline.lib.params import AnalyzeParams
 
 CSS = """

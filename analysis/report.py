@@ -15,7 +15,7 @@ from analysis.metrics import METRICS
 from analysis.verdicts import fmt_level, gap_line, model_description
 
 if TYPE_CHECKING:
-    from analysis.analyze import Analysis
+    from analysis.result import Analysis
     from pipeline.lib.params import AnalyzeParams
 
 

@@ -17,8 +17,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from analysis.analyze import analyze, small_cells, train_share_women
+from analysis.analyze import analyze, train_share_women
 from analysis.metrics import METRICS
+from analysis.tables import small_cells
 from pipeline.lib import catalogue, paths
 from pipeline.lib.baseline_predictors import BASELINES, predict_baseline
 from pipeline.lib.io import write_parquet
