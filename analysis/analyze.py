@@ -54,7 +54,7 @@ from pipeline.lib.tables import read_probes, read_profile, read_split
 
 log = logging.getLogger(__name__)
 
-PARAMS = ("analyze", "seeds.bootstrap")
+PARAMS = ("analyze", "seeds.bootstrap", "seeds.train")
 
 
 def discover_predictions(directory: Path) -> dict[str, Path]:
@@ -135,6 +135,9 @@ def analyze(
     features = tables.sensitive_features(test)
     gaps = tables.gaps_table(y, predictions, features, share_women, params)
     result = Analysis(
+        procedure=tables.procedure_table(y, predictions, primary, pairs, params, seed),
+        seeds=tables.seeds_table(overall),
+        seed_gaps=tables.seed_gaps_table(y, predictions, gaps, features, params, seed),
         overall=overall,
         pairs=pairs,
         groups=tables.groups_table(y, predictions, features, params),
@@ -144,27 +147,41 @@ def analyze(
         probes=tables.probe_table(test, predictions, probes, probe_predictions or {}, params),
         notes=notes,
     )
-    cells = tables.small_cells(test, params.min_group_size, notes)
     result.metrics = tables.headline_metrics(result)
-    result.summary = tables.summary_body(
-        result,
-        n_test=len(test),
-        params=params,
-        primary=primary,
-        cells=cells,
-        data=data,
-        models=models,
-    )
+    result.summary = tables.summary_body(result, test, params, primary, data, models)
     return result
 
 
-def _read_training() -> tuple[pd.DataFrame | None, int | None]:
-    """The LoRA training curve and selected step for the HTML report, if the study has them."""
-    if not (paths.LORA_HISTORY.is_file() and paths.LORA_METRICS.is_file()):
-        return None, None
-    history = pd.read_csv(paths.LORA_HISTORY)
-    best = json.loads(paths.LORA_METRICS.read_text(encoding="utf-8")).get("best_step")
-    return history, int(best) if best is not None else None
+def current_runs(files: dict[str, Path], train_seeds: list[int]) -> dict[str, Path]:
+    """``files`` without the runs of seeds that are no longer in ``seeds.train``.
+
+    DVC leaves a removed seed's outputs in the workspace: they are skipped with a warning.
+    """
+    kept = {}
+    for name, path in files.items():
+        seed = paths.split_run(name)[1]
+        if seed is not None and seed not in train_seeds:
+            log.warning("%s: seed %d is not in seeds.train; skipped (a removed run)", path, seed)
+            continue
+        kept[name] = path
+    return kept
+
+
+def _read_training(
+    train_seeds: list[int],
+) -> tuple[dict[str, pd.DataFrame], dict[str, int]]:
+    """Every LoRA run's training curve and selected step, for the HTML report (those present)."""
+    histories, best_steps = {}, {}
+    for seed in train_seeds:
+        history_file, metrics_file = paths.lora_history(seed), paths.lora_metrics(seed)
+        if not (history_file.is_file() and metrics_file.is_file()):
+            continue
+        name = paths.run_name("lora", seed)
+        histories[name] = pd.read_csv(history_file)
+        best = json.loads(metrics_file.read_text(encoding="utf-8")).get("best_step")
+        if best is not None:
+            best_steps[name] = int(best)
+    return histories, best_steps
 
 
 def _read_profile() -> dict[str, Any]:
@@ -205,6 +222,9 @@ def write_outputs(
         "proxy": result.proxy,
         "calibration": result.calibration,
         "probes": result.probes,
+        "procedure": result.procedure,
+        "seeds": result.seeds,
+        "seed_gaps": result.seed_gaps,
     }
     for name, frame in tables.items():
         columns = list(paths.ANALYSIS_COLUMNS[name])
@@ -238,7 +258,7 @@ def main() -> None:
     """Read params, the split, the profile and every predictions file; write the analysis."""
     params = load_stage_params(PARAMS)
     test_path = paths.require(paths.split_path("test"), "prepare")
-    files = discover_predictions(paths.PREDICTIONS_DIR)
+    files = current_runs(discover_predictions(paths.PREDICTIONS_DIR), params["seeds.train"])
     if not files:
         raise SuiteError(
             f"no predictions in {paths.PREDICTIONS_DIR}/; run the predict, train or baselines "
@@ -265,8 +285,8 @@ def main() -> None:
             models=models,
         )
         report = render_report(result, params["analyze"])
-        history, best_step = _read_training()
-        report_html = render_html(result, params["analyze"], report, history, best_step)
+        histories, best_steps = _read_training(params["seeds.train"])
+        report_html = render_html(result, params["analyze"], report, histories, best_steps)
         with atomic_dir(paths.ANALYSIS_DIR) as tmp:
             write_outputs(result, report, run_metadata("analyze", params), tmp, report_html)
         write_json(result.metrics, paths.ANALYSIS_METRICS)

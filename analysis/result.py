@@ -24,6 +24,11 @@ class Analysis:
     proxy: pd.DataFrame
     calibration: pd.DataFrame
     probes: pd.DataFrame
+    # Across training seeds (empty without a seeded predictor): the primary comparison as a
+    # procedure, every metric's spread over seeds, and each profession's gap over seeds.
+    procedure: pd.DataFrame = field(default_factory=pd.DataFrame)
+    seeds: pd.DataFrame = field(default_factory=pd.DataFrame)
+    seed_gaps: pd.DataFrame = field(default_factory=pd.DataFrame)
     metrics: dict[str, Any] = field(default_factory=dict)  # results/metrics.json
     summary: dict[str, Any] = field(default_factory=dict)  # results/analysis/summary.json
     notes: list[str] = field(default_factory=list)

@@ -16,12 +16,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis import multibootstrap
 from analysis.fairness import group_error_rates, proxy_bias, tpr_gap_by_profession
 from analysis.metrics import METRICS, overall_metrics_many, reliability_curve
 from analysis.probes import probe_effects
 from analysis.result import Analysis
 from analysis.significance import compare_predictors
-from analysis.verdicts import probe_verdict
+from analysis.verdicts import probe_verdict, procedure_verdict, variance_split_sentence
 from pipeline.lib import catalogue, paths
 from pipeline.lib.errors import SuiteError
 from pipeline.lib.labels import GENDERS, PROFESSIONS
@@ -76,28 +77,52 @@ def overall_table(
     return _front(overall.reset_index(), "predictor")
 
 
+def runs_of(name: str, predictions: dict[str, Any]) -> list[str]:
+    """The predictions of ``name``: its runs by seed if it is seeded, else itself (if present)."""
+    runs = [
+        n
+        for n in predictions
+        if paths.split_run(n)[1] is not None and paths.split_run(n)[0] == name
+    ]
+    return runs or ([name] if name in predictions else [])
+
+
+def seeds_by_procedure(names: Any) -> dict[str, list[int]]:
+    """``{"lora": [1234, 1235]}``: the training seeds of each seeded predictor among ``names``."""
+    out: dict[str, list[int]] = {}
+    for name in names:
+        procedure, seed = paths.split_run(name)
+        if seed is not None:
+            out.setdefault(procedure, []).append(seed)
+    return out
+
+
 def primary_pair(
     predictions: dict[str, pd.DataFrame], params: AnalyzeParams, notes: list[str]
-) -> tuple[str, str] | None:
-    """``analyze.primary`` if both have predictions; else None, with a note saying so."""
-    absent = [name for name in params.primary if name not in predictions]
+) -> list[tuple[str, str]]:
+    """The pairs of ``analyze.primary``: one per training seed of its seeded side.
+
+    Empty, with a note saying so, when either side has no predictions.
+    """
+    a_runs, b_runs = (runs_of(name, predictions) for name in params.primary)
+    absent = [name for name, runs in zip(params.primary, (a_runs, b_runs), strict=True) if not runs]
     if not absent:
-        return (params.primary[0], params.primary[1])
+        return [(a, b) for a in a_runs for b in b_runs]
     log.warning("analyze.primary: no predictions of %s; no primary comparison", absent)
     notes.append(
         f"No primary comparison: analyze.primary names {', '.join(params.primary)} but "
         f"{', '.join(absent)} has no predictions."
     )
-    return None
+    return []
 
 
 def pairs_table(
     y: np.ndarray,
     predictions: dict[str, pd.DataFrame],
-    primary: tuple[str, str] | None,
+    primary: list[tuple[str, str]],
     params: AnalyzeParams,
 ) -> pd.DataFrame:
-    """Every pair of predictors on the same bios: exact McNemar tests by family."""
+    """Every pair of predictors on the same bios (two seeds of one procedure excepted)."""
     predicted = pd.DataFrame(
         {name: frame["pred"].to_numpy(np.int64) for name, frame in predictions.items()}
     )
@@ -105,9 +130,14 @@ def pairs_table(
         y_true=y,
         predictions=predicted,
         confidence=params.confidence,
-        primary=primary,
+        primary=primary or None,
         references=[name for name in predictions if catalogue.is_reference(name)],
         labels={name: catalogue.label(name) for name in predictions},
+        procedures={
+            name: paths.split_run(name)[0]
+            for name in predictions
+            if paths.split_run(name)[1] is not None
+        },
     )
 
 
@@ -170,9 +200,15 @@ def gaps_table(
 
 
 def proxy_table(gaps: pd.DataFrame, share_women: pd.Series, params: AnalyzeParams) -> pd.DataFrame:
-    """Per predictor: the gap against the profession's share of women (r, rho, slope)."""
+    """Per predictor: the gap against the profession's share of women (r, rho, slope).
+
+    Only professions with at least ``analyze.min_group_size`` test bios of each gender (the
+    cells the gap ranking uses too): a cell of one or two bios has a gap of -1, 0 or +1 and
+    would otherwise decide the verdict alone.
+    """
     rows = []
     for name, part in gaps.groupby("predictor", sort=False):
+        part = part[~part["small"].astype(bool)]
         proxy = proxy_bias(
             gap=part.set_index("profession_id")["gap"],
             share_women=share_women,
@@ -288,15 +324,18 @@ def _predictor_summary(name: str, model: dict[str, Any]) -> dict[str, Any]:
 
 def summary_body(
     result: Analysis,
-    *,
-    n_test: int,
+    test: pd.DataFrame,
     params: AnalyzeParams,
-    primary: tuple[str, str] | None,
-    cells: dict[str, Any],
+    primary: list[tuple[str, str]],
     data: dict[str, Any] | None,
     models: dict[str, dict[str, Any]] | None,
 ) -> dict[str, Any]:
-    """``summary.json`` without the run facts: data, predictors, settings, cells, notes."""
+    """``summary.json`` without the run facts: data, predictors, settings, cells, notes.
+
+    The note on small profession x gender cells is added to ``result.notes`` here.
+    """
+    cells = small_cells(test, params.min_group_size, result.notes)
+    n_test = len(test)
     verdicts = probe_verdicts(result.probes, params.confidence)
     return {
         "data": {
@@ -315,7 +354,8 @@ def summary_body(
             "confidence": params.confidence,
             "alpha": 1 - params.confidence,
             "min_group_size": params.min_group_size,
-            "primary": list(primary) if primary else None,
+            "primary": list(params.primary) if primary else None,
+            "training_seeds": seeds_by_procedure(result.overall["predictor"].unique()),
         },
         "cells": cells,
         "notes": result.notes,
@@ -342,6 +382,25 @@ def headline_metrics(result: Analysis) -> dict[str, Any]:
             if predictor == name:
                 entry[f"flip_rate_{variant}"] = _clean(row["flip_rate"])
         metrics[name] = entry
+    for procedure, part in result.seeds.groupby("predictor", sort=False):
+        means = part.set_index("metric")
+        metrics[str(procedure)] = {
+            "n_seeds": int(means["n_seeds"].iloc[0]),
+            **{f"{m}_mean": _clean(means.loc[m, "mean"]) for m in means.index},
+            "accuracy_sd": _clean(means.loc["accuracy", "sd"]),
+        }
+    if not result.procedure.empty and int(result.procedure["n_seeds"].iloc[0]) > 1:
+        row = result.procedure.iloc[0]
+        metrics["primary"] = {
+            "acc_diff": _clean(row["acc_diff"]),
+            "acc_diff_ci_low": _clean(row["diff_ci_low"]),
+            "acc_diff_ci_high": _clean(row["diff_ci_high"]),
+            "p_value": _clean(row["p_value"]),
+            "n_seeds": int(row["n_seeds"]),
+            "seeds_significant": int(row["seeds_significant"]),
+            "ci_method": "multi-bootstrap",
+        }
+        return metrics
     primary = result.pairs[result.pairs["family"] == "primary"]
     if not primary.empty:
         row = primary.iloc[0]
@@ -352,3 +411,133 @@ def headline_metrics(result: Analysis) -> dict[str, Any]:
             "p_value": _clean(row["p_value"]),
         }
     return metrics
+
+
+def procedure_table(
+    y: np.ndarray,
+    predictions: dict[str, pd.DataFrame],
+    primary: list[tuple[str, str]],
+    pairs: pd.DataFrame,
+    params: AnalyzeParams,
+    seed: int,
+) -> pd.DataFrame:
+    """The primary comparison as a procedure: mean over seeds, Multi-Bootstrap, seed count.
+
+    One row when the second side of ``analyze.primary`` (b, in b - a) is seeded and the first
+    is not, else empty. With one seed
+    the interval, p-value and decision are the paired comparison's (exact McNemar).
+    """
+    columns = list(paths.ANALYSIS_COLUMNS["procedure"])
+    a, b = params.primary
+    runs = [pair[1] for pair in primary]
+    if (
+        not primary
+        or any(paths.split_run(r) == (b, None) for r in runs)
+        or len(set(p[0] for p in primary)) != 1
+    ):
+        return pd.DataFrame(columns=columns)  # b is not seeded (or a is too): no procedure
+    correct = np.stack([predictions[r]["pred"].to_numpy(np.int64) == y for r in runs])
+    base = predictions[a]["pred"].to_numpy(np.int64) == y
+    boot = multibootstrap.procedure_difference(
+        correct=correct,
+        baseline_correct=base,
+        resamples=params.bootstrap_resamples,
+        seed=seed,
+        confidence=params.confidence,
+    )
+    rows = pairs[pairs["family"] == "primary"]
+    alpha = 1 - params.confidence
+    row = {
+        "predictor_a": a,
+        "predictor_b": b,
+        "n_seeds": len(runs),
+        "n_bios": len(y),
+        "resamples": params.bootstrap_resamples,
+        "acc_a": float(base.mean()),
+        "acc_b_mean": float(correct.mean()),
+        "acc_diff": boot.estimate,
+        "diff_ci_low": boot.ci_low,
+        "diff_ci_high": boot.ci_high,
+        "ci_level": params.confidence,
+        "p_value": boot.p_value,
+        "significant": bool(boot.p_value < alpha),
+        "sd_joint": boot.sd_joint,
+        "sd_seeds": boot.sd_seeds,
+        "sd_bios": boot.sd_bios,
+        "seed_share": boot.seed_share,
+        "seeds_significant": int(rows["significant"].astype(bool).sum()),
+        "pair_verdict": rows["verdict"].iloc[0],
+    }
+    if len(runs) == 1:  # the paired comparison of one adapter: exact McNemar decides
+        one = rows.iloc[0]
+        row.update(
+            diff_ci_low=one["diff_ci_low"],
+            diff_ci_high=one["diff_ci_high"],
+            p_value=one["p_value"],
+            significant=bool(one["significant"]),
+        )
+    labels = {name: catalogue.label(name) for name in (a, b)}
+    row["verdict"] = procedure_verdict(row, labels, alpha, params.confidence)
+    row["variance_verdict"] = variance_split_sentence(row)
+    return pd.DataFrame([row])[columns]
+
+
+def seeds_table(overall: pd.DataFrame) -> pd.DataFrame:
+    """Every metric of each seeded predictor across its seeds: mean, SD, min, max."""
+    runs = overall["predictor"].map(
+        lambda n: paths.split_run(n)[0] if paths.split_run(n)[1] is not None else None
+    )
+    part = overall.assign(procedure=runs).dropna(subset=["procedure"])
+    if part.empty:
+        return pd.DataFrame(columns=list(paths.ANALYSIS_COLUMNS["seeds"]))
+    grouped = part.groupby(["procedure", "metric"], sort=False)["value"]
+    table = grouped.agg(
+        n_seeds="count", mean="mean", sd=lambda v: v.std(ddof=1), min="min", max="max"
+    ).reset_index()
+    return table.rename(columns={"procedure": "predictor"})[list(paths.ANALYSIS_COLUMNS["seeds"])]
+
+
+def seed_gaps_table(
+    y: np.ndarray,
+    predictions: dict[str, pd.DataFrame],
+    gaps: pd.DataFrame,
+    features: pd.DataFrame,
+    params: AnalyzeParams,
+    seed: int,
+) -> pd.DataFrame:
+    """Each profession's TPR gap over the seeds of each seeded predictor (Multi-Bootstrap)."""
+    columns = list(paths.ANALYSIS_COLUMNS["seed_gaps"])
+    parts = []
+    for procedure in catalogue.seeded_names():
+        runs = [r for r in runs_of(procedure, predictions) if paths.split_run(r)[1] is not None]
+        if not runs:
+            continue
+        correct = np.stack([predictions[r]["pred"].to_numpy(np.int64) == y for r in runs])
+        results = multibootstrap.procedure_gaps(
+            correct=correct,
+            profession=features["profession_id"].to_numpy(np.int64),
+            female=y == 1,
+            resamples=params.bootstrap_resamples,
+            seed=seed,
+            confidence=params.confidence,
+        )
+        single = gaps[gaps["predictor"].isin(runs)]
+        significant = single[single["significant"].astype(bool)].groupby("profession_id").size()
+        small = single.groupby("profession_id")["small"].first()
+        for profession_id, boot in results.items():
+            parts.append(
+                {
+                    "predictor": procedure,
+                    "profession_id": profession_id,
+                    "profession": PROFESSIONS[profession_id],
+                    "n_seeds": len(runs),
+                    "gap": boot.estimate,
+                    "gap_ci_low": boot.ci_low,
+                    "gap_ci_high": boot.ci_high,
+                    "p_value": boot.p_value,
+                    "stable": bool(boot.ci_low > 0 or boot.ci_high < 0),
+                    "seeds_significant": int(significant.get(profession_id, 0)),
+                    "small": bool(small.get(profession_id, True)),
+                }
+            )
+    return pd.DataFrame(parts, columns=columns)

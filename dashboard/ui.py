@@ -23,8 +23,9 @@ PAGES = (
     ("overview", "Overview", ":material/home:", "data, predictors, headline metrics"),
     ("professions", "Professions", ":material/work:", "errors and TPR gaps by gender"),
     ("significance", "Significance", ":material/balance:", "every pairwise test"),
+    ("seeds", "Seeds", ":material/grain:", "the procedure over training seeds"),
     ("calibration", "Calibration", ":material/show_chart:", "reliability diagrams"),
-    ("training", "Training", ":material/trending_up:", "the LoRA training curve"),
+    ("training", "Training", ":material/trending_up:", "every seed's LoRA training curve"),
     ("probes", "Probes", ":material/swap_horiz:", "swapped and removed gendered words"),
     ("examples", "Examples", ":material/article:", "read the bios and predictions"),
     ("try_bio", "Try a bio", ":material/edit_note:", "score a bio you type (runs the models)"),
@@ -126,7 +127,9 @@ def predictor_select(options: Sequence[str], study_dir: Path, key: str) -> str:
     """A model selector showing each predictor's label; prefers LoRA when present."""
     names = labels(study_dir)
     options = list(options)
-    index = options.index("lora") if "lora" in options else 0
+    # The first seed's run of LoRA; each option names its seed, so the page says which one.
+    lora = [i for i, name in enumerate(options) if catalogue.split_run(name)[0] == "lora"]
+    index = lora[0] if lora else 0
     return st.selectbox(
         "Model",
         options,

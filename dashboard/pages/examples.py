@@ -32,7 +32,8 @@ gender = c2.selectbox("Gender (label)", [ALL, "female", "male"], key="ex_gender"
 predictor = c3.selectbox(
     "Predictor",
     predictors,
-    index=predictors.index("lora") if "lora" in predictors else 0,
+    # the first training seed's LoRA run (each option names its seed)
+    index=next((i for i, p in enumerate(predictors) if p.startswith("lora@seed")), 0),
     key="ex_pred",
 )
 c4, c5 = st.columns(2)
