@@ -11,7 +11,9 @@ through :mod:`pipeline.lib.model_predictors` and
 :func:`pipeline.lib.model_predictors.predict_frame` with the study's
 ``predict`` params (so a bio gets the number the predict stage gives it), the baselines fitted
 on the study's train split with its ``baselines`` params, as the baselines stage fits them.
-A missing model or split stops with one line naming the stage that makes it.
+A missing model or split stops with one line naming the stage that makes it. A seeded
+predictor (LoRA) is scored with every run of ``seeds.train``, one row per seed
+(``lora@seed<n>``): the runs of one procedure can disagree on a bio, and all are shown.
 
 The dashboard's "Try a bio" page uses :class:`BioScorer` too.
 """
