@@ -9,15 +9,14 @@ it, from its predictions' metadata.
 
 Writes (the contract the dashboard reads):
 
-- ``results/metrics.json`` (DVC metrics): the headline numbers only, so that ``dvc exp show``
-  and ``dvc metrics diff`` stay readable: per predictor accuracy with its interval, balanced
-  accuracy, F1, ROC AUC, ECE, the proxy-bias r and the probe flip rates; the primary
-  comparison's accuracy difference, interval and p-value;
-- ``results/analysis/`` (replaced whole by each run): ``summary.json`` (data, predictors and
-  the models behind them, notes), the tidy tables ``overall.csv``, ``pairs.csv``,
-  ``groups.csv``, ``gaps.csv``, ``proxy.csv``, ``calibration.csv``, ``probes.csv`` (one row
-  per record, no index column), ``plots/{gaps,proxy,calibration}/<predictor>.csv`` (DVC plots)
-  and ``report.md``.
+- ``results/metrics.json`` (DVC metrics): the headline numbers only (per predictor, or per
+  training seed's run ``lora@seed<n>``, accuracy with its interval and the other metrics, the
+  proxy-bias r, the probe flip rates; per seeded predictor the means over seeds; ``primary``:
+  the primary comparison, over seeds when it has several);
+- ``results/analysis/`` (replaced whole by each run): ``summary.json``, the tidy tables of
+  :data:`pipeline.lib.paths.ANALYSIS_COLUMNS` (one row per record, no index column; across
+  training seeds: ``procedure.csv``, ``seeds.csv``, ``seed_gaps.csv``, ``seed_proxy.csv``),
+  ``plots/{gaps,proxy,calibration}/<predictor>.csv`` (DVC plots), ``report.md``, ``report.html``.
 
 Skips, each with a warning: a profession without test bios (no rows for it), a probe
 predictions file whose predictor has no test predictions. Errors (one line, exit 1): no
@@ -25,8 +24,8 @@ predictions at all, a predictions file whose ids differ from the test split's, p
 predictions without the probe texts or with other ids.
 
 Run from a study directory: ``python -m analysis.analyze`` (params: ``analyze``,
-``seeds.bootstrap``). Statistics: :mod:`analysis.metrics`, :mod:`analysis.significance`,
-:mod:`analysis.fairness`, :mod:`analysis.probes`.
+``seeds.bootstrap``, ``seeds.train``: a removed seed's runs are skipped with a warning). Tables:
+:mod:`analysis.tables`; across seeds: :mod:`analysis.multibootstrap`.
 """
 
 from __future__ import annotations
@@ -138,6 +137,9 @@ def analyze(
         procedure=tables.procedure_table(y, predictions, primary, pairs, params, seed),
         seeds=tables.seeds_table(overall),
         seed_gaps=tables.seed_gaps_table(y, predictions, gaps, features, params, seed),
+        seed_proxy=tables.seed_proxy_table(
+            y, predictions, gaps, features, share_women, params, seed
+        ),
         overall=overall,
         pairs=pairs,
         groups=tables.groups_table(y, predictions, features, params),
@@ -157,19 +159,15 @@ def current_runs(files: dict[str, Path], train_seeds: list[int]) -> dict[str, Pa
 
     DVC leaves a removed seed's outputs in the workspace: they are skipped with a warning.
     """
-    kept = {}
-    for name, path in files.items():
-        seed = paths.split_run(name)[1]
-        if seed is not None and seed not in train_seeds:
-            log.warning("%s: seed %d is not in seeds.train; skipped (a removed run)", path, seed)
-            continue
-        kept[name] = path
-    return kept
+    stale = {
+        n: s for n in files if (s := paths.split_run(n)[1]) is not None and s not in train_seeds
+    }
+    for name, seed in stale.items():
+        log.warning("%s: seed %d is not in seeds.train; skipped (a removed run)", files[name], seed)
+    return {name: path for name, path in files.items() if name not in stale}
 
 
-def _read_training(
-    train_seeds: list[int],
-) -> tuple[dict[str, pd.DataFrame], dict[str, int]]:
+def _read_training(train_seeds: list[int]) -> tuple[dict[str, pd.DataFrame], dict[str, int]]:
     """Every LoRA run's training curve and selected step, for the HTML report (those present)."""
     histories, best_steps = {}, {}
     for seed in train_seeds:
@@ -225,6 +223,7 @@ def write_outputs(
         "procedure": result.procedure,
         "seeds": result.seeds,
         "seed_gaps": result.seed_gaps,
+        "seed_proxy": result.seed_proxy,
     }
     for name, frame in tables.items():
         columns = list(paths.ANALYSIS_COLUMNS[name])

@@ -189,6 +189,33 @@ def procedure_difference(
     )[0]
 
 
+def _gap_statistic(
+    correct: np.ndarray, profession: np.ndarray, female: np.ndarray
+) -> tuple[list[int], Callable[[np.ndarray, np.ndarray], np.ndarray]]:
+    """The professions with both genders, and a block statistic of their seed-mean TPR gaps."""
+    profession = np.asarray(profession, dtype=np.int64)
+    female = np.asarray(female, dtype=bool)
+    cell = profession * 2 + female  # one cell per profession x gender
+    order = np.argsort(cell, kind="stable")
+    cells, starts = np.unique(cell[order], return_index=True)
+    both = [int(p) for p in np.unique(profession) if {2 * p, 2 * p + 1} <= set(cells.tolist())]
+    where = {c: i for i, c in enumerate(cells.tolist())}
+    f_index = np.array([where[2 * p + 1] for p in both], dtype=np.int64)
+    m_index = np.array([where[2 * p] for p in both], dtype=np.int64)
+    sorted_correct = correct[:, order]
+
+    def statistic(v: np.ndarray, w: np.ndarray) -> np.ndarray:
+        w = w[order]
+        drawn = np.add.reduceat(w, starts, axis=0)  # (cells, rows)
+        right = np.stack([np.add.reduceat(c[:, None] * w, starts, axis=0) for c in sorted_correct])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            tpr = right / drawn[None]  # (S, cells, rows)
+        gap = tpr[:, f_index] - tpr[:, m_index]  # (S, professions, rows)
+        return _seed_mean(v, gap.transpose(0, 2, 1))
+
+    return both, statistic
+
+
 def procedure_gaps(
     *,
     correct: np.ndarray,
@@ -214,35 +241,53 @@ def procedure_gaps(
         that draws no woman or no man of a profession gives NaN there (left out of its interval).
     """
     correct = np.atleast_2d(np.asarray(correct, dtype=np.float64))
-    profession = np.asarray(profession, dtype=np.int64)
-    female = np.asarray(female, dtype=bool)
-    cell = profession * 2 + female  # one cell per profession x gender
-    order = np.argsort(cell, kind="stable")
-    cells, starts = np.unique(cell[order], return_index=True)
-    both = [p for p in np.unique(profession) if {2 * p, 2 * p + 1} <= set(cells.tolist())]
-    where = {c: i for i, c in enumerate(cells.tolist())}
-    f_index = np.array([where[2 * p + 1] for p in both], dtype=np.int64)
-    m_index = np.array([where[2 * p] for p in both], dtype=np.int64)
-    sorted_correct = correct[:, order]
-    n_seeds, n_bios = correct.shape
-
-    def statistic(v: np.ndarray, w: np.ndarray) -> np.ndarray:
-        w = w[order]
-        drawn = np.add.reduceat(w, starts, axis=0)  # (cells, rows)
-        right = np.stack([np.add.reduceat(c[:, None] * w, starts, axis=0) for c in sorted_correct])
-        with np.errstate(invalid="ignore", divide="ignore"):
-            tpr = right / drawn[None]  # (S, cells, rows)
-        gap = tpr[:, f_index] - tpr[:, m_index]  # (S, professions, rows)
-        return _seed_mean(v, gap.transpose(0, 2, 1))
-
+    both, statistic = _gap_statistic(correct, profession, female)
     if not both:
         return {}
     results = bootstrap_summary(
         statistic,
-        n_seeds=n_seeds,
-        n_bios=n_bios,
+        n_seeds=correct.shape[0],
+        n_bios=correct.shape[1],
         resamples=resamples,
         seed=seed,
         confidence=confidence,
     )
-    return {int(p): r for p, r in zip(both, results, strict=True)}
+    return dict(zip(both, results, strict=True))
+
+
+def procedure_proxy_slope(
+    *,
+    correct: np.ndarray,
+    profession: np.ndarray,
+    female: np.ndarray,
+    share_women: dict[int, float],
+    resamples: int,
+    seed: int,
+    confidence: float,
+) -> MultiBootstrapResult | None:
+    """The least-squares slope of the seed-mean gap on the share of women, Multi-Bootstrapped.
+
+    Over the professions of ``share_women`` (those the analysis lets carry a gap) that have
+    bios of both genders; None with fewer than three.
+    """
+    correct = np.atleast_2d(np.asarray(correct, dtype=np.float64))
+    both, gaps = _gap_statistic(correct, profession, female)
+    keep = [i for i, p in enumerate(both) if p in share_women]
+    if len(keep) < 3:
+        return None
+    x = np.array([share_women[both[i]] for i in keep], dtype=np.float64)
+    centred = x - x.mean()
+
+    def statistic(v: np.ndarray, w: np.ndarray) -> np.ndarray:
+        y = gaps(v, w)[:, keep]  # (rows, professions); NaN where a resample lacks a gender
+        slope = (y - y.mean(axis=1, keepdims=True)) @ centred / (centred @ centred)
+        return slope[:, None]
+
+    return bootstrap_summary(
+        statistic,
+        n_seeds=correct.shape[0],
+        n_bios=correct.shape[1],
+        resamples=resamples,
+        seed=seed,
+        confidence=confidence,
+    )[0]

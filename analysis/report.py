@@ -290,6 +290,10 @@ def render_report(result: Analysis, params: AnalyzeParams) -> str:
         "(analyze.min_group_size): a smaller cell's gap is too noisy to carry the relation.",
         "",
         *[f"- {row.predictor}: {row.verdict}" for row in result.proxy.itertuples()],
+        *[
+            f"- {row.predictor}, over its training seeds: {row.verdict}"
+            for row in result.seed_proxy.itertuples()
+        ],
         "",
         "## Counterfactual probes",
         "",

@@ -29,6 +29,7 @@ class Analysis:
     procedure: pd.DataFrame = field(default_factory=pd.DataFrame)
     seeds: pd.DataFrame = field(default_factory=pd.DataFrame)
     seed_gaps: pd.DataFrame = field(default_factory=pd.DataFrame)
+    seed_proxy: pd.DataFrame = field(default_factory=pd.DataFrame)
     metrics: dict[str, Any] = field(default_factory=dict)  # results/metrics.json
     summary: dict[str, Any] = field(default_factory=dict)  # results/analysis/summary.json
     notes: list[str] = field(default_factory=list)

@@ -22,7 +22,13 @@ from analysis.metrics import METRICS, overall_metrics_many, reliability_curve
 from analysis.probes import probe_effects
 from analysis.result import Analysis
 from analysis.significance import compare_predictors
-from analysis.verdicts import probe_verdict, procedure_verdict, variance_split_sentence
+from analysis.verdicts import (
+    probe_verdict,
+    procedure_proxy_verdict,
+    procedure_verdict,
+    proxy_direction,
+    variance_split_sentence,
+)
 from pipeline.lib import catalogue, paths
 from pipeline.lib.errors import SuiteError
 from pipeline.lib.labels import GENDERS, PROFESSIONS
@@ -541,3 +547,55 @@ def seed_gaps_table(
                 }
             )
     return pd.DataFrame(parts, columns=columns)
+
+
+def seed_proxy_table(
+    y: np.ndarray,
+    predictions: dict[str, pd.DataFrame],
+    gaps: pd.DataFrame,
+    features: pd.DataFrame,
+    share_women: pd.Series,
+    params: AnalyzeParams,
+    seed: int,
+) -> pd.DataFrame:
+    """The proxy-bias slope of each seeded predictor over its seeds (Multi-Bootstrap).
+
+    Over the same professions as the per-run proxy table: at least ``analyze.min_group_size``
+    bios of each gender.
+    """
+    columns = list(paths.ANALYSIS_COLUMNS["seed_proxy"])
+    rows = []
+    for procedure in catalogue.seeded_names():
+        runs = [r for r in runs_of(procedure, predictions) if paths.split_run(r)[1] is not None]
+        if not runs:
+            continue
+        part = gaps[(gaps["predictor"] == runs[0]) & ~gaps["small"].astype(bool)]
+        shares = {
+            int(p): float(share_women[p])
+            for p in part["profession_id"]
+            if p in share_women.index and np.isfinite(share_women[p])
+        }
+        boot = multibootstrap.procedure_proxy_slope(
+            correct=np.stack([predictions[r]["pred"].to_numpy(np.int64) == y for r in runs]),
+            profession=features["profession_id"].to_numpy(np.int64),
+            female=y == 1,
+            share_women=shares,
+            resamples=params.bootstrap_resamples,
+            seed=seed,
+            confidence=params.confidence,
+        )
+        if boot is None:
+            continue
+        row = {
+            "predictor": procedure,
+            "n_seeds": len(runs),
+            "n_professions": len(shares),
+            "slope": boot.estimate,
+            "slope_ci_low": boot.ci_low,
+            "slope_ci_high": boot.ci_high,
+            "p_value": boot.p_value,
+            "direction": proxy_direction(boot.estimate, boot.p_value, 1 - params.confidence),
+        }
+        row["verdict"] = procedure_proxy_verdict(row, 1 - params.confidence, params.confidence)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=columns)

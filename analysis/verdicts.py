@@ -308,3 +308,20 @@ def variance_split_sentence(row: Mapping[str, Any]) -> str:
         f"{100 * (1 - row['seed_share']):.0f}% from the test bios (SD {_points(row['sd_bios'])} "
         f"points with only the bios resampled; joint SD {_points(row['sd_joint'])} points)."
     )
+
+
+def procedure_proxy_verdict(row: Mapping[str, Any], alpha: float, confidence: float) -> str:
+    """The proxy-bias slope over training seeds (seed_proxy.csv row with its direction)."""
+    stats = (
+        f"slope {row['slope']:+.3f} per unit share of women, mean over {int(row['n_seeds'])} "
+        f"seeds, over {int(row['n_professions'])} professions ({fmt_level(confidence)} "
+        f"Multi-Bootstrap CI {row['slope_ci_low']:+.3f} to {row['slope_ci_high']:+.3f}; "
+        f"bootstrap {fmt_p(row['p_value'])})"
+    )
+    direction = row["direction"]
+    if direction == NOT_COMPUTABLE:
+        return f"Not computable over seeds ({stats})."
+    level = fmt_level(alpha)
+    if direction == NO_EVIDENCE:
+        return f"No evidence either way over seeds: {stats}; not significant at the {level} level."
+    return f"{direction.capitalize()} over seeds: {stats}; significant at the {level} level."

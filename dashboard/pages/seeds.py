@@ -51,3 +51,9 @@ for procedure_name in seed_gaps.value["predictor"].unique():
         alt="TPR gap by profession and seed; stable professions starred",
     )
     ui.table(part, f"gaps over seeds {procedure_name}")
+proxy = data.table(study, "seed_proxy")
+if proxy.ok and not proxy.value.empty:
+    st.header("Proxy bias over seeds")
+    for row in proxy.value.itertuples():
+        st.markdown(f"**{row.predictor}**")
+        st.text(row.verdict)

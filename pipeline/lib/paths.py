@@ -231,6 +231,18 @@ ANALYSIS_COLUMNS: dict[str, tuple[str, ...]] = {
         "seeds_significant",
         "small",
     ),
+    # The proxy-bias slope (gap on the share of women) at the level of the procedure.
+    "seed_proxy": (
+        "predictor",
+        "n_seeds",
+        "n_professions",
+        "slope",
+        "slope_ci_low",
+        "slope_ci_high",
+        "p_value",
+        "direction",
+        "verdict",
+    ),
 }
 ANALYSIS_TABLES = {name: ANALYSIS_DIR / f"{name}.csv" for name in ANALYSIS_COLUMNS}
 ANALYSIS_REPORT = ANALYSIS_DIR / "report.md"

@@ -8,7 +8,12 @@ import pytest
 
 from analysis._bootstrap import resample_counts
 from analysis.fairness import proxy_bias
-from analysis.multibootstrap import interval_and_p, procedure_difference, procedure_gaps
+from analysis.multibootstrap import (
+    interval_and_p,
+    procedure_difference,
+    procedure_gaps,
+    procedure_proxy_slope,
+)
 from analysis.tables import proxy_table
 from pipeline.lib.params import parse_key
 from tests.conftest import demo_params
@@ -133,3 +138,35 @@ def test_one_tiny_extreme_cell_no_longer_decides_the_proxy_verdict():
     table = proxy_table(gaps, share, params).iloc[0]
     assert table["n_professions"] == 10
     assert table["pearson_p"] > 0.05 and table["direction"] == "no evidence"
+
+
+def test_procedure_proxy_slope_is_the_least_squares_slope_of_the_seed_mean_gaps():
+    rng = np.random.default_rng(8)
+    n = 3000
+    profession = rng.integers(0, 6, n)
+    female = rng.random(n) < 0.5
+    share = {p: 0.1 + 0.15 * p for p in range(6)}
+    # a planted proxy: women recognised better (men worse) where women are many
+    p_right = 0.8 + np.where(female, 1, -1) * 0.15 * (np.vectorize(share.get)(profession) - 0.5)
+    correct = np.stack([rng.random(n) < p_right for _ in range(3)])
+    result = procedure_proxy_slope(
+        correct=correct,
+        profession=profession,
+        female=female,
+        share_women=share,
+        resamples=500,
+        seed=1,
+        confidence=CONFIDENCE,
+    )
+    gaps = [
+        np.mean(
+            [
+                c[(profession == p) & female].mean() - c[(profession == p) & ~female].mean()
+                for c in correct
+            ]
+        )
+        for p in range(6)
+    ]
+    direct = np.polyfit([share[p] for p in range(6)], gaps, 1)[0]
+    assert result.estimate == pytest.approx(direct, abs=1e-12)
+    assert result.ci_low > 0 and result.p_value < 0.05  # the planted positive slope
