@@ -9,15 +9,14 @@ it, from its predictions' metadata.
 
 Writes (the contract the dashboard reads):
 
-- ``results/metrics.json`` (DVC metrics): the headline numbers only, so that ``dvc exp show``
-  and ``dvc metrics diff`` stay readable: per predictor accuracy with its interval, balanced
-  accuracy, F1, ROC AUC, ECE, the proxy-bias r and the probe flip rates; the primary
-  comparison's accuracy difference, interval and p-value;
-- ``results/analysis/`` (replaced whole by each run): ``summary.json`` (data, predictors and
-  the models behind them, notes), the tidy tables ``overall.csv``, ``pairs.csv``,
-  ``groups.csv``, ``gaps.csv``, ``proxy.csv``, ``calibration.csv``, ``probes.csv`` (one row
-  per record, no index column), ``plots/{gaps,proxy,calibration}/<predictor>.csv`` (DVC plots)
-  and ``report.md``.
+- ``results/metrics.json`` (DVC metrics): the headline numbers only (per predictor, or per
+  training seed's run ``lora@seed<n>``, accuracy with its interval and the other metrics, the
+  proxy-bias r, the probe flip rates; per seeded predictor the means over seeds; ``primary``:
+  the primary comparison, over seeds when it has several);
+- ``results/analysis/`` (replaced whole by each run): ``summary.json``, the tidy tables of
+  :data:`pipeline.lib.paths.ANALYSIS_COLUMNS` (one row per record, no index column; across
+  training seeds: ``procedure.csv``, ``seeds.csv``, ``seed_gaps.csv``, ``seed_proxy.csv``),
+  ``plots/{gaps,proxy,calibration}/<predictor>.csv`` (DVC plots), ``report.md``, ``report.html``.
 
 Skips, each with a warning: a profession without test bios (no rows for it), a probe
 predictions file whose predictor has no test predictions. Errors (one line, exit 1): no
@@ -25,33 +24,27 @@ predictions at all, a predictions file whose ids differ from the test split's, p
 predictions without the probe texts or with other ids.
 
 Run from a study directory: ``python -m analysis.analyze`` (params: ``analyze``,
-``seeds.bootstrap``). Statistics: :mod:`analysis.metrics`, :mod:`analysis.significance`,
-:mod:`analysis.fairness`, :mod:`analysis.probes`.
+``seeds.bootstrap``, ``seeds.train``: a removed seed's runs are skipped with a warning). Tables:
+:mod:`analysis.tables`; across seeds: :mod:`analysis.multibootstrap`.
 """
 
 from __future__ import annotations
 
 import logging
-import math
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from analysis.fairness import group_error_rates, proxy_bias, tpr_gap_by_profession
+from analysis import tables
 from analysis.html_report import render_html
-from analysis.metrics import METRICS, overall_metrics_many, reliability_curve
-from analysis.probes import probe_effects
 from analysis.report import render_report
-from analysis.significance import compare_predictors
-from analysis.verdicts import probe_verdict
+from analysis.result import Analysis
 from pipeline.lib import catalogue, paths
 from pipeline.lib.errors import SuiteError, run_main
 from pipeline.lib.io import atomic_dir, write_json, write_text
-from pipeline.lib.labels import GENDERS, PROFESSIONS
+from pipeline.lib.labels import PROFESSIONS
 from pipeline.lib.params import AnalyzeParams, load_stage_params
 from pipeline.lib.prediction_files import read_predictions
 from pipeline.lib.provenance import run_log, run_metadata
@@ -66,23 +59,7 @@ from pipeline.lib.tables import (
 
 log = logging.getLogger(__name__)
 
-PARAMS = ("analyze", "seeds.bootstrap")
-
-
-@dataclass
-class Analysis:
-    """Every table of one analysis run (tidy frames, no index) and the metrics.json body."""
-
-    overall: pd.DataFrame
-    pairs: pd.DataFrame
-    groups: pd.DataFrame
-    gaps: pd.DataFrame
-    proxy: pd.DataFrame
-    calibration: pd.DataFrame
-    probes: pd.DataFrame
-    metrics: dict[str, Any] = field(default_factory=dict)  # results/metrics.json
-    summary: dict[str, Any] = field(default_factory=dict)  # results/analysis/summary.json
-    notes: list[str] = field(default_factory=list)
+PARAMS = ("analyze", "seeds.bootstrap", "seeds.train")
 
 
 def discover_predictions(directory: Path) -> dict[str, Path]:
@@ -128,15 +105,6 @@ def train_share_women(profile: dict[str, Any]) -> pd.Series:
     return series
 
 
-def _clean(value: Any) -> Any:
-    """JSON-safe scalar: NaN and infinities become None, numpy scalars plain Python."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def analyze(
     test: pd.DataFrame,
     predictions: dict[str, pd.DataFrame],
@@ -165,279 +133,71 @@ def analyze(
         raise SuiteError("no predictions to analyze")
     notes: list[str] = []
     y = test["gender_id"].to_numpy(np.int64)
-    started = time.perf_counter()
-    overall, _ = overall_metrics_many(
-        y_true=y,
-        predictions={
-            name: (frame["pred"].to_numpy(np.int64), frame["prob_female"].to_numpy(np.float64))
-            for name, frame in predictions.items()
-        },
-        seed=seed,
-        resamples=params.bootstrap_resamples,
-        confidence=params.confidence,
-        bins=params.calibration_bins,
-    )
-    log.info("overall metrics: %.1f s", time.perf_counter() - started)
-    predicted = pd.DataFrame(
-        {name: frame["pred"].to_numpy(np.int64) for name, frame in predictions.items()}
-    )
-    primary: tuple[str, str] | None = (params.primary[0], params.primary[1])
-    absent = [name for name in params.primary if name not in predictions]
-    if absent:
-        log.warning("analyze.primary: no predictions of %s; no primary comparison", absent)
-        notes.append(
-            f"No primary comparison: analyze.primary names {', '.join(params.primary)} but "
-            f"{', '.join(absent)} has no predictions."
-        )
-        primary = None
-    pairs = compare_predictors(
-        y_true=y,
-        predictions=predicted,
-        confidence=params.confidence,
-        primary=primary,
-        references=[name for name in predictions if catalogue.is_reference(name)],
-        labels={name: catalogue.label(name) for name in predictions},
-    )
-
-    missing = [
-        PROFESSIONS[i] for i in range(len(PROFESSIONS)) if i not in set(test["profession_id"])
-    ]
-    if missing:
-        log.warning(
-            "%d professions have no test bios and are skipped: %s", len(missing), ", ".join(missing)
-        )
-        notes.append(f"Professions without test bios (skipped): {', '.join(missing)}.")
-
-    groups_parts, gaps_parts, proxy_rows, calibration_parts = [], [], [], []
-    features = pd.DataFrame(
-        {
-            "profession_id": test["profession_id"].to_numpy(np.int64),
-            "profession": test["profession"].to_numpy(object),
-            "gender": np.array(GENDERS, dtype=object)[test["gender_id"].to_numpy(np.int64)],
-        }
-    )
-    for name, frame in predictions.items():
-        pred = frame["pred"].to_numpy(np.int64)
-        groups = group_error_rates(
-            y_true=y,
-            y_pred=pred,
-            sensitive_features=features,
-            confidence=params.confidence,
-            min_group_size=params.min_group_size,
-        ).reset_index()
-        groups_parts.append(groups.assign(predictor=name))
-        gaps = tpr_gap_by_profession(
-            y_true=y,
-            y_pred=pred,
-            profession=features["profession_id"],
-            confidence=params.confidence,
-            min_group_size=params.min_group_size,
-        )
-        gaps.index.name = "profession_id"
-        gaps["share_women"] = share_women.reindex(gaps.index).to_numpy()
-        gaps = gaps.reset_index()
-        gaps.insert(1, "profession", [PROFESSIONS[i] for i in gaps["profession_id"]])
-        gaps_parts.append(gaps.assign(predictor=name))
-        proxy = proxy_bias(
-            gap=gaps.set_index("profession_id")["gap"],
-            share_women=share_women,
-            confidence=params.confidence,
-        )
-        proxy_rows.append({"predictor": name, **proxy.to_dict()})
-        curve = reliability_curve(
-            y_true=y, prob=frame["prob_female"].to_numpy(np.float64), bins=params.calibration_bins
-        ).reset_index()
-        curve["bin_low"] = curve["bin"] / params.calibration_bins
-        curve["bin_high"] = (curve["bin"] + 1) / params.calibration_bins
-        calibration_parts.append(curve.assign(predictor=name))
-
-    groups = _front(pd.concat(groups_parts, ignore_index=True), "predictor")
-    gaps = _front(pd.concat(gaps_parts, ignore_index=True), "predictor")
-    proxy = pd.DataFrame(proxy_rows).infer_objects()
-    proxy["n_professions"] = proxy["n_professions"].astype(np.int64)
-    calibration = _front(pd.concat(calibration_parts, ignore_index=True), "predictor")
-    probe_table = _probe_table(test, predictions, probes, probe_predictions or {}, params)
-
-    overall_flat = _front(overall.reset_index(), "predictor")
-    cells = small_cells(test, params.min_group_size)
-    if cells["small"]:
-        notes.append(
-            f"{cells['small']} of the {cells['with_bios']} profession x gender cells with test "
-            f"bios have fewer than {params.min_group_size} bios (analyze.min_group_size): their "
-            "rates and gaps are imprecise, and their professions are listed apart from the "
-            "ranked gaps."
-        )
+    overall = tables.overall_table(y, predictions, params, seed)
+    primary = tables.primary_pair(predictions, params, notes)
+    pairs = tables.pairs_table(y, predictions, primary, params)
+    tables.missing_professions(test, notes)
+    features = tables.sensitive_features(test)
+    gaps = tables.gaps_table(y, predictions, features, share_women, params)
     result = Analysis(
-        overall=overall_flat,
+        procedure=tables.procedure_table(y, predictions, primary, pairs, params, seed),
+        seeds=tables.seeds_table(overall),
+        seed_gaps=tables.seed_gaps_table(y, predictions, gaps, features, params, seed),
+        seed_proxy=tables.seed_proxy_table(
+            y, predictions, gaps, features, share_women, params, seed
+        ),
+        overall=overall,
         pairs=pairs,
-        groups=groups,
+        groups=tables.groups_table(y, predictions, features, params),
         gaps=gaps,
-        proxy=proxy,
-        calibration=calibration,
-        probes=probe_table,
+        proxy=tables.proxy_table(gaps, share_women, params),
+        calibration=tables.calibration_table(y, predictions, params),
+        probes=tables.probe_table(test, predictions, probes, probe_predictions or {}, params),
         notes=notes,
     )
-    result.metrics = headline_metrics(result)
-    probe_verdicts = _probe_verdicts(probe_table, params.confidence)
-    result.summary = {
-        "data": {
-            "source": str((data or {}).get("source", "unknown")),
-            "synthetic": bool((data or {}).get("synthetic", False)),
-            "n_test": len(test),
-        },
-        "predictors": {
-            name: {
-                **_predictor_summary(name, (models or {}).get(name, {})),
-                "probe_verdict": probe_verdicts.get(name),
-            }
-            for name in predictions
-        },
-        "settings": {
-            "confidence": params.confidence,
-            "alpha": 1 - params.confidence,
-            "min_group_size": params.min_group_size,
-            "primary": list(primary) if primary else None,
-        },
-        "cells": cells,
-        "notes": notes,
-    }
+    result.metrics = tables.headline_metrics(result)
+    result.summary = tables.summary_body(result, test, params, primary, data, models)
     return result
 
 
-def small_cells(test: pd.DataFrame, min_group_size: int) -> dict[str, Any]:
-    """Profession x gender cells of the test split: with bios, and under ``min_group_size``.
+def current_runs(files: dict[str, Path], train_seeds: list[int]) -> dict[str, Path]:
+    """``files`` without the runs of seeds that are no longer in ``seeds.train``.
 
-    Counted once per cell (they are the same for every predictor).
+    DVC leaves a removed seed's outputs in the workspace: they are skipped with a warning.
     """
-    counts = test.groupby(["profession", "gender_id"]).size()
-    small = counts[counts < min_group_size]
-    return {
-        "with_bios": len(counts),
-        "small": len(small),
-        "small_cells": [
-            {"profession": profession, "gender": GENDERS[gender], "n": int(n)}
-            for (profession, gender), n in small.items()
-        ],
+    stale = {
+        n: s for n in files if (s := paths.split_run(n)[1]) is not None and s not in train_seeds
     }
+    for name, seed in stale.items():
+        log.warning("%s: seed %d is not in seeds.train; skipped (a removed run)", files[name], seed)
+    return {name: path for name, path in files.items() if name not in stale}
 
 
-def _probe_verdicts(probes: pd.DataFrame, confidence: float) -> dict[str, str]:
-    """One sentence per predictor on what its counterfactual probes show."""
-    overall = probes[probes["profession"] == "all"]
-    verdicts = {}
-    for name, part in overall.groupby("predictor", sort=False):
-        rows = {row["variant"]: row for row in part.to_dict(orient="records")}
-        verdicts[str(name)] = probe_verdict(rows.get("swapped"), rows.get("removed"), confidence)
-    return verdicts
-
-
-def _predictor_summary(name: str, model: dict[str, Any]) -> dict[str, Any]:
-    spec = catalogue.spec(name)
-    return {
-        "label": spec.display if spec else name,
-        "description": spec.description if spec else "not in the predictor catalogue",
-        "kind": spec.kind if spec else "unknown",
-        "reference": bool(spec and spec.reference),
-        "model": model,
-    }
-
-
-def headline_metrics(result: Analysis) -> dict[str, Any]:
-    """``results/metrics.json``: the few numbers people compare across experiments.
-
-    Per predictor: every metric of :data:`analysis.metrics.METRICS` (accuracy with its
-    interval), the proxy-bias Pearson r and the probe flip rates; and ``primary``: the accuracy
-    difference of ``analyze.primary`` (second minus first) with its exact interval and p-value.
-    """
-    overall = result.overall.set_index(["predictor", "metric"])
-    proxy = result.proxy.set_index("predictor")
-    flips = result.probes[result.probes["profession"] == "all"].set_index(["predictor", "variant"])
-    metrics: dict[str, Any] = {}
-    for name in result.overall["predictor"].unique():
-        entry = {spec.name: _clean(overall.loc[(name, spec.name), "value"]) for spec in METRICS}
-        entry["accuracy_ci_low"] = _clean(overall.loc[(name, "accuracy"), "ci_low"])
-        entry["accuracy_ci_high"] = _clean(overall.loc[(name, "accuracy"), "ci_high"])
-        entry["proxy_r"] = _clean(proxy.loc[name, "pearson_r"]) if name in proxy.index else None
-        for (predictor, variant), row in flips.iterrows():
-            if predictor == name:
-                entry[f"flip_rate_{variant}"] = _clean(row["flip_rate"])
-        metrics[name] = entry
-    primary = result.pairs[result.pairs["family"] == "primary"]
-    if not primary.empty:
-        row = primary.iloc[0]
-        metrics["primary"] = {
-            "acc_diff": _clean(row["acc_diff"]),
-            "acc_diff_ci_low": _clean(row["diff_ci_low"]),
-            "acc_diff_ci_high": _clean(row["diff_ci_high"]),
-            "p_value": _clean(row["p_value"]),
-        }
-    return metrics
-
-
-def _front(frame: pd.DataFrame, column: str) -> pd.DataFrame:
-    return frame[[column, *[c for c in frame.columns if c != column]]]
-
-
-PROBE_COLUMNS = list(paths.ANALYSIS_COLUMNS["probes"])
-
-
-def _probe_table(
-    test: pd.DataFrame,
-    predictions: dict[str, pd.DataFrame],
-    probes: pd.DataFrame | None,
-    probe_predictions: dict[str, pd.DataFrame],
-    params: AnalyzeParams,
-) -> pd.DataFrame:
-    if probes is None or not probe_predictions:
-        return pd.DataFrame(columns=PROBE_COLUMNS)
-    position = pd.Index(test["id"].astype(str)).get_indexer(probes["source_id"].astype(str))
-    if (position < 0).any():
-        bad = probes["source_id"][position < 0].iloc[0]
-        raise SuiteError(
-            f"{paths.PROBES_FILE}: source id {bad!r} is not in the test split; "
-            "rerun the probe stage"
-        )
-    source = test.iloc[position]
-    parts = []
-    for name, frame in probe_predictions.items():
-        if name not in predictions:
-            log.warning("probe predictions of %s but no test predictions: skipped", name)
+def _read_training(train_seeds: list[int]) -> tuple[dict[str, pd.DataFrame], dict[str, int]]:
+    """Every LoRA run's training curve and selected step, for the HTML report (those present)."""
+    histories, best_steps = {}, {}
+    for seed in train_seeds:
+        history_file, metrics_file = paths.lora_history(seed), paths.lora_metrics(seed)
+        if not (history_file.exists() and metrics_file.exists()):
             continue
-        effects = probe_effects(
-            variant=probes["variant"],
-            y_expected=probes["expected_gender_id"].to_numpy(np.int64),
-            y_pred=frame["pred"].to_numpy(np.int64),
-            y_pred_original=predictions[name]["pred"].to_numpy(np.int64)[position],
-            y_true_original=source["gender_id"].to_numpy(np.int64),
-            profession=source["profession"].to_numpy(object),
-            confidence=params.confidence,
-        ).reset_index()
-        parts.append(effects.assign(predictor=name))
-    if not parts:
-        return pd.DataFrame(columns=PROBE_COLUMNS)
-    table = pd.concat(parts, ignore_index=True)
-    return table[PROBE_COLUMNS]
-
-
-def _read_training() -> tuple[pd.DataFrame | None, int | None]:
-    """The LoRA training curve and selected step for the HTML report, if the study has them."""
-    if not (paths.LORA_HISTORY.exists() and paths.LORA_METRICS.exists()):
-        return None, None
-    # Through the suite's checked readers: a corrupt file is one line, not a traceback.
-    history = read_numbers(
-        paths.LORA_HISTORY,
-        paths.LORA_HISTORY_COLUMNS,
-        what="training history",
-        missing_hint="run the train stage again (dvc repro train)",
-    )
-    metrics = read_json_object(paths.LORA_METRICS, what="the train stage's metrics (an object)")
-    best = metrics.get("best_step")
-    if best is not None and (isinstance(best, bool) or not isinstance(best, int) or best < 0):
-        raise SuiteError(
-            f"{paths.LORA_METRICS}: best_step {best!r} is not a step number; "
-            "run the train stage again (dvc repro train)"
+        name = paths.run_name("lora", seed)
+        # Through the suite's checked readers: a corrupt file is one line, not a traceback.
+        histories[name] = read_numbers(
+            history_file,
+            paths.LORA_HISTORY_COLUMNS,
+            what="training history",
+            missing_hint=f"run the train stage again (dvc repro train@{seed})",
         )
-    return history, best
+        metrics = read_json_object(metrics_file, what="the train stage's metrics (an object)")
+        best = metrics.get("best_step")
+        if best is not None and (isinstance(best, bool) or not isinstance(best, int) or best < 0):
+            raise SuiteError(
+                f"{metrics_file}: best_step {best!r} is not a step number; "
+                f"run the train stage again (dvc repro train@{seed})"
+            )
+        if best is not None:
+            best_steps[name] = best
+    return histories, best_steps
 
 
 def _read_profile() -> dict[str, Any]:
@@ -478,6 +238,10 @@ def write_outputs(
         "proxy": result.proxy,
         "calibration": result.calibration,
         "probes": result.probes,
+        "procedure": result.procedure,
+        "seeds": result.seeds,
+        "seed_gaps": result.seed_gaps,
+        "seed_proxy": result.seed_proxy,
     }
     for name, frame in tables.items():
         columns = list(paths.ANALYSIS_COLUMNS[name])
@@ -511,7 +275,7 @@ def main() -> None:
     """Read params, the split, the profile and every predictions file; write the analysis."""
     params = load_stage_params(PARAMS)
     test_path = paths.require(paths.split_path("test"), "prepare")
-    files = discover_predictions(paths.PREDICTIONS_DIR)
+    files = current_runs(discover_predictions(paths.PREDICTIONS_DIR), params["seeds.train"])
     if not files:
         raise SuiteError(
             f"no predictions in {paths.PREDICTIONS_DIR}/; run the predict, train or baselines "
@@ -538,8 +302,8 @@ def main() -> None:
             models=models,
         )
         report = render_report(result, params["analyze"])
-        history, best_step = _read_training()
-        report_html = render_html(result, params["analyze"], report, history, best_step)
+        histories, best_steps = _read_training(params["seeds.train"])
+        report_html = render_html(result, params["analyze"], report, histories, best_steps)
         with atomic_dir(paths.ANALYSIS_DIR) as tmp:
             write_outputs(result, report, run_metadata("analyze", params), tmp, report_html)
         write_json(result.metrics, paths.ANALYSIS_METRICS)

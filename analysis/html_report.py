@@ -23,7 +23,7 @@ from analysis import plots
 from analysis.verdicts import fmt_level
 
 if TYPE_CHECKING:
-    from analysis.analyze import Analysis
+    from analysis.result import Analysis
     from pipeline.lib.params import AnalyzeParams
 
 CSS = """
@@ -65,17 +65,21 @@ def _models(result: Analysis, *, references: bool = False) -> list[str]:
 
 
 def _figures(
-    result: Analysis, params: AnalyzeParams, history: pd.DataFrame | None, best_step: int | None
+    result: Analysis,
+    params: AnalyzeParams,
+    histories: dict[str, pd.DataFrame] | None,
+    best_steps: dict[str, int] | None,
 ) -> dict[str, list[str]]:
     """Figures to place after the report section whose heading starts with each key."""
     level = fmt_level(params.confidence)
     figures: dict[str, list[str]] = {}
-    if history is not None and not history.empty:
+    histories = {name: h for name, h in (histories or {}).items() if not h.empty}
+    if histories:
         figures["## Predictors"] = [
             figure_html(
-                plots.training_curves({"lora": history}, {"lora": best_step} if best_step else {}),
-                "LoRA training: train loss, dev accuracy and dev loss by step (circled: the "
-                "step model selection kept, on dev only)",
+                plots.training_curves(histories, best_steps or {}),
+                f"LoRA training, all {len(histories)} seed(s): train loss, dev accuracy and dev "
+                "loss by step (circled: the step model selection kept, on dev only)",
             )
         ]
     ece = result.overall[result.overall["metric"] == "ece"].set_index("predictor")["value"]
@@ -128,12 +132,12 @@ def render_html(
     result: Analysis,
     params: AnalyzeParams,
     markdown: str,
-    history: pd.DataFrame | None = None,
-    best_step: int | None = None,
+    histories: dict[str, pd.DataFrame] | None = None,
+    best_steps: dict[str, int] | None = None,
 ) -> str:
-    """The whole report as one self-contained HTML page."""
+    """The whole report as one self-contained HTML page (every seed's training curves)."""
     renderer = MarkdownIt("commonmark", {"html": False}).enable("table")
-    figures = _figures(result, params, history, best_step)
+    figures = _figures(result, params, histories, best_steps)
     body = []
     for heading, text in _sections(markdown):
         body.append(renderer.render(text))

@@ -223,3 +223,41 @@ def training_curves(histories: Mapping[str, pd.DataFrame], best_steps: Mapping[s
             ax.set_xlabel("optimizer step")
             ax.legend(fontsize="small")
     return fig
+
+
+def seed_accuracy(overall: pd.DataFrame, procedure: pd.Series | None, level: str) -> Figure:
+    """Each training seed's accuracy with its interval, and the procedure's mean difference."""
+    runs = overall[(overall["metric"] == "accuracy") & overall["predictor"].str.contains("@seed")]
+    with sns.axes_style("whitegrid"):
+        fig = Figure(figsize=(10, 0.5 * len(runs) + 1.6), layout="constrained")
+        ax = fig.subplots()
+        y = np.arange(len(runs))
+        ax.errorbar(
+            runs["value"],
+            y,
+            xerr=[runs["value"] - runs["ci_low"], runs["ci_high"] - runs["value"]],
+            fmt="o",
+            capsize=3,
+        )
+        ax.set_yticks(y, runs["predictor"])
+        ax.set_xlabel(f"test accuracy ({level} interval)")
+        if procedure is not None:
+            ax.axvline(procedure["acc_a"], color="grey", linestyle="--", label="zero-shot")
+            ax.axvline(procedure["acc_b_mean"], color="C1", label="mean over seeds")
+            ax.legend(fontsize="small")
+    return fig
+
+
+def seed_gap_heatmap(gaps: pd.DataFrame, seed_gaps: pd.DataFrame, procedure: str) -> Figure:
+    """Profession x seed TPR gaps of one seeded predictor; stable professions marked ``*``."""
+    runs = gaps[gaps["predictor"].str.startswith(f"{procedure}@seed")]
+    grid = runs.pivot_table(index="profession", columns="predictor", values="gap")
+    stable = set(seed_gaps.loc[seed_gaps["stable"].astype(bool), "profession"])
+    grid.index = [f"{p} *" if p in stable else p for p in grid.index]
+    with sns.axes_style("white"):
+        fig = Figure(figsize=(2 + 1.2 * grid.shape[1], 0.3 * len(grid) + 1.5), layout="constrained")
+        ax = fig.subplots()
+        sns.heatmap(grid, ax=ax, cmap="RdBu", center=0, vmin=-1, vmax=1, annot=True, fmt=".2f")
+        ax.set_xlabel("training seed")
+        ax.set_ylabel("profession (*: stable gap over seeds)")
+    return fig

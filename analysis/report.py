@@ -9,13 +9,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from analysis.metrics import METRICS
 from analysis.verdicts import fmt_level, gap_line, model_description
 
 if TYPE_CHECKING:
-    from analysis.analyze import Analysis
+    from analysis.result import Analysis
     from pipeline.lib.params import AnalyzeParams
 
 
@@ -53,7 +52,33 @@ def _headline(result: Analysis) -> list[str]:
     return lines
 
 
-def _comparisons(pairs: pd.DataFrame, params: AnalyzeParams) -> list[str]:
+def _procedure(result: Analysis, params: AnalyzeParams) -> list[str]:
+    """The primary comparison over training seeds: the procedure first, then each seed."""
+    row = result.procedure.iloc[0]
+    primary = result.pairs[result.pairs["family"] == "primary"]
+    lines = [
+        f"{row.predictor_b} against {row.predictor_a} (analyze.primary) as a procedure: the mean "
+        f"over {row.n_seeds} training seed(s) (seeds.train) of the accuracy difference on the "
+        f"same {row.n_bios:,} test bios. Its interval and p-value are the Multi-Bootstrap "
+        "(Sellam et al., 2022): seeds and test bios resampled jointly, with replacement, "
+        f"{row.resamples:,} times (seeded), zero-shot paired on the same resampled bios.",
+        "",
+        f"**{row.verdict}**",
+        "",
+        row.variance_verdict,
+        "",
+    ]
+    if row.n_seeds > 1:
+        lines += [
+            "Each seed against the same baseline (exact McNemar, Holm-adjusted across the seeds):",
+            "",
+            *[f"- {r.verdict}" for r in primary.itertuples()],
+        ]
+    return lines
+
+
+def _comparisons(result: Analysis, params: AnalyzeParams) -> list[str]:
+    pairs = result.pairs
     level = fmt_level(1 - params.confidence)
     primary = pairs[pairs["family"] == "primary"]
     secondary = pairs[pairs["family"] == "secondary"]
@@ -64,6 +89,8 @@ def _comparisons(pairs: pd.DataFrame, params: AnalyzeParams) -> list[str]:
             f"No primary comparison: analyze.primary ({' vs '.join(params.primary)}) needs "
             "predictions of both."
         )
+    elif not result.procedure.empty:
+        lines += _procedure(result, params)
     else:
         row = primary.iloc[0]
         lines += [
@@ -93,6 +120,55 @@ def _comparisons(pairs: pd.DataFrame, params: AnalyzeParams) -> list[str]:
             "Chance references are shown for orientation, never tested:",
             "",
             *[f"- {row.verdict}" for row in reference.itertuples()],
+        ]
+    return lines
+
+
+def _seeds(result: Analysis, params: AnalyzeParams) -> list[str]:
+    """Across training seeds: each metric's spread, and the gaps that hold over seeds."""
+    if result.seeds.empty:
+        return []
+    lines = ["## Across training seeds", ""]
+    for procedure, part in result.seeds.groupby("predictor", sort=False):
+        seeds = result.summary["settings"]["training_seeds"].get(procedure, [])
+        lines += [
+            f"{procedure}: {len(seeds)} training seed(s) ({', '.join(map(str, seeds))}); each "
+            "seed's metrics with their intervals are in the headline table above.",
+            "",
+            "| metric | mean | SD | min | max |",
+            "| --- | --- | --- | --- | --- |",
+            *[
+                f"| {r.metric} | {_num(r.mean)} | {_num(r.sd)} | {_num(r.min)} | {_num(r.max)} |"
+                for r in part.itertuples()
+            ],
+            "",
+        ]
+    level = fmt_level(params.confidence)
+    for procedure, part in result.seed_gaps.groupby("predictor", sort=False):
+        n_seeds = int(part["n_seeds"].iloc[0])
+        ranked = part[~part["small"]]
+        stable = ranked[ranked["stable"]].sort_values("gap", key=abs, ascending=False)
+        held = set(stable["profession_id"])
+        single = int(ranked.loc[~ranked["profession_id"].isin(held), "seeds_significant"].sum())
+        lines += [
+            f"Gaps of {procedure} across its {n_seeds} seed(s): the mean over seeds of each "
+            f"profession's TPR gap with its {level} Multi-Bootstrap interval (seeds and bios "
+            "resampled jointly; not adjusted across professions), over professions with at "
+            f"least {params.min_group_size} test bios of each gender. A gap is *stable* when that "
+            "interval excludes 0.",
+            "",
+        ]
+        lines += [
+            f"- {r.profession}: gap {r.gap:+.3f} ({level} CI {r.gap_ci_low:+.3f} to "
+            f"{r.gap_ci_high:+.3f}), significant alone in {r.seeds_significant} of {n_seeds} seeds"
+            for r in stable.itertuples()
+        ] or ["- no stable gap"]
+        lines += [
+            "",
+            f"Single-seed significant gaps that did not hold across seeds: {single} (seed x "
+            "profession gaps significant after Holm in one seed's gaps.csv rows, in professions "
+            "whose gap is not stable).",
+            "",
         ]
     return lines
 
@@ -198,7 +274,9 @@ def render_report(result: Analysis, params: AnalyzeParams) -> str:
         "",
         *_headline(result),
         "",
-        *_comparisons(result.pairs, params),
+        *_comparisons(result, params),
+        "",
+        *_seeds(result, params),
         "",
         "## Where the gender gaps are",
         "",
@@ -207,9 +285,15 @@ def render_report(result: Analysis, params: AnalyzeParams) -> str:
         "",
         "With gap = TPR(women) - TPR(men), a model that uses the profession as a proxy for gender "
         "recognises women better and men worse where women are many: a positive slope. Tested "
-        f"with Pearson's r at the {fmt_level(1 - params.confidence)} level, per predictor.",
+        f"with Pearson's r at the {fmt_level(1 - params.confidence)} level, per predictor, over "
+        f"the professions with at least {params.min_group_size} test bios of each gender "
+        "(analyze.min_group_size): a smaller cell's gap is too noisy to carry the relation.",
         "",
         *[f"- {row.predictor}: {row.verdict}" for row in result.proxy.itertuples()],
+        *[
+            f"- {row.predictor}, over its training seeds: {row.verdict}"
+            for row in result.seed_proxy.itertuples()
+        ],
         "",
         "## Counterfactual probes",
         "",

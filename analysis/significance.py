@@ -16,7 +16,9 @@ Families (``compare_predictors``):
 
 - ``primary``: the comparison the study exists to make (``analyze.primary``, the zero-shot base
   against LoRA by default), tested alone at level alpha = 1 - confidence; interval at the
-  stated confidence.
+  stated confidence. When its trained side has several training seeds, the primary family is
+  one pair per seed, Holm-adjusted across the seeds (with one seed Holm is the raw p-value);
+  pairs of two runs of the same procedure (two seeds) are not compared.
 - ``secondary``: every other pair of predictors that are not untrained references, Holm-adjusted
   within the family. Holm rejects the R smallest p-values; each interval is at level
   1 - alpha / (k - R) (k pairs; 1 - alpha when all are rejected), the level at which Holm's
@@ -116,11 +118,16 @@ def holm_level(p_values: Sequence[float], alpha: float) -> tuple[np.ndarray, np.
     return adjusted, rejected, alpha / remaining if remaining else alpha
 
 
-def _pairs(names: Sequence[str], primary: tuple[str, str] | None) -> list[tuple[str, str]]:
-    pairs = list(combinations(names, 2))
-    if primary is not None:
-        pairs = [primary] + [p for p in pairs if set(p) != set(primary)]
-    return pairs
+def _pairs(
+    names: Sequence[str], primary: Sequence[tuple[str, str]], same: Mapping[str, str]
+) -> list[tuple[str, str]]:
+    keys = {frozenset(p) for p in primary}
+    rest = [
+        p
+        for p in combinations(names, 2)
+        if frozenset(p) not in keys and not (p[0] in same and same[p[0]] == same.get(p[1]))
+    ]
+    return [*primary, *rest]
 
 
 def compare_predictors(
@@ -128,9 +135,10 @@ def compare_predictors(
     y_true: Any,
     predictions: pd.DataFrame,
     confidence: float = 0.95,
-    primary: tuple[str, str] | None = None,
+    primary: tuple[str, str] | Sequence[tuple[str, str]] | None = None,
     references: Sequence[str] = (),
     labels: Mapping[str, str] | None = None,
+    procedures: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Every pair of predictors (columns of ``predictions``) on the same bios, by family.
 
@@ -138,9 +146,12 @@ def compare_predictors(
         y_true: true gender ids.
         predictions: one column of predicted gender ids per predictor, rows aligned with y_true.
         confidence: interval level; the tests' level is alpha = 1 - confidence.
-        primary: ``(a, b)``, the primary comparison (difference b - a), or None.
+        primary: ``(a, b)``, the primary comparison (difference b - a), or a list of such pairs
+            (one per training seed: Holm across them), or None.
         references: untrained references: their pairs are shown, never tested.
         labels: display labels for the verdicts.
+        procedures: ``{run: procedure}`` for the runs of a seeded predictor; two runs of the
+            same procedure are not compared.
 
     Returns:
         One row per pair (the primary first), columns :data:`PAIR_COLUMNS`: McNemar counts and
@@ -151,16 +162,23 @@ def compare_predictors(
     y = np.asarray(y_true)
     alpha = 1 - confidence
     names = list(predictions.columns)
-    if primary is not None and not set(primary) <= set(names):
-        raise ValueError(f"primary comparison {primary} needs predictions of both")
+    if primary is None:
+        primary_pairs: list[tuple[str, str]] = []
+    elif len(primary) == 2 and all(isinstance(p, str) for p in primary):
+        primary_pairs = [(primary[0], primary[1])]
+    else:
+        primary_pairs = [(a, b) for a, b in primary]
+    for pair in primary_pairs:
+        if not set(pair) <= set(names):
+            raise ValueError(f"primary comparison {pair} needs predictions of both")
     rows = []
-    for a, b in _pairs(names, primary):
+    for a, b in _pairs(names, primary_pairs, procedures or {}):
         test = mcnemar_test(y_true=y, pred_a=predictions[a], pred_b=predictions[b]).to_dict()
         acc_a = float((predictions[a].to_numpy() == y).mean())
         acc_b = float((predictions[b].to_numpy() == y).mean())
         if a in references or b in references:
             family = "reference"
-        elif primary is not None and (a, b) == tuple(primary):
+        elif (a, b) in primary_pairs:
             family = "primary"
         else:
             family = "secondary"
@@ -175,14 +193,12 @@ def compare_predictors(
     frame["ci_level"] = confidence
     frame["p_adjusted"] = np.nan
     frame["significant"] = pd.Series([None] * len(frame), dtype=object)
-    is_primary = frame["family"] == "primary"
-    frame.loc[is_primary, "p_adjusted"] = frame.loc[is_primary, "p_value"]
-    frame.loc[is_primary, "significant"] = frame.loc[is_primary, "p_value"] < alpha
-    secondary = frame["family"] == "secondary"
-    adjusted, rejected, level = holm_level(frame.loc[secondary, "p_value"], alpha)
-    frame.loc[secondary, "p_adjusted"] = adjusted
-    frame.loc[secondary, "significant"] = rejected
-    frame.loc[secondary, "ci_level"] = 1 - level
+    for family in ("primary", "secondary"):  # Holm within each (one primary pair: its raw p)
+        members = frame["family"] == family
+        adjusted, rejected, level = holm_level(frame.loc[members, "p_value"], alpha)
+        frame.loc[members, "p_adjusted"] = adjusted
+        frame.loc[members, "significant"] = rejected
+        frame.loc[members, "ci_level"] = 1 - level
     bounds = [
         paired_difference_interval(
             a_only=row.a_only_correct, b_only=row.b_only_correct, n=row.n, confidence=row.ci_level

@@ -71,7 +71,12 @@ def pair_verdict(row: Mapping[str, Any], labels: Mapping[str, str], alpha: float
     if row["a_only_correct"] + row["b_only_correct"] == 0:
         return f"{a} and {b} are right and wrong on exactly the same bios: nothing to test."
     level = fmt_level(row["ci_level"])
-    if row["family"] == "primary":
+    if row["family"] == "primary" and "@seed" in f"{a} {b}":
+        test = (
+            f"exact McNemar {fmt_p(row['p_value'])}, Holm-adjusted {fmt_p(row['p_adjusted'])} "
+            "across the training seeds of the primary comparison"
+        )
+    elif row["family"] == "primary":
         test = f"exact McNemar {fmt_p(row['p_value'])}; the primary comparison, tested alone"
     else:
         test = (
@@ -248,3 +253,83 @@ def probe_verdict(
         return "No probe predictions."
     sentence = "; ".join(parts)
     return sentence[0].upper() + sentence[1:] + f" ({level} Wilson intervals)."
+
+
+def seeds_count_phrase(significant: int, n_seeds: int) -> str:
+    """``significant in 3 of 3 seeds`` (the per-seed exact McNemar tests, Holm across seeds)."""
+    return (
+        f"significant in {significant} of {n_seeds} seed{'s' if n_seeds != 1 else ''} "
+        "(exact McNemar per seed, Holm across seeds)"
+    )
+
+
+def procedure_verdict(
+    row: Mapping[str, Any], labels: Mapping[str, str], alpha: float, confidence: float
+) -> str:
+    """The primary comparison as a procedure: the Multi-Bootstrap figure, then the seed count.
+
+    With one seed: the paired comparison of that one adapter, and that seed variance was not
+    measured.
+
+    ``row``: a procedure.csv row (predictor_a, predictor_b, n_seeds, acc_a, acc_b_mean,
+    acc_diff = mean over seeds of acc_b - acc_a, diff_ci_low, diff_ci_high, p_value,
+    significant, seeds_significant, sd_seeds, sd_bios, seed_share, pair_verdict).
+    """
+    a, b, n = row["predictor_a"], row["predictor_b"], int(row["n_seeds"])
+    if n == 1:
+        return (
+            f"{row['pair_verdict']} Seed variance was not measured: one training seed "
+            "(seeds.train), so this is one adapter, not the fine-tuning procedure."
+        )
+    diff, low, high = row["acc_diff"], row["diff_ci_low"], row["diff_ci_high"]
+    level = fmt_level(confidence)
+    interval = (
+        f"{level} Multi-Bootstrap CI {_points(low)} to {_points(high)} points over seeds and "
+        f"test bios; bootstrap {fmt_p(row['p_value'])} at the {fmt_level(alpha)} level"
+    )
+    count = seeds_count_phrase(int(row["seeds_significant"]), n)
+    if row["significant"]:
+        better, worse = (b, a) if diff > 0 else (a, b)
+        return (
+            f"Over {n} training seeds, {_name(better, labels)} is more accurate than "
+            f"{_name(worse, labels)}: by {_points(abs(diff))} percentage points on average "
+            f"({b} {100 * row['acc_b_mean']:.1f}% averaged over seeds against {a} "
+            f"{100 * row['acc_a']:.1f}%; {interval}); {count}."
+        )
+    return (
+        f"Over {n} training seeds, no significant difference in accuracy between "
+        f"{_name(a, labels)} and {_name(b, labels)}: {b} minus {a} {100 * diff:+.1f} percentage "
+        f"points on average ({interval}; the interval includes 0); {count}."
+    )
+
+
+def variance_split_sentence(row: Mapping[str, Any]) -> str:
+    """Where the procedure-level interval's width comes from: training seeds vs test bios."""
+    if int(row["n_seeds"]) < 2:
+        return (
+            "Seed variance was not measured (one training seed): the interval covers the test "
+            "bios only."
+        )
+    return (
+        f"Variance split: {100 * row['seed_share']:.0f}% of the variance comes from the training "
+        f"seeds (SD {_points(row['sd_seeds'])} points with only the seeds resampled) and "
+        f"{100 * (1 - row['seed_share']):.0f}% from the test bios (SD {_points(row['sd_bios'])} "
+        f"points with only the bios resampled; joint SD {_points(row['sd_joint'])} points)."
+    )
+
+
+def procedure_proxy_verdict(row: Mapping[str, Any], alpha: float, confidence: float) -> str:
+    """The proxy-bias slope over training seeds (seed_proxy.csv row with its direction)."""
+    stats = (
+        f"slope {row['slope']:+.3f} per unit share of women, mean over {int(row['n_seeds'])} "
+        f"seeds, over {int(row['n_professions'])} professions ({fmt_level(confidence)} "
+        f"Multi-Bootstrap CI {row['slope_ci_low']:+.3f} to {row['slope_ci_high']:+.3f}; "
+        f"bootstrap {fmt_p(row['p_value'])})"
+    )
+    direction = row["direction"]
+    if direction == NOT_COMPUTABLE:
+        return f"Not computable over seeds ({stats})."
+    level = fmt_level(alpha)
+    if direction == NO_EVIDENCE:
+        return f"No evidence either way over seeds: {stats}; not significant at the {level} level."
+    return f"{direction.capitalize()} over seeds: {stats}; significant at the {level} level."

@@ -49,7 +49,8 @@ TABLES: dict[str, tuple[Path, tuple[str, ...]]] = {
 }
 METRIC_NAMES = tuple(spec.name for spec in METRIC_SPECS)
 # How the Experiments page prefixes each DVC metrics file's keys.
-METRIC_SCOPES = {METRICS.as_posix(): "", paths.LORA_METRICS.as_posix(): "train."}
+# A training seed's results/lora/seed_<n>/metrics.json gets "train.seed_<n>.".
+METRIC_SCOPES = {METRICS.as_posix(): ""}
 
 
 @dataclass(frozen=True)
@@ -294,21 +295,28 @@ def report(study: Path) -> Loaded:
     return Loaded("report", path, value=text)
 
 
-def history(study: Path) -> Loaded:
-    """The LoRA training curve: ``results/lora/history.csv`` (one row per dev evaluation)."""
-    loaded = _load(study, "history", paths.LORA_HISTORY, _read_csv, paths.LORA_HISTORY_COLUMNS)
+def training_seeds(study: Path) -> list[int]:
+    """The training seeds whose LoRA run has results in the study (``results/lora/seed_<n>/``)."""
+    folder = study / paths.LORA_RESULTS_DIR
+    found = [p.name.removeprefix("seed_") for p in folder.glob("seed_*") if p.is_dir()]
+    return sorted(int(s) for s in found if s.isdigit())
+
+
+def history(study: Path, seed: int) -> Loaded:
+    """One seed's LoRA training curve: ``results/lora/seed_<n>/history.csv``."""
+    rel = paths.lora_history(seed)
+    loaded = _load(study, "history", rel, _read_csv, paths.LORA_HISTORY_COLUMNS)
     if loaded.ok and loaded.value.empty:
-        return Loaded("history", loaded.path, problem=f"`{paths.LORA_HISTORY}` has no rows")
+        return Loaded("history", loaded.path, problem=f"`{rel}` has no rows")
     return loaded
 
 
-def train_metrics(study: Path) -> Loaded:
-    """The train stage's dev metrics: ``results/lora/metrics.json`` (best_step, dev accuracy)."""
-    loaded = _load(study, "train metrics", paths.LORA_METRICS, _read_json)
+def train_metrics(study: Path, seed: int) -> Loaded:
+    """One seed's dev metrics: ``results/lora/seed_<n>/metrics.json`` (best_step, dev accuracy)."""
+    rel = paths.lora_metrics(seed)
+    loaded = _load(study, "train metrics", rel, _read_json)
     if loaded.ok and not isinstance(loaded.value, dict):
-        return Loaded(
-            "train metrics", loaded.path, problem=f"`{paths.LORA_METRICS}` is not an object"
-        )
+        return Loaded("train metrics", loaded.path, problem=f"`{rel}` is not an object")
     return loaded
 
 
@@ -440,7 +448,10 @@ def _record(entry: dict[str, Any], kind: str, state: str | None) -> dict[str, An
             for key, value in _flatten(content.get("data") or {}).items():
                 record[f"param:{key}"] = value
     for file, content in sorted((data.get("metrics") or {}).items()):
-        scope = METRIC_SCOPES.get(file, f"{Path(file).parent.name}.")
+        default = f"{Path(file).parent.name}."
+        if Path(file).parent.parent.as_posix().endswith(paths.LORA_RESULTS_DIR.as_posix()):
+            default = f"train.{default}"
+        scope = METRIC_SCOPES.get(file, default)
         for key, value in _flatten(content.get("data") or {}).items():
             record[f"metric:{scope}{key}"] = value
     return record
@@ -454,13 +465,13 @@ def _plots_diff(root: str, revs: tuple[str, ...], target: str) -> list[dict[str,
     return [value for entry in entries for value in entry["content"]["data"]["values"]]
 
 
-def experiment_histories(study: Path, revs: Sequence[str]) -> Loaded:
-    """The training curve of each revision or experiment in ``revs`` (a ``rev`` column each)."""
+def experiment_histories(study: Path, revs: Sequence[str], seed: int) -> Loaded:
+    """One seed's training curve at each revision or experiment in ``revs`` (a ``rev`` column)."""
     root = dvc_root(study)
     if root is None or not revs:
         return Loaded("histories", study, problem="no DVC study or no revision chosen")
     try:
-        values = _plots_diff(str(root), tuple(revs), paths.LORA_HISTORY.as_posix())
+        values = _plots_diff(str(root), tuple(revs), paths.lora_history(seed).as_posix())
     except (RuntimeError, OSError, subprocess.TimeoutExpired, json.JSONDecodeError) as err:
         return Loaded("histories", study, problem=f"DVC could not read the curves: {err}")
     frame = pd.DataFrame(values)

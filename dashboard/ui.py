@@ -23,8 +23,9 @@ PAGES = (
     ("overview", "Overview", ":material/home:", "data, predictors, headline metrics"),
     ("professions", "Professions", ":material/work:", "errors and TPR gaps by gender"),
     ("significance", "Significance", ":material/balance:", "every pairwise test"),
+    ("seeds", "Seeds", ":material/grain:", "the procedure over training seeds"),
     ("calibration", "Calibration", ":material/show_chart:", "reliability diagrams"),
-    ("training", "Training", ":material/trending_up:", "the LoRA training curve"),
+    ("training", "Training", ":material/trending_up:", "every seed's LoRA training curve"),
     ("probes", "Probes", ":material/swap_horiz:", "swapped and removed gendered words"),
     ("examples", "Examples", ":material/article:", "read the bios and predictions"),
     ("try_bio", "Try a bio", ":material/edit_note:", "score a bio you type (runs the models)"),
@@ -48,13 +49,15 @@ def labels(study_dir: Path) -> dict[str, str]:
 def default_predictor(options: Sequence[str], study_dir: Path) -> int:
     """Index of the predictor a page opens on: the second of ``analyze.primary``.
 
-    That is the study's declared "after" (LoRA in the shipped studies); the first option when the
-    analysis names no primary comparison or its predictor is not among ``options``.
+    That is the study's declared "after" (LoRA in the shipped studies), its first training seed's
+    run when it has several (each option names its seed); the first option when the analysis
+    names no primary comparison or its predictor is not among ``options``.
     """
     loaded = data.summary(study_dir)
     primary = (loaded.value["settings"].get("primary") or []) if loaded.ok else []
-    options = list(options)
-    return options.index(primary[-1]) if primary and primary[-1] in options else 0
+    # A trained predictor's options are its runs (lora@seed<n>): open on the first seed's.
+    runs = [i for i, name in enumerate(options) if catalogue.split_run(name)[0] in primary[-1:]]
+    return runs[0] if runs else 0
 
 
 def require(study_dir: Path, *loaded: data.Loaded, stage: str | None = "analyze") -> None:

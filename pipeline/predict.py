@@ -4,6 +4,7 @@ Run from a study directory::
 
     python -m pipeline.predict zero_shot                 # test split -> results/predictions/
     python -m pipeline.predict random_head --on probes   # probe texts -> results/probes/
+    python -m pipeline.predict lora --seed 1234          # one training seed's run: lora@seed1234
     torchrun --nproc_per_node=4 -m pipeline.predict zero_shot   # sharded, one identical file
 
 The predictors are the catalogue's models (``pipeline/catalogue.yaml``), loaded by
@@ -42,9 +43,12 @@ from pipeline.lib.tables import read_prepared
 log = logging.getLogger(__name__)
 
 
-def stage_name(predictor: str, on: str) -> str:
-    """The DVC stage that runs ``predictor`` on the test split or the probes."""
-    return f"{'predict' if on == 'test' else 'predict_probes'}@{predictor}"
+def stage_name(predictor: str, on: str, seed: int | None = None) -> str:
+    """The DVC stage that runs ``predictor`` (one seed's run of it) on the test split or probes."""
+    stage = "predict" if on == "test" else "predict_probes"
+    if seed is None:
+        return f"{stage}@{predictor}"
+    return f"{stage}_seeded@{predictor}-{seed}"
 
 
 def read_texts(path: Path, stage: str) -> pd.DataFrame:
@@ -62,21 +66,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Predict P(female) for every bio.")
     parser.add_argument("predictor", choices=sorted(LOADERS))
     parser.add_argument("--on", choices=("test", "probes"), default="test")
+    parser.add_argument("--seed", type=int, help="the training seed of a seeded predictor's run")
     args = parser.parse_args()
     params = load_stage_params(params_keys(args.predictor))
+    name = args.predictor if args.seed is None else paths.run_name(args.predictor, args.seed)
     if args.on == "test":
-        source, out = paths.split_path("test"), paths.predictions_path(args.predictor)
+        source, out = paths.split_path("test"), paths.predictions_path(name)
         made_by = "prepare"
     else:
-        source, out = paths.PROBES_FILE, paths.probe_predictions_path(args.predictor)
+        source, out = paths.PROBES_FILE, paths.probe_predictions_path(name)
         made_by = "probe"
     bios = read_texts(source, made_by)
     runtime = make_runtime(params["predict.device"])
     batch_size = params["predict.batch_size"] or DEFAULT_BATCH_SIZE[runtime.device.type]
-    stage = stage_name(args.predictor, args.on)
+    stage = stage_name(args.predictor, args.on, args.seed)
     try:
         with run_log(stage) as record:
-            predictor = load_predictor(args.predictor, LoadContext(params, runtime))
+            context = LoadContext(params, runtime, seed=args.seed)
+            predictor = load_predictor(args.predictor, context)
             log.info(
                 "%s on %d bios (%s): %s, batch %d, %d process(es)",
                 predictor.name,

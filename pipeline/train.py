@@ -24,17 +24,21 @@ would classify with an untrained head.
   bfloat16 autocast when present, CPU float32 otherwise; unchanged under
   ``torchrun --nproc_per_node=N`` (DDP).
 
-Writes, atomically, ``models/lora/`` (adapter safetensors with the head, adapter config,
-tokenizer, ``metadata.json``), ``results/lora/history.csv`` (DVC plot) and
-``results/lora/metrics.json`` (DVC metrics); identical runs write identical bytes. The wall time
-and whether the run resumed go to ``runs/train.json``.
+One run per training seed: the seed is the command's argument, one of ``seeds.train`` (dvc.yaml's
+``train`` stage runs ``foreach`` seed, as ``train@<seed>``; the stage does not depend on the whole
+list, so adding a seed trains that seed only). Writes, atomically, ``models/lora/seed_<n>/``
+(adapter safetensors with the head, adapter config, tokenizer, ``metadata.json``),
+``results/lora/seed_<n>/history.csv`` (DVC plot) and ``results/lora/seed_<n>/metrics.json`` (DVC
+metrics); identical runs write identical bytes. The wall time and whether the run resumed go to
+``runs/train@<n>.json``.
 
-Params: ``lora``, ``seeds.train``. Run from a study directory: ``python -m pipeline.train`` or
-``torchrun --nproc_per_node=2 -m pipeline.train``.
+Params: ``lora``. Run from a study directory: ``python -m pipeline.train 1234`` or
+``torchrun --nproc_per_node=2 -m pipeline.train 1234``.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import logging
@@ -68,7 +72,7 @@ from pipeline.lib.tables import read_split
 
 log = logging.getLogger(__name__)
 
-PARAMS = ("lora", "seeds.train")
+PARAMS = ("lora",)  # the seed is the argument (one of seeds.train): see the module docstring
 HEAD_MODULES = ("score",)  # GPT-2's classification head, trained in full and saved with LoRA
 BEST_FILE = "best-trainable.safetensors"  # best-so-far trainable weights inside a checkpoint
 COMPLETE_FILE = "suite-complete.json"  # written last: marks a checkpoint as whole
@@ -553,12 +557,20 @@ def stop_if_not_finite(value, what: str, step: int, trainer, lora: LoraParams) -
     raise SuiteError(
         f"training diverged: non-finite {what} at optimizer step {step} (scheduled learning rate "
         f"{rate:.3g}; lora.learning_rate = {lora.learning_rate:g}); nothing was written: "
-        f"{paths.LORA_DIR}, {paths.LORA_HISTORY} and {paths.LORA_METRICS} are still the previous "
-        "run's; lower lora.learning_rate or lora.max_grad_norm, or check the base model"
+        f"{_previous_outputs(trainer.args.seed)}; lower lora.learning_rate or lora.max_grad_norm, "
+        "or check the base model"
     )
 
 
-def check_finite_result(result: TrainResult, lora: LoraParams) -> None:
+def _previous_outputs(seed: int) -> str:
+    """What a refused run left as it was, for its one line."""
+    return (
+        f"{paths.lora_dir(seed)}, {paths.lora_history(seed)} and {paths.lora_metrics(seed)} are "
+        "still the previous run's"
+    )
+
+
+def check_finite_result(result: TrainResult, lora: LoraParams, seed: int) -> None:
     """Stop with one line unless every number about to be written is finite.
 
     Runs before the first write, so a run that ends with NaN weights, a NaN on dev or a NaN in
@@ -584,8 +596,7 @@ def check_finite_result(result: TrainResult, lora: LoraParams) -> None:
     if problems:
         raise SuiteError(
             f"training diverged: {problems[0]} (lora.learning_rate = {lora.learning_rate:g}); "
-            f"nothing was written: {paths.LORA_DIR}, {paths.LORA_HISTORY} and "
-            f"{paths.LORA_METRICS} are still the previous run's; lower lora.learning_rate"
+            f"nothing was written: {_previous_outputs(seed)}; lower lora.learning_rate"
         )
 
 
@@ -648,10 +659,21 @@ def _format_history(history: pd.DataFrame) -> str:
     return history.to_csv(index=False, float_format="%.10g", na_rep="")
 
 
+def parse_seed(argv: list[str] | None = None) -> int:
+    """The training seed from the command line (a non-negative integer)."""
+    parser = argparse.ArgumentParser(description="Train one LoRA run.")
+    parser.add_argument("seed", help="the training seed (one of seeds.train)")
+    value = parser.parse_args(argv).seed
+    if not value.isdigit():
+        raise SuiteError(f"training seed {value!r}: expected a non-negative integer")
+    return int(value)
+
+
 def main() -> None:
-    """Read params and splits, train, and write the adapter, history and dev metrics."""
+    """Read params and splits, train one seed's run, and write its adapter, history, metrics."""
+    seed = parse_seed()
     params = load_stage_params(PARAMS)
-    lora, seed = params["lora"], params["seeds.train"]
+    lora = params["lora"]
     columns = ("id", "text", "gender_id")
     train = read_split(paths.split_path("train"), columns)
     dev = read_split(paths.split_path("dev"), columns)
@@ -661,7 +683,7 @@ def main() -> None:
     checkpoint_dir = paths.LORA_CHECKPOINTS_DIR / checkpoint_fingerprint(
         lora, seed, paths.BASE_MODEL_DIR, processes
     )
-    with run_log("train") as record:
+    with run_log(f"train@{seed}") as record:
         result = train_lora(train, dev, lora, seed, base, checkpoint_dir)
         record.update(
             resumed_from_checkpoint=result.resumed_from is not None,
@@ -690,21 +712,23 @@ def main() -> None:
                     "local": Path(base[0]).exists(),
                 },
                 "lora": lora.model_dump(mode="json"),
+                "seed": seed,
                 "run": {
-                    **run_metadata("train", params, device_name()),
+                    **run_metadata(f"train@{seed}", params, device_name()),
+                    "seeds": {"seeds.train": seed},
                     "world_size": result.world_size,
                 },
             }
             # Everything is checked and serialised BEFORE the first write, so that a diverged
             # or failing run replaces none of the previous adapter, history and metrics; the
             # three writes that follow are renames of complete, finite files.
-            check_finite_result(result, lora)
+            check_finite_result(result, lora, seed)
             history_text = _format_history(result.history)
             json.dumps(metrics, allow_nan=False)
             json.dumps(metadata, allow_nan=False)
-            save_adapter(result, paths.LORA_DIR, metadata)
-            write_text(history_text, paths.LORA_HISTORY)
-            write_json(metrics, paths.LORA_METRICS)
+            save_adapter(result, paths.lora_dir(seed), metadata)
+            write_text(history_text, paths.lora_history(seed))
+            write_json(metrics, paths.lora_metrics(seed))
             remove_checkpoints(checkpoint_dir)
             with suppress(OSError):  # only if no other run's checkpoints are left
                 paths.LORA_CHECKPOINTS_DIR.rmdir()

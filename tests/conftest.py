@@ -67,6 +67,18 @@ def run_module(module: str, cwd: Path, *args: str, code_root: Path = REPO):
     )
 
 
+def study_predictors(study: Path) -> list[str]:
+    """Every predictor of a study in report order, a seeded one as one run per training seed."""
+    from pipeline.lib import catalogue, paths
+
+    seeds = yaml.safe_load((study / "params.yaml").read_text())["seeds"]["train"]
+    return [
+        run
+        for spec in catalogue.predictors()
+        for run in ([paths.run_name(spec.name, s) for s in seeds] if spec.seeded else [spec.name])
+    ]
+
+
 def write_params(study: Path, params: dict) -> None:
     """Write a params.yaml into a study folder."""
     study.mkdir(parents=True, exist_ok=True)
@@ -102,7 +114,7 @@ def tiny_study_template(tmp_path_factory, sample_raw, tiny_model_dir) -> Path:
     sizes = {split: len(frame) for split, frame in sample_raw.items()}
     params = demo_params(
         {
-            "seeds": {"data": 7, "model": 0, "train": 0, "bootstrap": 0},
+            "seeds": {"data": 7, "model": 0, "train": [0], "bootstrap": 0},
             "data": {"sample": sizes},
         }
     )

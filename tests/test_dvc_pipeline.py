@@ -72,8 +72,14 @@ def test_every_study_dvc_yaml_is_a_regular_file_generated_from_the_root():
 
 def test_the_same_stages_in_both_studies(pipelines):
     real, demo = pipelines["real"], pipelines["demo"]
-    assert list(real) == list(demo)
-    for name in real:
+    # The same stage definitions; the real study trains 5 seeds, the demo 3 (seeds.train).
+    assert len(yaml.safe_load((REPO / "params.yaml").read_text())["seeds"]["train"]) == 5
+
+    def definitions(names):
+        return list(dict.fromkeys(re.sub(r"(@|-)\d+$", "", n) for n in names))
+
+    assert definitions(real) == definitions(demo)
+    for name in [n for n in real if n in demo]:
         assert real[name]["params"] == demo[name]["params"]
         assert real[name]["outs"] == demo[name]["outs"]
         real_deps = [code_path(d, REPO) for d in real[name]["deps"]]
@@ -86,8 +92,22 @@ def test_the_same_stages_in_both_studies(pipelines):
 
 def test_one_predict_stage_per_catalogue_model_and_one_baselines_stage_per_baseline(pipelines):
     stages = pipelines["demo"]
+    seeds = demo_params()["seeds"]["train"]
     for spec in catalogue.predictors():
-        if spec.kind == "model":
+        if spec.seeded:  # one predict stage per training seed, reading that seed's adapter
+            for seed in seeds:
+                run = paths.run_name(spec.name, seed)
+                for stage, on, out in (
+                    ("predict_seeded", "", paths.predictions_path(run)),
+                    ("predict_probes_seeded", " --on probes", paths.probe_predictions_path(run)),
+                ):
+                    entry = stages[f"{stage}@{spec.name}-{seed}"]
+                    assert (
+                        entry["cmd"] == f"python -m pipeline.predict {spec.name} --seed {seed}{on}"
+                    )
+                    assert str(Path(spec.weights) / paths.seed_folder(seed)) in entry["deps"]
+                    assert entry["outs"] == [str(out)]
+        elif spec.kind == "model":
             for stage, on, out in (
                 ("predict", "", paths.predictions_path(spec.name)),
                 ("predict_probes", " --on probes", paths.probe_predictions_path(spec.name)),
@@ -118,13 +138,19 @@ def test_dvc_yaml_declares_the_paths_the_code_writes(pipelines):
     ]
     assert str(paths.RAW_DATA_DIR) in stages["prepare"]["deps"]
     assert stages["base_model"]["outs"] == [str(paths.BASE_MODEL_DIR)]
-    train = stages["train"]
-    assert train["outs"] == [str(paths.LORA_DIR)]
-    assert train["metrics"] == [str(paths.LORA_METRICS)]
-    assert train["plots"] == [str(paths.LORA_HISTORY)]
-    # Checkpoints must survive DVC deleting the outs of a stage it is about to rerun.
-    for declared in (*train["outs"], *train["metrics"], *train["plots"]):
-        assert not paths.LORA_CHECKPOINTS_DIR.is_relative_to(declared)
+    seeds = demo_params()["seeds"]["train"]
+    assert len(seeds) == 3  # the demo trains three seeds
+    assert {name for name in stages if name.startswith("train")} == {f"train@{s}" for s in seeds}
+    for seed in seeds:
+        train = stages[f"train@{seed}"]
+        assert train["cmd"] == f"python -m pipeline.train {seed}"
+        assert train["outs"] == [str(paths.lora_dir(seed))]
+        assert train["metrics"] == [str(paths.lora_metrics(seed))]
+        assert train["plots"] == [str(paths.lora_history(seed))]
+        assert train["params"] == ["lora"]  # not seeds.train: adding a seed reruns no other
+        # Checkpoints must survive DVC deleting the outs of a stage it is about to rerun.
+        for declared in (*train["outs"], *train["metrics"], *train["plots"]):
+            assert not paths.LORA_CHECKPOINTS_DIR.is_relative_to(declared)
     assert stages["probe"]["outs"] == [str(paths.PROBES_FILE)]
     analyze = stages["analyze"]
     assert analyze["outs"] == [str(paths.ANALYSIS_DIR)]
@@ -143,7 +169,7 @@ def stage_params(name: str, cmd: str) -> tuple[str, ...]:
     """The params a stage's module declares (``PARAMS``, or ``params_keys(<foreach key>)``)."""
     module = importlib.import_module(cmd.split()[2])
     if hasattr(module, "params_keys"):
-        return module.params_keys(name.split("@")[1])
+        return module.params_keys(name.split("@")[1].split("-")[0])  # predict_seeded@lora-1234
     return module.PARAMS
 
 

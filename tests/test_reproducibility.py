@@ -13,6 +13,7 @@ import re
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -24,16 +25,29 @@ from tests.conftest import GIT, dvc, git_commit, merge_params, run_cli, stages_r
 
 pytestmark = pytest.mark.slow
 
+# The demo trains three seeds: train@<seed> and that seed's two predict stages each.
+SEEDS = yaml.safe_load((Path(__file__).parents[1] / "demo/params.yaml").read_text())["seeds"][
+    "train"
+]
+FIRST = paths.run_name("lora", SEEDS[0])  # the first seed's run, where one run is followed
+
+
+def seed_chain(seed: int) -> set[str]:
+    """The stages of one training seed's LoRA run."""
+    return {f"train@{seed}", f"predict_seeded@lora-{seed}", f"predict_probes_seeded@lora-{seed}"}
+
+
+UNSEEDED = [m for m in catalogue.names("model") if m not in catalogue.seeded_names()]
 ALL_STAGES = {
     "prepare",
     "base_model",
     "probe",
-    "train",
     "analyze",
-    *(f"{stage}@{m}" for m in catalogue.names("model") for stage in ("predict", "predict_probes")),
+    *(f"{stage}@{m}" for m in UNSEEDED for stage in ("predict", "predict_probes")),
     *(f"baselines@{b}" for b in catalogue.names("baseline")),
+    *(stage for seed in SEEDS for stage in seed_chain(seed)),
 }
-LORA_CHAIN = {"train", "predict@lora", "predict_probes@lora", "analyze"}
+LORA_CHAIN = {"analyze", *(stage for seed in SEEDS for stage in seed_chain(seed))}
 
 
 def outputs(study: Path) -> dict[str, bytes]:
@@ -84,35 +98,50 @@ def test_repro_runs_every_stage_and_then_nothing(demo_pipeline):
     assert summary["data"]["synthetic"] is True
 
 
-def test_the_demo_shows_lora_beating_zero_shot_significantly(demo_pipeline):
-    """The default demo shows the effect the suite measures, recomputed from the predictions."""
+def test_the_demo_shows_lora_fine_tuning_beating_zero_shot_over_its_seeds(demo_pipeline):
+    """The demo's procedure-level gain is significant, and the report's numbers are the files'."""
     from scipy.stats import binomtest
+    from statsmodels.stats.multitest import multipletests
 
     study = demo_pipeline["snapshot"]
     test = pd.read_parquet(study / paths.split_path("test"))[["id", "gender_id"]]
     correct = {}
-    for name in ("zero_shot", "lora"):
+    for name in ("zero_shot", *(paths.run_name("lora", s) for s in SEEDS)):
         pred = pd.read_parquet(study / paths.predictions_path(name))[["id", "pred"]]
         joined = test.merge(pred, on="id", validate="one_to_one")
         correct[name] = (joined["pred"] == joined["gender_id"]).to_numpy()
-    lora_only = int((correct["lora"] & ~correct["zero_shot"]).sum())
-    zero_shot_only = int((correct["zero_shot"] & ~correct["lora"]).sum())
-    p_value = binomtest(lora_only, lora_only + zero_shot_only, 0.5).pvalue
+    runs = [paths.run_name("lora", s) for s in SEEDS]
+    # Per seed: exact McNemar (the binomial test on the discordant bios), Holm across seeds.
+    p_values = []
+    for run in runs:
+        lora_only = int((correct[run] & ~correct["zero_shot"]).sum())
+        zero_only = int((correct["zero_shot"] & ~correct[run]).sum())
+        p_values.append(binomtest(lora_only, lora_only + zero_only, 0.5).pvalue)
+    holm = multipletests(p_values, method="holm")[1]
     level = yaml.safe_load((study / "params.yaml").read_text())["analyze"]["confidence"]
-    print(
-        f"demo: zero-shot {correct['zero_shot'].mean():.3f}, LoRA {correct['lora'].mean():.3f}, "
-        f"exact McNemar p = {p_value:.2e} ({lora_only} vs {zero_shot_only} discordant bios)"
-    )
-    assert correct["lora"].mean() > correct["zero_shot"].mean()
-    assert p_value < 1 - level
+    mean_diff = float(np.mean([correct[r].mean() - correct["zero_shot"].mean() for r in runs]))
+
+    procedure = pd.read_csv(study / paths.ANALYSIS_TABLES["procedure"]).iloc[0]
+    assert procedure["n_seeds"] == len(SEEDS) == 3
+    assert procedure["acc_diff"] == pytest.approx(mean_diff, abs=1e-12)
+    assert procedure["seeds_significant"] == int((holm < 1 - level).sum())
+    assert bool(procedure["significant"]) and procedure["diff_ci_low"] > 0
+    assert procedure["p_value"] < 1 - level
     pairs = pd.read_csv(study / paths.ANALYSIS_DIR / "pairs.csv")
-    primary = pairs[pairs["family"] == "primary"].iloc[0]
-    assert (primary["predictor_a"], primary["predictor_b"]) == ("zero_shot", "lora")
-    assert primary["p_value"] == pytest.approx(p_value, rel=1e-9)
-    assert str(primary["significant"]) == "True" and primary["acc_diff"] > 0
+    primary = pairs[pairs["family"] == "primary"].set_index("predictor_b")
+    assert list(primary.index) == runs
+    assert primary["p_value"].tolist() == pytest.approx(p_values, rel=1e-9)
+    assert primary["p_adjusted"].tolist() == pytest.approx(list(holm), rel=1e-9)
     report = (study / paths.ANALYSIS_DIR / "report.md").read_text()
-    assert f"**{primary['verdict']}**" in report
-    assert primary["verdict"].startswith("lora (LoRA fine-tuned) is more accurate than zero_shot")
+    assert f"**{procedure['verdict']}**" in report and procedure["variance_verdict"] in report
+    assert procedure["verdict"].startswith(
+        f"Over {len(SEEDS)} training seeds, lora (LoRA fine-tuned) is more accurate than zero_shot"
+    )
+    assert f"{100 * mean_diff:.1f} percentage points on average" in procedure["verdict"]
+    metrics = read_json(study / paths.ANALYSIS_METRICS)
+    assert metrics["primary"]["acc_diff"] == pytest.approx(mean_diff, abs=1e-12)
+    assert metrics["primary"]["n_seeds"] == len(SEEDS)
+    print(f"demo: {procedure['verdict']}\n{procedure['variance_verdict']}")
 
 
 def test_dvc_plots_show_renders_offline_without_errors(demo_pipeline, tmp_path):
@@ -145,7 +174,7 @@ def test_a_fresh_clone_stays_clean_after_the_demo(demo_pipeline):
 
 def test_outputs_record_params_seeds_versions_and_device_but_no_time(demo_pipeline):
     snapshot = demo_pipeline["snapshot"]
-    for name in ("zero_shot", "lora", "tfidf_logreg"):
+    for name in ("zero_shot", FIRST, "tfidf_logreg"):
         meta = read_parquet_metadata(snapshot / paths.predictions_path(name))
         assert meta["device"].startswith("cpu") and meta["versions"]["torch"]
         assert meta["params"] and "seeds" in meta
@@ -153,13 +182,14 @@ def test_outputs_record_params_seeds_versions_and_device_but_no_time(demo_pipeli
     assert read_parquet_metadata(snapshot / paths.predictions_path("random_head"))["seeds"] == {
         "predict.random_head.seed": 1234
     }
-    adapter = read_json(snapshot / paths.LORA_DIR / "metadata.json")
-    assert adapter["run"]["seeds"] == {"seeds.train": 1234}
-    assert "wall_seconds" not in adapter
-    config = read_json(snapshot / paths.LORA_DIR / "adapter_config.json")
+    for seed in SEEDS:
+        adapter = read_json(snapshot / paths.lora_dir(seed) / "metadata.json")
+        assert adapter["run"]["seeds"] == {"seeds.train": seed} and adapter["seed"] == seed
+        assert "wall_seconds" not in adapter
+    config = read_json(snapshot / paths.lora_dir(SEEDS[0]) / "adapter_config.json")
     assert config["target_modules"] == sorted(config["target_modules"])
     summary = read_json(snapshot / paths.ANALYSIS_SUMMARY)
-    assert summary["run"]["seeds"] == {"seeds.bootstrap": 1234}
+    assert summary["run"]["seeds"] == {"seeds.bootstrap": 1234, "seeds.train": SEEDS}
     assert summary["predictors"]["zero_shot"]["model"]["n_layer"] == 2
 
 
@@ -214,14 +244,14 @@ def test_revisions_and_experiments_compare_with_their_real_values(team):
     dora = clone(team, "dora")
     demo = dora / "demo"
     before = read_json(demo / paths.ANALYSIS_METRICS)
-    before_train = read_json(demo / paths.LORA_METRICS)
-    before_history = pd.read_csv(demo / paths.LORA_HISTORY)
+    before_train = read_json(demo / paths.lora_metrics(SEEDS[0]))
+    before_history = pd.read_csv(demo / paths.lora_history(SEEDS[0]))
     # A second commit with another LoRA rank: only the LoRA chain reruns.
     set_params(demo, {"lora": {"r": 4}})
     assert stages_run(run_cli(["dvc", "repro"], demo, dora)) <= LORA_CHAIN
     git_commit(dora, "LoRA rank 4")
     after = read_json(demo / paths.ANALYSIS_METRICS)
-    assert after["lora"]["accuracy"] != before["lora"]["accuracy"]  # a real change to compare
+    assert after[FIRST]["accuracy"] != before[FIRST]["accuracy"]  # a real change to compare
 
     params = json.loads(
         run_cli(["dvc", "params", "diff", "HEAD~1", "--json"], demo, dora, stdout_only=True)
@@ -231,20 +261,21 @@ def test_revisions_and_experiments_compare_with_their_real_values(team):
     metrics = json.loads(
         run_cli(["dvc", "metrics", "diff", "HEAD~1", "--json"], demo, dora, stdout_only=True)
     )
-    accuracy = metrics[str(paths.ANALYSIS_METRICS)]["lora.accuracy"]
-    assert accuracy["old"] == before["lora"]["accuracy"]
-    assert accuracy["new"] == after["lora"]["accuracy"]
+    accuracy = metrics[str(paths.ANALYSIS_METRICS)][f"{FIRST}.accuracy"]
+    assert accuracy["old"] == before[FIRST]["accuracy"]
+    assert accuracy["new"] == after[FIRST]["accuracy"]
+    history_file = paths.lora_history(SEEDS[0])
     plots = json.loads(
         run_cli(
-            ["dvc", "plots", "diff", "HEAD~1", "--json", "--targets", str(paths.LORA_HISTORY)],
+            ["dvc", "plots", "diff", "HEAD~1", "--json", "--targets", str(history_file)],
             demo,
             dora,
             stdout_only=True,
         )
     )
     assert not plots.get("errors")
-    values = pd.DataFrame(plots["data"][str(paths.LORA_HISTORY)][0]["content"]["data"]["values"])
-    after_history = pd.read_csv(demo / paths.LORA_HISTORY)
+    values = pd.DataFrame(plots["data"][str(history_file)][0]["content"]["data"]["values"])
+    after_history = pd.read_csv(demo / history_file)
     for history, revs in ((before_history, values["rev"] != "workspace"), (after_history, None)):
         shown = values[revs if revs is not None else values["rev"] == "workspace"]
         assert shown["dev_accuracy"].astype(float).tolist() == pytest.approx(
@@ -261,20 +292,20 @@ def test_revisions_and_experiments_compare_with_their_real_values(team):
     rows = exp_rows(demo, dora)
     parent_rev = run_cli(["git", "rev-parse", "HEAD~1"], dora, dora, stdout_only=True).strip()
     head, parent = rows["main"], rows[parent_rev]
-    metric = f"{paths.ANALYSIS_METRICS}:lora.accuracy"
-    assert head["params.yaml:lora.r"] == 4 and head[metric] == after["lora"]["accuracy"]
-    assert parent["params.yaml:lora.r"] == 8 and parent[metric] == before["lora"]["accuracy"]
-    assert parent[f"{paths.LORA_METRICS}:dev_accuracy"] == before_train["dev_accuracy"]
+    metric = f"{paths.ANALYSIS_METRICS}:{FIRST}.accuracy"
+    assert head["params.yaml:lora.r"] == 4 and head[metric] == after[FIRST]["accuracy"]
+    assert parent["params.yaml:lora.r"] == 8 and parent[metric] == before[FIRST]["accuracy"]
+    assert parent[f"{paths.lora_metrics(SEEDS[0])}:dev_accuracy"] == before_train["dev_accuracy"]
     experiment = rows["conf90"]
     assert experiment["params.yaml:analyze.confidence"] == 0.9
     # its interval, recomputed independently from the LoRA predictions of the rank-4 commit
     test = pd.read_parquet(demo / paths.split_path("test"))
-    lora = pd.read_parquet(demo / paths.predictions_path("lora"))
+    lora = pd.read_parquet(demo / paths.predictions_path(FIRST))
     correct = int((test.set_index("id")["gender_id"] == lora.set_index("id")["pred"]).sum())
     low, high = wilson_interval(successes=correct, n=len(test), confidence=0.9)
-    assert experiment[f"{paths.ANALYSIS_METRICS}:lora.accuracy_ci_low"] == pytest.approx(low)
-    assert experiment[f"{paths.ANALYSIS_METRICS}:lora.accuracy_ci_high"] == pytest.approx(high)
-    assert experiment[f"{paths.ANALYSIS_METRICS}:lora.accuracy"] == after["lora"]["accuracy"]
+    assert experiment[f"{paths.ANALYSIS_METRICS}:{FIRST}.accuracy_ci_low"] == pytest.approx(low)
+    assert experiment[f"{paths.ANALYSIS_METRICS}:{FIRST}.accuracy_ci_high"] == pytest.approx(high)
+    assert experiment[f"{paths.ANALYSIS_METRICS}:{FIRST}.accuracy"] == after[FIRST]["accuracy"]
 
     # The dashboard's Experiments data: the same values, row by row.
     from dashboard import data
@@ -282,12 +313,12 @@ def test_revisions_and_experiments_compare_with_their_real_values(team):
     frame = data.experiments(demo, 2).value.set_index("name")
     assert frame.loc["conf90", "param:analyze.confidence"] == 0.9
     assert frame.loc["conf90", "state"] == "success"
-    assert frame.loc["main", "metric:lora.accuracy"] == after["lora"]["accuracy"]
+    assert frame.loc["main", f"metric:{FIRST}.accuracy"] == after[FIRST]["accuracy"]
     commits = frame[frame["type"] == "commit"]
     assert sorted(commits["param:lora.r"]) == [4, 8]
     assert (
-        frame.loc["main", "metric:train.dev_accuracy"]
-        == read_json(demo / paths.LORA_METRICS)["dev_accuracy"]
+        frame.loc["main", f"metric:train.seed_{SEEDS[0]}.dev_accuracy"]
+        == read_json(demo / paths.lora_metrics(SEEDS[0]))["dev_accuracy"]
     )
 
 
@@ -318,3 +349,27 @@ def test_git_identity_is_only_in_the_run_logs(team):
     out = run_cli(["dvc", "repro"], grace / "demo", grace)
     assert stages_run(out) == {"probe"}
     assert outputs(grace / "demo") == before
+
+
+def test_adding_a_seed_trains_only_that_seed_and_the_analysis_reports_it(team):
+    # Hana adds a fourth training seed: DVC runs that seed's train and predict stages and the
+    # analysis, nothing else; the three cached seeds are not retrained.
+    hana = clone(team, "hana")
+    demo = hana / "demo"
+    before = outputs(demo)
+    new = max(SEEDS) + 1
+    set_params(demo, {"seeds": {"train": [*SEEDS, new]}})
+    out = run_cli(["dvc", "repro"], demo, hana)
+    assert stages_run(out) == seed_chain(new) | {"analyze"}
+    after = outputs(demo)
+    for seed in SEEDS:  # the other seeds' adapters and predictions: the same bytes
+        for path in (
+            paths.lora_dir(seed) / "adapter_model.safetensors",
+            paths.predictions_path(paths.run_name("lora", seed)),
+        ):
+            assert after[str(path)] == before[str(path)]
+    procedure = pd.read_csv(demo / paths.ANALYSIS_TABLES["procedure"]).iloc[0]
+    assert procedure["n_seeds"] == 4
+    summary = read_json(demo / paths.ANALYSIS_SUMMARY)
+    assert summary["settings"]["training_seeds"]["lora"] == [*SEEDS, new]
+    assert read_json(demo / paths.ANALYSIS_METRICS)["primary"]["n_seeds"] == 4

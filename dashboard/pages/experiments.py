@@ -93,7 +93,10 @@ if len(frame) >= 2:
     )
     # Every name DVC shows is a revision it resolves: workspace, a branch, a short sha, an
     # experiment's name.
-    histories = data.experiment_histories(study, chosen)
+    seeds = data.training_seeds(study)
+    if seeds:
+        st.caption(f"Curves of the first training seed, {seeds[0]}, at each chosen revision.")
+    histories = data.experiment_histories(study, chosen, seeds[0] if seeds else 0)
     if not histories.ok:
         st.info(f"No curves to show: {histories.problem}.")
     else:
@@ -103,9 +106,10 @@ if len(frame) >= 2:
         }
         named = frame.set_index(frame["name"].astype(str))
         best = {}
-        if "metric:train.best_step" in named.columns:
+        column = f"metric:train.seed_{seeds[0] if seeds else 0}.best_step"
+        if column in named.columns:
             for name in runs:
-                if name in named.index and pd.notna(named.loc[name, "metric:train.best_step"]):
-                    best[name] = int(named.loc[name, "metric:train.best_step"])
+                if name in named.index and pd.notna(named.loc[name, column]):
+                    best[name] = int(named.loc[name, column])
         ui.figure(plots.training_curves(runs, best), alt="Training curves of the chosen runs")
 st.caption(f"Repository: {loaded.path}. New variation: `{where}{EXAMPLE}`.")

@@ -8,6 +8,7 @@ import streamlit as st
 from analysis.verdicts import fmt_p
 from analysis.verdicts import model_description as describe
 from dashboard import data, ui
+from pipeline.lib import catalogue
 
 study = ui.study()
 st.title("Overview")
@@ -92,7 +93,8 @@ with st.expander("All metrics in long form (overall.csv)"):
 st.header("Does fine-tuning beat the base model?")
 pairs = data.table(study, "pairs")
 primary_names = (summary.value.get("settings") or {}).get("primary")
-missing = [n for n in primary_names or [] if n not in summary.value["predictors"]]
+shown = {catalogue.split_run(n)[0] for n in summary.value["predictors"]}
+missing = [n for n in primary_names or [] if n not in shown]
 if missing:
     st.info(
         " ".join(f"The predictions for `{name}` are missing." for name in missing)
@@ -107,6 +109,13 @@ elif not primary_names or (pairs.value["family"] != "primary").all():
         + f" Make the missing predictions, then `{data.make_command(study, 'analyze')}`."
     )
 else:
+    procedure = data.table(study, "procedure")
+    if procedure.ok and not procedure.value.empty:
+        row = procedure.value.iloc[0]
+        # Over every training seed: the analysis' procedure-level sentence first.
+        significant = str(row["significant"]).lower() == "true"
+        (st.success if significant and row["acc_diff"] > 0 else st.info)(row["verdict"])
+        st.caption(f"{row['variance_verdict']} Per seed: the Seeds page; the first seed below.")
     pair = pairs.value[pairs.value["family"] == "primary"].iloc[0]
     a, b = pair["predictor_a"], pair["predictor_b"]
     cols = st.columns(3)

@@ -11,7 +11,9 @@ through :mod:`pipeline.lib.model_predictors` and
 :func:`pipeline.lib.model_predictors.predict_frame` with the study's
 ``predict`` params (so a bio gets the number the predict stage gives it), the baselines fitted
 on the study's train split with its ``baselines`` params, as the baselines stage fits them.
-A missing model or split stops with one line naming the stage that makes it.
+A missing model or split stops with one line naming the stage that makes it. A seeded
+predictor (LoRA) is scored with every run of ``seeds.train``, one row per seed
+(``lora@seed<n>``): the runs of one procedure can disagree on a bio, and all are shown.
 
 The dashboard's "Try a bio" page uses :class:`BioScorer` too.
 """
@@ -73,18 +75,25 @@ class BioScorer:
         raw = read_params(self.study / PARAMS_FILE)
         self.models: dict[str, _Model] = {}
         runtime: Runtime | None = None
+        seeds = StageParams(raw, ["seeds.train"], str(self.study / PARAMS_FILE))["seeds.train"]
         for name in catalogue.names("model"):
             params = StageParams(raw, params_keys(name), str(self.study / PARAMS_FILE))
             runtime = runtime or make_runtime(device or params["predict.device"])
-            context = LoadContext(
-                params,
-                runtime,
-                base_dir=self.study / paths.BASE_MODEL_DIR,
-                adapter_dir=self.study / paths.LORA_DIR,
-            )
-            predictor = _load(name, context)
-            batch = params["predict.batch_size"] or DEFAULT_BATCH_SIZE[runtime.device.type]
-            self.models[name] = _Model(predictor, batch, params_hash(params.as_dict()))
+            # A seeded predictor scores with every run of seeds.train: all are shown, by seed.
+            runs = [None] if not catalogue.spec(name).seeded else seeds
+            for seed in runs:
+                context = LoadContext(
+                    params,
+                    runtime,
+                    base_dir=self.study / paths.BASE_MODEL_DIR,
+                    seed=seed,
+                    adapter_dir=None if seed is None else self.study / paths.lora_dir(seed),
+                )
+                predictor = _load(name, context, seed)
+                batch = params["predict.batch_size"] or DEFAULT_BATCH_SIZE[runtime.device.type]
+                self.models[predictor.name] = _Model(
+                    predictor, batch, params_hash(params.as_dict())
+                )
         self.runtime = runtime
         train_file = self.study / paths.split_path("train")
         if not train_file.is_file():
@@ -129,18 +138,19 @@ class BioScorer:
         return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
-def _load(name: str, context: LoadContext) -> Predictor:
+def _load(name: str, context: LoadContext, seed: int | None = None) -> Predictor:
     try:
         return load_predictor(name, context)
     except SuiteError as err:
-        stage = "train" if name == "lora" else "base_model"
+        stage = f"train@{seed}" if seed is not None else "base_model"
         raise SuiteError(f"{name}: {err}".rstrip(".") + f" (made by the {stage} stage)") from None
 
 
 def render_text(scores: pd.DataFrame, bios: Sequence[str]) -> str:
     """A table per bio: P(female) and the label of every predictor on each variant."""
     lines = []
-    width = max(len(name) for name in catalogue.names()) + 2
+    names = catalogue.order(set(scores["predictor"]))
+    width = max(len(name) for name in names) + 2
     for i, bio in enumerate(bios):
         part = scores[scores["bio"] == i]
         lines.append(f"bio {i + 1}: {bio}")
@@ -148,7 +158,7 @@ def render_text(scores: pd.DataFrame, bios: Sequence[str]) -> str:
             text = part.loc[part["variant"] == variant, "text"].iloc[0]
             lines.append(f"  {variant}: {text}")
         lines.append("  " + "predictor".ljust(width) + "".join(v.ljust(18) for v in VARIANTS))
-        for name in catalogue.names():
+        for name in names:
             row = part[part["predictor"] == name].set_index("variant")
             cells = "".join(
                 f"{row.loc[v, 'prob_female']:.3f} {row.loc[v, 'label']}".ljust(18) for v in VARIANTS

@@ -21,9 +21,12 @@ from typing import Literal
 import yaml
 
 from pipeline.lib.errors import SuiteError
+from pipeline.lib.paths import run_name as run_name  # re-exported: declared in paths
+from pipeline.lib.paths import split_run
 
 CATALOGUE_FILE = Path(__file__).resolve().parents[1] / "catalogue.yaml"
-KINDS = {"models": "model", "baselines": "baseline"}
+KINDS = {"models": "model", "trained": "model", "baselines": "baseline"}
+SEEDED_SECTION = "trained"  # models trained once per seed of seeds.train
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _FIELDS = {"model": {"weights", "label", "description", "reference"}}
 _FIELDS["baseline"] = _FIELDS["model"] - {"weights"}
@@ -39,6 +42,7 @@ class PredictorSpec:
     description: str  # one sentence: what it is
     reference: bool = False  # a untrained reference: shown and labelled, never tested
     weights: str | None = None  # models only: the study folder its loader reads
+    seeded: bool = False  # trained once per training seed: its runs are `<name>@seed<n>`
 
     @property
     def display(self) -> str:
@@ -95,6 +99,7 @@ def parse_catalogue(text: str, source: str = CATALOGUE_FILE.name) -> tuple[Predi
                     description=" ".join(entry["description"].split()),
                     reference=entry.get("reference", False),
                     weights=entry.get("weights"),
+                    seeded=section == SEEDED_SECTION,
                 )
             )
     if not specs:
@@ -108,26 +113,40 @@ def predictors() -> tuple[PredictorSpec, ...]:
     return parse_catalogue(CATALOGUE_FILE.read_text(encoding="utf-8"))
 
 
+def seeded_names() -> tuple[str, ...]:
+    """The predictors trained once per seed, in report order."""
+    return tuple(spec.name for spec in predictors() if spec.seeded)
+
+
 def names(kind: Literal["model", "baseline"] | None = None) -> tuple[str, ...]:
     """Predictor names in report order, of one kind or all."""
     return tuple(spec.name for spec in predictors() if kind is None or spec.kind == kind)
 
 
 def spec(name: str) -> PredictorSpec | None:
-    """The catalogue entry of ``name``, or None for a predictor the catalogue does not know."""
-    return next((s for s in predictors() if s.name == name), None)
+    """The catalogue entry of ``name`` or of a run ``<name>@seed<n>``; None if unknown."""
+    base = split_run(name)[0]
+    return next((s for s in predictors() if s.name == base), None)
 
 
 def order(found: list[str] | tuple[str, ...] | set[str]) -> list[str]:
-    """``found`` in report order: catalogue predictors first, then unknown ones alphabetically."""
-    known = [name for name in names() if name in found]
-    return known + sorted(set(found) - set(known))
+    """``found`` in report order: catalogue predictors (runs by seed), then unknown ones."""
+    rank = {name: i for i, name in enumerate(names())}
+
+    def key(name: str) -> tuple[int, int, str]:
+        base, seed = split_run(name)
+        return (rank.get(base, len(rank)), -1 if seed is None else seed, name)
+
+    return sorted(set(found), key=key)
 
 
 def label(name: str) -> str:
     """The display label of a predictor (its name if the catalogue does not know it)."""
     entry = spec(name)
-    return entry.display if entry else name
+    seed = split_run(name)[1]
+    if entry is None:
+        return name
+    return f"{entry.display}, seed {seed}" if seed is not None else entry.display
 
 
 def is_reference(name: str) -> bool:

@@ -218,8 +218,8 @@ def load_lora_classifier(
     base = adapter_metadata(adapter_dir)["base"]
     name_or_path, revision = base["name_or_path"], base["revision"]
     if base.get("local"):
-        # Recorded relative to the study directory, which holds models/lora.
-        study = adapter_dir.resolve().parents[len(paths.LORA_DIR.parts) - 1]
+        # Recorded relative to the study directory, which holds models/lora/seed_<n>.
+        study = adapter_dir.resolve().parents[len(paths.lora_dir(0).parts) - 1]
         name_or_path = str(study / name_or_path)
     tokenizer = load_tokenizer(str(adapter_dir))
     model = build_classifier(name_or_path, revision, tokenizer)

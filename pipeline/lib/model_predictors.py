@@ -124,7 +124,8 @@ class LoadContext:
     params: StageParams
     runtime: Runtime
     base_dir: Path = paths.BASE_MODEL_DIR
-    adapter_dir: Path = paths.LORA_DIR
+    seed: int | None = None  # a seeded predictor's training seed (its run)
+    adapter_dir: Path | None = None  # default: paths.lora_dir(seed)
 
     @property
     def max_length(self) -> int:
@@ -215,19 +216,21 @@ def load_random_head(ctx: LoadContext) -> Predictor:
 
 @loader(params=LoraPredictParams)
 def load_lora(ctx: LoadContext) -> Predictor:
-    """The base model with the trained LoRA adapter and head of ``models/lora``."""
-    trained = adapter_metadata(ctx.adapter_dir)
-    model, tokenizer = load_lora_classifier(
-        ctx.adapter_dir, "cpu", merge=ctx.own("lora").merge_adapter
-    )
+    """The base model with the trained LoRA adapter and head of one seed's run."""
+    if ctx.adapter_dir is None and ctx.seed is None:
+        raise SuiteError("lora is trained once per seed: name the run's seed (--seed)")
+    adapter_dir = ctx.adapter_dir or paths.lora_dir(ctx.seed)
+    trained = adapter_metadata(adapter_dir)
+    model, tokenizer = load_lora_classifier(adapter_dir, "cpu", merge=ctx.own("lora").merge_adapter)
     model = place(model, ctx.runtime)  # merged in float32, then cast
     base = trained["base"]
+    seed = ctx.seed if ctx.seed is not None else trained.get("seed")
     return Predictor(
-        name="lora",
+        name=paths.run_name("lora", seed) if seed is not None else "lora",
         scorer=ClassifierScorer(model, tokenizer, ctx.max_length),
-        model=f"{_label(base['name_or_path'], base['revision'])} + LoRA adapter "
-        f"({ctx.adapter_dir})",
+        model=f"{_label(base['name_or_path'], base['revision'])} + LoRA adapter ({adapter_dir})",
         model_info={
+            "training_seed": seed,
             **describe(model, {**base, "source": base.get("source")}),
             "lora_r": trained.get("lora", {}).get("r"),
             "trainable_params": trained.get("trainable_params"),

@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     AllowInfNan,
     BaseModel,
     BeforeValidator,
@@ -71,12 +72,24 @@ class Section(BaseModel):
 # --- seeds ---------------------------------------------------------------------------------------
 
 
+def _distinct(seeds: list[int]) -> list[int]:
+    repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+    if repeated:
+        raise ValueError(f"seed {repeated[0]} is listed twice; each seed is one training run")
+    return seeds
+
+
+TrainSeeds = Annotated[list[Seed], Field(min_length=1), AfterValidator(_distinct)]
+
+
 class Seeds(Section):
     """``seeds``: every random step of the study takes its seed from here or its own section."""
 
     data: Seed  # split subsampling, the synthetic sample, the probed bios
     model: Seed  # tiny-model tokenizer and pretraining
-    train: Seed  # LoRA initialisation, data order, dropout
+    # One LoRA run per seed (its initialisation, data order, dropout): each is its own train
+    # stage (train@<seed>), so adding a seed trains only that seed. At least one, no repeats.
+    train: TrainSeeds
     bootstrap: Seed  # bootstrap resampling in the analysis
 
 

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from pipeline.lib.errors import SuiteError
@@ -21,13 +22,36 @@ PROFILE = Path("data/profile.json")
 BASE_MODEL_DIR = Path("models/base")
 # Inside BASE_MODEL_DIR: which base model the study uses (source, name or path, revision).
 BASE_REFERENCE_FILE = "reference.json"
+# One LoRA run per training seed (seeds.train), each in its own folder, so that adding a seed
+# adds one train stage (train@<seed>) and touches no other run's outputs.
 LORA_DIR = Path("models/lora")
+LORA_RESULTS_DIR = Path("results/lora")
 # Resumable training checkpoints: NOT a DVC out (DVC deletes a stage's outs before running it,
 # which would throw the checkpoints away); one subfolder per run fingerprint, removed on success.
 LORA_CHECKPOINTS_DIR = Path("checkpoints/lora")
-LORA_HISTORY = Path("results/lora/history.csv")  # DVC plot: dev metrics per evaluation step
 LORA_HISTORY_COLUMNS = ("step", "epoch", "train_loss", "dev_accuracy", "dev_loss", "learning_rate")
-LORA_METRICS = Path("results/lora/metrics.json")  # DVC metrics: final dev metrics
+
+
+def seed_folder(seed: int) -> str:
+    """The folder name of one training seed's run: ``seed_<n>``."""
+    return f"seed_{seed}"
+
+
+def lora_dir(seed: int) -> Path:
+    """The adapter (and head) of the LoRA run of one training seed."""
+    return LORA_DIR / seed_folder(seed)
+
+
+def lora_history(seed: int) -> Path:
+    """DVC plot of one run: dev metrics per evaluation step."""
+    return LORA_RESULTS_DIR / seed_folder(seed) / "history.csv"
+
+
+def lora_metrics(seed: int) -> Path:
+    """DVC metrics of one run: final dev metrics."""
+    return LORA_RESULTS_DIR / seed_folder(seed) / "metrics.json"
+
+
 PREDICTIONS_DIR = Path("results/predictions")
 PROBES_DIR = Path("data/probes")
 ANALYSIS_DIR = Path("results/analysis")
@@ -42,6 +66,22 @@ def split_path(split: str) -> Path:
 # predictor's predictions on them (same schema as PREDICTIONS_DIR, one file per predictor).
 PROBES_FILE = PROBES_DIR / "probes.parquet"
 PROBE_PREDICTIONS_DIR = Path("results/probes")
+
+
+# A seeded predictor (pipeline/catalogue.yaml's `trained`) has one run per training seed, named
+# `<predictor>@seed<n>`: its predictions are results/predictions/<predictor>@seed<n>.parquet.
+_RUN = re.compile(r"^([a-z][a-z0-9_]*)@seed([0-9]+)$")
+
+
+def run_name(predictor: str, seed: int) -> str:
+    """The name of one training seed's run of a seeded predictor: ``lora@seed1234``."""
+    return f"{predictor}@seed{seed}"
+
+
+def split_run(name: str) -> tuple[str, int | None]:
+    """``("lora", 1234)`` for ``lora@seed1234``; ``(name, None)`` for any other name."""
+    match = _RUN.match(name)
+    return (match.group(1), int(match.group(2))) if match else (name, None)
 
 
 def predictions_path(predictor: str) -> Path:
@@ -151,6 +191,60 @@ ANALYSIS_COLUMNS: dict[str, tuple[str, ...]] = {
         "accuracy_ci_low",
         "accuracy_ci_high",
         "accuracy_original",
+    ),
+    # The primary comparison at the level of the procedure (mean over training seeds, with the
+    # Multi-Bootstrap over seeds and test bios): one row when analyze.primary has a seeded side.
+    "procedure": (
+        "predictor_a",
+        "predictor_b",
+        "n_seeds",
+        "n_bios",
+        "resamples",
+        "acc_a",
+        "acc_b_mean",
+        "acc_diff",
+        "diff_ci_low",
+        "diff_ci_high",
+        "ci_level",
+        "p_value",
+        "significant",
+        "sd_joint",
+        "sd_seeds",
+        "sd_bios",
+        "seed_share",
+        "seeds_significant",
+        "verdict",
+        "variance_verdict",
+    ),
+    # Every headline metric across the training seeds of each seeded predictor.
+    "seeds": ("predictor", "metric", "n_seeds", "mean", "sd", "min", "max"),
+    # Each profession's TPR gap at the level of the procedure (mean over seeds, Multi-Bootstrap):
+    # stable when its interval excludes 0; seeds_significant counts the single-seed gaps that
+    # were significant (gaps.csv, Holm across professions).
+    "seed_gaps": (
+        "predictor",
+        "profession_id",
+        "profession",
+        "n_seeds",
+        "gap",
+        "gap_ci_low",
+        "gap_ci_high",
+        "p_value",
+        "stable",
+        "seeds_significant",
+        "small",
+    ),
+    # The proxy-bias slope (gap on the share of women) at the level of the procedure.
+    "seed_proxy": (
+        "predictor",
+        "n_seeds",
+        "n_professions",
+        "slope",
+        "slope_ci_low",
+        "slope_ci_high",
+        "p_value",
+        "direction",
+        "verdict",
     ),
 }
 # The boolean columns of the analysis tables (CSV stores them as text).

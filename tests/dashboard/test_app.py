@@ -17,7 +17,10 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import data, ui
 from pipeline.lib import catalogue, paths
-from tests.conftest import REPO, stage_env
+from tests.conftest import DEMO_PARAMS, REPO, stage_env, study_predictors
+
+SEEDS = DEMO_PARAMS["seeds"]["train"]
+FIRST = paths.run_name("lora", SEEDS[0])  # the LoRA run a one-run page shows first
 
 APP = REPO / "dashboard/app.py"
 PAGES = (
@@ -26,6 +29,7 @@ PAGES = (
     "significance",
     "calibration",
     "training",
+    "seeds",
     "probes",
     "examples",
     "try_bio",
@@ -83,9 +87,11 @@ def test_overview_headline_numbers_equal_the_files(results_study, monkeypatch):
     # The primary comparison shows the pairs.csv numbers and the analysis' own verdict.
     pairs = analysis_csv(results_study, "pairs")
     pair = pairs[pairs["family"] == "primary"].iloc[0]
-    assert (pair["predictor_a"], pair["predictor_b"]) == ("zero_shot", "lora")
+    assert (pair["predictor_a"], pair["predictor_b"]) == ("zero_shot", FIRST)
     shown = {m.label: m.value for m in app.metric}
-    assert shown["Accuracy, lora"] == f"{100 * pair['acc_b']:.1f}%"
+    assert shown[f"Accuracy, {FIRST}"] == f"{100 * pair['acc_b']:.1f}%"
+    procedure = analysis_csv(results_study, "procedure").iloc[0]  # over every seed, first
+    assert procedure["verdict"] in [a.value for a in app.success]
     assert shown["Accuracy, zero_shot"] == f"{100 * pair['acc_a']:.1f}%"
     assert pair["verdict"] in [a.value for a in [*app.success, *app.info]]
     assert any(f"same {pair['n']:,} test bios" in c.value for c in app.caption)
@@ -106,14 +112,14 @@ def test_overview_headline_numbers_equal_the_files(results_study, monkeypatch):
 def test_professions_model_selector_changes_tables(results_study, monkeypatch):
     app = open_page(results_study, "professions", monkeypatch)
     groups, proxy = analysis_csv(results_study, "groups"), analysis_csv(results_study, "proxy")
-    assert app.selectbox(key="professions_model").value == "lora"
+    assert app.selectbox(key="professions_model").value == FIRST
     shown = frame_with(app, "error_ci_high")
-    expected = groups[groups["predictor"] == "lora"]
+    expected = groups[groups["predictor"] == FIRST]
     assert len(shown) == len(expected)
     assert shown["error_rate"].tolist() == pytest.approx(expected["error_rate"].tolist())
     # Small groups are marked in the table.
     assert (shown["profession"].str.endswith(" †") == expected["small"].to_numpy()).all()
-    fit = proxy.set_index("predictor").loc["lora"]
+    fit = proxy.set_index("predictor").loc[FIRST]
     assert any(f"Pearson r = **{fit['pearson_r']:.3f}**" in m.value for m in app.markdown)
     notes = [e.value for e in [*app.warning, *app.info]]
     assert any(fit["verdict"] in v and fit["direction"].capitalize() in v for v in notes)
@@ -154,8 +160,8 @@ def test_calibration_and_probes_tables_equal_files(results_study, monkeypatch):
     assert len(shown) == len(calibration)
     assert shown["fraction_female"].sum() == pytest.approx(calibration["fraction_female"].sum())
     assert len(app.image) == 1
-    app.multiselect[0].set_value(["lora"]).run()
-    assert len(frame_with(app, "fraction_female")) == (calibration["predictor"] == "lora").sum()
+    app.multiselect[0].set_value([FIRST]).run()
+    assert len(frame_with(app, "fraction_female")) == (calibration["predictor"] == FIRST).sum()
 
     app = open_page(results_study, "probes", monkeypatch)
     probes = analysis_csv(results_study, "probes")
@@ -170,9 +176,9 @@ def test_examples_filters_change_rows(results_study, monkeypatch):
     test = pd.read_parquet(results_study / paths.split_path("test"))
     preds = {
         p: pd.read_parquet(results_study / paths.predictions_path(p)).set_index("id")["pred"]
-        for p in ("zero_shot", "random_head", "lora", "pronoun_rule", "tfidf_logreg")
+        for p in study_predictors(results_study)
     }
-    table = lambda: frame_with(app, "P(female) lora")  # noqa: E731 (the first 500 matches)
+    table = lambda: frame_with(app, f"P(female) {FIRST}")  # noqa: E731 (the first 500 matches)
 
     def matched() -> int:  # "**N** of M bios match."
         line = next(m.value for m in app.markdown if "bios match" in m.value)
@@ -188,11 +194,11 @@ def test_examples_filters_change_rows(results_study, monkeypatch):
     app.selectbox(key="ex_prof").set_value("(all)").run()
     app.selectbox(key="ex_gender").set_value("(all)").run()
     app.radio(key="ex_outcome").set_value("wrong").run()
-    lora_wrong = (test.set_index("id")["gender_id"] != preds["lora"]).sum()
+    lora_wrong = (test.set_index("id")["gender_id"] != preds[FIRST]).sum()
     assert 0 < lora_wrong < 500
     assert matched() == len(table()) == lora_wrong
     assert set(table()["id"]) == set(
-        test.loc[test["gender_id"].to_numpy() != preds["lora"].reindex(test["id"]).to_numpy(), "id"]
+        test.loc[test["gender_id"].to_numpy() != preds[FIRST].reindex(test["id"]).to_numpy(), "id"]
     )
     app.radio(key="ex_outcome").set_value("(all)").run()
     app.checkbox(key="ex_disagree").check().run()
@@ -212,7 +218,7 @@ def test_bio_text_is_shown_literally(results_copy, monkeypatch):
     app = open_page(results_copy, "examples", monkeypatch)
     assert app.selectbox(key="ex_id").value == split.loc[0, "id"]
     assert EVIL_BIO in [t.value for t in app.text]  # st.text: verbatim, never markdown/HTML
-    assert EVIL_BIO in frame_with(app, "P(female) lora")["text"].tolist()
+    assert EVIL_BIO in frame_with(app, f"P(female) {FIRST}")["text"].tolist()
     rendered_as_markup = [m.value for m in [*app.markdown, *app.caption, *app.html]]
     assert not any("<script>" in v or "**bold**" in v for v in rendered_as_markup)
 
@@ -249,7 +255,8 @@ def test_partial_results_keep_other_pages_working(results_copy, monkeypatch):
 def test_overview_without_lora_says_what_is_missing(results_copy, monkeypatch):
     summary_file = results_copy / paths.ANALYSIS_SUMMARY
     summary = json.loads(summary_file.read_text())
-    del summary["predictors"]["lora"]
+    for run in [n for n in summary["predictors"] if n.startswith("lora@seed")]:
+        del summary["predictors"][run]
     summary_file.write_text(json.dumps(summary))
     app = open_page(results_copy, "overview", monkeypatch)
     assert any("predictions for `lora` are missing" in i.value for i in app.info)
@@ -302,10 +309,10 @@ def test_experiments_compares_a_saved_dvc_experiment(results_copy, monkeypatch):
     git("commit", "-q", "-m", "baseline", cwd=study)
     metrics_file = study / paths.ANALYSIS_METRICS
     metrics = json.loads(metrics_file.read_text())
-    baseline_accuracy = metrics["lora"]["accuracy"]
+    baseline_accuracy = metrics[FIRST]["accuracy"]
     params["lora"]["r"] = 16
     (study / "params.yaml").write_text(yaml.safe_dump(params))
-    metrics["lora"]["accuracy"] = 0.5
+    metrics[FIRST]["accuracy"] = 0.5
     metrics_file.write_text(json.dumps(metrics))
     saved = subprocess.run(
         ["dvc", "exp", "save", "-n", "rank16"], cwd=study, env=env, capture_output=True, text=True
@@ -320,20 +327,39 @@ def test_experiments_compares_a_saved_dvc_experiment(results_copy, monkeypatch):
     side = frame_with(app, "changed").set_index("key")
     assert float(side.loc["param:lora.r", "A: main"]) == 8
     assert float(side.loc["param:lora.r", "B: rank16"]) == 16
-    assert float(side.loc["metric:lora.accuracy", "A: main"]) == baseline_accuracy
-    assert float(side.loc["metric:lora.accuracy", "B: rank16"]) == 0.5
-    assert set(side.index) == {"param:lora.r", "metric:lora.accuracy"}  # only what changed
+    metric = f"metric:{FIRST}.accuracy"
+    assert float(side.loc[metric, "A: main"]) == baseline_accuracy
+    assert float(side.loc[metric, "B: rank16"]) == 0.5
+    assert set(side.index) == {"param:lora.r", metric}  # only what changed
 
 
-def test_training_page_shows_the_curve_and_the_selected_step(results_study, monkeypatch):
+def test_training_page_shows_every_seed_and_its_selected_step(results_study, monkeypatch):
     app = open_page(results_study, "training", monkeypatch)
-    history = pd.read_csv(results_study / paths.LORA_HISTORY)
-    train = json.loads((results_study / paths.LORA_METRICS).read_text())
-    shown = frame_with(app, "dev_accuracy")
-    assert shown["dev_accuracy"].tolist() == pytest.approx(history["dev_accuracy"].tolist())
-    metrics = {m.label: m.value for m in app.metric}
-    assert metrics["Selected step"] == str(train["best_step"])
+    runs = frame_with(app, "selected step").set_index("seed")
+    assert list(runs.index) == SEEDS
+    history = frame_with(app, "dev_accuracy")
+    for seed in SEEDS:
+        train = json.loads((results_study / paths.lora_metrics(seed)).read_text())
+        assert runs.loc[seed, "selected step"] == train["best_step"]
+        expected = pd.read_csv(results_study / paths.lora_history(seed))["dev_accuracy"]
+        shown = history[history["seed"] == seed]["dev_accuracy"]
+        assert shown.tolist() == pytest.approx(expected.tolist())
     assert len(app.image) == 1
+    assert any(f"All {len(SEEDS)} LoRA runs" in c.value for c in app.caption)
+
+
+def test_seeds_page_shows_the_procedure_and_every_seed(results_study, monkeypatch):
+    app = open_page(results_study, "seeds", monkeypatch)
+    procedure = analysis_csv(results_study, "procedure").iloc[0]
+    assert procedure["verdict"] in [a.value for a in [*app.success, *app.info]]
+    shown = {m.label: m.value for m in app.metric}
+    assert shown["Training seeds"] == str(len(SEEDS))
+    assert shown["Mean difference"] == f"{100 * procedure['acc_diff']:+.1f} pts"
+    spread = frame_with(app, "sd")
+    assert spread["mean"].tolist() == pytest.approx(analysis_csv(results_study, "seeds")["mean"])
+    gaps = frame_with(app, "stable")
+    assert gaps["gap"].tolist() == pytest.approx(analysis_csv(results_study, "seed_gaps")["gap"])
+    assert len(app.image) == 2  # per-seed accuracy, profession x seed heatmap
 
 
 def test_try_a_bio_shows_text_literally_and_every_predictor(results_study, monkeypatch):
@@ -346,9 +372,9 @@ def test_try_a_bio_shows_text_literally_and_every_predictor(results_study, monke
     rendered_as_markup = [m.value for m in [*app.markdown, *app.caption]]
     assert not any("<script>" in v or "**bold**" in v for v in rendered_as_markup)
     table = frame_with(app, "P(female) swapped").set_index("predictor")
-    assert list(table.index) == list(catalogue.names())
+    assert list(table.index) == study_predictors(results_study)  # LoRA: every seed's run
     # a model that reads pronouns moves when they are swapped
-    assert table.loc["lora", "P(female) original"] > 0.5 > table.loc["lora", "P(female) swapped"]
+    assert table.loc[FIRST, "P(female) original"] > 0.5 > table.loc[FIRST, "P(female) swapped"]
 
 
 BROKEN_JSON = {

@@ -12,11 +12,14 @@ from pipeline.train import TrainResult, check_finite_result
 from tests.conftest import demo_params, run_module, write_params
 from tests.pipeline.test_train import lora_params
 
+SEED = 1234  # the one training seed run here (one of the demo's seeds.train)
 PREVIOUS = {
-    paths.LORA_DIR / "adapter_model.safetensors": b"the previous, good adapter",
-    paths.LORA_DIR / "metadata.json": b'{"previous": true}\n',
-    paths.LORA_HISTORY: b"step,epoch,train_loss,dev_accuracy,dev_loss,learning_rate\n1,1,0.5,0.9\n",
-    paths.LORA_METRICS: b'{"dev_accuracy": 0.9}\n',
+    paths.lora_dir(SEED) / "adapter_model.safetensors": b"the previous, good adapter",
+    paths.lora_dir(SEED) / "metadata.json": b'{"previous": true}\n',
+    paths.lora_history(SEED): (
+        b"step,epoch,train_loss,dev_accuracy,dev_loss,learning_rate\n1,1,0.5,0.9\n"
+    ),
+    paths.lora_metrics(SEED): b'{"dev_accuracy": 0.9}\n',
 }
 
 
@@ -28,7 +31,7 @@ def previous_outputs(study) -> None:
 
 def outputs_now(study) -> dict:
     files = [p for p in (study / paths.LORA_DIR).rglob("*") if p.is_file()]
-    files += [study / paths.LORA_HISTORY, study / paths.LORA_METRICS]
+    files += [study / paths.lora_history(SEED), study / paths.lora_metrics(SEED)]
     return {p.relative_to(study): p.read_bytes() for p in files}
 
 
@@ -66,7 +69,7 @@ def test_a_non_finite_loss_stops_training_before_anything_is_replaced(small_stud
     previous_outputs(tiny_study)
     before = outputs_now(tiny_study)
 
-    result = run_module("pipeline.train", tiny_study)
+    result = run_module("pipeline.train", tiny_study, str(SEED))
     assert result.returncode == 1, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
@@ -129,8 +132,8 @@ def test_nothing_non_finite_is_written(change, message):
     dev = {"accuracy": 0.7, "loss": 0.6, "n": 60, **change.get("dev", {})}
     lora = lora_params(learning_rate=5e-3)
     if message is None:
-        check_finite_result(result_with(history, dev, model), lora)
+        check_finite_result(result_with(history, dev, model), lora, seed=SEED)
         return
     with pytest.raises(SuiteError) as err:
-        check_finite_result(result_with(history, dev, model), lora)
+        check_finite_result(result_with(history, dev, model), lora, seed=SEED)
     assert str(err.value).startswith(f"training diverged: {message} (lora.learning_rate = 0.005)")

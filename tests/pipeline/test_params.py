@@ -145,11 +145,25 @@ def test_unknown_section_and_bad_yaml(tmp_path):
 def test_a_stage_reads_only_the_keys_it_declared(tmp_path):
     write_params(tmp_path, demo_params())
     params = load_stage_params(("lora", "seeds.train"), tmp_path / "params.yaml")
-    assert params["seeds.train"] == 1234 and params["lora"].r == 8
+    assert params["seeds.train"] == [1234, 1235, 1236] and params["lora"].r == 8
     with pytest.raises(KeyError, match="not among this stage's params"):
         params["seeds.data"]
     # only the declared keys need to be in the file
-    assert StageParams({"seeds": {"train": 3}}, ["seeds.train"])["seeds.train"] == 3
+    assert StageParams({"seeds": {"train": [3]}}, ["seeds.train"])["seeds.train"] == [3]
+
+
+@pytest.mark.parametrize(
+    ("train", "message"),
+    [
+        ([], "seeds.train"),
+        ([1, 1], "seed 1 is listed twice"),
+        ([-1], "greater than or equal to 0"),
+        (7, "list"),
+    ],
+)
+def test_training_seeds_are_a_list_of_distinct_seeds(train, message):
+    with pytest.raises(SuiteError, match=message):
+        parse_key({"seeds": {"train": train}}, "seeds.train")
 
 
 def test_stage_prints_one_line_and_exits_1(tmp_path):

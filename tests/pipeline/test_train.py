@@ -202,14 +202,14 @@ def test_saved_adapter_reloads_with_its_head(trained, tmp_path):
     metadata = {
         "base": {"source": "tiny", "name_or_path": "models/base", "revision": None, "local": True}
     }
-    save_adapter(result, study / paths.LORA_DIR, metadata)
-    saved = load_file(study / paths.LORA_DIR / "adapter_model.safetensors")
+    save_adapter(result, study / paths.lora_dir(0), metadata)
+    saved = load_file(study / paths.lora_dir(0) / "adapter_model.safetensors")
     assert "base_model.model.score.weight" in saved  # the head travels with the adapter
-    assert not list((study / paths.LORA_DIR).glob("*.bin"))
+    assert not list((study / paths.lora_dir(0)).glob("*.bin"))
 
     # Unmerged (the adapter as trained) and merged (as the predict stage scores it) agree.
-    merged, _ = load_lora_classifier(study / paths.LORA_DIR, "cpu")
-    model, tokenizer = load_lora_classifier(study / paths.LORA_DIR, "cpu", merge=False)
+    merged, _ = load_lora_classifier(study / paths.lora_dir(0), "cpu")
+    model, tokenizer = load_lora_classifier(study / paths.lora_dir(0), "cpu", merge=False)
     assert not model.training and not merged.training
     assert not any("lora_" in name for name, _ in merged.named_parameters())
     assert tokenizer.pad_token == tokenizer.eos_token == "<|endoftext|>"
@@ -257,6 +257,7 @@ from pipeline import train
 from pipeline.lib.errors import run_main
 
 phase = sys.argv[1]
+sys.argv = ["pipeline.train", "0"]  # train the tiny study's one seed (seeds.train: [0])
 Trainer = transformers.Trainer
 
 def die():
@@ -307,11 +308,11 @@ run_main(train.main)
 """
 
 OUTPUTS = (
-    paths.LORA_DIR / "adapter_model.safetensors",
-    paths.LORA_DIR / "adapter_config.json",
-    paths.LORA_DIR / "metadata.json",
-    paths.LORA_METRICS,
-    paths.LORA_HISTORY,
+    paths.lora_dir(0) / "adapter_model.safetensors",
+    paths.lora_dir(0) / "adapter_config.json",
+    paths.lora_dir(0) / "metadata.json",
+    paths.lora_metrics(0),
+    paths.lora_history(0),
 )
 
 # Each phase: where its run resumes from (None: a fresh start) and whether that checkpoint
@@ -324,6 +325,11 @@ PHASES = (
     ("final_save", 30, True),  # killed with the adapter complete but not renamed into place
     ("cleanup", 30, True),  # killed after every write, before the checkpoints are removed
 )
+
+
+def hidden(folder: Path) -> list[str]:
+    """Temporary (dot) entries of ``folder``: an atomic write that did not finish."""
+    return [p.name for p in folder.iterdir() if p.name.startswith(".")] if folder.is_dir() else []
 
 
 def run_killed(study: Path, phase: str) -> subprocess.CompletedProcess:
@@ -348,7 +354,7 @@ def test_kills_at_every_phase_resume_to_the_uninterrupted_result(tiny_study, tmp
     # byte for byte the uninterrupted run's.
     _small_resume_study(tiny_study)
     clean = Path(shutil.copytree(tiny_study, tmp_path / "clean", symlinks=True))
-    uninterrupted = run_module("pipeline.train", clean)
+    uninterrupted = run_module("pipeline.train", clean, "0")
     assert uninterrupted.returncode == 0, uninterrupted.stderr[-3000:]
 
     study = tiny_study
@@ -359,24 +365,24 @@ def test_kills_at_every_phase_resume_to_the_uninterrupted_result(tiny_study, tmp
         assert ("holds the end of training" in killed.stderr) == finished, phase
         assert (study / paths.LORA_CHECKPOINTS_DIR).is_dir(), phase
         # a killed run never leaves an adapter that looks complete
-        assert (study / paths.LORA_DIR).exists() == (phase == "cleanup"), phase
-        leftovers = [p.name for p in (study / "models").iterdir() if p.name.startswith(".")]
+        assert (study / paths.lora_dir(0)).exists() == (phase == "cleanup"), phase
+        leftovers = hidden(study / paths.LORA_DIR)
         assert bool(leftovers) == (phase == "final_save"), (phase, leftovers)
 
-    resumed = run_module("pipeline.train", study)
+    resumed = run_module("pipeline.train", study, "0")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert resumed_from(resumed.stderr) == 30
     assert "holds the end of training" in resumed.stderr
-    log = json.loads((study / paths.run_log_path("train")).read_text())
+    log = json.loads((study / paths.run_log_path("train@0")).read_text())
     assert log["resumed_from_checkpoint"] is True
     assert not (study / paths.LORA_CHECKPOINTS_DIR).exists()  # removed after success
     # the killed save's temporary folder is gone
-    assert not [p.name for p in (study / "models").iterdir() if p.name.startswith(".")]
+    assert not hidden(study / paths.LORA_DIR)
     for output in OUTPUTS:
         assert (study / output).read_bytes() == (clean / output).read_bytes(), output
-    metrics = json.loads((study / paths.LORA_METRICS).read_text())
+    metrics = json.loads((study / paths.lora_metrics(0)).read_text())
     assert metrics["steps"] == 30  # not 31: the finished checkpoint was not trained further
-    history = pd.read_csv(study / paths.LORA_HISTORY)
+    history = pd.read_csv(study / paths.lora_history(0))
     assert list(history.columns) == list(paths.LORA_HISTORY_COLUMNS)
     assert list(history["step"]) == [10, 20, 30]
     assert history["train_loss"].notna().all()
@@ -399,12 +405,12 @@ def test_kills_at_every_phase_resume_to_the_uninterrupted_result(tiny_study, tmp
 )
 def test_bad_params_give_one_line_and_exit_1(tiny_study, lora, message):
     set_lora(tiny_study, **lora)
-    result = run_module("pipeline.train", tiny_study)
+    result = run_module("pipeline.train", tiny_study, "0")
     assert result.returncode == 1
     lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and lines[0].startswith(message), result.stderr[-2000:]
     assert "Traceback" not in result.stderr
-    assert not (tiny_study / paths.LORA_DIR).exists()
+    assert not (tiny_study / paths.lora_dir(0)).exists()
 
 
 def test_two_process_ddp_run_saves_one_adapter(tiny_study):
@@ -419,6 +425,7 @@ def test_two_process_ddp_run_saves_one_adapter(tiny_study):
             "--nproc_per_node=2",
             "-m",
             "pipeline.train",
+            "0",
         ],
         cwd=tiny_study,
         env={**stage_env(), "OMP_NUM_THREADS": "1"},
@@ -427,9 +434,9 @@ def test_two_process_ddp_run_saves_one_adapter(tiny_study):
         timeout=300,
     )
     assert result.returncode == 0, result.stderr[-4000:]
-    lora_dir = tiny_study / paths.LORA_DIR
+    lora_dir = tiny_study / paths.lora_dir(0)
     assert len(list(lora_dir.glob("adapter_model.safetensors"))) == 1
-    assert not [p for p in lora_dir.parent.iterdir() if p.name.startswith(".lora")]
+    assert not hidden(lora_dir.parent)
     meta = json.loads((lora_dir / "metadata.json").read_text())
     assert meta["run"]["world_size"] == 2
     assert meta["steps"] == 4

@@ -1,0 +1,293 @@
+"""The Multi-Bootstrap: a procedure-level comparison over training seeds AND test bios.
+
+LoRA fine-tuning is a procedure; one trained adapter is one draw of it (the seed sets the
+adapter's initialisation and the data order). The Multi-Bootstrap of the MultiBERTs paper
+(Sellam et al., ICLR 2022, section 3) resamples the S seeds with replacement and the n test
+bios with replacement, jointly, and evaluates the statistic on each joint resample, so that its
+percentile interval covers both sources of variation. Paired: a baseline scored on the same
+bios (zero-shot) is evaluated on the same resampled bios.
+
+A joint resample is a pair of count vectors: ``v`` (how often each seed was drawn, S draws) and
+``w`` (how often each bio was drawn, n draws), so the mean over seeds of a per-seed mean over
+bios is ``v @ D @ w / (S n)`` for the per-seed, per-bio values ``D``: one matrix product per
+block of resamples. The bios' counts are :func:`analysis._bootstrap.resample_counts` with the
+seed ``seeds.bootstrap`` (the same resamples as every other bootstrap of the analysis); the
+seeds' counts come from a second stream of the same seed. With one seed ``v`` is always
+``[1]``, so the Multi-Bootstrap IS the paired bootstrap over bios.
+
+Decision and p-value agree by construction: with ``B`` resamples, ``k = ceil(alpha B / 2)``, the
+interval is the ``k``-th smallest and ``k``-th largest resampled value, and the two-sided p-value
+is ``2 min(#{t <= 0}, #{t >= 0}) / B`` (capped at 1): the interval excludes 0 exactly when
+``p < alpha``.
+
+Variance split (MultiBERTs, appendix): the same statistic under seeds-only resampling (every
+bio kept) and under bios-only resampling (every seed kept); their variances say how much of the
+joint interval's width comes from the training seeds and how much from the test bios.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from analysis._bootstrap import resample_counts
+
+
+@dataclass(frozen=True)
+class MultiBootstrapResult:
+    """A procedure-level estimate with its Multi-Bootstrap interval, p-value and variance split."""
+
+    estimate: float  # the statistic on the observed seeds and bios (no resampling)
+    ci_low: float
+    ci_high: float
+    p_value: float  # two-sided, from the same joint resamples
+    n_seeds: int
+    n_bios: int
+    resamples: int
+    sd_joint: float  # SD of the joint resamples (seeds and bios)
+    sd_seeds: float  # SD with the seeds resampled and every bio kept (0 with one seed)
+    sd_bios: float  # SD with the bios resampled and every seed kept
+
+    @property
+    def seed_share(self) -> float:
+        """Share of the variance that comes from the seeds: var_seeds / (var_seeds + var_bios)."""
+        total = self.sd_seeds**2 + self.sd_bios**2
+        return self.sd_seeds**2 / total if total > 0 else float("nan")
+
+
+def seed_counts(n_seeds: int, resamples: int, seed: int) -> np.ndarray:
+    """``(resamples, n_seeds)`` draw counts of the seeds (S draws with replacement each)."""
+    rng = np.random.default_rng([seed, 1])  # a stream apart from the bios' resample_counts
+    draws = rng.integers(0, n_seeds, size=(resamples, n_seeds))
+    return np.stack([np.bincount(row, minlength=n_seeds) for row in draws]).astype(np.float64)
+
+
+def joint_resamples(
+    n_seeds: int, n_bios: int, resamples: int, seed: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield blocks ``(v, w)``: seed counts ``(rows, S)`` and bio counts ``(n, rows)``."""
+    seeds = seed_counts(n_seeds, resamples, seed)
+    done = 0
+    for counts in resample_counts(n_bios, resamples, seed):
+        rows = counts.shape[1]
+        yield seeds[done : done + rows], counts.astype(np.float64)
+        done += rows
+
+
+# A statistic of one block: (seed counts (rows, S), bio counts (n, rows)) -> (rows, k) values,
+# k statistics evaluated on the same resamples.
+BlockStatistic = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def _run(statistic: BlockStatistic, blocks: Iterator[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    with threadpool_limits(limits=1, user_api="blas"):
+        return np.concatenate([statistic(v, w) for v, w in blocks], axis=0)
+
+
+def bootstrap_summary(
+    statistic: BlockStatistic,
+    *,
+    n_seeds: int,
+    n_bios: int,
+    resamples: int,
+    seed: int,
+    confidence: float,
+) -> list[MultiBootstrapResult]:
+    """Evaluate ``statistic`` on the data and on joint, seeds-only and bios-only resamples.
+
+    One result per statistic (column) that ``statistic`` returns.
+    """
+    estimate = statistic(np.ones((1, n_seeds)), np.ones((n_bios, 1)))[0]
+    joint = _run(statistic, joint_resamples(n_seeds, n_bios, resamples, seed))
+    seeds_only = _run(
+        statistic, iter([(seed_counts(n_seeds, resamples, seed), np.ones((n_bios, 1)))])
+    )
+    bios_only = _run(
+        statistic,
+        (
+            (np.ones((c.shape[1], n_seeds)), c.astype(np.float64))
+            for c in resample_counts(n_bios, resamples, seed)
+        ),
+    )
+    results = []
+    for k in range(joint.shape[1]):
+        low, high, p_value = interval_and_p(joint[:, k], 1 - confidence)
+        results.append(
+            MultiBootstrapResult(
+                estimate=float(estimate[k]),
+                ci_low=low,
+                ci_high=high,
+                p_value=p_value,
+                n_seeds=n_seeds,
+                n_bios=n_bios,
+                resamples=resamples,
+                sd_joint=_sd(joint[:, k]),
+                sd_seeds=_sd(seeds_only[:, k]) if n_seeds > 1 else 0.0,
+                sd_bios=_sd(bios_only[:, k]),
+            )
+        )
+    return results
+
+
+def _sd(values: np.ndarray) -> float:
+    finite = values[np.isfinite(values)]
+    return float(finite.std(ddof=1)) if finite.size > 1 else float("nan")
+
+
+def interval_and_p(samples: np.ndarray, alpha: float) -> tuple[float, float, float]:
+    """Order-statistic interval and two-sided p-value that agree on excluding 0 (module doc)."""
+    finite = np.sort(samples[np.isfinite(samples)])
+    if finite.size == 0:
+        return float("nan"), float("nan"), float("nan")
+    k = max(1, math.ceil(alpha * finite.size / 2))
+    low, high = float(finite[k - 1]), float(finite[finite.size - k])
+    tail = min(int((finite <= 0).sum()), int((finite >= 0).sum()))
+    return low, high, min(1.0, 2 * tail / finite.size)
+
+
+def _seed_mean(v: np.ndarray, per_seed: np.ndarray) -> np.ndarray:
+    """``per_seed`` (S, rows, k) averaged over the drawn seeds ``v`` (rows, S) -> (rows, k)."""
+    return np.einsum("rs,srk->rk", v, per_seed) / v.sum(axis=1)[:, None]
+
+
+def procedure_difference(
+    *,
+    correct: np.ndarray,
+    baseline_correct: np.ndarray,
+    resamples: int,
+    seed: int,
+    confidence: float,
+) -> MultiBootstrapResult:
+    """Mean over seeds of (accuracy of the seed - accuracy of the baseline), same bios.
+
+    Args:
+        correct: ``(S, n)``: whether each seed's model got each test bio right.
+        baseline_correct: ``(n,)``: whether the baseline (zero-shot) got each bio right.
+        resamples: joint resamples (``analyze.bootstrap_resamples``).
+        seed: ``seeds.bootstrap``.
+        confidence: interval level; the p-value is two-sided.
+    """
+    correct = np.atleast_2d(np.asarray(correct, dtype=np.float64))
+    diff = correct - np.asarray(baseline_correct, dtype=np.float64)[None, :]
+    n_seeds, n_bios = diff.shape
+
+    def statistic(v: np.ndarray, w: np.ndarray) -> np.ndarray:
+        per_seed = diff @ w / w.sum(axis=0)  # (S, rows): each seed's mean over the drawn bios
+        return _seed_mean(v, per_seed[:, :, None])
+
+    return bootstrap_summary(
+        statistic,
+        n_seeds=n_seeds,
+        n_bios=n_bios,
+        resamples=resamples,
+        seed=seed,
+        confidence=confidence,
+    )[0]
+
+
+def _gap_statistic(
+    correct: np.ndarray, profession: np.ndarray, female: np.ndarray
+) -> tuple[list[int], Callable[[np.ndarray, np.ndarray], np.ndarray]]:
+    """The professions with both genders, and a block statistic of their seed-mean TPR gaps."""
+    profession = np.asarray(profession, dtype=np.int64)
+    female = np.asarray(female, dtype=bool)
+    cell = profession * 2 + female  # one cell per profession x gender
+    order = np.argsort(cell, kind="stable")
+    cells, starts = np.unique(cell[order], return_index=True)
+    both = [int(p) for p in np.unique(profession) if {2 * p, 2 * p + 1} <= set(cells.tolist())]
+    where = {c: i for i, c in enumerate(cells.tolist())}
+    f_index = np.array([where[2 * p + 1] for p in both], dtype=np.int64)
+    m_index = np.array([where[2 * p] for p in both], dtype=np.int64)
+    sorted_correct = correct[:, order]
+
+    def statistic(v: np.ndarray, w: np.ndarray) -> np.ndarray:
+        w = w[order]
+        drawn = np.add.reduceat(w, starts, axis=0)  # (cells, rows)
+        right = np.stack([np.add.reduceat(c[:, None] * w, starts, axis=0) for c in sorted_correct])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            tpr = right / drawn[None]  # (S, cells, rows)
+        gap = tpr[:, f_index] - tpr[:, m_index]  # (S, professions, rows)
+        return _seed_mean(v, gap.transpose(0, 2, 1))
+
+    return both, statistic
+
+
+def procedure_gaps(
+    *,
+    correct: np.ndarray,
+    profession: np.ndarray,
+    female: np.ndarray,
+    resamples: int,
+    seed: int,
+    confidence: float,
+) -> dict[int, MultiBootstrapResult]:
+    """Mean over seeds of each profession's TPR gap (women - men), Multi-Bootstrapped jointly.
+
+    Args:
+        correct: ``(S, n)``: whether each seed's model got each test bio right (the TPR of a
+            gender is the share of its bios predicted as that gender, i.e. right).
+        profession: ``(n,)`` profession ids.
+        female: ``(n,)`` whether the bio's subject is a woman.
+        resamples: joint resamples (``analyze.bootstrap_resamples``).
+        seed: ``seeds.bootstrap``.
+        confidence: interval level; the p-values are two-sided.
+
+    Returns:
+        ``{profession_id: result}`` for the professions with bios of both genders. A resample
+        that draws no woman or no man of a profession gives NaN there (left out of its interval).
+    """
+    correct = np.atleast_2d(np.asarray(correct, dtype=np.float64))
+    both, statistic = _gap_statistic(correct, profession, female)
+    if not both:
+        return {}
+    results = bootstrap_summary(
+        statistic,
+        n_seeds=correct.shape[0],
+        n_bios=correct.shape[1],
+        resamples=resamples,
+        seed=seed,
+        confidence=confidence,
+    )
+    return dict(zip(both, results, strict=True))
+
+
+def procedure_proxy_slope(
+    *,
+    correct: np.ndarray,
+    profession: np.ndarray,
+    female: np.ndarray,
+    share_women: dict[int, float],
+    resamples: int,
+    seed: int,
+    confidence: float,
+) -> MultiBootstrapResult | None:
+    """The least-squares slope of the seed-mean gap on the share of women, Multi-Bootstrapped.
+
+    Over the professions of ``share_women`` (those the analysis lets carry a gap) that have
+    bios of both genders; None with fewer than three.
+    """
+    correct = np.atleast_2d(np.asarray(correct, dtype=np.float64))
+    both, gaps = _gap_statistic(correct, profession, female)
+    keep = [i for i, p in enumerate(both) if p in share_women]
+    if len(keep) < 3:
+        return None
+    x = np.array([share_women[both[i]] for i in keep], dtype=np.float64)
+    centred = x - x.mean()
+
+    def statistic(v: np.ndarray, w: np.ndarray) -> np.ndarray:
+        y = gaps(v, w)[:, keep]  # (rows, professions); NaN where a resample lacks a gender
+        slope = (y - y.mean(axis=1, keepdims=True)) @ centred / (centred @ centred)
+        return slope[:, None]
+
+    return bootstrap_summary(
+        statistic,
+        n_seeds=correct.shape[0],
+        n_bios=correct.shape[1],
+        resamples=resamples,
+        seed=seed,
+        confidence=confidence,
+    )[0]

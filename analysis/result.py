@@ -1,0 +1,35 @@
+"""The result of one analysis run: every table and the two JSON bodies.
+
+Built by :mod:`analysis.tables` (one builder per table), assembled by
+:func:`analysis.analyze.analyze`, presented by :mod:`analysis.report` and
+:mod:`analysis.html_report`, which depend on this type only (not on the orchestrator).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+
+@dataclass
+class Analysis:
+    """Every table of one analysis run (tidy frames, no index) and the metrics.json body."""
+
+    overall: pd.DataFrame
+    pairs: pd.DataFrame
+    groups: pd.DataFrame
+    gaps: pd.DataFrame
+    proxy: pd.DataFrame
+    calibration: pd.DataFrame
+    probes: pd.DataFrame
+    # Across training seeds (empty without a seeded predictor): the primary comparison as a
+    # procedure, every metric's spread over seeds, and each profession's gap over seeds.
+    procedure: pd.DataFrame = field(default_factory=pd.DataFrame)
+    seeds: pd.DataFrame = field(default_factory=pd.DataFrame)
+    seed_gaps: pd.DataFrame = field(default_factory=pd.DataFrame)
+    seed_proxy: pd.DataFrame = field(default_factory=pd.DataFrame)
+    metrics: dict[str, Any] = field(default_factory=dict)  # results/metrics.json
+    summary: dict[str, Any] = field(default_factory=dict)  # results/analysis/summary.json
+    notes: list[str] = field(default_factory=list)

@@ -1,0 +1,601 @@
+"""One builder per analysis table, from predictions aligned row by row with the test split.
+
+Each function returns one tidy table of :data:`pipeline.lib.paths.ANALYSIS_COLUMNS` (or the
+JSON bodies beside them); :func:`analysis.analyze.analyze` calls them in order. Statistics come
+from :mod:`analysis.metrics`, :mod:`analysis.significance`, :mod:`analysis.fairness` and
+:mod:`analysis.probes`; the sentences from :mod:`analysis.verdicts`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis import multibootstrap
+from analysis.fairness import group_error_rates, proxy_bias, tpr_gap_by_profession
+from analysis.metrics import METRICS, overall_metrics_many, reliability_curve
+from analysis.probes import probe_effects
+from analysis.result import Analysis
+from analysis.significance import compare_predictors
+from analysis.verdicts import (
+    probe_verdict,
+    procedure_proxy_verdict,
+    procedure_verdict,
+    proxy_direction,
+    variance_split_sentence,
+)
+from pipeline.lib import catalogue, paths
+from pipeline.lib.errors import SuiteError
+from pipeline.lib.labels import GENDERS, PROFESSIONS
+from pipeline.lib.params import AnalyzeParams
+
+log = logging.getLogger(__name__)
+
+PROBE_COLUMNS = list(paths.ANALYSIS_COLUMNS["probes"])
+
+
+def _front(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    return frame[[column, *[c for c in frame.columns if c != column]]]
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe scalar: NaN and infinities become None, numpy scalars plain Python."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def sensitive_features(test: pd.DataFrame) -> pd.DataFrame:
+    """Profession id, profession name and gender name of every test bio."""
+    return pd.DataFrame(
+        {
+            "profession_id": test["profession_id"].to_numpy(np.int64),
+            "profession": test["profession"].to_numpy(object),
+            "gender": np.array(GENDERS, dtype=object)[test["gender_id"].to_numpy(np.int64)],
+        }
+    )
+
+
+def overall_table(
+    y: np.ndarray, predictions: dict[str, pd.DataFrame], params: AnalyzeParams, seed: int
+) -> pd.DataFrame:
+    """Every metric of :data:`analysis.metrics.METRICS` per predictor, with its interval."""
+    started = time.perf_counter()
+    overall, _ = overall_metrics_many(
+        y_true=y,
+        predictions={
+            name: (frame["pred"].to_numpy(np.int64), frame["prob_female"].to_numpy(np.float64))
+            for name, frame in predictions.items()
+        },
+        seed=seed,
+        resamples=params.bootstrap_resamples,
+        confidence=params.confidence,
+        bins=params.calibration_bins,
+    )
+    log.info("overall metrics: %.1f s", time.perf_counter() - started)
+    return _front(overall.reset_index(), "predictor")
+
+
+def runs_of(name: str, predictions: dict[str, Any]) -> list[str]:
+    """The predictions of ``name``: its runs by seed if it is seeded, else itself (if present)."""
+    runs = [
+        n
+        for n in predictions
+        if paths.split_run(n)[1] is not None and paths.split_run(n)[0] == name
+    ]
+    return runs or ([name] if name in predictions else [])
+
+
+def seeds_by_procedure(names: Any) -> dict[str, list[int]]:
+    """``{"lora": [1234, 1235]}``: the training seeds of each seeded predictor among ``names``."""
+    out: dict[str, list[int]] = {}
+    for name in names:
+        procedure, seed = paths.split_run(name)
+        if seed is not None:
+            out.setdefault(procedure, []).append(seed)
+    return out
+
+
+def primary_pair(
+    predictions: dict[str, pd.DataFrame], params: AnalyzeParams, notes: list[str]
+) -> list[tuple[str, str]]:
+    """The pairs of ``analyze.primary``: one per training seed of its seeded side.
+
+    Empty, with a note saying so, when either side has no predictions.
+    """
+    a_runs, b_runs = (runs_of(name, predictions) for name in params.primary)
+    absent = [name for name, runs in zip(params.primary, (a_runs, b_runs), strict=True) if not runs]
+    if not absent:
+        return [(a, b) for a in a_runs for b in b_runs]
+    log.warning("analyze.primary: no predictions of %s; no primary comparison", absent)
+    notes.append(
+        f"No primary comparison: analyze.primary names {', '.join(params.primary)} but "
+        f"{', '.join(absent)} has no predictions."
+    )
+    return []
+
+
+def pairs_table(
+    y: np.ndarray,
+    predictions: dict[str, pd.DataFrame],
+    primary: list[tuple[str, str]],
+    params: AnalyzeParams,
+) -> pd.DataFrame:
+    """Every pair of predictors on the same bios (two seeds of one procedure excepted)."""
+    predicted = pd.DataFrame(
+        {name: frame["pred"].to_numpy(np.int64) for name, frame in predictions.items()}
+    )
+    return compare_predictors(
+        y_true=y,
+        predictions=predicted,
+        confidence=params.confidence,
+        primary=primary or None,
+        references=[name for name in predictions if catalogue.is_reference(name)],
+        labels={name: catalogue.label(name) for name in predictions},
+        procedures={
+            name: paths.split_run(name)[0]
+            for name in predictions
+            if paths.split_run(name)[1] is not None
+        },
+    )
+
+
+def missing_professions(test: pd.DataFrame, notes: list[str]) -> None:
+    """Note (and log) the professions without test bios: they have no rows anywhere."""
+    present = set(test["profession_id"])
+    missing = [PROFESSIONS[i] for i in range(len(PROFESSIONS)) if i not in present]
+    if missing:
+        log.warning(
+            "%d professions have no test bios and are skipped: %s", len(missing), ", ".join(missing)
+        )
+        notes.append(f"Professions without test bios (skipped): {', '.join(missing)}.")
+
+
+def groups_table(
+    y: np.ndarray,
+    predictions: dict[str, pd.DataFrame],
+    features: pd.DataFrame,
+    params: AnalyzeParams,
+) -> pd.DataFrame:
+    """Error rate and TPR per predictor x profession x gender."""
+    parts = [
+        group_error_rates(
+            y_true=y,
+            y_pred=frame["pred"].to_numpy(np.int64),
+            sensitive_features=features,
+            confidence=params.confidence,
+            min_group_size=params.min_group_size,
+        )
+        .reset_index()
+        .assign(predictor=name)
+        for name, frame in predictions.items()
+    ]
+    return _front(pd.concat(parts, ignore_index=True), "predictor")
+
+
+def gaps_table(
+    y: np.ndarray,
+    predictions: dict[str, pd.DataFrame],
+    features: pd.DataFrame,
+    share_women: pd.Series,
+    params: AnalyzeParams,
+) -> pd.DataFrame:
+    """The TPR gap (women - men) per predictor x profession, with the train share of women."""
+    parts = []
+    for name, frame in predictions.items():
+        gaps = tpr_gap_by_profession(
+            y_true=y,
+            y_pred=frame["pred"].to_numpy(np.int64),
+            profession=features["profession_id"],
+            confidence=params.confidence,
+            min_group_size=params.min_group_size,
+        )
+        gaps.index.name = "profession_id"
+        gaps["share_women"] = share_women.reindex(gaps.index).to_numpy()
+        gaps = gaps.reset_index()
+        gaps.insert(1, "profession", [PROFESSIONS[i] for i in gaps["profession_id"]])
+        parts.append(gaps.assign(predictor=name))
+    return _front(pd.concat(parts, ignore_index=True), "predictor")
+
+
+def proxy_table(gaps: pd.DataFrame, share_women: pd.Series, params: AnalyzeParams) -> pd.DataFrame:
+    """Per predictor: the gap against the profession's share of women (r, rho, slope).
+
+    Only professions with at least ``analyze.min_group_size`` test bios of each gender (the
+    cells the gap ranking uses too): a cell of one or two bios has a gap of -1, 0 or +1 and
+    would otherwise decide the verdict alone.
+    """
+    rows = []
+    for name, part in gaps.groupby("predictor", sort=False):
+        part = part[~part["small"].astype(bool)]
+        proxy = proxy_bias(
+            gap=part.set_index("profession_id")["gap"],
+            share_women=share_women,
+            confidence=params.confidence,
+        )
+        rows.append({"predictor": name, **proxy.to_dict()})
+    proxy = pd.DataFrame(rows).infer_objects()
+    proxy["n_professions"] = proxy["n_professions"].astype(np.int64)
+    return proxy
+
+
+def calibration_table(
+    y: np.ndarray, predictions: dict[str, pd.DataFrame], params: AnalyzeParams
+) -> pd.DataFrame:
+    """The reliability curve per predictor."""
+    parts = []
+    for name, frame in predictions.items():
+        curve = reliability_curve(
+            y_true=y, prob=frame["prob_female"].to_numpy(np.float64), bins=params.calibration_bins
+        ).reset_index()
+        curve["bin_low"] = curve["bin"] / params.calibration_bins
+        curve["bin_high"] = (curve["bin"] + 1) / params.calibration_bins
+        parts.append(curve.assign(predictor=name))
+    return _front(pd.concat(parts, ignore_index=True), "predictor")
+
+
+def probe_table(
+    test: pd.DataFrame,
+    predictions: dict[str, pd.DataFrame],
+    probes: pd.DataFrame | None,
+    probe_predictions: dict[str, pd.DataFrame],
+    params: AnalyzeParams,
+) -> pd.DataFrame:
+    """Flip rate and accuracy on the counterfactual probes, per predictor x profession x variant."""
+    if probes is None or not probe_predictions:
+        return pd.DataFrame(columns=PROBE_COLUMNS)
+    position = pd.Index(test["id"].astype(str)).get_indexer(probes["source_id"].astype(str))
+    if (position < 0).any():
+        bad = probes["source_id"][position < 0].iloc[0]
+        raise SuiteError(
+            f"{paths.PROBES_FILE}: source id {bad!r} is not in the test split; "
+            "rerun the probe stage"
+        )
+    source = test.iloc[position]
+    parts = []
+    for name, frame in probe_predictions.items():
+        if name not in predictions:
+            log.warning("probe predictions of %s but no test predictions: skipped", name)
+            continue
+        effects = probe_effects(
+            variant=probes["variant"],
+            y_expected=probes["expected_gender_id"].to_numpy(np.int64),
+            y_pred=frame["pred"].to_numpy(np.int64),
+            y_pred_original=predictions[name]["pred"].to_numpy(np.int64)[position],
+            y_true_original=source["gender_id"].to_numpy(np.int64),
+            profession=source["profession"].to_numpy(object),
+            confidence=params.confidence,
+        ).reset_index()
+        parts.append(effects.assign(predictor=name))
+    if not parts:
+        return pd.DataFrame(columns=PROBE_COLUMNS)
+    table = pd.concat(parts, ignore_index=True)
+    return table[PROBE_COLUMNS]
+
+
+def small_cells(
+    test: pd.DataFrame, min_group_size: int, notes: list[str] | None = None
+) -> dict[str, Any]:
+    """Profession x gender cells of the test split: with bios, and under ``min_group_size``.
+
+    Counted once per cell (they are the same for every predictor). If ``notes`` is given and
+    some cells are small, a note saying so is appended to it.
+    """
+    counts = test.groupby(["profession", "gender_id"]).size()
+    small = counts[counts < min_group_size]
+    if len(small) and notes is not None:
+        notes.append(
+            f"{len(small)} of the {len(counts)} profession x gender cells with test "
+            f"bios have fewer than {min_group_size} bios (analyze.min_group_size): their "
+            "rates and gaps are imprecise, and their professions are listed apart from the "
+            "ranked gaps."
+        )
+    return {
+        "with_bios": len(counts),
+        "small": len(small),
+        "small_cells": [
+            {"profession": profession, "gender": GENDERS[gender], "n": int(n)}
+            for (profession, gender), n in small.items()
+        ],
+    }
+
+
+def probe_verdicts(probes: pd.DataFrame, confidence: float) -> dict[str, str]:
+    """One sentence per predictor on what its counterfactual probes show."""
+    overall = probes[probes["profession"] == "all"]
+    verdicts = {}
+    for name, part in overall.groupby("predictor", sort=False):
+        rows = {row["variant"]: row for row in part.to_dict(orient="records")}
+        verdicts[str(name)] = probe_verdict(rows.get("swapped"), rows.get("removed"), confidence)
+    return verdicts
+
+
+def _predictor_summary(name: str, model: dict[str, Any]) -> dict[str, Any]:
+    spec = catalogue.spec(name)
+    return {
+        "label": spec.display if spec else name,
+        "description": spec.description if spec else "not in the predictor catalogue",
+        "kind": spec.kind if spec else "unknown",
+        "reference": bool(spec and spec.reference),
+        "model": model,
+    }
+
+
+def summary_body(
+    result: Analysis,
+    test: pd.DataFrame,
+    params: AnalyzeParams,
+    primary: list[tuple[str, str]],
+    data: dict[str, Any] | None,
+    models: dict[str, dict[str, Any]] | None,
+) -> dict[str, Any]:
+    """``summary.json`` without the run facts: data, predictors, settings, cells, notes.
+
+    The note on small profession x gender cells is added to ``result.notes`` here.
+    """
+    cells = small_cells(test, params.min_group_size, result.notes)
+    n_test = len(test)
+    verdicts = probe_verdicts(result.probes, params.confidence)
+    return {
+        "data": {
+            "source": str((data or {}).get("source", "unknown")),
+            "synthetic": bool((data or {}).get("synthetic", False)),
+            "n_test": n_test,
+        },
+        "predictors": {
+            name: {
+                **_predictor_summary(name, (models or {}).get(name, {})),
+                "probe_verdict": verdicts.get(name),
+            }
+            for name in result.overall["predictor"].unique()
+        },
+        "settings": {
+            "confidence": params.confidence,
+            "alpha": 1 - params.confidence,
+            "min_group_size": params.min_group_size,
+            "primary": list(params.primary) if primary else None,
+            "training_seeds": seeds_by_procedure(result.overall["predictor"].unique()),
+        },
+        "cells": cells,
+        "notes": result.notes,
+    }
+
+
+def headline_metrics(result: Analysis) -> dict[str, Any]:
+    """``results/metrics.json``: the few numbers people compare across experiments.
+
+    Per predictor: every metric of :data:`analysis.metrics.METRICS` (accuracy with its
+    interval), the proxy-bias Pearson r and the probe flip rates; and ``primary``: the accuracy
+    difference of ``analyze.primary`` (second minus first) with its exact interval and p-value.
+    """
+    overall = result.overall.set_index(["predictor", "metric"])
+    proxy = result.proxy.set_index("predictor")
+    flips = result.probes[result.probes["profession"] == "all"].set_index(["predictor", "variant"])
+    metrics: dict[str, Any] = {}
+    for name in result.overall["predictor"].unique():
+        entry = {spec.name: _clean(overall.loc[(name, spec.name), "value"]) for spec in METRICS}
+        entry["accuracy_ci_low"] = _clean(overall.loc[(name, "accuracy"), "ci_low"])
+        entry["accuracy_ci_high"] = _clean(overall.loc[(name, "accuracy"), "ci_high"])
+        entry["proxy_r"] = _clean(proxy.loc[name, "pearson_r"]) if name in proxy.index else None
+        for (predictor, variant), row in flips.iterrows():
+            if predictor == name:
+                entry[f"flip_rate_{variant}"] = _clean(row["flip_rate"])
+        metrics[name] = entry
+    for procedure, part in result.seeds.groupby("predictor", sort=False):
+        means = part.set_index("metric")
+        metrics[str(procedure)] = {
+            "n_seeds": int(means["n_seeds"].iloc[0]),
+            **{f"{m}_mean": _clean(means.loc[m, "mean"]) for m in means.index},
+            "accuracy_sd": _clean(means.loc["accuracy", "sd"]),
+        }
+    if not result.procedure.empty and int(result.procedure["n_seeds"].iloc[0]) > 1:
+        row = result.procedure.iloc[0]
+        metrics["primary"] = {
+            "acc_diff": _clean(row["acc_diff"]),
+            "acc_diff_ci_low": _clean(row["diff_ci_low"]),
+            "acc_diff_ci_high": _clean(row["diff_ci_high"]),
+            "p_value": _clean(row["p_value"]),
+            "n_seeds": int(row["n_seeds"]),
+            "seeds_significant": int(row["seeds_significant"]),
+            "ci_method": "multi-bootstrap",
+        }
+        return metrics
+    primary = result.pairs[result.pairs["family"] == "primary"]
+    if not primary.empty:
+        row = primary.iloc[0]
+        metrics["primary"] = {
+            "acc_diff": _clean(row["acc_diff"]),
+            "acc_diff_ci_low": _clean(row["diff_ci_low"]),
+            "acc_diff_ci_high": _clean(row["diff_ci_high"]),
+            "p_value": _clean(row["p_value"]),
+        }
+    return metrics
+
+
+def procedure_table(
+    y: np.ndarray,
+    predictions: dict[str, pd.DataFrame],
+    primary: list[tuple[str, str]],
+    pairs: pd.DataFrame,
+    params: AnalyzeParams,
+    seed: int,
+) -> pd.DataFrame:
+    """The primary comparison as a procedure: mean over seeds, Multi-Bootstrap, seed count.
+
+    One row when the second side of ``analyze.primary`` (b, in b - a) is seeded and the first
+    is not, else empty. With one seed
+    the interval, p-value and decision are the paired comparison's (exact McNemar).
+    """
+    columns = list(paths.ANALYSIS_COLUMNS["procedure"])
+    a, b = params.primary
+    runs = [pair[1] for pair in primary]
+    if (
+        not primary
+        or any(paths.split_run(r) == (b, None) for r in runs)
+        or len(set(p[0] for p in primary)) != 1
+    ):
+        return pd.DataFrame(columns=columns)  # b is not seeded (or a is too): no procedure
+    correct = np.stack([predictions[r]["pred"].to_numpy(np.int64) == y for r in runs])
+    base = predictions[a]["pred"].to_numpy(np.int64) == y
+    boot = multibootstrap.procedure_difference(
+        correct=correct,
+        baseline_correct=base,
+        resamples=params.bootstrap_resamples,
+        seed=seed,
+        confidence=params.confidence,
+    )
+    rows = pairs[pairs["family"] == "primary"]
+    alpha = 1 - params.confidence
+    row = {
+        "predictor_a": a,
+        "predictor_b": b,
+        "n_seeds": len(runs),
+        "n_bios": len(y),
+        "resamples": params.bootstrap_resamples,
+        "acc_a": float(base.mean()),
+        "acc_b_mean": float(correct.mean()),
+        "acc_diff": boot.estimate,
+        "diff_ci_low": boot.ci_low,
+        "diff_ci_high": boot.ci_high,
+        "ci_level": params.confidence,
+        "p_value": boot.p_value,
+        "significant": bool(boot.p_value < alpha),
+        "sd_joint": boot.sd_joint,
+        "sd_seeds": boot.sd_seeds,
+        "sd_bios": boot.sd_bios,
+        "seed_share": boot.seed_share,
+        "seeds_significant": int(rows["significant"].astype(bool).sum()),
+        "pair_verdict": rows["verdict"].iloc[0],
+    }
+    if len(runs) == 1:  # the paired comparison of one adapter: exact McNemar decides
+        one = rows.iloc[0]
+        row.update(
+            diff_ci_low=one["diff_ci_low"],
+            diff_ci_high=one["diff_ci_high"],
+            p_value=one["p_value"],
+            significant=bool(one["significant"]),
+        )
+    labels = {name: catalogue.label(name) for name in (a, b)}
+    row["verdict"] = procedure_verdict(row, labels, alpha, params.confidence)
+    row["variance_verdict"] = variance_split_sentence(row)
+    return pd.DataFrame([row])[columns]
+
+
+def seeds_table(overall: pd.DataFrame) -> pd.DataFrame:
+    """Every metric of each seeded predictor across its seeds: mean, SD, min, max."""
+    runs = overall["predictor"].map(
+        lambda n: paths.split_run(n)[0] if paths.split_run(n)[1] is not None else None
+    )
+    part = overall.assign(procedure=runs).dropna(subset=["procedure"])
+    if part.empty:
+        return pd.DataFrame(columns=list(paths.ANALYSIS_COLUMNS["seeds"]))
+    grouped = part.groupby(["procedure", "metric"], sort=False)["value"]
+    table = grouped.agg(
+        n_seeds="count", mean="mean", sd=lambda v: v.std(ddof=1), min="min", max="max"
+    ).reset_index()
+    return table.rename(columns={"procedure": "predictor"})[list(paths.ANALYSIS_COLUMNS["seeds"])]
+
+
+def seed_gaps_table(
+    y: np.ndarray,
+    predictions: dict[str, pd.DataFrame],
+    gaps: pd.DataFrame,
+    features: pd.DataFrame,
+    params: AnalyzeParams,
+    seed: int,
+) -> pd.DataFrame:
+    """Each profession's TPR gap over the seeds of each seeded predictor (Multi-Bootstrap)."""
+    columns = list(paths.ANALYSIS_COLUMNS["seed_gaps"])
+    parts = []
+    for procedure in catalogue.seeded_names():
+        runs = [r for r in runs_of(procedure, predictions) if paths.split_run(r)[1] is not None]
+        if not runs:
+            continue
+        correct = np.stack([predictions[r]["pred"].to_numpy(np.int64) == y for r in runs])
+        results = multibootstrap.procedure_gaps(
+            correct=correct,
+            profession=features["profession_id"].to_numpy(np.int64),
+            female=y == 1,
+            resamples=params.bootstrap_resamples,
+            seed=seed,
+            confidence=params.confidence,
+        )
+        single = gaps[gaps["predictor"].isin(runs)]
+        significant = single[single["significant"].astype(bool)].groupby("profession_id").size()
+        small = single.groupby("profession_id")["small"].first()
+        for profession_id, boot in results.items():
+            parts.append(
+                {
+                    "predictor": procedure,
+                    "profession_id": profession_id,
+                    "profession": PROFESSIONS[profession_id],
+                    "n_seeds": len(runs),
+                    "gap": boot.estimate,
+                    "gap_ci_low": boot.ci_low,
+                    "gap_ci_high": boot.ci_high,
+                    "p_value": boot.p_value,
+                    "stable": bool(boot.ci_low > 0 or boot.ci_high < 0),
+                    "seeds_significant": int(significant.get(profession_id, 0)),
+                    "small": bool(small.get(profession_id, True)),
+                }
+            )
+    return pd.DataFrame(parts, columns=columns)
+
+
+def seed_proxy_table(
+    y: np.ndarray,
+    predictions: dict[str, pd.DataFrame],
+    gaps: pd.DataFrame,
+    features: pd.DataFrame,
+    share_women: pd.Series,
+    params: AnalyzeParams,
+    seed: int,
+) -> pd.DataFrame:
+    """The proxy-bias slope of each seeded predictor over its seeds (Multi-Bootstrap).
+
+    Over the same professions as the per-run proxy table: at least ``analyze.min_group_size``
+    bios of each gender.
+    """
+    columns = list(paths.ANALYSIS_COLUMNS["seed_proxy"])
+    rows = []
+    for procedure in catalogue.seeded_names():
+        runs = [r for r in runs_of(procedure, predictions) if paths.split_run(r)[1] is not None]
+        if not runs:
+            continue
+        part = gaps[(gaps["predictor"] == runs[0]) & ~gaps["small"].astype(bool)]
+        shares = {
+            int(p): float(share_women[p])
+            for p in part["profession_id"]
+            if p in share_women.index and np.isfinite(share_women[p])
+        }
+        boot = multibootstrap.procedure_proxy_slope(
+            correct=np.stack([predictions[r]["pred"].to_numpy(np.int64) == y for r in runs]),
+            profession=features["profession_id"].to_numpy(np.int64),
+            female=y == 1,
+            share_women=shares,
+            resamples=params.bootstrap_resamples,
+            seed=seed,
+            confidence=params.confidence,
+        )
+        if boot is None:
+            continue
+        row = {
+            "predictor": procedure,
+            "n_seeds": len(runs),
+            "n_professions": len(shares),
+            "slope": boot.estimate,
+            "slope_ci_low": boot.ci_low,
+            "slope_ci_high": boot.ci_high,
+            "p_value": boot.p_value,
+            "direction": proxy_direction(boot.estimate, boot.p_value, 1 - params.confidence),
+        }
+        row["verdict"] = procedure_proxy_verdict(row, 1 - params.confidence, params.confidence)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=columns)
