@@ -154,3 +154,13 @@ def test_make_clean_demo_removes_only_what_the_pipeline_made(tmp_path):
     assert not any((clone / file).exists() for file in made)
     assert all((clone / file).exists() for file in tracked)  # was: 9 tracked files deleted
     assert (clone / "demo/data/raw/mine.csv").exists()  # your own data stays
+
+
+def test_a_fifo_named_as_input_is_refused_without_reading_it(tmp_path):
+    import os
+
+    from pipeline.lib.tables import read_table
+
+    os.mkfifo(tmp_path / "train.csv")  # reading it would block forever
+    with pytest.raises(SuiteError, match=r"train\.csv: not a regular file, expected a CSV file"):
+        read_table(tmp_path / "train.csv", columns=("hard_text",))
