@@ -48,7 +48,7 @@ from analysis.metrics import METRICS, overall_metrics_many, reliability_curve
 from analysis.probes import probe_effects
 from analysis.report import render_report
 from analysis.significance import compare_predictors
-from analysis.verdicts import probe_verdict
+from analysis.verdicts import one_class_warning, probe_verdict, toy_model_notice
 from pipeline.lib import catalogue, paths
 from pipeline.lib.errors import SuiteError, run_main
 from pipeline.lib.io import atomic_dir, read_parquet_metadata, write_json, write_text
@@ -283,6 +283,7 @@ def analyze(
             name: {
                 **_predictor_summary(name, (models or {}).get(name, {})),
                 "probe_verdict": probe_verdicts.get(name),
+                "warning": one_class_warning(predictions[name]["pred"], params.one_class_share),
             }
             for name in predictions
         },
@@ -294,6 +295,7 @@ def analyze(
         },
         "cells": cells,
         "notes": notes,
+        "toy_model": toy_model_notice(models or {}),
     }
     return result
 
