@@ -69,13 +69,9 @@ else:
         plots.gap_vs_share(gaps.value, proxy.value, predictor),
         alt=f"Gap versus share of women for {predictor}",
     )
-    st.markdown(
-        f"Pearson r = **{fit['pearson_r']:.3f}** (p = {ui.fmt_p(fit['pearson_p'])}), "
-        f"Spearman ρ = **{fit['spearman_rho']:.3f}** (p = {ui.fmt_p(fit['spearman_p'])}), "
-        f"slope = {fit['slope']:.3f} over {int(fit['n_professions'])} professions."
-    )
     # The analysis read the sign (analysis/verdicts.py): a positive slope is what leaning on the
-    # profession as a proxy for gender looks like; a negative one is the opposite.
+    # profession as a proxy for gender looks like; a negative one is the opposite. Its sentence
+    # names the direction and carries the statistics (n/a where they are not computable).
     show = {"stereotype-consistent": st.warning, "counter-stereotypical": st.info}
-    show.get(fit["direction"], st.info)(f"**{fit['direction'].capitalize()}.** {fit['verdict']}")
+    show.get(fit["direction"], st.info)(fit["verdict"])
     ui.table(proxy.value, "proxy")
