@@ -64,16 +64,17 @@ rows, about = [], []
 for predictor in predictors:
     entry = summary.value["predictors"][predictor]
     model = entry.get("model") if isinstance(entry.get("model"), dict) else {}
-    # The metrics come first: at 1400 px they are what the eye meets, labels are secondary.
-    row = {"predictor": predictor}
+    # The metrics come first, their intervals after them: at 1400 px the five numbers are what
+    # the eye meets; labels and model descriptions are in the table below.
+    row, intervals, n = {"predictor": predictor}, {}, None
     for metric in data.METRIC_NAMES:
         if (predictor, metric) not in cells.index:
             continue
         cell = cells.loc[(predictor, metric)]
         row[metric] = cell["value"]
-        row[f"{metric} {level} CI"] = ui.fmt_ci(cell["ci_low"], cell["ci_high"])
-        row["n"] = int(cell["n"])
-    rows.append(row)
+        intervals[f"{metric} {level} CI"] = ui.fmt_ci(cell["ci_low"], cell["ci_high"])
+        n = int(cell["n"])
+    rows.append(row | intervals | {"n": n})
     label = labels.get(predictor, "")
     about.append({"predictor": predictor, "label": label, "model": describe(model)})
     if entry.get("warning"):
