@@ -3,7 +3,7 @@
 #   make test       the test suite
 #   make repro      the real study (hub data and GPT-2; needs internet, a GPU recommended)
 #   make dashboard  the Streamlit dashboard (PORT=8501 by default; STUDY=dir picks the results)
-#   make pipelines  regenerate demo/dvc.yaml from dvc.yaml (after editing dvc.yaml)
+#   make pipelines  regenerate every study's dvc.yaml (demo/, yours) from dvc.yaml (after editing it)
 
 SHELL := /bin/bash
 PYTHON ?= python3

@@ -156,7 +156,7 @@ def analyze(
         notes=notes,
     )
     result.metrics = tables.headline_metrics(result)
-    result.summary = tables.summary_body(result, test, params, primary, data, models)
+    result.summary = tables.summary_body(result, test, predictions, params, primary, data, models)
     return result
 
 

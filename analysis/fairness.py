@@ -32,7 +32,12 @@ from statsmodels.stats.proportion import confint_proportions_2indep
 
 from analysis.metrics import wilson_interval
 from analysis.significance import adjust_pvalues
-from analysis.verdicts import gap_evidence, proxy_direction, proxy_verdict
+from analysis.verdicts import (
+    MIN_PROXY_PROFESSIONS,
+    gap_evidence,
+    proxy_direction,
+    proxy_verdict,
+)
 
 log = logging.getLogger(__name__)
 
@@ -213,8 +218,12 @@ def proxy_bias(*, gap: Any, share_women: Any, confidence: float = 0.95) -> pd.Se
     }
     x = joined["share"].to_numpy(np.float64)
     y = joined["gap"].to_numpy(np.float64)
-    if len(joined) < 3:
-        log.warning("proxy bias: only %d professions with both genders; need 3", len(joined))
+    if len(joined) < MIN_PROXY_PROFESSIONS:
+        log.warning(
+            "proxy bias: only %d professions with both genders; need %d",
+            len(joined),
+            MIN_PROXY_PROFESSIONS,
+        )
     elif np.ptp(x) == 0 or np.ptp(y) == 0:
         log.warning("proxy bias: the gaps or the shares are constant; no correlation to compute")
     else:

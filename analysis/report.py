@@ -37,6 +37,15 @@ def _models(result: Analysis) -> list[str]:
     return lines
 
 
+def _warnings(result: Analysis) -> list[str]:
+    """One warning line per predictor the analysis flagged (one class for nearly every bio)."""
+    lines = []
+    for name, entry in result.summary["predictors"].items():
+        if entry.get("warning"):
+            lines += [f"> **Warning, {name}:** {entry['warning']}", ""]
+    return lines
+
+
 def _headline(result: Analysis) -> list[str]:
     lines = [
         "| predictor | " + " | ".join(spec.label for spec in METRICS) + " |",
@@ -188,7 +197,7 @@ def _gaps(result: Analysis, params: AnalyzeParams) -> list[str]:
     for predictor, part in result.gaps.groupby("predictor", sort=False):
         if result.summary["predictors"][predictor]["reference"]:
             lines += [
-                f"**{predictor}**: a untrained reference, not ranked (its gaps are in gaps.csv).",
+                f"**{predictor}**: an untrained reference, not ranked (its gaps are in gaps.csv).",
                 "",
             ]
             continue
@@ -258,6 +267,8 @@ def render_report(result: Analysis, params: AnalyzeParams) -> str:
             "and say nothing about real models on real bios.",
             "",
         ]
+    if result.summary.get("toy_model"):
+        lines += [f"> **{result.summary['toy_model']}**", ""]
     lines += [
         f"Test bios: {data['n_test']:,} (source: {data.get('source')}). Every predictor is "
         "scored on the same bios, joined by id. Positive class: female.",
@@ -266,6 +277,7 @@ def render_report(result: Analysis, params: AnalyzeParams) -> str:
         "",
         *_models(result),
         "",
+        *_warnings(result),
         "## Headline",
         "",
         f"{level} intervals: Wilson for accuracy, percentile bootstrap "

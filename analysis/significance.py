@@ -25,7 +25,7 @@ Families (``compare_predictors``):
   procedure stopped, so a pair's interval excludes 0 exactly when Holm rejects it. For the
   pairs Holm does not reject these are Bonferroni intervals over the remaining ones, the
   informative part of Holm-compatible simultaneous intervals (Strassburger & Bretz, 2008).
-- ``reference``: a pair involving a untrained reference (``random_head``): shown with its raw
+- ``reference``: a pair involving an untrained reference (``random_head``): shown with its raw
   p-value and a plain interval, never tested, in no family.
 """
 

@@ -23,10 +23,12 @@ from analysis.probes import probe_effects
 from analysis.result import Analysis
 from analysis.significance import compare_predictors
 from analysis.verdicts import (
+    one_class_warning,
     probe_verdict,
     procedure_proxy_verdict,
     procedure_verdict,
     proxy_direction,
+    toy_model_notice,
     variance_split_sentence,
 )
 from pipeline.lib import catalogue, paths
@@ -331,6 +333,7 @@ def _predictor_summary(name: str, model: dict[str, Any]) -> dict[str, Any]:
 def summary_body(
     result: Analysis,
     test: pd.DataFrame,
+    predictions: dict[str, pd.DataFrame],
     params: AnalyzeParams,
     primary: list[tuple[str, str]],
     data: dict[str, Any] | None,
@@ -353,6 +356,7 @@ def summary_body(
             name: {
                 **_predictor_summary(name, (models or {}).get(name, {})),
                 "probe_verdict": verdicts.get(name),
+                "warning": one_class_warning(predictions[name]["pred"], params.one_class_share),
             }
             for name in result.overall["predictor"].unique()
         },
@@ -365,6 +369,7 @@ def summary_body(
         },
         "cells": cells,
         "notes": result.notes,
+        "toy_model": toy_model_notice(models or {}),
     }
 
 

@@ -14,11 +14,17 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
+from pipeline.lib.labels import GENDERS
+
 # Proxy-bias directions, as stored in proxy.csv ``direction``.
 STEREOTYPED = "stereotype-consistent"
 COUNTER = "counter-stereotypical"
 NO_EVIDENCE = "no evidence"
 NOT_COMPUTABLE = "not computable"
+# Fewest professions with a gap that a proxy-bias correlation is computed over (fairness.py).
+MIN_PROXY_PROFESSIONS = 3
 
 
 def fmt_p(p: float | None, *, exact: bool = False, prefix: bool = True) -> str:
@@ -42,7 +48,7 @@ def fmt_level(confidence: float) -> str:
 
 
 def _points(value: float) -> str:
-    return f"{100 * value:.1f}"
+    return f"{100 * value:.1f}" if math.isfinite(value) else "n/a"
 
 
 def _name(predictor: str, labels: Mapping[str, str]) -> str:
@@ -64,7 +70,7 @@ def pair_verdict(row: Mapping[str, Any], labels: Mapping[str, str], alpha: float
     a, b = row["predictor_a"], row["predictor_b"]
     if row["family"] == "reference":
         return (
-            f"Not tested: {a} vs {b} involves a untrained reference ({100 * row['acc_a']:.1f}% "
+            f"Not tested: {a} vs {b} involves an untrained reference ({100 * row['acc_a']:.1f}% "
             f"against {100 * row['acc_b']:.1f}%; exact McNemar {fmt_p(row['p_value'])}, "
             "unadjusted, for orientation only)."
         )
@@ -123,10 +129,18 @@ def proxy_verdict(row: Mapping[str, Any], alpha: float) -> str:
     """The sentence for one predictor's proxy-bias test (proxy.csv row with its direction)."""
     direction = row["direction"]
     if direction == NOT_COMPUTABLE:
-        return (
-            f"Not computable: {int(row['n_professions'])} professions with both genders, or "
-            "constant gaps."
-        )
+        n = int(row["n_professions"])
+        if n < MIN_PROXY_PROFESSIONS:
+            why = (
+                f"only {n} profession{'' if n == 1 else 's'} with test bios of both genders, and "
+                f"a correlation needs at least {MIN_PROXY_PROFESSIONS}"
+            )
+        else:
+            why = (
+                f"over the {n} professions with test bios of both genders, the gap (or the share "
+                "of women) is the same everywhere, so it cannot follow anything"
+            )
+        return f"Not computable: {why}."
     stats = (
         f"Pearson r = {row['pearson_r']:+.2f} ({fmt_p(row['pearson_p'])}), slope "
         f"{row['slope']:+.3f} per unit share of women over {int(row['n_professions'])} "
@@ -203,7 +217,9 @@ def model_description(info: Mapping[str, Any]) -> str:
 
 
 def _pct_ci(value: float, low: float, high: float) -> str:
-    return f"{100 * value:.1f}% ({100 * low:.1f} to {100 * high:.1f})"
+    if not all(math.isfinite(v) for v in (value, low, high)):
+        return "n/a (no bios)"
+    return f"{_points(value)}% ({_points(low)} to {_points(high)})"
 
 
 def _against_half(low: float, high: float, *, above: str, below: str, within: str) -> str:
@@ -233,7 +249,8 @@ def probe_verdict(
             swapped["flip_ci_high"],
             above="it follows the gendered words",
             below="it mostly does not follow the gendered words",
-            within="it follows the gendered words about half the time",
+            within="the interval includes 50%, so these bios cannot tell whether it follows the "
+            "gendered words",
         )
         parts.append(f"swapping the gendered words flips {flips} of its predictions: {reading}")
     if removed is not None:
@@ -246,7 +263,7 @@ def probe_verdict(
             removed["accuracy_ci_high"],
             above="it still finds other cues (names, other words)",
             below="it is worse than chance",
-            within="it is at chance",
+            within="not distinguishable from chance, its interval including 50%",
         )
         parts.append(f"with them removed its accuracy is {accuracy} against {original}: {reading}")
     if not parts:
@@ -333,3 +350,43 @@ def procedure_proxy_verdict(row: Mapping[str, Any], alpha: float, confidence: fl
     if direction == NO_EVIDENCE:
         return f"No evidence either way over seeds: {stats}; not significant at the {level} level."
     return f"{direction.capitalize()} over seeds: {stats}; significant at the {level} level."
+
+
+def one_class_warning(pred: Any, share: float) -> str | None:
+    """A warning when a predictor gives one gender to at least ``share`` of the bios, else None.
+
+    Such a predictor's accuracy mostly counts the bios of that gender: it is not reading them.
+    """
+    pred = np.asarray(pred, dtype=np.int64)
+    if not len(pred):
+        return None
+    counts = np.bincount(pred, minlength=len(GENDERS))
+    top = int(counts.argmax())
+    if counts[top] / len(pred) < share:
+        return None
+    gender = GENDERS[top]
+    every = "every" if counts[top] == len(pred) else "nearly every"
+    return (
+        f"It answers {gender!r} for {every} test bio ({counts[top]:,} of {len(pred):,}, "
+        f"{100 * counts[top] / len(pred):.1f}%; analyze.one_class_share = {share:g}): its "
+        f"accuracy mostly counts the {gender} bios of the test split, it does not show that it "
+        "reads them."
+    )
+
+
+def toy_model_notice(models: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """A notice naming the predictors built on the tiny GPT-2 (``model.source: tiny``), if any.
+
+    ``models``: per predictor, the model behind it (predictions' ``model_info``).
+    """
+    toys = [name for name, info in models.items() if (info or {}).get("source") == "tiny"]
+    if not toys:
+        return None
+    info = models[toys[0]]
+    names = ", ".join(toys)
+    return (
+        f"TOY MODEL: {names} {'start' if len(toys) > 1 else 'starts'} from the "
+        f"{model_description({k: v for k, v in info.items() if k != 'lora_r'})}, made to try "
+        "the pipeline offline in minutes. Their scores show that the code runs, not how GPT-2 "
+        "or any real model behaves; the real study (params.yaml at the repo root) uses GPT-2."
+    )

@@ -38,6 +38,19 @@ def study() -> Path:
     return data.resolve_study(sys.argv[1:])
 
 
+SYNTHETIC_BANNER = (
+    "SYNTHETIC data: these results come from the bundled generated sample (the demo), not from "
+    "Bias in Bios. They show that the pipeline works, not how GPT-2 behaves."
+)
+
+
+def synthetic_banner(study_dir: Path) -> None:
+    """The synthetic-data warning, at the top of every page of a study made from the sample."""
+    profile = data.profile(study_dir)
+    if profile.ok and isinstance(profile.value, dict) and profile.value.get("synthetic"):
+        st.warning(SYNTHETIC_BANNER, icon=":material/science:")
+
+
 def labels(study_dir: Path) -> dict[str, str]:
     """Display labels of the predictors: the analysis summary's, else the catalogue's."""
     loaded = data.summary(study_dir)

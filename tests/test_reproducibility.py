@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -21,7 +22,16 @@ import yaml
 from analysis.metrics import wilson_interval
 from pipeline.lib import catalogue, paths
 from pipeline.lib.io import read_parquet_metadata
-from tests.conftest import GIT, dvc, git_commit, merge_params, run_cli, stages_run
+from tests.conftest import (
+    GIT,
+    REPO,
+    dvc,
+    git_commit,
+    merge_params,
+    run_cli,
+    stage_env,
+    stages_run,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -155,6 +165,19 @@ def test_dvc_plots_show_renders_offline_without_errors(demo_pipeline, tmp_path):
     page = (out / "index.html").read_text()
     assert not re.findall(r"<script[^>]*\bsrc=", page)  # Vega is inline: nothing to fetch
     assert "vegaEmbed" in page and page.count("vegaEmbed(") >= 4  # every plot of dvc.yaml
+    # Every analysis panel names its predictor (DVC titles it with its file's path).
+    shown = json.loads(
+        run_cli(["dvc", "plots", "show", "--json"], demo, demo_pipeline["alice"], True, True)
+    )
+    titles = {
+        name: entry["content"]["title"]["text"]
+        for name, entries in shown["data"].items()
+        for entry in entries
+        if name.startswith(str(paths.ANALYSIS_PLOTS_DIR))
+    }
+    assert len(titles) == len(paths.ANALYSIS_PLOTS) * len(catalogue.names())
+    for name, title in titles.items():
+        assert Path(name).stem in catalogue.names() and Path(name).stem in title, title
 
 
 def test_a_fresh_clone_stays_clean_after_the_demo(demo_pipeline):
@@ -209,6 +232,21 @@ def test_analysis_param_reruns_only_analyze(team):
     )
     # check_params validates the whole edited params.yaml (cheap, its output never changes)
     assert stages_run(out) == {"check_params", "analyze"}
+    # DVC wrote the key back into params.yaml: one line of it changed, comments and all kept.
+    diff = run_cli(["git", "diff", "--numstat", "demo/params.yaml"], carol, carol, True, True)
+    assert diff.split()[:2] == ["1", "1"], diff
+
+
+def readme_command(start: str) -> list[str]:
+    """The one command of README.md (or docs/) that starts with ``start``, as its words."""
+    found = [
+        line.strip()
+        for doc in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+        for line in doc.read_text().splitlines()
+        if line.strip().startswith(start)
+    ]
+    assert len(set(found)) == 1, found
+    return shlex.split(found[0].split(" #")[0])
 
 
 def exp_rows(study: Path, code: Path) -> dict[str, dict]:
@@ -306,6 +344,17 @@ def test_revisions_and_experiments_compare_with_their_real_values(team):
     assert experiment[f"{paths.ANALYSIS_METRICS}:{FIRST}.accuracy_ci_low"] == pytest.approx(low)
     assert experiment[f"{paths.ANALYSIS_METRICS}:{FIRST}.accuracy_ci_high"] == pytest.approx(high)
     assert experiment[f"{paths.ANALYSIS_METRICS}:{FIRST}.accuracy"] == after[FIRST]["accuracy"]
+
+    # The README's `dvc exp show` fits a 200-column terminal: nothing collapsed to "…".
+    env = {**stage_env(dora), "COLUMNS": "200"}
+    table = subprocess.run(
+        readme_command("dvc exp show"), cwd=demo, env=env, capture_output=True, text=True
+    )
+    assert table.returncode == 0, table.stderr
+    width = max(len(line.rstrip()) for line in table.stdout.splitlines())
+    print(f"README dvc exp show: {width} columns")
+    assert width <= 200 and "…" not in table.stdout, table.stdout
+    assert "conf90" in table.stdout and "analyze.confidence" in table.stdout
 
     # The dashboard's Experiments data: the same values, row by row.
     from dashboard import data

@@ -59,7 +59,7 @@ elif outcome == "wrong":
     mask &= ~correct & frame[f"pred:{predictor}"].notna()
 if disagree:
     # Disagreement among the predictors that scored the bio (a missing prediction is not a vote);
-    # a untrained reference disagrees with everyone half the time, so it votes only if asked.
+    # an untrained reference disagrees with everyone half the time, so it votes only if asked.
     mask &= frame[[f"pred:{p}" for p in voters]].nunique(axis=1, dropna=True) > 1
 matches = frame[mask]
 

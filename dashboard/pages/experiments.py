@@ -51,6 +51,13 @@ def same(x: object, y: object) -> bool:
     return all(missing) or (not any(missing) and x == y)
 
 
+def readable(value: object) -> str:
+    """A value for reading: floats to 4 significant digits, never 16."""
+    if isinstance(value, float):
+        return "n/a" if pd.isna(value) else f"{value:.4g}"
+    return str(value)
+
+
 def differs(column: str) -> bool:
     """Whether a column holds more than one value across the rows (missing counts as one)."""
     return frame[column].astype(str).nunique(dropna=False) > 1
@@ -62,14 +69,31 @@ if only_diff and len(frame) > 1:
     params_shown = [c for c in params_shown if differs(c)]
 st.header("All rows")
 columns = ["name", "rev", "type", "state", "created", *params_shown, *metrics_shown]
-ui.table(frame[columns], "experiments")
+floats = {
+    c: st.column_config.NumberColumn(c, format="%.4g")
+    for c in columns
+    if pd.api.types.is_float_dtype(frame[c])
+}
+ui.table(frame[columns], "experiments", column_config=floats)
 
 if len(frame) >= 2:
     st.header("Compare two")
     names = frame["name"].astype(str).tolist()
+    # By default the newest experiment (B) against the newest commit (A); without experiments,
+    # the workspace against the newest commit. dvc exp show lists the workspace, then commits
+    # newest first, each followed by its experiments.
+    commits = [i for i, kind in enumerate(frame["type"]) if kind == "commit"] or [0]
+    runs = frame[frame["type"] == "experiment"]
+    created = pd.to_datetime(runs["created"], errors="coerce", utc=True)
+    if runs.empty:
+        default_b = 0
+    elif created.isna().all():
+        default_b = int(runs.index[0])
+    else:
+        default_b = int(created.idxmax())
     c1, c2 = st.columns(2)
-    first = c1.selectbox("A", names, index=0, key="exp_a")
-    second = c2.selectbox("B", names, index=len(names) - 1, key="exp_b")
+    first = c1.selectbox("A", names, index=commits[0], key="exp_a")
+    second = c2.selectbox("B", names, index=default_b, key="exp_b")
     a = frame[frame["name"].astype(str) == first].iloc[0]
     b = frame[frame["name"].astype(str) == second].iloc[0]
     keys = [*param_cols, *metric_cols]
@@ -83,7 +107,9 @@ if len(frame) >= 2:
     side["changed"] = [not same(a[k], b[k]) for k in keys]
     if st.checkbox("Only what changed", value=True, key="exp_changed"):
         side = side[side["changed"]]
-    ui.table(side.astype({f"A: {first}": str, f"B: {second}": str}), "experiment comparison")
+    for column in (f"A: {first}", f"B: {second}"):
+        side[column] = [readable(v) for v in side[column]]
+    ui.table(side, "experiment comparison")
     st.header("Training curves")
     chosen = st.multiselect(
         "Overlay the LoRA training curves of",

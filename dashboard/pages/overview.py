@@ -23,17 +23,11 @@ elif profile.ok and isinstance(profile.value, dict):
     source = profile.value
 if source is not None:
     kind = {"hub": "Bias in Bios (Hugging Face hub)", "local": "local files", "sample": "sample"}
-    synthetic = bool(source.get("synthetic"))
     name = kind.get(source.get("source", ""), str(source.get("source")))
     n_test = source.get("n_test")
     st.markdown(
         f"**Data:** {name}" + (f" · **test bios:** {n_test:,}" if isinstance(n_test, int) else "")
     )
-    if synthetic:
-        st.warning(
-            "SYNTHETIC data: these results come from the bundled generated sample (the demo), "
-            "not from Bias in Bios. They show that the pipeline works, not how GPT-2 behaves."
-        )
 
 # --- status of every results file ----------------------------------------------------------------
 checks = [summary, data.metrics(study), profile, data.bios(study)]
@@ -63,29 +57,40 @@ labels = ui.labels(study)
 level = ui.level(study)
 overall = data.table(study, "overall").value
 predictors = data.predictor_order(list(summary.value["predictors"]))
-st.header("Predictors")
+toy = summary.value.get("toy_model")
+if toy:
+    st.info(toy, icon=":material/toys:")
+st.header("Headline metrics")
 cells = overall.set_index(["predictor", "metric"])
-rows = []
+rows, about = [], []
 for predictor in predictors:
     entry = summary.value["predictors"][predictor]
     model = entry.get("model") if isinstance(entry.get("model"), dict) else {}
-    row = {"predictor": predictor, "label": labels.get(predictor, ""), "model": describe(model)}
+    # The metrics come first, their intervals after them: at 1400 px the five numbers are what
+    # the eye meets; labels and model descriptions are in the table below.
+    row, intervals, n = {"predictor": predictor}, {}, None
     for metric in data.METRIC_NAMES:
         if (predictor, metric) not in cells.index:
             continue
         cell = cells.loc[(predictor, metric)]
-        row["n"] = int(cell["n"])
         row[metric] = cell["value"]
-        row[f"{metric} {level} CI"] = ui.fmt_ci(cell["ci_low"], cell["ci_high"])
-    rows.append(row)
+        intervals[f"{metric} {level} CI"] = ui.fmt_ci(cell["ci_low"], cell["ci_high"])
+        n = int(cell["n"])
+    rows.append(row | intervals | {"n": n})
+    label = labels.get(predictor, "")
+    about.append({"predictor": predictor, "label": label, "model": describe(model)})
+    if entry.get("warning"):
+        st.warning(f"**{predictor}:** {entry['warning']}", icon=":material/warning:")
 headline = pd.DataFrame(rows)
 st.caption(
-    f"Headline metrics on the same test bios, each with its {level} interval (Wilson for "
-    "accuracy, bootstrap otherwise; see the CSV's ci_method). ECE: expected calibration error, "
-    "lower is better. The model column names each model as it is. Click a header to sort."
+    f"On the same test bios, each with its {level} interval (Wilson for accuracy, bootstrap "
+    "otherwise; see the CSV's ci_method). ECE: expected calibration error, lower is better. "
+    "Click a header to sort."
 )
 number = {m: st.column_config.NumberColumn(m, format="%.4f") for m in data.METRIC_NAMES}
 ui.table(headline, "headline metrics", column_config=number)
+st.subheader("Predictors")
+ui.table(pd.DataFrame(about), "predictors")
 with st.expander("All metrics in long form (overall.csv)"):
     ui.table(overall, "overall")
 
@@ -147,7 +152,7 @@ if report_html.ok:
     )
 if report.ok:
     with st.expander("Full written report (report.md)"):
-        st.text(report.value)
+        st.markdown(report.value)  # no HTML: Streamlit escapes it unless told otherwise
 
 # --- where next ----------------------------------------------------------------------------------
 st.header("Explore")

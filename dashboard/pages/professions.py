@@ -6,7 +6,6 @@ import numpy as np
 import streamlit as st
 
 from analysis import plots
-from analysis.verdicts import fmt_p
 from dashboard import data, ui
 
 study = ui.study()
@@ -70,13 +69,9 @@ else:
         plots.gap_vs_share(gaps.value, proxy.value, predictor),
         alt=f"Gap versus share of women for {predictor}",
     )
-    st.markdown(
-        f"Pearson r = **{fit['pearson_r']:.3f}** ({fmt_p(fit['pearson_p'], exact=True)}), "
-        f"Spearman ρ = **{fit['spearman_rho']:.3f}** ({fmt_p(fit['spearman_p'], exact=True)}), "
-        f"slope = {fit['slope']:.3f} over {int(fit['n_professions'])} professions."
-    )
     # The analysis read the sign (analysis/verdicts.py): a positive slope is what leaning on the
-    # profession as a proxy for gender looks like; a negative one is the opposite.
+    # profession as a proxy for gender looks like; a negative one is the opposite. Its sentence
+    # names the direction and carries the statistics (n/a where they are not computable).
     show = {"stereotype-consistent": st.warning, "counter-stereotypical": st.info}
-    show.get(fit["direction"], st.info)(f"**{fit['direction'].capitalize()}.** {fit['verdict']}")
+    show.get(fit["direction"], st.info)(fit["verdict"])
     ui.table(proxy.value, "proxy")

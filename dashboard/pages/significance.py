@@ -59,10 +59,12 @@ else:
     cols = ["profession", "n_female", "n_male", "gap", "p_value", "p_holm", "p_bh", "significant"]
     g = g[[*cols, "small"]].sort_values("p_value")
     n_sig = int(g["significant"].sum())
+    with_gap = int(g["gap"].notna().sum())  # professions with test bios of both genders
     st.markdown(
-        f"**{n_sig}** of {len(g)} professions show a significant TPR gap for `{predictor}` "
-        f"after Holm's correction across professions (α = {alpha:.4g}); "
-        f"{int((g['p_bh'] < alpha).sum())} have a Benjamini-Hochberg p below α."
+        f"**{n_sig}** of the {with_gap} professions with test bios of both genders show a "
+        f"significant TPR gap for `{predictor}` after Holm's correction across professions "
+        f"(α = {alpha:.4g}); {int((g['p_bh'] < alpha).sum())} have a Benjamini-Hochberg p below "
+        "α." + (f" The other {len(g) - with_gap} have no gap to test." if len(g) > with_gap else "")
     )
     ui.table(
         g,

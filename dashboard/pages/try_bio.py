@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data, ui
-from pipeline.commands.score import VARIANTS, BioScorer
+from pipeline.commands.score import VARIANTS, BioScorer, shorten
 from pipeline.lib import catalogue, paths
 from pipeline.lib.errors import SuiteError
 
@@ -58,11 +58,20 @@ except SuiteError as err:
     st.info(f"Make them with `{command}`, then reload this page.")
     st.code(command, language="bash")
     st.stop()
+if models.toy_notice:
+    st.warning(models.toy_notice, icon=":material/toys:")
 scores = models.score([text.strip()])
 labels = ui.labels(study)
 for variant in VARIANTS:
     st.markdown(f"**{variant}**")
-    st.text(scores.loc[scores["variant"] == variant, "text"].iloc[0])  # verbatim, never markup
+    # verbatim, never markup; a long bio is not echoed in full three times
+    st.text(shorten(scores.loc[scores["variant"] == variant, "text"].iloc[0]))
+cut = scores[(scores["variant"] == "original") & scores["truncated"]]["predictor"].unique()
+if len(cut):
+    st.info(
+        f"This bio is longer than predict.max_length ({models.max_length} tokens): "
+        f"{', '.join(cut)} read only part of it."
+    )
 table = scores.pivot_table(index="predictor", columns="variant", values="prob_female")
 table = table.reindex(index=catalogue.order(list(table.index)), columns=list(VARIANTS))
 said = scores.pivot(index="predictor", columns="variant", values="label").reindex_like(table)

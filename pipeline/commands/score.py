@@ -29,6 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis.verdicts import toy_model_notice
 from pipeline.lib import catalogue, paths
 from pipeline.lib.baseline_predictors import BASELINES
 from pipeline.lib.baseline_predictors import params_keys as baseline_params
@@ -50,7 +51,9 @@ from pipeline.lib.runtime import Runtime, make_runtime
 from pipeline.lib.tables import read_split
 
 VARIANTS = ("original", *PROBE_VARIANTS)
-COLUMNS = ("bio", "variant", "text", "predictor", "prob_female", "pred", "label")
+# truncated: the model read only predict.max_length tokens of the text (baselines read it all)
+COLUMNS = ("bio", "variant", "text", "predictor", "prob_female", "pred", "label", "truncated")
+REPO = Path(__file__).resolve().parents[2]
 
 
 def variants(text: str) -> dict[str, str]:
@@ -74,6 +77,7 @@ class BioScorer:
         self.study = Path(study).resolve()
         raw = read_params(self.study / PARAMS_FILE)
         self.models: dict[str, _Model] = {}
+        self.max_length = 0  # predict.max_length: the tokens a model reads of a bio
         runtime: Runtime | None = None
         seeds = StageParams(raw, ["seeds.train"], str(self.study / PARAMS_FILE))["seeds.train"]
         for name in catalogue.names("model"):
@@ -90,11 +94,16 @@ class BioScorer:
                     adapter_dir=None if seed is None else self.study / paths.lora_dir(seed),
                 )
                 predictor = _load(name, context, seed)
+                self.max_length = params["predict.max_length"]
                 batch = params["predict.batch_size"] or DEFAULT_BATCH_SIZE[runtime.device.type]
                 self.models[predictor.name] = _Model(
                     predictor, batch, params_hash(params.as_dict())
                 )
         self.runtime = runtime
+        # Said wherever these scores are shown: the tiny GPT-2 is a toy (analysis.verdicts).
+        self.toy_notice = toy_model_notice(
+            {name: model.predictor.model_info for name, model in self.models.items()}
+        )
         train_file = self.study / paths.split_path("train")
         if not train_file.is_file():
             raise SuiteError(f"{train_file}: not found; run the prepare stage first (dvc repro)")
@@ -116,7 +125,10 @@ class BioScorer:
         ids = [f"{i}:{variant}" for i, variant, _ in texts]
         strings = [text for _, _, text in texts]
         probs: dict[str, pd.Series] = {}
+        truncated: dict[str, pd.Series] = {}
         for name, model in self.models.items():
+            encoded = model.predictor.scorer.encode(strings)
+            truncated[name] = pd.Series(encoded.truncated, index=ids)
             frame = predict_frame(
                 ids,
                 strings,
@@ -129,12 +141,15 @@ class BioScorer:
             probs[name] = frame.set_index("id")["prob_female"]
         for name, scorer in self.baselines.items():
             probs[name] = pd.Series(scorer(strings), index=ids)
+            truncated[name] = pd.Series(False, index=ids)
         rows = []
+        names = catalogue.order(list(probs))  # a seeded predictor's runs by seed (lora@seed<n>)
         for key, (i, variant, text) in zip(ids, texts, strict=True):
-            for name in catalogue.names():
+            for name in names:
                 prob = float(probs[name][key])
                 pred = int(prob >= THRESHOLD)
-                rows.append((i, variant, text, name, prob, pred, GENDERS[pred]))
+                cut = bool(truncated[name][key])
+                rows.append((i, variant, text, name, prob, pred, GENDERS[pred], cut))
         return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
@@ -146,17 +161,40 @@ def _load(name: str, context: LoadContext, seed: int | None = None) -> Predictor
         raise SuiteError(f"{name}: {err}".rstrip(".") + f" (made by the {stage} stage)") from None
 
 
-def render_text(scores: pd.DataFrame, bios: Sequence[str]) -> str:
-    """A table per bio: P(female) and the label of every predictor on each variant."""
-    lines = []
+# Characters of a bio echoed back (CLI and "Try a bio"): a 20,000-character bio is not repeated.
+ECHO_CHARS = 300
+
+
+def shorten(text: str, limit: int = ECHO_CHARS) -> str:
+    """``text`` up to ``limit`` characters, saying how many more there are."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit:,} more characters)"
+
+
+def _truncated_by(part: pd.DataFrame) -> list[str]:
+    """The predictors that read only part of a bio (its original text)."""
+    original = part[(part["variant"] == "original") & part["truncated"]]
+    return list(dict.fromkeys(original["predictor"]))
+
+
+def render_text(
+    scores: pd.DataFrame, bios: Sequence[str], notice: str | None = None, max_length: int = 0
+) -> str:
+    """A table per bio: P(female) and the label of every predictor on each variant.
+
+    ``notice`` (the toy-model notice) comes first; ``max_length`` is predict.max_length, named
+    where a bio was truncated.
+    """
+    lines = [notice, ""] if notice else []
     names = catalogue.order(set(scores["predictor"]))
     width = max(len(name) for name in names) + 2
     for i, bio in enumerate(bios):
         part = scores[scores["bio"] == i]
-        lines.append(f"bio {i + 1}: {bio}")
+        lines.append(f"bio {i + 1}: {shorten(bio)}")
         for variant in VARIANTS[1:]:
             text = part.loc[part["variant"] == variant, "text"].iloc[0]
-            lines.append(f"  {variant}: {text}")
+            lines.append(f"  {variant}: {shorten(text)}")
         lines.append("  " + "predictor".ljust(width) + "".join(v.ljust(18) for v in VARIANTS))
         for name in names:
             row = part[part["predictor"] == name].set_index("variant")
@@ -165,6 +203,12 @@ def render_text(scores: pd.DataFrame, bios: Sequence[str]) -> str:
             )
             mark = " (untrained reference)" if catalogue.is_reference(name) else ""
             lines.append(f"  {name.ljust(width)}{cells}{mark}")
+        cut = _truncated_by(part)
+        if cut:
+            lines.append(
+                f"  longer than predict.max_length ({max_length} tokens): {', '.join(cut)} "
+                "read only part of it"
+            )
         lines.append("")
     lines.append("P(female) and the predicted gender; swapped / removed: the bio with its gendered")
     lines.append("words swapped / removed, as the probe stage rewrites test bios.")
@@ -186,10 +230,11 @@ def render_json(scores: pd.DataFrame, bios: Sequence[str]) -> str:
                             "prob_female": row["prob_female"],
                             "pred": row["pred"],
                             "label": row["label"],
+                            "truncated": bool(row["truncated"]),
                         }
                         for row in part[part["predictor"] == name].to_dict(orient="records")
                     }
-                    for name in catalogue.names()
+                    for name in catalogue.order(set(part["predictor"]))
                 },
             }
         )
@@ -197,7 +242,11 @@ def render_json(scores: pd.DataFrame, bios: Sequence[str]) -> str:
 
 
 def read_bios(args: argparse.Namespace) -> list[str]:
-    """Bios from the arguments, a file (one a line) or stdin; blank lines are skipped."""
+    """Bios from the arguments, a file (one a line) or stdin; an empty bio stops with one line.
+
+    A file's blank last line (a final newline) is not a bio; a blank line between bios is
+    refused rather than dropped, so bio N of the output is line N of the file.
+    """
     if args.file:
         expected = "UTF-8 text, one bio a line"
         if args.file == "-":
@@ -218,12 +267,18 @@ def read_bios(args: argparse.Namespace) -> list[str]:
                 f"expected {expected}; save it as UTF-8"
             ) from None
         lines = text.splitlines()
+        kind = "line"
     else:
-        lines = list(args.bios)
-    bios = [line.strip() for line in lines if line.strip()]
-    if not bios:
+        where, lines, kind = "the arguments", list(args.bios), "bio"
+    if not lines:
         raise SuiteError("no bio to score: give bios as arguments, --file FILE or --file -")
-    return bios
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            raise SuiteError(
+                f"{where}: {kind} {number} is empty; give one non-empty bio a {kind} "
+                "(an empty one would be scored as nothing)"
+            )
+    return [line.strip() for line in lines]
 
 
 def main() -> None:
@@ -236,8 +291,20 @@ def main() -> None:
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), help="override predict.device")
     args = parser.parse_args()
     bios = read_bios(args)
-    scores = BioScorer(args.study, args.device).score(bios)
-    print(render_json(scores, bios) if args.json else render_text(scores, bios))
+    try:
+        scorer = BioScorer(args.study, args.device)
+    except SuiteError as err:
+        demo = REPO / "demo"
+        if Path(args.study).resolve() == REPO and (demo / paths.BASE_MODEL_DIR).is_dir():
+            raise SuiteError(f"{err}; to score with the demo's models, add --study demo") from None
+        raise
+    scores = scorer.score(bios)
+    if args.json:
+        if scorer.toy_notice:
+            print(f"note: {scorer.toy_notice}", file=sys.stderr)
+        print(render_json(scores, bios))
+    else:
+        print(render_text(scores, bios, scorer.toy_notice, scorer.max_length))
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ class PredictorSpec:
     kind: Literal["model", "baseline"]
     label: str  # a few words, for tables and legends
     description: str  # one sentence: what it is
-    reference: bool = False  # a untrained reference: shown and labelled, never tested
+    reference: bool = False  # an untrained reference: shown and labelled, never tested
     weights: str | None = None  # models only: the study folder its loader reads
     seeded: bool = False  # trained once per training seed: its runs are `<name>@seed<n>`
 
@@ -150,6 +150,6 @@ def label(name: str) -> str:
 
 
 def is_reference(name: str) -> bool:
-    """Whether ``name`` is a untrained reference (excluded from every test family)."""
+    """Whether ``name`` is an untrained reference (excluded from every test family)."""
     entry = spec(name)
     return bool(entry and entry.reference)

@@ -365,6 +365,8 @@ class AnalyzeParams(Section):
     min_group_size: Int = Field(ge=1)  # profession x gender cells below this are "small"
     calibration_bins: Int = Field(ge=2, le=100)  # equal-width bins of P(female)
     top_gaps: Int = Field(ge=1)  # professions listed per predictor in the report
+    # a predictor giving one gender to at least this share of the test bios is flagged
+    one_class_share: Float = Field(gt=0.5, le=1.0)
     # [a, b]: THE comparison of the study (b - a), tested alone at 1 - confidence; every other
     # pair of non-reference predictors is a secondary family, Holm-adjusted within it.
     primary: list[Str] = Field(min_length=2, max_length=2)
@@ -381,7 +383,7 @@ class AnalyzeParams(Section):
                 known = ", ".join(catalogue.names())
                 raise ValueError(f"{name!r} is not a predictor; predictors: {known}")
             if catalogue.is_reference(name):
-                raise ValueError(f"{name!r} is a untrained reference: it is never tested")
+                raise ValueError(f"{name!r} is an untrained reference: it is never tested")
         return primary
 
 

@@ -59,7 +59,7 @@ ABSURD = [
     ({"lora": {"learning_rate": 1.0e4}}, "lora", "lora.learning_rate = 10000.0: Input should be"),
     ({"lora": {"alpha": float("inf")}}, "lora", "lora.alpha = inf: Input should be a finite"),
     ({"model": {"tiny": {"learning_rate": 50.0}}}, "model", "model.tiny.learning_rate = 50.0"),
-    ({"seeds": {"train": 2**32}}, "seeds", "seeds.train = 4294967296: Input should be less"),
+    ({"seeds": {"train": [1, 2**32]}}, "seeds", "seeds.train.1 = 4294967296: Input should be less"),
     ({"predict": {"random_head": {"seed": 2**40}}}, "predict", "predict.random_head.seed ="),
     (
         {"baselines": {"pronoun_rule": {"smoothing": float("inf")}}},

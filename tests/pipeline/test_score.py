@@ -8,7 +8,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from pipeline.lib import paths
+from pipeline.lib import catalogue, paths
 from tests.conftest import run_module, study_predictors
 
 FEMALE_BIO = "She has practised dentistry in Lyon for ten years. Her patients adore her."
@@ -67,3 +67,44 @@ def test_missing_models_and_no_bio_are_one_line(demo_pipeline, tmp_path):
     assert last.startswith("error: lora:") and "(made by the train@" in last
     empty = run_module("pipeline.commands.score", study)
     assert empty.returncode == 1 and "no bio to score" in empty.stderr
+
+
+def test_bad_input_is_one_line_before_any_model_loads(tmp_path):
+    latin1 = tmp_path / "latin1.txt"
+    latin1.write_bytes("Café owner; she runs it.\n".encode("latin-1"))
+    gap = tmp_path / "gap.txt"
+    gap.write_text(f"{FEMALE_BIO}\n\n{MALE_BIO}\n")
+    cases = {
+        ("--file", str(latin1)): "latin1.txt: not UTF-8 text (byte 0xe9 on line 1)",
+        ("--file", str(gap)): "gap.txt: line 2 is empty",
+        (FEMALE_BIO, "  "): "the arguments: bio 2 is empty",
+    }
+    for args, message in cases.items():
+        result = run_module("pipeline.commands.score", tmp_path, *args)
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 1 and len(lines) == 1, result.stderr
+        assert lines[0].startswith("error: ") and message in lines[0], lines[0]
+
+
+def test_from_the_repo_root_it_suggests_the_demo(tmp_path, monkeypatch, capsys):
+    from pipeline.commands import score as command
+
+    (tmp_path / "demo" / paths.BASE_MODEL_DIR).mkdir(parents=True)
+    shutil.copy(command.REPO / "params.yaml", tmp_path / "params.yaml")
+    monkeypatch.setattr(command, "REPO", tmp_path)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.argv", ["score", FEMALE_BIO])
+    with pytest.raises(SystemExit):
+        command.run_main(command.main)
+    assert capsys.readouterr().err.strip().endswith("add --study demo")
+
+
+def test_json_says_which_predictor_truncated_a_long_bio(demo_pipeline):
+    long_bio = MALE_BIO + " He also mentors junior engineers on weekends." * 60
+    (scored,) = score(demo_pipeline["snapshot"], long_bio)
+    original = {name: p["original"]["truncated"] for name, p in scored["predictions"].items()}
+    assert {paths.split_run(name)[0] for name in original} == set(catalogue.names())
+    models = catalogue.names("model")  # the LMs read max_length tokens; baselines read it all
+    assert original == {name: paths.split_run(name)[0] in models for name in original}
+    (short,) = score(demo_pipeline["snapshot"], MALE_BIO)
+    assert not any(p["original"]["truncated"] for p in short["predictions"].values())
