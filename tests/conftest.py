@@ -183,7 +183,7 @@ def run_cli(
 ) -> str:
     """Run a command (dvc, git...) with this checkout's code; return stdout (+ stderr)."""
     result = subprocess.run(
-        args, cwd=cwd, env=stage_env(code_root), capture_output=True, text=True, timeout=900
+        args, cwd=cwd, env=stage_env(code_root), capture_output=True, text=True, timeout=1800
     )
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
