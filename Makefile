@@ -3,7 +3,8 @@
 #   make test       the test suite
 #   make repro      the real study (hub data and GPT-2; needs internet, a GPU recommended)
 #   make dashboard  the Streamlit dashboard (PORT=8501 by default; STUDY=dir picks the results)
-#   make pipelines  regenerate every study's dvc.yaml (demo/, yours) from dvc.yaml (after editing it)
+#   make pipelines  regenerate every study's dvc.yaml (demo/, yours) from dvc.yaml, and
+#                   demo/params.yaml from params.yaml + demo/params.overrides.yaml (after editing)
 
 SHELL := /bin/bash
 PYTHON ?= python3

@@ -70,6 +70,26 @@ def test_every_study_dvc_yaml_is_a_regular_file_generated_from_the_root():
     assert len(differing) == 4  # two header lines and the two vars
 
 
+def test_demo_params_are_the_root_params_with_the_demo_overrides():
+    # Every shared value is written once (params.yaml); the demo's own are params.overrides.yaml.
+    assert not studies.stale_demo_params(), "run `make pipelines` after editing params"
+    demo = yaml.safe_load((REPO / "demo" / "params.yaml").read_text())
+    root = yaml.safe_load((REPO / "params.yaml").read_text())
+    overrides = yaml.safe_load((REPO / "demo" / "params.overrides.yaml").read_text())
+
+    def leaves(tree: dict, prefix: str = "") -> dict:
+        out = {}
+        for key, value in tree.items():
+            dotted = f"{prefix}{key}"
+            out |= leaves(value, dotted + ".") if isinstance(value, dict) else {dotted: value}
+        return out
+
+    demo, root, overrides = leaves(demo), leaves(root), leaves(overrides)
+    assert set(demo) == set(root)
+    assert {k: v for k, v in demo.items() if root[k] != v or k in overrides} == overrides
+    assert len(overrides) < len(demo) / 3  # a short file: the demo's own values only
+
+
 def test_the_same_stages_in_both_studies(pipelines):
     real, demo = pipelines["real"], pipelines["demo"]
     # The same stage definitions; the real study trains 5 seeds, the demo 3 (seeds.train).

@@ -69,6 +69,13 @@ TINY = "tiny"
 # For `--model tiny`, these keys take the demo's values (demo/params.yaml tunes them for the tiny
 # GPT-2); every other key keeps the real study's value (params.yaml), comments included.
 TINY_KEYS = ("model.tiny", "lora", "predict.max_length")
+# demo/params.yaml is GENERATED: the root params.yaml with these overrides (make pipelines).
+DEMO_OVERRIDES = DEMO / "params.overrides.yaml"
+DEMO_HEADER = (
+    "# GENERATED from ../params.yaml and params.overrides.yaml by `make pipelines`: edit those,\n"
+    "# then regenerate (a test fails when this copy drifts). The offline demo: the bundled\n"
+    "# SYNTHETIC sample and a tiny GPT-2 built and pretrained locally; outputs stay in demo/.\n\n"
+)
 
 
 # --- generating dvc.yaml ------------------------------------------------------------------------
@@ -187,6 +194,40 @@ def _leaves(data: Any, prefix: str) -> dict[str, Any]:
             out |= _leaves(value, f"{prefix}.{key}")
         return out
     return {prefix: data}
+
+
+def _comment(doc: Any, key: str) -> str | None:
+    """The end-of-line comment of dotted ``key`` in a round-trip document, without ``#``."""
+    *parents, last = key.split(".")
+    node = doc
+    for part in parents:
+        node = node[part]
+    token = node.ca.items.get(last, [None, None, None, None])[2]
+    if token is None or not token.value.lstrip().startswith("#"):
+        return None
+    return token.value.strip().splitlines()[0].lstrip("#").strip() or None
+
+
+def demo_params() -> str:
+    """``demo/params.yaml``: the root ``params.yaml`` with ``demo/params.overrides.yaml`` applied.
+
+    Every value the two studies share is written once, in the root file (with its comments);
+    the demo's own values and the reason for each are the short overrides file. The result is
+    in the form DVC writes back, so ``dvc exp run -S key=value`` in demo/ is a one-line diff.
+    """
+    doc = load_for_update((REPO / "params.yaml").read_text(encoding="utf-8"))
+    overrides = load_for_update(DEMO_OVERRIDES.read_text(encoding="utf-8"))
+    for section, node in overrides.items():
+        for leaf, value in _leaves(node, section).items():
+            _set(doc, leaf, value, _comment(overrides, leaf), always=True)
+    body = dump_as_dvc(doc)
+    return DEMO_HEADER + body[body.index("\nseeds:") + 1 :]
+
+
+def stale_demo_params() -> bool:
+    """Whether ``demo/params.yaml`` differs from what :func:`demo_params` makes."""
+    target = DEMO / "params.yaml"
+    return not target.is_file() or target.read_text(encoding="utf-8") != demo_params()
 
 
 def study_params(data_local: dict, model: str, revision: str | None) -> str:
@@ -421,14 +462,22 @@ def main() -> None:
         _print_summary(args.dir, model, made)
         return
     stale = stale_studies(args.study)
+    params_stale = stale_demo_params()
     if args.check:
-        if stale:
-            names = ", ".join(f"{_shown(s)}/dvc.yaml" for s in stale)
-            raise SuiteError(f"{names} out of date with dvc.yaml; run `make pipelines`")
+        names = [f"{_shown(s)}/dvc.yaml" for s in stale]
+        names += ["demo/params.yaml"] if params_stale else []
+        if names:
+            raise SuiteError(
+                f"{', '.join(names)} out of date with dvc.yaml, params.yaml or "
+                "demo/params.overrides.yaml; run `make pipelines`"
+            )
         return
     for study in stale:
         write_dvc_yaml(study)
         print(f"wrote {_shown(study)}/dvc.yaml", file=sys.stderr)
+    if params_stale:
+        (DEMO / "params.yaml").write_text(demo_params(), encoding="utf-8")
+        print("wrote demo/params.yaml", file=sys.stderr)
 
 
 if __name__ == "__main__":
