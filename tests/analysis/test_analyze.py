@@ -185,6 +185,7 @@ def test_planted_findings_show_up(analyzed):
     assert proxy.loc["lora", "n_professions"] == len(eligible) < len(gaps)
     assert proxy.loc["lora", "pearson_r"] == pytest.approx(r)
     assert proxy.loc["lora", "pearson_p"] == pytest.approx(p_value)
+    assert proxy.loc["lora", "pearson_p"] < 0.01  # the planted proxy bias is found
     overall = table(analyzed, "overall").set_index(["predictor", "metric"])
     assert overall.loc[("random_head", "roc_auc"), "value"] == pytest.approx(0.5, abs=0.1)
     lora_low = overall.loc[("lora", "accuracy"), "ci_low"]
