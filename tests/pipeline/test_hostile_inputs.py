@@ -715,10 +715,14 @@ def set_suite_metadata(raw: bytes):
     return change
 
 
+SEED = 1234  # the first of the demo's seeds.train, whose training files analyze reads
+
+
 def training_files(history: bytes | str, metrics: bytes | str):
     def change(study: Path) -> None:
-        (study / paths.LORA_HISTORY).parent.mkdir(parents=True, exist_ok=True)
-        for file, content in ((paths.LORA_HISTORY, history), (paths.LORA_METRICS, metrics)):
+        (study / paths.lora_history(SEED)).parent.mkdir(parents=True, exist_ok=True)
+        files = ((paths.lora_history(SEED), history), (paths.lora_metrics(SEED), metrics))
+        for file, content in files:
             data = content.encode() if isinstance(content, str) else content
             (study / file).write_bytes(data)
 
@@ -745,37 +749,38 @@ ANALYZE_CASES = [
     (
         "history-random-bytes",
         training_files(random_bytes(), GOOD_METRICS),
-        "error: results/lora/history.csv: not UTF-8 text",
+        "error: results/lora/seed_1234/history.csv: not UTF-8 text",
     ),
     (
         "history-text-in-numbers",
         training_files(GOOD_HISTORY.replace("0.8,", "high,"), GOOD_METRICS),
-        "error: results/lora/history.csv: dev_accuracy 'high' at row 0 is not a finite number",
+        "error: results/lora/seed_1234/history.csv: dev_accuracy 'high' at row 0 is not a "
+        "finite number",
     ),
     (
         "history-missing-column",
         training_files("step,dev_accuracy\n1,0.5\n", GOOD_METRICS),
-        "error: results/lora/history.csv: missing column 'epoch'",
+        "error: results/lora/seed_1234/history.csv: missing column 'epoch'",
     ),
     (
         "metrics-truncated",
         training_files(GOOD_HISTORY, GOOD_METRICS[:12]),
-        "error: results/lora/metrics.json: not JSON (",
+        "error: results/lora/seed_1234/metrics.json: not JSON (",
     ),
     (
         "metrics-a-list",
         training_files(GOOD_HISTORY, "[1, 2]"),
-        "error: results/lora/metrics.json: the top level is a JSON list",
+        "error: results/lora/seed_1234/metrics.json: the top level is a JSON list",
     ),
     (
         "metrics-deeply-nested",
         training_files(GOOD_HISTORY, "[" * 100_000 + "]" * 100_000),
-        "error: results/lora/metrics.json: JSON nested too deeply to read",
+        "error: results/lora/seed_1234/metrics.json: JSON nested too deeply to read",
     ),
     (
         "metrics-best-step-text",
         training_files(GOOD_HISTORY, '{"best_step": "ten"}'),
-        "error: results/lora/metrics.json: best_step 'ten' is not a step number",
+        "error: results/lora/seed_1234/metrics.json: best_step 'ten' is not a step number",
     ),
 ]
 
