@@ -198,8 +198,10 @@ def table(study: Path, name: str) -> Loaded:
     if flags:
         frame = loaded.value.copy()
         for column in flags:
-            # CSV booleans come back as bool or as "True"/"False" strings, depending on NaNs.
-            frame[column] = frame[column].astype(str).str.lower().eq("true")
+            # CSV booleans come back as bool or as "True"/"False" strings, depending on NaNs; an
+            # empty cell (an untested pair) stays missing, not False.
+            text = frame[column].astype("string").str.lower()
+            frame[column] = text.map({"true": True, "false": False}).astype("boolean")
         return Loaded(name, loaded.path, value=frame)
     return loaded
 

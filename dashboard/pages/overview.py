@@ -118,8 +118,8 @@ else:
     if procedure.ok and not procedure.value.empty:
         row = procedure.value.iloc[0]
         # Over every training seed: the analysis' procedure-level sentence first.
-        significant = str(row["significant"]).lower() == "true"
-        (st.success if significant and row["acc_diff"] > 0 else st.info)(row["verdict"])
+        decided = pd.notna(row["significant"]) and row["significant"]  # parsed once, in data
+        (st.success if decided and row["acc_diff"] > 0 else st.info)(row["verdict"])
         st.caption(f"{row['variance_verdict']} Per seed: the Seeds page; the first seed below.")
     pair = pairs.value[pairs.value["family"] == "primary"].iloc[0]
     a, b = pair["predictor_a"], pair["predictor_b"]

@@ -6,6 +6,7 @@ gaps.csv ``significant``); it decides nothing itself.
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import data, ui
@@ -38,7 +39,7 @@ for family, title in FAMILIES.items():
         if family == "reference":
             st.caption(row.verdict)
         else:
-            (st.success if row.significant else st.info)(row.verdict)
+            (st.success if pd.notna(row.significant) and row.significant else st.info)(row.verdict)
 
 st.header("All pairwise tests")
 fmt = {
