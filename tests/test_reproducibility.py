@@ -48,7 +48,11 @@ def seed_chain(seed: int) -> set[str]:
 
 
 UNSEEDED = [m for m in catalogue.names("model") if m not in catalogue.seeded_names()]
+# Predictors of the analysis: a seeded one once per training seed (lora@seed<n>).
+N_PREDICTORS = len(catalogue.names()) + len(catalogue.seeded_names()) * (len(SEEDS) - 1)
+# check_params validates the whole params.yaml: any edit of the file reruns it (its output stays).
 ALL_STAGES = {
+    "check_params",
     "prepare",
     "base_model",
     "probe",
@@ -57,7 +61,11 @@ ALL_STAGES = {
     *(f"baselines@{b}" for b in catalogue.names("baseline")),
     *(stage for seed in SEEDS for stage in seed_chain(seed)),
 }
-LORA_CHAIN = {"analyze", *(stage for seed in SEEDS for stage in seed_chain(seed))}
+LORA_CHAIN = {
+    "check_params",
+    "analyze",
+    *(stage for seed in SEEDS for stage in seed_chain(seed)),
+}
 
 
 def outputs(study: Path) -> dict[str, bytes]:
@@ -104,7 +112,9 @@ def test_repro_runs_every_stage_and_then_nothing(demo_pipeline):
         f"no-op repro {demo_pipeline['noop_seconds']:.2f} s"
     )
     summary = read_json(demo_pipeline["snapshot"] / paths.ANALYSIS_SUMMARY)
-    assert set(summary["predictors"]) == set(catalogue.names())
+    # every predictor of the catalogue, the seeded one as its runs (lora@seed<n>)
+    assert {paths.split_run(name)[0] for name in summary["predictors"]} == set(catalogue.names())
+    assert len(summary["predictors"]) == N_PREDICTORS
     assert summary["data"]["synthetic"] is True
 
 
@@ -175,9 +185,10 @@ def test_dvc_plots_show_renders_offline_without_errors(demo_pipeline, tmp_path):
         for entry in entries
         if name.startswith(str(paths.ANALYSIS_PLOTS_DIR))
     }
-    assert len(titles) == len(paths.ANALYSIS_PLOTS) * len(catalogue.names())
+    assert len(titles) == len(paths.ANALYSIS_PLOTS) * N_PREDICTORS
     for name, title in titles.items():
-        assert Path(name).stem in catalogue.names() and Path(name).stem in title, title
+        assert paths.split_run(Path(name).stem)[0] in catalogue.names(), name
+        assert Path(name).stem in title, title
 
 
 def test_a_fresh_clone_stays_clean_after_the_demo(demo_pipeline):
