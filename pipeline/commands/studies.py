@@ -158,9 +158,21 @@ def load_for_update(text: str) -> Any:
 
 
 def dump_as_dvc(data: Any) -> str:
-    """YAML text exactly as DVC writes a params file back, so ``-S key=v`` is a one-line diff."""
-    from dvc.utils.serialize._yaml import dumps_yaml
+    """YAML text exactly as DVC writes a params file back, so ``-S key=v`` is a one-line diff.
 
+    Lists are written in block style: ``dvc exp run -S`` rewrites every list of the file as a
+    plain (block-style) list, so a flow-style ``[a, b]`` would change with any other key.
+    """
+    from dvc.utils.serialize._yaml import dumps_yaml
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    todo = [data]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, CommentedSeq):
+            node.fa.set_block_style()
+        if isinstance(node, CommentedMap | CommentedSeq):
+            todo += list(node.values()) if isinstance(node, CommentedMap) else list(node)
     return dumps_yaml(data)
 
 
