@@ -10,6 +10,10 @@ Example::
     gaps = tpr_gap_by_profession(y_true=test.gender_id, y_pred=pred, profession=test.profession)
 """
 
+# isort: off
+import pipeline  # noqa: F401  first: pins the CPU kernels before numpy loads (pipeline/_kernels.py)
+
+# isort: on
 from analysis.fairness import group_error_rates, proxy_bias, tpr_gap_by_profession
 from analysis.metrics import (
     expected_calibration_error,

@@ -23,3 +23,8 @@ predictor of a study), ``studies`` (generate the demo's ``dvc.yaml`` from the ro
 
 ``pipeline/catalogue.yaml``: every predictor of a study (read by ``dvc.yaml`` and the code).
 """
+
+from pipeline import _kernels
+
+# Before numpy, scipy or torch load: one CPU kernel set on every machine (pipeline/_kernels.py).
+_kernels.pin()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+# isort: off
+import pipeline  # noqa: F401  first: pins the CPU kernels before numpy loads (_kernels.py)
+
+# isort: on
 import copy
 import os
 import re

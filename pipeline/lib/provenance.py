@@ -29,6 +29,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from pipeline import _kernels
 from pipeline.lib import paths
 from pipeline.lib.errors import SuiteError
 from pipeline.lib.io import write_json
@@ -94,12 +95,14 @@ def run_metadata(stage: str, params: Any, device: str = "cpu") -> dict[str, Any]
     """
     plain = _plain(params)
     plain = {k: _plain(v) for k, v in plain.items()}
+    _kernels.check()
     return {
         "stage": stage,
         "params": plain,
         "params_hash": params_hash(plain),
         "seeds": _seeds(plain),
         "device": device,
+        "cpu_kernels": _kernels.state(),
         "versions": library_versions(),
     }
 
