@@ -42,7 +42,7 @@ PINNED_NAME = "x86-64 AVX2, 2 threads (pinned)"
 #: Set to 1 to keep each library's own kernels (outputs then depend on the CPU).
 OPT_OUT = "SUITE_NATIVE_KERNELS"
 #: What OpenBLAS and torch report when the pinned kernels are in use.
-EXPECTED_OPENBLAS = "haswell"
+EXPECTED_OPENBLAS = "Haswell"
 EXPECTED_TORCH = "AVX2"
 
 _state: str | None = None  # set by pin(): PINNED_NAME, "native" or "unpinned: <why>"

@@ -248,8 +248,15 @@ def module_imports(file: str) -> set[str]:
     return found
 
 
+# Every module runs under pipeline/__init__.py, which pins the CPU kernels (pipeline/_kernels.py)
+# before numpy or torch load: every stage that computes depends on them.
+KERNELS = "pipeline/_kernels.py"
+
+
 def closure(file: str) -> set[str]:
     todo, needed = [file], set()
+    if file != "pipeline/check_params.py":  # validates params: computes nothing
+        todo.append(KERNELS)
     if file.startswith("analysis/"):
         todo.append("analysis/__init__.py")  # imported whenever analysis.* is
     while todo:

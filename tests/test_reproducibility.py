@@ -9,6 +9,7 @@ their order. Which stages ran is read from DVC's own output; values are compared
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -20,6 +21,7 @@ import pytest
 import yaml
 
 from analysis.metrics import wilson_interval
+from pipeline import _kernels
 from pipeline.lib import catalogue, paths
 from pipeline.lib.io import read_parquet_metadata
 from tests.conftest import (
@@ -226,6 +228,74 @@ def test_outputs_record_params_seeds_versions_and_device_but_no_time(demo_pipeli
     summary = read_json(snapshot / paths.ANALYSIS_SUMMARY)
     assert summary["run"]["seeds"] == {"seeds.bootstrap": 1234, "seeds.train": SEEDS}
     assert summary["predictors"]["zero_shot"]["model"]["n_layer"] == 2
+
+
+def cpu_has_avx512() -> bool:
+    try:
+        return " avx512f" in Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+
+
+def other_kernels() -> dict[str, str]:
+    """Kernel settings unlike the ones Alice's run had, in every library and the thread count.
+
+    OpenBLAS (numpy, scipy) and torch: AVX2 where Alice's environment left AVX-512 (the
+    default on an AVX-512 CPU), AVX-512 where it set AVX2; on a CPU without AVX-512, the
+    older AVX (Sandy Bridge) kernels and torch's scalar ones, which any x86-64 CPU runs.
+    """
+    if not cpu_has_avx512():
+        print("this CPU has no AVX-512: comparing its AVX2 kernels with AVX and scalar ones")
+        return {"OPENBLAS_CORETYPE": "Sandybridge", "ATEN_CPU_CAPABILITY": "default"}
+    alice_blas = os.environ.get("OPENBLAS_CORETYPE", "SkylakeX").lower()
+    alice_torch = os.environ.get("ATEN_CPU_CAPABILITY", "avx512").lower()
+    return {
+        "OPENBLAS_CORETYPE": "SkylakeX" if alice_blas in {"haswell", "zen"} else "Haswell",
+        "ATEN_CPU_CAPABILITY": "avx512" if alice_torch == "avx2" else "avx2",
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+    }
+
+
+@pytest.mark.skipif(not _kernels._cpu_runs_avx2(), reason="this CPU runs no pinned kernels")
+def test_every_kind_of_stage_gives_the_same_bytes_under_other_cpu_kernels(team):
+    # Ivan's machine runs other linear-algebra kernels and thread counts than Alice's. He reruns
+    # every stage of the demo (one training seed of three: each seed runs the same code) and
+    # gets Alice's bytes: every output, and so the committed dvc.lock, unchanged.
+    ivan = clone(team, "ivan")
+    demo = ivan / "demo"
+    kernels = other_kernels()
+    print(f"Alice's environment: {[os.environ.get(k) for k in kernels]}; Ivan's: {kernels}")
+    stages = [
+        "check_params",
+        "prepare",
+        "base_model",
+        "probe",
+        *(f"{stage}@{m}" for stage in ("predict", "predict_probes") for m in UNSEEDED),
+        *(f"baselines@{b}" for b in catalogue.names("baseline")),
+        *sorted(seed_chain(SEEDS[0])),
+        "analyze",
+    ]
+    env = {**stage_env(ivan), **kernels}
+    done = subprocess.run(
+        ["dvc", "repro", "--force", "--single-item", *stages],
+        cwd=demo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert stages_run(done.stdout + done.stderr) == set(stages)
+    for name in ("zero_shot", FIRST, "tfidf_logreg"):  # what each prediction file records
+        meta = read_parquet_metadata(demo / paths.predictions_path(name))
+        assert meta["cpu_kernels"] == _kernels.PINNED_NAME
+    ours, alices = outputs(demo), outputs(team["snapshot"])
+    assert ours.keys() == alices.keys()
+    differ = sorted(name for name in ours if ours[name] != alices[name])
+    assert not differ, f"other bytes under {kernels}: {differ}"
+    status = run_cli(["git", "status", "--porcelain"], ivan, ivan, stdout_only=True)
+    assert status == "", status
 
 
 def test_clone_and_pull_runs_nothing_and_gives_the_same_bytes(team):
