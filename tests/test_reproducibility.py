@@ -360,16 +360,36 @@ def exp_rows(study: Path, code: Path) -> dict[str, dict]:
     return rows
 
 
-def test_revisions_and_experiments_compare_with_their_real_values(team):
+@pytest.fixture(scope="module")
+def rank4(team) -> dict:
+    """Dora's clone with a second commit, LoRA rank 4 (three seeds retrained), run cache pushed.
+
+    Computed once for the module: the revision and run-cache tests both need rank 4's outputs
+    (three LoRA trainings); returns the clone, what DVC ran, the metrics and training files
+    before, and every output right after the run.
+    """
     dora = clone(team, "dora")
     demo = dora / "demo"
-    before = read_json(demo / paths.ANALYSIS_METRICS)
-    before_train = read_json(demo / paths.lora_metrics(SEEDS[0]))
-    before_history = pd.read_csv(demo / paths.lora_history(SEEDS[0]))
-    # A second commit with another LoRA rank: only the LoRA chain reruns.
+    before = {
+        "metrics": read_json(demo / paths.ANALYSIS_METRICS),
+        "train": read_json(demo / paths.lora_metrics(SEEDS[0])),
+        "history": pd.read_csv(demo / paths.lora_history(SEEDS[0])),
+    }
     set_params(demo, {"lora": {"r": 4}})
-    assert stages_run(run_cli(["dvc", "repro"], demo, dora)) <= LORA_CHAIN
+    ran = stages_run(run_cli(["dvc", "repro"], demo, dora))
     git_commit(dora, "LoRA rank 4")
+    run_cli(["dvc", "push", "--run-cache"], demo, dora)
+    return {"clone": dora, "ran": ran, "before": before, "outputs": outputs(demo)}
+
+
+def test_revisions_and_experiments_compare_with_their_real_values(rank4):
+    dora = rank4["clone"]
+    demo = dora / "demo"
+    before = rank4["before"]["metrics"]
+    before_train = rank4["before"]["train"]
+    before_history = rank4["before"]["history"]
+    # The second commit, another LoRA rank: only the LoRA chain reran.
+    assert rank4["ran"] <= LORA_CHAIN and {f"train@{s}" for s in SEEDS} <= rank4["ran"]
     after = read_json(demo / paths.ANALYSIS_METRICS)
     assert after[FIRST]["accuracy"] != before[FIRST]["accuracy"]  # a real change to compare
 
@@ -453,12 +473,9 @@ def test_revisions_and_experiments_compare_with_their_real_values(team):
     )
 
 
-def test_run_cache_lets_a_colleague_skip_a_stage_computed_elsewhere(team):
-    # Erin computes lora.r=4 and pushes the run cache; Frank sets the same params and pulls it.
-    erin = clone(team, "erin")
-    set_params(erin / "demo", {"lora": {"r": 4}})
-    run_cli(["dvc", "repro"], erin / "demo", erin)
-    run_cli(["dvc", "push", "--run-cache"], erin / "demo", erin)
+def test_run_cache_lets_a_colleague_skip_a_stage_computed_elsewhere(team, rank4):
+    # Dora computed lora.r=4 and pushed the run cache; Frank, in a clone of Alice's commit,
+    # sets the same params and pulls it: nothing is computed again.
     frank = clone(team, "frank", pull=False)
     set_params(frank / "demo", {"lora": {"r": 4}})
     # --pull fetches the run-cache entries and the outputs they name from the remote.
@@ -466,7 +483,7 @@ def test_run_cache_lets_a_colleague_skip_a_stage_computed_elsewhere(team):
     cached = set(re.findall(r"Stage '([^']+)' is cached", out))
     assert cached >= LORA_CHAIN
     assert stages_run(out) == set()
-    assert outputs(frank / "demo") == outputs(erin / "demo")
+    assert outputs(frank / "demo") == rank4["outputs"]
 
 
 def test_git_identity_is_only_in_the_run_logs(team):
