@@ -868,3 +868,29 @@ def test_analyze_reads_a_good_training_history(analyzed, tmp_path, monkeypatch):
     monkeypatch.chdir(study)
     run_main(main)
     assert "training" in (study / paths.ANALYSIS_DIR / "report.html").read_text().lower()
+
+
+# --- command-line arguments ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", ["4294967296", str(2**64), "²", "-1", "1e3"])
+def test_train_refuses_a_seed_outside_0_to_2_32_minus_1(tmp_path, capsys, monkeypatch, seed):
+    # issue 26 item 6a: 2^32 passed the digit check and failed with a traceback in the seeding
+    from pipeline.train import main, parse_seed
+
+    assert parse_seed(["4294967295"]) == 2**32 - 1
+    monkeypatch.setattr("sys.argv", ["pipeline.train", seed])
+    line = run_stage(main, tmp_path, capsys, monkeypatch)
+    assert line == (
+        f"error: training seed {seed!r}: expected an integer in 0..2^32-1 (0..4294967295); "
+        "use one of seeds.train"
+    )
+
+
+def test_train_seed_2_32_in_a_real_process_is_one_line(tmp_path):
+    result = run_module("pipeline.train", tmp_path, "--", "4294967296")
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "error: training seed '4294967296': expected an integer in 0..2^32-1 (0..4294967295); "
+        "use one of seeds.train"
+    ]
