@@ -64,6 +64,16 @@ def test_a_copied_or_linked_file_is_refused(tmp_path):
         (edit_json(predictor="zero_shot"), "its metadata names predictor 'zero_shot' but its rows"),
         (edit_json(fingerprint="0" * 16), "fingerprint '0000000000000000' does not match"),
         (edit_json(made_from={"models/lora": "f" * 64}), "fingerprint"),
+        (
+            edit_json(made_from=None),
+            "its suite metadata's made_from is null, expected a mapping of the weights folders "
+            "and files it was made from to their digests; run its stage again",
+        ),
+        (edit_json(made_from=["models/lora"]), "its suite metadata's made_from is list, expected"),
+        (
+            edit_json(made_from={"models/lora": None}),
+            "its suite metadata's made_from is a mapping whose digests are not all text, expected",
+        ),
         (lambda raw: b"{not json", "its suite metadata is not JSON ("),
         (lambda raw: b'["a list"]', "its suite metadata is a JSON list, expected an object"),
         (lambda raw: b"[" * 100_000 + b"]" * 100_000, "its suite metadata is not JSON ("),
