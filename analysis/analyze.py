@@ -21,7 +21,8 @@ Writes (the contract the dashboard reads):
 Skips, each with a warning: a profession without test bios (no rows for it), a probe
 predictions file whose predictor has no test predictions. Errors (one line, exit 1): no
 predictions at all, a predictions file whose ids differ from the test split's, probe
-predictions without the probe texts or with other ids.
+predictions without the probe texts or with other ids, a seeded predictor's run missing for a
+seed of ``seeds.train`` while its other runs are there.
 
 Run from a study directory: ``python -m analysis.analyze`` (params: ``analyze``,
 ``seeds.bootstrap``, ``seeds.train``: a removed seed's runs are skipped with a warning). Tables:
@@ -173,6 +174,29 @@ def current_runs(files: dict[str, Path], train_seeds: list[int]) -> dict[str, Pa
     return {name: path for name, path in files.items() if name not in stale}
 
 
+def require_every_seed(files: dict[str, Path], train_seeds: list[int]) -> None:
+    """Stop when a seeded predictor has runs here but not one for every seed of ``seeds.train``.
+
+    Skipping the missing run would give a procedure-level result over fewer seeds than the
+    study declares, without a word. (A predictor with no run at all is absent from the report.)
+    """
+    runs: dict[str, set[int]] = {}
+    for name in files:
+        predictor, seed = paths.split_run(name)
+        if seed is not None:
+            runs.setdefault(predictor, set()).add(seed)
+    for predictor, seeds in runs.items():
+        for seed in train_seeds:
+            if seed not in seeds:
+                missing = paths.predictions_path(paths.run_name(predictor, seed))
+                # the stage name of pipeline.predict.stage_name(predictor, "test", seed)
+                stage = f"predict_seeded@{predictor}-{seed}"
+                raise SuiteError(
+                    f"{missing}: not found, but seed {seed} is in seeds.train; make it with "
+                    f"`dvc repro {stage}` (or remove the seed from seeds.train)"
+                )
+
+
 def _read_training(train_seeds: list[int]) -> tuple[dict[str, pd.DataFrame], dict[str, int]]:
     """Every LoRA run's training curve and selected step, for the HTML report (those present)."""
     histories, best_steps = {}, {}
@@ -276,6 +300,7 @@ def main() -> None:
     params = load_stage_params(PARAMS)
     test_path = paths.require(paths.split_path("test"), "prepare")
     files = current_runs(discover_predictions(paths.PREDICTIONS_DIR), params["seeds.train"])
+    require_every_seed(files, params["seeds.train"])
     if not files:
         raise SuiteError(
             f"no predictions in {paths.PREDICTIONS_DIR}/; run the predict, train or baselines "

@@ -15,10 +15,14 @@ seed ``seeds.bootstrap`` (the same resamples as every other bootstrap of the ana
 seeds' counts come from a second stream of the same seed. With one seed ``v`` is always
 ``[1]``, so the Multi-Bootstrap IS the paired bootstrap over bios.
 
-Decision and p-value agree by construction: with ``B`` resamples, ``k = ceil(alpha B / 2)``, the
-interval is the ``k``-th smallest and ``k``-th largest resampled value, and the two-sided p-value
-is ``2 min(#{t <= 0}, #{t >= 0}) / B`` (capped at 1): the interval excludes 0 exactly when
-``p < alpha``.
+Decision and p-value agree by construction. With ``B`` finite resamples ``t`` the two-sided
+p-value is ``min(1, 2 (1 + min(#{t <= 0}, #{t >= 0})) / (B + 1))``: the observed data count as
+one more resample (Davison & Hinkley 1997, eq. 4.11), so a p-value is never 0 (at least
+``2 / (B + 1)`` when every resample falls on one side), as it cannot honestly be with ``B``
+resamples. The interval is the ``k``-th smallest and ``k``-th largest resampled value with
+``k = ceil(alpha (B + 1) / 2) - 1``: it excludes 0 exactly when ``p < alpha``. (``k`` is at least
+1: below ``B = 2 / alpha - 1`` resamples no p-value can fall under ``alpha``, and the interval is
+the resamples' range.)
 
 Variance split (MultiBERTs, appendix): the same statistic under seeds-only resampling (every
 bio kept) and under bios-only resampling (every seed kept); their variances say how much of the
@@ -44,7 +48,7 @@ class MultiBootstrapResult:
     estimate: float  # the statistic on the observed seeds and bios (no resampling)
     ci_low: float
     ci_high: float
-    p_value: float  # two-sided, from the same joint resamples
+    p_value: float  # two-sided, (1 + count) / (B + 1) convention, from the same joint resamples
     n_seeds: int
     n_bios: int
     resamples: int
@@ -139,14 +143,29 @@ def _sd(values: np.ndarray) -> float:
 
 
 def interval_and_p(samples: np.ndarray, alpha: float) -> tuple[float, float, float]:
-    """Order-statistic interval and two-sided p-value that agree on excluding 0 (module doc)."""
+    """Order-statistic interval and two-sided p-value that agree on excluding 0 (module doc).
+
+    With ``B`` finite resamples: ``p = min(1, 2 (1 + min(#{t <= 0}, #{t >= 0})) / (B + 1))``, at
+    least ``2 / (B + 1)``; the interval is the ``k``-th smallest and largest resample,
+    ``k = max(1, ceil(alpha (B + 1) / 2) - 1)``.
+    """
     finite = np.sort(samples[np.isfinite(samples)])
     if finite.size == 0:
         return float("nan"), float("nan"), float("nan")
-    k = max(1, math.ceil(alpha * finite.size / 2))
-    low, high = float(finite[k - 1]), float(finite[finite.size - k])
+    b = finite.size
+
+    def p_of(tail: int) -> float:
+        return min(1.0, 2 * (1 + tail) / (b + 1))
+
+    # p < alpha  <=>  tail < alpha (B + 1) / 2 - 1  <=>  tail < k  <=>  0 outside the interval;
+    # k is settled on the same float test as the decision (p < alpha), not on rounded algebra.
+    k = max(0, math.ceil(alpha * (b + 1) / 2) - 2)
+    while p_of(k) < alpha:
+        k += 1
+    k = max(1, k)
+    low, high = float(finite[k - 1]), float(finite[b - k])
     tail = min(int((finite <= 0).sum()), int((finite >= 0).sum()))
-    return low, high, min(1.0, 2 * tail / finite.size)
+    return low, high, p_of(tail)
 
 
 def _seed_mean(v: np.ndarray, per_seed: np.ndarray) -> np.ndarray:

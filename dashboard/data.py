@@ -156,7 +156,7 @@ def _load(study: Path, name: str, rel: Path, reader, required: Sequence[str] = (
         if absent:
             return Loaded(name, path, problem=f"`{rel}` lacks column(s) {', '.join(absent)}")
     if reader is _read_csv:  # the analysis tables: numbers the pipeline wrote
-        mixed = _text_among_numbers(value)
+        mixed = _text_among_numbers(value, [c for c in required if c not in TEXT_COLUMNS])
         if mixed is not None:
             return Loaded(name, path, problem=f"`{rel}` {mixed}")
     return Loaded(name, path, value=value)
@@ -168,11 +168,35 @@ def _first_line(err: BaseException) -> str:
     return line if len(line) <= 200 else line[:197] + "..."
 
 
-def _text_among_numbers(frame: pd.DataFrame) -> str | None:
+# The columns of the analysis tables that hold text or True/False (paths.ANALYSIS_COLUMNS); every
+# other column of a table is numbers.
+TEXT_COLUMNS = frozenset(
+    {
+        "predictor",
+        "predictor_a",
+        "predictor_b",
+        "family",
+        "metric",
+        "ci_method",
+        "profession",
+        "gender",
+        "variant",
+        "verdict",
+        "variance_verdict",
+        "direction",
+        "stable",
+        *paths.ANALYSIS_BOOLEAN_COLUMNS,
+    }
+)
+
+
+def _text_among_numbers(frame: pd.DataFrame, numeric: Sequence[str] = ()) -> str | None:
     """Where a column of numbers holds text (a hand-edited CSV), say so; else ``None``.
 
-    A column whose cells are numbers except some text cannot be plotted or compared; a column
-    of text only (predictor names, professions, True/False) is left alone.
+    A column of ``numeric`` (the contract's number columns) must hold numbers or nothing in
+    every cell: one row of text there (a one-row procedure.csv, a ``count`` of words) would
+    otherwise reach a page's arithmetic. Any other column whose cells are numbers except some
+    text cannot be plotted or compared either; a column of text only is left alone.
     """
     for column in frame.columns:
         values = frame[column]
@@ -181,7 +205,7 @@ def _text_among_numbers(frame: pd.DataFrame) -> str | None:
         present = values.dropna().astype(str).str.strip()
         present = present[present != ""]
         numbers = pd.to_numeric(present, errors="coerce")
-        if numbers.notna().any() and numbers.isna().any():
+        if numbers.isna().any() and (column in numeric or numbers.notna().any()):
             row = numbers.index[numbers.isna()][0]
             shown = str(present[row])[:40]
             return f"holds text ({shown!r}) in column {column} at row {row}, expected numbers"

@@ -47,8 +47,8 @@ log = logging.getLogger(__name__)
 PARAMS = ("data", "seeds.data")
 
 
-def load_hub(name: str, revision: str) -> dict[str, pd.DataFrame]:
-    """Download every split of the hub dataset (needs internet)."""
+def load_hub(name: str, revision: str | None) -> dict[str, pd.DataFrame]:
+    """Download every split of the hub dataset (needs internet); revision ``None``: the latest."""
     import datasets
 
     frames = {}
@@ -135,7 +135,13 @@ def profile(splits: dict[str, pd.DataFrame], source: str) -> dict:
 def load(data: DataParams, seed: int) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
     """The raw splits of ``data.source`` and, per split, where it came from."""
     if data.source == "hub":
-        if len(data.hub.revision) != 40:
+        if data.hub.revision is None:
+            log.warning(
+                "data.hub.revision is null: loading the latest revision of %s, which is not "
+                "reproducible; pin a commit sha",
+                data.hub.name,
+            )
+        elif len(data.hub.revision) != 40:
             log.warning("data.hub.revision %r is not a commit sha: pin one", data.hub.revision)
         raw = load_hub(data.hub.name, data.hub.revision)
         return raw, {split: f"{data.hub.name} split {split!r}" for split in paths.SPLITS}

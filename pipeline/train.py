@@ -65,7 +65,7 @@ from pipeline.lib.model_loading import (
     load_tokenizer,
     peft_deprecation_silenced,
 )
-from pipeline.lib.params import LoraParams, load_stage_params
+from pipeline.lib.params import MAX_SEED, LoraParams, load_stage_params
 from pipeline.lib.provenance import run_log, run_metadata
 from pipeline.lib.runtime import avoid_per_shape_attention
 from pipeline.lib.tables import read_split
@@ -660,12 +660,16 @@ def _format_history(history: pd.DataFrame) -> str:
 
 
 def parse_seed(argv: list[str] | None = None) -> int:
-    """The training seed from the command line (a non-negative integer)."""
+    """The training seed from the command line: an integer in 0..2^32-1, as numpy and torch take."""
     parser = argparse.ArgumentParser(description="Train one LoRA run.")
     parser.add_argument("seed", help="the training seed (one of seeds.train)")
     value = parser.parse_args(argv).seed
-    if not value.isdigit():
-        raise SuiteError(f"training seed {value!r}: expected a non-negative integer")
+    # isascii: str.isdigit also accepts digits int() refuses, such as a superscript two
+    if not (value.isascii() and value.isdigit()) or int(value) > MAX_SEED:
+        raise SuiteError(
+            f"training seed {value!r}: expected an integer in 0..2^32-1 (0..{MAX_SEED}); "
+            "use one of seeds.train"
+        )
     return int(value)
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -241,6 +242,27 @@ def render_json(scores: pd.DataFrame, bios: Sequence[str]) -> str:
     return json.dumps(out, indent=2)
 
 
+def _check_utf8_argument(bio: str, number: int) -> None:
+    """Stop with one line when a command-line bio was not UTF-8 bytes.
+
+    Python hands undecodable argument bytes over as lone surrogates (surrogateescape), which
+    would fail later, in the tokenizer or the output, with a traceback.
+    """
+    try:
+        bio.encode("utf-8")
+    except UnicodeEncodeError:
+        raw = os.fsencode(bio)
+        try:
+            raw.decode("utf-8")
+            detail = ""
+        except UnicodeDecodeError as err:
+            detail = f" (byte 0x{raw[err.start]:02x} at byte {err.start})"
+        raise SuiteError(
+            f"the arguments: bio {number} is not UTF-8 text{detail}; type it in a UTF-8 "
+            "terminal, or save the bios as UTF-8 and pass --file FILE"
+        ) from None
+
+
 def read_bios(args: argparse.Namespace) -> list[str]:
     """Bios from the arguments, a file (one a line) or stdin; an empty bio stops with one line.
 
@@ -270,6 +292,8 @@ def read_bios(args: argparse.Namespace) -> list[str]:
         kind = "line"
     else:
         where, lines, kind = "the arguments", list(args.bios), "bio"
+        for number, bio in enumerate(lines, start=1):
+            _check_utf8_argument(bio, number)
     if not lines:
         raise SuiteError("no bio to score: give bios as arguments, --file FILE or --file -")
     for number, line in enumerate(lines, start=1):

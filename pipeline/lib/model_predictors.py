@@ -235,7 +235,9 @@ def load_lora(ctx: LoadContext) -> Predictor:
             "lora_r": trained.get("lora", {}).get("r"),
             "trainable_params": trained.get("trainable_params"),
         },
-        weights=ctx.adapter_dir,
+        # The folder actually read (a seed's run when only --seed names it): without it the
+        # predictions would record no weights and never be found stale after a retrain.
+        weights=adapter_dir,
     )
 
 

@@ -425,8 +425,33 @@ def _refuse_aliases(text: str, path: Path) -> None:
         raise SuiteError(f"{path}: not valid YAML: {err}".replace("\n", " ")) from None
 
 
+def _refuse_duplicate_keys(node: yaml.Node | None, path: Path, where: str = "") -> None:
+    """Stop at a key given twice in one mapping, at any level (DVC refuses such a file too).
+
+    PyYAML keeps the last value silently, so a stage run directly would use a setting that
+    ``dvc repro`` never accepts, and an edit of the first copy would change nothing.
+    """
+    if isinstance(node, yaml.MappingNode):
+        first_line: dict[tuple[str, Any], int] = {}
+        for key_node, value_node in node.value:
+            key = (key_node.tag, key_node.value)
+            name = str(key_node.value)
+            dotted = f"{where}.{name}" if where else name
+            line = key_node.start_mark.line + 1
+            if key in first_line:
+                raise SuiteError(
+                    f"{path}: duplicate key {dotted} on line {line} (first on line "
+                    f"{first_line[key]}); keep one of them"
+                )
+            first_line[key] = line
+            _refuse_duplicate_keys(value_node, path, dotted)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _refuse_duplicate_keys(item, path, f"{where}[{index}]")
+
+
 def read_params(path: str | Path = PARAMS_FILE) -> dict[str, Any]:
-    """Read a params file; stop at YAML aliases and at any unknown key, at any level.
+    """Read a params file; stop at YAML aliases, repeated keys and unknown keys, at any level.
 
     An unknown key (a typo such as ``lora_r`` or ``seeds.trian``) names the nearest valid key:
     a misspelt setting is otherwise silently ignored, and the study runs with the old value.
@@ -446,6 +471,7 @@ def read_params(path: str | Path = PARAMS_FILE) -> dict[str, Any]:
         raise SuiteError(f"{path}: not UTF-8 text (byte at offset {err.start})") from None
     _refuse_aliases(text, path)
     try:
+        _refuse_duplicate_keys(yaml.compose(text, Loader=yaml.SafeLoader), path)
         raw = yaml.safe_load(text) or {}
     except yaml.YAMLError as err:
         raise SuiteError(f"{path}: not valid YAML: {err}".replace("\n", " ")) from None

@@ -225,7 +225,17 @@ def check_identity(
             "predict or baselines stage (or by an older version); run that stage again"
         )
     made_from = meta["made_from"]
-    if meta["predictor"] != column or not isinstance(made_from, dict):
+    if not isinstance(made_from, dict) or not all(
+        isinstance(digest, str) for digest in made_from.values()
+    ):
+        shown = "null" if made_from is None else type(made_from).__name__
+        if isinstance(made_from, dict):
+            shown = "a mapping whose digests are not all text"
+        raise SuiteError(
+            f"{where}: its suite metadata's made_from is {shown}, expected a mapping of the "
+            "weights folders and files it was made from to their digests; run its stage again"
+        )
+    if meta["predictor"] != column:
         raise SuiteError(
             f"{where}: its metadata names predictor {meta['predictor']!r} but its rows "
             f"{column!r}; run its stage again"

@@ -15,6 +15,7 @@ from analysis.multibootstrap import (
     procedure_proxy_slope,
 )
 from analysis.tables import proxy_table
+from analysis.verdicts import fmt_p
 from pipeline.lib.params import parse_key
 from tests.conftest import demo_params
 
@@ -87,6 +88,37 @@ def test_interval_excludes_zero_exactly_when_p_is_below_alpha():
         samples = rng.normal(rng.normal(0, 0.02), 0.01, size=rng.integers(50, 400))
         low, high, p_value = interval_and_p(samples, 0.05)
         assert (low > 0 or high < 0) == (p_value < 0.05)
+
+
+@pytest.mark.parametrize("resamples", [200, 1000])
+def test_every_resample_on_one_side_gives_p_2_over_b_plus_1_not_0(resamples):
+    # issue 26 item 5c: p was written as 0.0; with B resamples the honest two-sided figure is
+    # 2 (1 + 0) / (B + 1). LoRA right on every bio, the baseline on none: every resample is +1.
+    n = 50
+    result = procedure_difference(
+        correct=np.ones((3, n), dtype=bool),
+        baseline_correct=np.zeros(n, dtype=bool),
+        resamples=resamples,
+        seed=0,
+        confidence=CONFIDENCE,
+    )
+    assert result.p_value == 2 / (resamples + 1)
+    assert (result.ci_low, result.ci_high) == (1.0, 1.0)
+    assert interval_and_p(-np.ones(resamples), 0.05)[2] == 2 / (resamples + 1)
+    assert fmt_p(result.p_value) == ("p = 0.010" if resamples == 200 else "p = 0.002")
+
+
+@pytest.mark.parametrize("resamples", [39, 40, 199, 999, 1000, 1001, 2000])
+def test_p_value_counts_the_observed_data_and_agrees_with_the_interval(resamples):
+    # p = min(1, 2 (1 + tail) / (B + 1)); tail = resamples on the far side of 0 (ties count).
+    alpha = 1 - CONFIDENCE  # as the analysis computes it
+    for tail in range(0, 80):
+        samples = np.concatenate([-np.ones(tail), np.zeros(tail % 2), np.ones(resamples)])
+        b = samples.size
+        low, high, p_value = interval_and_p(samples, alpha)
+        far = min(tail, resamples) + tail % 2
+        assert p_value == min(1.0, 2 * (1 + far) / (b + 1))
+        assert (low > 0 or high < 0) == (p_value < alpha), (b, tail, low, high, p_value)
 
 
 def test_procedure_gaps_match_the_direct_gap_and_a_slow_reference():

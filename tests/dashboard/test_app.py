@@ -421,3 +421,20 @@ def test_malformed_result_json_gives_guidance_on_every_page(results_copy, monkey
         app = open_page(results_copy, "overview", monkeypatch)
         assert app.error and "summary.json" in app.error[0].value
         assert "dvc repro analyze" in app.code[0].value
+
+
+def test_a_count_of_words_on_the_calibration_page_is_a_problem_not_an_exception(
+    tmp_path, monkeypatch
+):
+    # issue 26 item 6c: text in every cell of calibration.csv's count column crashed the page.
+    # The page needs only this file, so a study holding just it is enough.
+    rel, columns = data.TABLES["calibration"]
+    (tmp_path / rel).parent.mkdir(parents=True)
+    row = {"predictor": "lora", "bin": 0, "mean_predicted": 0.05, "fraction_female": 0.1}
+    rows = [{**row, "count": "many", "bin_low": 0.0, "bin_high": 0.1}] * 2
+    pd.DataFrame(rows, columns=list(columns)).to_csv(tmp_path / rel, index=False)
+    app = open_page(tmp_path, "calibration", monkeypatch)
+    assert app.error[0].value == (
+        "This page needs results that are missing or unusable:\n\n"
+        f"- `{rel}` holds text ('many') in column count at row 0, expected numbers"
+    )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pandas as pd
+import pytest
+
 from dashboard import data
 
 
@@ -65,3 +68,47 @@ def test_text_in_a_table_of_numbers_is_named(tmp_path):
     assert not loaded.ok
     assert loaded.problem.startswith(f"`{rel}` holds text ('oops') in column ")
     assert number_column in columns
+
+
+def write_table(study, name: str, rows: list[dict]) -> str:
+    """Write analysis table ``name`` in the contract's columns; return its relative path."""
+    rel, columns = data.TABLES[name]
+    (study / rel).parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows, columns=list(columns)).to_csv(study / rel, index=False)
+    return str(rel)
+
+
+CALIBRATION_ROW = {
+    "predictor": "lora",
+    "bin": 0,
+    "mean_predicted": 0.05,
+    "fraction_female": 0.1,
+    "count": 12,
+    "bin_low": 0.0,
+    "bin_high": 0.1,
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "row", "column", "text"),
+    [
+        ("calibration", CALIBRATION_ROW, "count", "many"),
+        (
+            "procedure",
+            {c: 0.5 for c in data.TABLES["procedure"][1]}
+            | {"predictor_a": "zero_shot", "predictor_b": "lora", "significant": True},
+            "p_value",
+            "tiny",
+        ),
+    ],
+)
+def test_text_in_every_row_of_a_number_column_is_named(tmp_path, name, row, column, text):
+    # issue 26 item 6c: a column holding text in every row (a one-row procedure.csv, or every
+    # count) passed as "a column of text" and crashed the page that computed with it
+    rel = write_table(tmp_path, name, [row, row] if name == "calibration" else [row])
+    assert data.table(tmp_path, name).ok
+    rel = write_table(tmp_path, name, [{**row, column: text}] * (2 if name == "calibration" else 1))
+    loaded = data.table(tmp_path, name)
+    assert loaded.problem == (
+        f"`{rel}` holds text ({text!r}) in column {column} at row 0, expected numbers"
+    )

@@ -868,3 +868,63 @@ def test_analyze_reads_a_good_training_history(analyzed, tmp_path, monkeypatch):
     monkeypatch.chdir(study)
     run_main(main)
     assert "training" in (study / paths.ANALYSIS_DIR / "report.html").read_text().lower()
+
+
+# --- command-line arguments ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", ["4294967296", str(2**64), "²", "-1", "1e3"])
+def test_train_refuses_a_seed_outside_0_to_2_32_minus_1(tmp_path, capsys, monkeypatch, seed):
+    # issue 26 item 6a: 2^32 passed the digit check and failed with a traceback in the seeding
+    from pipeline.train import main, parse_seed
+
+    assert parse_seed(["4294967295"]) == 2**32 - 1
+    monkeypatch.setattr("sys.argv", ["pipeline.train", seed])
+    line = run_stage(main, tmp_path, capsys, monkeypatch)
+    assert line == (
+        f"error: training seed {seed!r}: expected an integer in 0..2^32-1 (0..4294967295); "
+        "use one of seeds.train"
+    )
+
+
+def test_train_seed_2_32_in_a_real_process_is_one_line(tmp_path):
+    result = run_module("pipeline.train", tmp_path, "--", "4294967296")
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "error: training seed '4294967296': expected an integer in 0..2^32-1 (0..4294967295); "
+        "use one of seeds.train"
+    ]
+
+
+def test_analyze_stops_when_a_seed_of_seeds_train_has_no_predictions(
+    analyzed, tmp_path, capsys, monkeypatch
+):
+    # issue 26 item 6e: with seeds.train [1234, 1235] and only lora@seed1234's file, analyze
+    # gave a "procedure" over one seed without a word
+    from analysis.analyze import main
+    from pipeline.predict import stage_name
+
+    study = Path(shutil.copytree(analyzed, tmp_path / "study", symlinks=True))
+    params = yaml.safe_load((study / "params.yaml").read_text())
+    params["seeds"]["train"] = [1234, 1235]
+    (study / "params.yaml").write_text(yaml.safe_dump(params))
+    test = pd.read_parquet(study / paths.split_path("test"))
+    run = paths.run_name("lora", 1234)
+    frame = predictions(test["id"], np.full(len(test), 0.7), run)
+    write_predictions(frame, study / paths.predictions_path(run), {})
+    before = outputs(study, ANALYSIS_OUTPUTS)
+    line = run_stage(main, study, capsys, monkeypatch)
+    assert stage_name("lora", "test", 1235) == "predict_seeded@lora-1235"
+    assert line == (
+        "error: results/predictions/lora@seed1235.parquet: not found, but seed 1235 is in "
+        "seeds.train; make it with `dvc repro predict_seeded@lora-1235` (or remove the seed "
+        "from seeds.train)"
+    )
+    assert outputs(study, ANALYSIS_OUTPUTS) == before
+    # every seed's run there, or no run of the seeded predictor at all (an unseeded lora file):
+    # nothing to refuse
+    from analysis.analyze import require_every_seed
+
+    both = {paths.run_name("lora", s): Path(f"{s}.parquet") for s in (1234, 1235)}
+    assert require_every_seed(both, [1234, 1235]) is None
+    assert require_every_seed({"lora": Path("lora.parquet")}, [1234, 1235]) is None

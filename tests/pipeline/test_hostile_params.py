@@ -166,3 +166,47 @@ def test_params_changed_while_a_stage_runs_stop_it_before_dvc_records_them(tmp_p
     assert str(err.value).startswith(
         "params.yaml changed while analyze ran (analyze changed; e.g. a concurrent `dvc exp run"
     )
+
+
+def _with_duplicate(text: str, after: str | None, line: str) -> str:
+    """``text`` with ``line`` right after the first line equal to ``after`` (None: at the end)."""
+    lines = text.splitlines()
+    at = lines.index(after) + 1 if after is not None else len(lines)
+    return "\n".join([*lines[:at], line, *lines[at:]]) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("after", "line", "dotted"),
+    [
+        ("lora:", "  r: 64", "lora.r"),
+        ("seeds:", "  data: 99", "seeds.data"),
+        (None, "seeds: {data: 1}", "seeds"),
+        ("  zero_shot:", "    female: [' Her']", "predict.zero_shot.female"),
+    ],
+)
+def test_a_key_given_twice_is_refused_with_its_line(tmp_path, after, line, dotted):
+    # issue 26 item 6d: YAML keeps the last copy silently; DVC refuses the file, a stage run
+    # directly ran on with the second value
+    edited = _with_duplicate(yaml.safe_dump(demo_params(), sort_keys=False), after, line)
+    (tmp_path / "params.yaml").write_text(edited)
+    lines = edited.splitlines()
+    key = line.split(":")[0] + ":"
+    start = lines.index(after) if after is not None else 0
+    first, second = [i + 1 for i in range(start, len(lines)) if lines[i].startswith(key)][:2]
+    with pytest.raises(SuiteError) as err:
+        read_params(tmp_path / "params.yaml")
+    assert str(err.value) == (
+        f"{tmp_path / 'params.yaml'}: duplicate key {dotted} on line {second} (first on line "
+        f"{first}); keep one of them"
+    )
+
+
+def test_a_stage_run_directly_refuses_a_duplicate_key_in_one_line(tmp_path):
+    text = yaml.safe_dump(demo_params(), sort_keys=False)
+    (tmp_path / "params.yaml").write_text(_with_duplicate(text, "seeds:", "  data: 99"))
+    result = run_module("pipeline.prepare", tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "error: params.yaml: duplicate key seeds.data on line 3 (first on line 2); keep one of them"
+    ]
+    assert not (tmp_path / "data").exists()

@@ -8,6 +8,7 @@ import os
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+import torch
 
 from pipeline.lib.errors import SuiteError
 from pipeline.lib.prediction_files import predictions_frame, read_predictions, write_predictions
@@ -63,6 +64,16 @@ def test_a_copied_or_linked_file_is_refused(tmp_path):
         (edit_json(predictor="zero_shot"), "its metadata names predictor 'zero_shot' but its rows"),
         (edit_json(fingerprint="0" * 16), "fingerprint '0000000000000000' does not match"),
         (edit_json(made_from={"models/lora": "f" * 64}), "fingerprint"),
+        (
+            edit_json(made_from=None),
+            "its suite metadata's made_from is null, expected a mapping of the weights folders "
+            "and files it was made from to their digests; run its stage again",
+        ),
+        (edit_json(made_from=["models/lora"]), "its suite metadata's made_from is list, expected"),
+        (
+            edit_json(made_from={"models/lora": None}),
+            "its suite metadata's made_from is a mapping whose digests are not all text, expected",
+        ),
         (lambda raw: b"{not json", "its suite metadata is not JSON ("),
         (lambda raw: b'["a list"]', "its suite metadata is a JSON list, expected an object"),
         (lambda raw: b"[" * 100_000 + b"]" * 100_000, "its suite metadata is not JSON ("),
@@ -93,3 +104,37 @@ def test_predictions_of_weights_that_changed_since_are_stale(tmp_path, monkeypat
         "made from another models/lora than the one here now (digest "
     )
     assert len(read_predictions("lora.parquet", check_sources=False)) == 6
+
+
+def test_a_seeds_lora_predictions_go_stale_when_its_adapter_is_retrained(tmp_path, monkeypatch):
+    # issue 26 item 5a: `predict lora --seed N` recorded no weights, so a retrained adapter's
+    # old predictions were accepted. The loader is given only the seed, as the predict stage does.
+    from pipeline.lib import model_predictors, paths
+    from pipeline.lib.params import StageParams
+    from pipeline.lib.runtime import CPU
+    from tests.conftest import demo_params
+
+    monkeypatch.chdir(tmp_path)
+    adapter = paths.lora_dir(3)
+    adapter.mkdir(parents=True)
+    (adapter / "adapter_model.safetensors").write_bytes(b"weights of run 1")
+    base = {"name_or_path": "tiny", "revision": None}
+    monkeypatch.setattr(model_predictors, "adapter_metadata", lambda folder: {"base": base})
+    monkeypatch.setattr(
+        model_predictors,
+        "load_lora_classifier",
+        lambda *args, **kwargs: (torch.nn.Linear(1, 1), None),
+    )
+    monkeypatch.setattr(model_predictors, "describe", lambda model, reference: {})
+    monkeypatch.setattr(model_predictors, "ClassifierScorer", lambda *args: None)
+    params = StageParams(demo_params(), model_predictors.params_keys("lora"))
+    predictor = model_predictors.load_lora(model_predictors.LoadContext(params, CPU, seed=3))
+    assert predictor.name == "lora@seed3"
+    assert predictor.weights == adapter
+
+    write(tmp_path / "lora@seed3.parquet", "lora@seed3", made_from=[predictor.weights])
+    assert len(read_predictions("lora@seed3.parquet")) == 6
+    (adapter / "adapter_model.safetensors").write_bytes(b"weights of run 2")
+    assert refused("lora@seed3.parquet").startswith(
+        "made from another models/lora/seed_3 than the one here now (digest "
+    )

@@ -200,3 +200,34 @@ def test_hub_unreachable_names_the_offline_sources(tmp_path):
     last = result.stderr.strip().splitlines()[-1]
     assert "cannot reach the Hugging Face Hub" in last
     assert "'local'" in last and "'sample'" in last
+
+
+def test_hub_revision_null_loads_the_latest_with_a_warning(monkeypatch, caplog, sample_raw):
+    # issue 26 item 5b: `revision: null` ("null: latest" in params.yaml) crashed on len(None)
+    import datasets
+
+    calls = []
+
+    class Loaded:
+        def __init__(self, frame: pd.DataFrame) -> None:
+            self.frame = frame
+
+        def to_pandas(self) -> pd.DataFrame:
+            return self.frame
+
+    def fake_load_dataset(name, revision, split):
+        calls.append((name, revision, split))
+        return Loaded(sample_raw[split])
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
+    data = data_params({"source": "hub", "hub": {"revision": None}})
+    with caplog.at_level("WARNING", logger="pipeline.prepare"):
+        splits = prepare(data, seed=7)
+    name = data.hub.name
+    assert calls == [(name, None, "train"), (name, None, "dev"), (name, None, "test")]
+    assert len(splits["test"]) == len(sample_raw["test"])
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert (
+        f"data.hub.revision is null: loading the latest revision of {name}, which is not "
+        "reproducible; pin a commit sha" in warnings
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import pandas as pd
@@ -108,3 +109,14 @@ def test_json_says_which_predictor_truncated_a_long_bio(demo_pipeline):
     assert original == {name: paths.split_run(name)[0] in models for name in original}
     (short,) = score(demo_pipeline["snapshot"], MALE_BIO)
     assert not any(p["original"]["truncated"] for p in short["predictions"].values())
+
+
+def test_a_bio_argument_that_is_not_utf8_is_one_line(tmp_path):
+    # issue 26 item 6b: undecodable argv bytes arrive as lone surrogates and crashed later
+    bio = os.fsdecode(b"Nurse \xff\xfe in Lyon")  # what a latin-1 terminal would pass
+    result = run_module("pipeline.commands.score", tmp_path, FEMALE_BIO, bio)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "error: the arguments: bio 2 is not UTF-8 text (byte 0xff at byte 6); type it in a "
+        "UTF-8 terminal, or save the bios as UTF-8 and pass --file FILE"
+    ]
