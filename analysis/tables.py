@@ -28,6 +28,7 @@ from analysis.verdicts import (
     procedure_proxy_verdict,
     procedure_verdict,
     proxy_direction,
+    proxy_verdict,
     toy_model_notice,
     variance_split_sentence,
 )
@@ -216,11 +217,19 @@ def proxy_table(gaps: pd.DataFrame, share_women: pd.Series, params: AnalyzeParam
     """
     rows = []
     for name, part in gaps.groupby("predictor", sort=False):
+        both = part[(part["n_female"] > 0) & (part["n_male"] > 0)]
         part = part[~part["small"].astype(bool)]
         proxy = proxy_bias(
             gap=part.set_index("profession_id")["gap"],
             share_women=share_women,
             confidence=params.confidence,
+        )
+        # the sentence counts what the test ran on: the cells of at least min_group_size
+        proxy["verdict"] = proxy_verdict(
+            proxy,
+            1 - params.confidence,
+            min_group_size=params.min_group_size,
+            n_both_genders=len(both),
         )
         rows.append({"predictor": name, **proxy.to_dict()})
     proxy = pd.DataFrame(rows).infer_objects()

@@ -125,20 +125,37 @@ def proxy_direction(slope: float, p_value: float, alpha: float) -> str:
     return STEREOTYPED if slope > 0 else COUNTER
 
 
-def proxy_verdict(row: Mapping[str, Any], alpha: float) -> str:
-    """The sentence for one predictor's proxy-bias test (proxy.csv row with its direction)."""
+def proxy_verdict(
+    row: Mapping[str, Any],
+    alpha: float,
+    *,
+    min_group_size: int | None = None,
+    n_both_genders: int | None = None,
+) -> str:
+    """The sentence for one predictor's proxy-bias test (proxy.csv row with its direction).
+
+    ``n_professions`` counts the professions the test ran on: those with test bios of both
+    genders or, when ``min_group_size`` is given, those with at least that many of each gender
+    (``n_both_genders`` of them having bios of both genders at all, said beside it).
+    """
     direction = row["direction"]
     if direction == NOT_COMPUTABLE:
         n = int(row["n_professions"])
+        if min_group_size is None:
+            which = "with test bios of both genders"
+        else:
+            which = f"with at least {min_group_size} test bios of each gender"
+            if n_both_genders is not None and n_both_genders != n:
+                which += f" ({n_both_genders} with test bios of both genders)"
         if n < MIN_PROXY_PROFESSIONS:
             why = (
-                f"only {n} profession{'' if n == 1 else 's'} with test bios of both genders, and "
-                f"a correlation needs at least {MIN_PROXY_PROFESSIONS}"
+                f"only {n} profession{'' if n == 1 else 's'} {which}, and a correlation needs "
+                f"at least {MIN_PROXY_PROFESSIONS}"
             )
         else:
             why = (
-                f"over the {n} professions with test bios of both genders, the gap (or the share "
-                "of women) is the same everywhere, so it cannot follow anything"
+                f"over the {n} professions {which}, the gap (or the share of women) is the same "
+                "everywhere, so it cannot follow anything"
             )
         return f"Not computable: {why}."
     stats = (
