@@ -30,7 +30,7 @@ from fairlearn.metrics import MetricFrame, count
 from scipy.stats import fisher_exact, linregress, pearsonr, spearmanr
 from statsmodels.stats.proportion import confint_proportions_2indep
 
-from analysis.metrics import wilson_interval
+from analysis.metrics import bounded_interval, wilson_interval
 from analysis.significance import adjust_pvalues
 from analysis.verdicts import (
     MIN_PROXY_PROFESSIONS,
@@ -170,8 +170,10 @@ def tpr_gap_by_profession(
             compare="diff",
             alpha=1 - confidence,
         )
-        lows.append(float(low))
-        highs.append(float(high))
+        # a difference of two proportions lies in [-1, 1] and its interval holds the gap
+        low, high = bounded_interval(row.gap, low, high, lower=-1.0, upper=1.0)
+        lows.append(low)
+        highs.append(high)
         table = [
             [row.correct_female, row.n_female - row.correct_female],
             [row.correct_male, row.n_male - row.correct_male],

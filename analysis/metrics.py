@@ -100,17 +100,42 @@ METRICS: tuple[MetricSpec, ...] = (
 )
 
 
+def bounded_interval(
+    point: Any, low: Any, high: Any, *, lower: float = 0.0, upper: float = 1.0
+) -> tuple[Any, Any]:
+    """An interval clipped into ``[lower, upper]`` that holds its point estimate (vectorised).
+
+    Interval formulas meet rounding at the edges: statsmodels' Wilson upper bound of 30 of 30 is
+    ``1 - 1e-16``, below the rate of 1, and a percentile bootstrap interval need not hold the
+    value on the observed bios (ECE is biased upward). A bound that crosses its point would draw
+    an error bar of negative length and read as nonsense, so each bound is clipped into the
+    metric's range and moved out to the point where it crosses it. NaN bounds stay NaN; a NaN
+    point leaves the clipped bounds as they are.
+    """
+    point = np.asarray(point, dtype=np.float64)
+    low = np.asarray(low, dtype=np.float64)
+    high = np.asarray(high, dtype=np.float64)
+    # fmin / fmax ignore a NaN point; np.where keeps a NaN bound NaN
+    low = np.where(np.isnan(low), np.nan, np.fmin(np.clip(low, lower, upper), point))
+    high = np.where(np.isnan(high), np.nan, np.fmax(np.clip(high, lower, upper), point))
+    if low.ndim == 0:
+        return float(low), float(high)
+    return low, high
+
+
 def wilson_interval(*, successes: Any, n: Any, confidence: float = 0.95) -> tuple[Any, Any]:
-    """Wilson score interval of a proportion (vectorised over arrays); NaN where n is 0."""
+    """Wilson score interval of a proportion (vectorised over arrays); NaN where n is 0.
+
+    Bounds lie in [0, 1] and hold the observed rate, also at 0 of n and n of n
+    (:func:`bounded_interval`).
+    """
     successes = np.asarray(successes, dtype=np.float64)
     n = np.asarray(n, dtype=np.float64)
     safe_n = np.where(n > 0, n, 1.0)
     low, high = proportion_confint(successes, safe_n, alpha=1 - confidence, method="wilson")
     low = np.where(n > 0, low, np.nan)
     high = np.where(n > 0, high, np.nan)
-    if low.ndim == 0:
-        return float(low), float(high)
-    return low, high
+    return bounded_interval(successes / safe_n, low, high)
 
 
 def expected_calibration_error(*, y_true: Any, prob: Any, bins: int = 10) -> float:
@@ -222,7 +247,9 @@ def overall_metrics_many(
                 )
                 method = "wilson"
             else:
-                low, high = percentile_interval(draws[name][metric], confidence)
+                low, high = bounded_interval(
+                    values[metric], *percentile_interval(draws[name][metric], confidence)
+                )
                 method = "bootstrap"
             rows.append((name, metric, values[metric], low, high, method, len(y)))
     frame = pd.DataFrame(

@@ -21,6 +21,16 @@ PALETTE = dict(zip(GENDERS, ("#1d4ed8", "#c2410c"), strict=True))  # male blue, 
 ACCENT = "#7c3aed"
 
 
+def _error_lengths(mid: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Error-bar lengths ``[mid - low, high - mid]`` for ``xerr`` / ``yerr``, never negative.
+
+    Every error bar goes through here: matplotlib refuses a negative length, and rounding can put
+    a bound a hair past its point (a rate of exactly 0 or 1). NaN (no interval) stays NaN.
+    """
+    mid, low, high = (np.asarray(a, dtype=np.float64) for a in (mid, low, high))
+    return np.clip(np.vstack([mid - low, high - mid]), 0, None)
+
+
 def _order_by_share(gaps: pd.DataFrame, predictor: str) -> list[str]:
     part = gaps[gaps["predictor"] == predictor].sort_values("share_women")
     return part["profession"].tolist()
@@ -39,16 +49,11 @@ def error_rates(groups: pd.DataFrame, gaps: pd.DataFrame, predictor: str, level:
             part = g[g["gender"] == gender]
             pos = np.array([y[p] for p in part["profession"]]) + offset
             rate = part["error_rate"].to_numpy() * 100
-            err = np.vstack(
-                [
-                    rate - part["error_ci_low"].to_numpy() * 100,
-                    part["error_ci_high"].to_numpy() * 100 - rate,
-                ]
+            err = _error_lengths(
+                rate, part["error_ci_low"].to_numpy() * 100, part["error_ci_high"].to_numpy() * 100
             )
             small = part["small"].to_numpy(bool)
-            ax.errorbar(
-                rate, pos, xerr=np.clip(err, 0, None), fmt="none", ecolor=PALETTE[gender], alpha=0.6
-            )
+            ax.errorbar(rate, pos, xerr=err, fmt="none", ecolor=PALETTE[gender], alpha=0.6)
             _points(ax, rate, pos, small, PALETTE[gender], gender)
         ax.set_yticks(range(len(order)), order)
         ax.set_ylim(len(order) - 0.5, -0.5)
@@ -80,15 +85,12 @@ def gaps_by_profession(gaps: pd.DataFrame, predictor: str, level: str) -> Figure
         ax = fig.subplots()
         pos = np.arange(len(valid))
         gap = valid["gap"].to_numpy() * 100
-        err = np.vstack(
-            [
-                gap - valid["gap_ci_low"].to_numpy() * 100,
-                valid["gap_ci_high"].to_numpy() * 100 - gap,
-            ]
+        err = _error_lengths(
+            gap, valid["gap_ci_low"].to_numpy() * 100, valid["gap_ci_high"].to_numpy() * 100
         )
         small = valid["small"].to_numpy(bool)
         ax.axvline(0, color="black", linewidth=0.8)
-        ax.errorbar(gap, pos, xerr=np.clip(err, 0, None), fmt="none", ecolor="grey")
+        ax.errorbar(gap, pos, xerr=err, fmt="none", ecolor="grey")
         _points(ax, gap, pos, small, ACCENT, "gap")
         ax.set_yticks(pos, valid["profession"])
         ax.set_ylim(len(valid) - 0.5, -0.5)
@@ -189,10 +191,11 @@ def probe_rates(probes: pd.DataFrame, predictors: Sequence[str], level: str) -> 
                     predictors.index(p) + (i - (len(variants) - 1) / 2) * width for p in part.index
                 ]
                 mid = part[value].to_numpy() * 100
-                err = [
-                    mid - part[f"{stem}_ci_low"].to_numpy() * 100,
-                    part[f"{stem}_ci_high"].to_numpy() * 100 - mid,
-                ]
+                err = _error_lengths(
+                    mid,
+                    part[f"{stem}_ci_low"].to_numpy() * 100,
+                    part[f"{stem}_ci_high"].to_numpy() * 100,
+                )
                 ax.bar(x, mid, width=width, label=variant, yerr=err, capsize=3)
             ax.set_xticks(range(len(predictors)), predictors, rotation=20)
             ax.set_title(title)
@@ -235,7 +238,7 @@ def seed_accuracy(overall: pd.DataFrame, procedure: pd.Series | None, level: str
         ax.errorbar(
             runs["value"],
             y,
-            xerr=[runs["value"] - runs["ci_low"], runs["ci_high"] - runs["value"]],
+            xerr=_error_lengths(runs["value"], runs["ci_low"], runs["ci_high"]),
             fmt="o",
             capsize=3,
         )

@@ -41,6 +41,7 @@ from scipy.stats import binomtest
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
 
+from analysis.metrics import bounded_interval
 from analysis.verdicts import pair_verdict
 from pipeline.lib.paths import ANALYSIS_COLUMNS
 
@@ -104,7 +105,13 @@ def paired_difference_interval(
         return 0.0, 0.0
     ci = binomtest(a_only, m).proportion_ci(confidence_level=confidence, method="exact")
     scale = m / n
-    return scale * (1 - 2 * ci.high), scale * (1 - 2 * ci.low)
+    return bounded_interval(
+        (b_only - a_only) / n,
+        scale * (1 - 2 * ci.high),
+        scale * (1 - 2 * ci.low),
+        lower=-1.0,
+        upper=1.0,
+    )
 
 
 def holm_level(p_values: Sequence[float], alpha: float) -> tuple[np.ndarray, np.ndarray, float]:

@@ -44,6 +44,7 @@ from pipeline.lib.errors import SuiteError, run_main
 from pipeline.lib.raw_data import (
     REQUIRED_COLUMNS,
     check_splits,
+    name_labels,
     read_local_file,
     split_by_column,
     to_split_frame,
@@ -322,19 +323,19 @@ def check_data(
     """
     if len(files) == 1:
         table = read_local_file(str(files[0]), ())
+        labelled = name_labels({"all": table}, {"all": str(files[0])})["all"]
         if split_column in table.columns:
-            raw, sources = split_by_column(table, split_column, str(files[0]))
+            raw, sources = split_by_column(labelled, split_column, str(files[0]))
             return raw, sources, None
-        validate_split(table, "all", str(files[0]))  # labels checked before they stratify
-        table[split_column] = assign_splits(table, seed)
-        raw, sources = split_by_column(table, split_column, str(files[0]))
+        validate_split(labelled, "all", str(files[0]))  # labels checked before they stratify
+        # the copy keeps the file's own label words; the split is drawn on their ids
+        table[split_column] = labelled[split_column] = assign_splits(labelled, seed)
+        raw, sources = split_by_column(labelled, split_column, str(files[0]))
         return raw, sources, table
     if len(files) == len(paths.SPLITS):
-        raw = {
-            split: read_local_file(str(file), REQUIRED_COLUMNS)
-            for split, file in zip(paths.SPLITS, files, strict=True)
-        }
-        return raw, {split: str(f) for split, f in zip(paths.SPLITS, files, strict=True)}, None
+        sources = {split: str(f) for split, f in zip(paths.SPLITS, files, strict=True)}
+        raw = {split: read_local_file(file, REQUIRED_COLUMNS) for split, file in sources.items()}
+        return name_labels(raw, sources), sources, None
     raise SuiteError(
         f"--data given {len(files)} times: give one file (with or without a {split_column!r} "
         "column) or three (train, dev, test, in that order)"

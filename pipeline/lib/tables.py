@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import math
 import os
 from collections.abc import Sequence
@@ -33,12 +34,19 @@ import pyarrow.parquet as pq
 
 from pipeline.lib.errors import SuiteError
 
+log = logging.getLogger(__name__)
+
 # File suffix -> format name, for the formats a caller accepts.
 SUFFIXES = {".parquet": "parquet", ".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl"}
 FORMATS = ("parquet", "csv", "jsonl")
 PREPARE_HINT = "run the prepare stage (dvc repro prepare)"
 _SHOWN = 60  # characters of a bad value shown in a message
 CSV_FIELD_LIMIT = 2**31 - 1  # characters per CSV field (the csv module's C long maximum)
+# The field delimiters a CSV file may use (spreadsheets in many locales save with semicolons).
+DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab"}
+_SNIFF_CHARACTERS = 1 << 16  # how much of a CSV file the delimiter is detected on
+_SNIFF_ROWS = 50
+_BLANK_ROWS_SHOWN = 5  # row numbers a message lists before "and N more"
 
 # The columns of every prepared split (data/splits/*.parquet), in order.
 SPLIT_COLUMNS = ("id", "text", "profession_id", "profession", "gender_id", "gender")
@@ -102,7 +110,9 @@ def _decode(path: Path, raw: bytes, expected: str) -> str:
     return text.removeprefix("\ufeff")  # a byte-order mark is not part of the first column
 
 
-def _read_parquet(path: Path, columns: Sequence[str], keep_others: bool) -> pd.DataFrame:
+def _read_parquet(
+    path: Path, columns: Sequence[str], keep_others: bool, check: bool = True
+) -> pd.DataFrame:
     expected = _described("parquet", columns)
     try:
         names = pq.read_schema(path).names
@@ -110,15 +120,40 @@ def _read_parquet(path: Path, columns: Sequence[str], keep_others: bool) -> pd.D
         raise SuiteError(
             f"{path}: not a parquet file ({_first_line(err)}), expected {expected}"
         ) from None
-    _check_columns(path, names, columns, expected)
+    _check_columns(path, names, columns if check else (), expected)
     try:
         return pd.read_parquet(path, columns=None if keep_others else list(columns))
     except (pa.ArrowException, OSError, ValueError) as err:
         raise SuiteError(f"{path}: corrupt parquet file ({_first_line(err)})") from None
 
 
-def _read_csv(path: Path, columns: Sequence[str]) -> pd.DataFrame:
-    """A CSV file's cells as text (a label ``"1"`` stays ``"1"``; the checks convert it)."""
+def _delimiter(text: str) -> str | None:
+    """The delimiter (comma, semicolon or tab) that splits the first lines evenly, or None.
+
+    A delimiter fits when it cuts the header into at least two fields and every following line
+    of the sample into as many. When several fit, the first of :data:`DELIMITERS` wins.
+    """
+    sample = text[:_SNIFF_CHARACTERS]
+    for delimiter in DELIMITERS:
+        reader = csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter)
+        try:
+            rows = [row for _, row in zip(range(_SNIFF_ROWS), reader, strict=False) if row]
+        except csv.Error:
+            continue
+        if len(sample) < len(text):
+            rows = rows[:-1]  # the sample may end inside the last row read
+        if rows and len(rows[0]) > 1 and all(len(row) == len(rows[0]) for row in rows[1:]):
+            return delimiter
+    return None
+
+
+def _read_csv(path: Path, columns: Sequence[str], check: bool = True) -> pd.DataFrame:
+    """A CSV file's cells as text (a label ``"1"`` stays ``"1"``; the checks convert it).
+
+    The delimiter (comma, semicolon or tab) is detected on the first lines; rows at the end of
+    the file whose every field is empty (what a spreadsheet leaves below the data) are dropped
+    with a note.
+    """
     expected = _described("csv", columns)
     text = _decode(path, _read_bytes(path), expected)
     start = text.lstrip()[:1]
@@ -128,7 +163,17 @@ def _read_csv(path: Path, columns: Sequence[str]) -> pd.DataFrame:
     # As long a field as parquet takes (a 1M-character bio): the csv module's default is 128 KiB.
     csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
     # newline="": only \n and \r end a record, as the csv module expects (not \f or U+2028)
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    delimiter = _delimiter(text)
+    if delimiter is None:
+        how = (
+            "read as comma-separated: no comma, semicolon or tab splits its first lines into "
+            "the same number of fields"
+        )
+    else:
+        how = f"read as {DELIMITERS[delimiter]}-separated"
+        if delimiter != ",":
+            log.info("%s: %s", path, how)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True, delimiter=delimiter or ",")
     try:
         header = next(reader, None)
         if not header or header == [""]:
@@ -140,21 +185,34 @@ def _read_csv(path: Path, columns: Sequence[str]) -> pd.DataFrame:
             if len(row) != len(header):
                 raise SuiteError(
                     f"{path}: not a CSV file (could not parse line {reader.line_num}: expected "
-                    f"{len(header)} fields, saw {len(row)})"
+                    f"{len(header)} fields, saw {len(row)}); {how}"
                 )
             rows.append(row)
     except csv.Error as err:
         raise SuiteError(
-            f"{path}: not a CSV file (could not parse line {reader.line_num}: {_first_line(err)})"
+            f"{path}: not a CSV file (could not parse line {reader.line_num}: "
+            f"{_first_line(err)}); {how}"
         ) from None
+    trailing = 0
+    while rows and not any(cell.strip() for cell in rows[-1]):
+        rows.pop()
+        trailing += 1
+    if trailing:
+        log.info(
+            "%s: dropped %d empty row%s at the end of the file (every field empty, as a "
+            "spreadsheet leaves them)",
+            path,
+            trailing,
+            "" if trailing == 1 else "s",
+        )
     duplicated = sorted({name for name in header if header.count(name) > 1})
     if duplicated:
         raise SuiteError(f"{path}: column {duplicated[0]!r} appears twice in the header")
-    _check_columns(path, header, columns, expected)
+    _check_columns(path, header, columns if check else (), expected)
     return pd.DataFrame(rows, columns=header, dtype=object)
 
 
-def _read_jsonl(path: Path, columns: Sequence[str]) -> pd.DataFrame:
+def _read_jsonl(path: Path, columns: Sequence[str], check: bool = True) -> pd.DataFrame:
     expected = _described("jsonl", columns)
     text = _decode(path, _read_bytes(path), expected)
     if text.lstrip().startswith("["):
@@ -178,8 +236,17 @@ def _read_jsonl(path: Path, columns: Sequence[str]) -> pd.DataFrame:
     if not records:
         raise SuiteError(f"{path}: no records (blank lines only), expected {expected}")
     found = list(dict.fromkeys(key for record in records for key in record))
-    _check_columns(path, found, columns, expected)
+    _check_columns(path, found, columns if check else (), expected)
     return pd.DataFrame.from_records(records, columns=found)
+
+
+def require_columns(
+    path: str | os.PathLike[str], found: Sequence[str], columns: Sequence[str]
+) -> None:
+    """Stop unless ``found`` (the columns of the table read from ``path``) holds ``columns``."""
+    file = Path(path)
+    fmt = SUFFIXES.get(file.suffix.lower(), "csv")
+    _check_columns(file, list(found), columns, _described(fmt, columns))
 
 
 def _check_columns(path: Path, found: Sequence[str], columns: Sequence[str], expected: str) -> None:
@@ -201,8 +268,12 @@ def read_table(
     formats: Sequence[str] = FORMATS,
     keep_others: bool = True,
     missing_hint: str | None = None,
+    check_columns: bool = True,
 ) -> pd.DataFrame:
     """Read a parquet, CSV or JSON-lines table that must hold ``columns``.
+
+    ``check_columns=False`` names ``columns`` in messages but leaves checking them to the caller
+    (:func:`require_columns`), which may first rename some.
 
     The format comes from the suffix (``.parquet``, ``.csv``, ``.jsonl`` or ``.json`` for JSON
     lines) and must be one of ``formats``. ``keep_others=False`` returns only ``columns`` (for
@@ -219,11 +290,11 @@ def read_table(
         )
     _check_file(file, _described(fmt, columns), what, missing_hint)
     if fmt == "parquet":
-        frame = _read_parquet(file, columns, keep_others)
+        frame = _read_parquet(file, columns, keep_others, check_columns)
     elif fmt == "csv":
-        frame = _read_csv(file, columns)
+        frame = _read_csv(file, columns, check_columns)
     else:
-        frame = _read_jsonl(file, columns)
+        frame = _read_jsonl(file, columns, check_columns)
     if not keep_others:
         frame = frame[list(columns)]
     return frame.reset_index(drop=True)
@@ -350,20 +421,42 @@ def check_ids(frame: pd.DataFrame, where: str, column: str = "id") -> pd.Series:
     return as_text
 
 
+def _is_missing(value: Any) -> bool:
+    value = value.item() if isinstance(value, np.generic) else value
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
 def check_texts(frame: pd.DataFrame, where: str, column: str = "text") -> None:
-    """Stop at a value that is not a non-empty string."""
+    """Stop at a value that is not a string; stop once for all the empty or missing ones.
+
+    Every empty or missing text is counted in the one message, with the first few row numbers,
+    so a file with many is fixed in one pass.
+    """
     values = frame[column]
-    not_text = ~values.map(lambda value: isinstance(value, str)).to_numpy(dtype=bool)
+    missing = values.map(_is_missing).to_numpy(dtype=bool)
+    is_text = values.map(lambda value: isinstance(value, str)).to_numpy(dtype=bool)
+    not_text = ~is_text & ~missing
     if not_text.any():
         position = _first(not_text)
         value = values.iloc[position]
         value = value.item() if isinstance(value, np.generic) else value  # int64 -> int
-        missing = value is None or (isinstance(value, float) and math.isnan(value))
-        found = "missing" if missing else f"{type(value).__name__}, not text"
-        raise SuiteError(f"{where}: {column} at row {_row(frame, position)} is {found}")
-    empty = (values.str.strip() == "").to_numpy(dtype=bool)
-    if empty.any():
-        raise SuiteError(f"{where}: {column} at row {_row(frame, _first(empty))} is empty")
+        raise SuiteError(
+            f"{where}: {column} at row {_row(frame, position)} is {type(value).__name__}, not text"
+        )
+    empty = is_text & (values.where(is_text, "x").astype(str).str.strip() == "").to_numpy(bool)
+    blank = np.flatnonzero(missing | empty)
+    if len(blank) == 1:
+        found = "missing" if missing[blank[0]] else "empty"
+        raise SuiteError(f"{where}: {column} at row {_row(frame, blank[0])} is {found}")
+    if len(blank) > 1:
+        shown = ", ".join(str(_row(frame, i)) for i in blank[:_BLANK_ROWS_SHOWN])
+        more = (
+            f" and {len(blank) - _BLANK_ROWS_SHOWN} more" if len(blank) > _BLANK_ROWS_SHOWN else ""
+        )
+        raise SuiteError(
+            f"{where}: {column} is empty or missing in {len(blank)} of {len(values)} rows "
+            f"(rows {shown}{more}); write those bios or remove their rows"
+        )
 
 
 def check_labels(frame: pd.DataFrame, where: str, column: str, n_labels: int) -> np.ndarray:

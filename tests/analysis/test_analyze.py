@@ -416,3 +416,44 @@ def test_one_seed_is_the_paired_comparison_and_says_seed_variance_was_not_measur
     assert row["verdict"].startswith(pair["verdict"])
     assert "Seed variance was not measured" in row["verdict"]
     assert result.metrics["primary"]["p_value"] == pytest.approx(pair["p_value"])
+
+
+def test_the_proxy_sentence_counts_the_professions_it_says_it_counts():
+    from pipeline.lib.labels import PROFESSIONS
+
+    # 6 professions, 5 women and 5 men each: every one has both genders, none 30 of each
+    names = ("accountant", "dj", "nurse", "surgeon", "poet", "rapper")
+    rows = [(p, g) for p in names for g in (0, 1) for _ in range(5)]
+    test = pd.DataFrame(
+        {
+            "id": [f"b{i}" for i in range(len(rows))],
+            "profession": [p for p, _ in rows],
+            "profession_id": [PROFESSIONS.index(p) for p, _ in rows],
+            "gender_id": [g for _, g in rows],
+        }
+    )
+    y = test["gender_id"].to_numpy()
+    predictions = {
+        name: synthetic(test["id"], np.where(y == 1, 0.8, 0.2), name)
+        for name in ("zero_shot", "lora")
+    }
+    shares = pd.Series({PROFESSIONS.index(p): 0.1 + 0.15 * i for i, p in enumerate(names)})
+    for size, n_large in ((30, 0), (5, 6)):
+        params = parse_key(
+            demo_params({"analyze": {"bootstrap_resamples": 20, "min_group_size": size}}),
+            "analyze",
+        )
+        result = analyze(test, predictions, shares, params, seed=0, data={"source": "sample"})
+        proxy = result.proxy.set_index("predictor").loc["lora"]
+        assert proxy["n_professions"] == n_large
+        if n_large == 0:
+            assert proxy["verdict"] == (
+                "Not computable: only 0 professions with at least 30 test bios of each gender "
+                "(6 with test bios of both genders), and a correlation needs at least 3."
+            )
+        else:  # always right: the gap is 0 everywhere
+            assert proxy["verdict"] == (
+                "Not computable: over the 6 professions with at least 5 test bios of each "
+                "gender, the gap (or the share of women) is the same everywhere, so it cannot "
+                "follow anything."
+            )

@@ -87,6 +87,24 @@ def test_newcombe_interval_matches_the_textbook_example():
     assert round(gaps.loc["x", "gap_ci_high"], 4) == 0.3339
 
 
+def test_gap_intervals_at_the_extremes_stay_in_range_and_hold_the_gap():
+    # statsmodels' Newcombe bounds at 10 of 10 women right and 0 of 3 men (and 0 of 7 against
+    # 30 of 30) land a hair past the gap of +-1
+    cells = [(10, 10, 0, 3), (37, 37, 0, 30), (0, 7, 30, 30), (1, 1, 1, 1), (0, 1, 0, 1)]
+    y_true, y_pred, profession = [], [], []
+    for i, (right_f, n_f, right_m, n_m) in enumerate(cells):
+        for gender, right, n in ((1, right_f, n_f), (0, right_m, n_m)):
+            y_true += [gender] * n
+            y_pred += [gender] * right + [1 - gender] * (n - right)
+            profession += [f"p{i}"] * n
+    gaps = tpr_gap_by_profession(y_true=y_true, y_pred=y_pred, profession=profession)
+    expected = [rf / nf - rm / nm for rf, nf, rm, nm in cells]
+    np.testing.assert_allclose(gaps["gap"], expected)
+    assert (gaps["gap_ci_low"] >= -1).all() and (gaps["gap_ci_high"] <= 1).all()
+    assert (gaps["gap_ci_low"] <= gaps["gap"]).all() and (gaps["gap"] <= gaps["gap_ci_high"]).all()
+    assert gaps.loc["p0", "gap_ci_high"] == 1.0 and gaps.loc["p2", "gap_ci_low"] == -1.0
+
+
 def test_adjusted_pvalues_across_professions():
     rng = np.random.default_rng(1)
     profession, y = population(rng, 100)

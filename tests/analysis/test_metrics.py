@@ -19,7 +19,7 @@ from analysis import (
     wilson_interval,
 )
 from analysis._bootstrap import percentile_interval, resample_counts
-from analysis.metrics import bootstrap_metrics
+from analysis.metrics import bootstrap_metrics, bounded_interval
 
 
 def wilson_by_formula(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
@@ -43,6 +43,54 @@ def test_wilson_is_vectorised_and_nan_for_empty_groups():
     low, high = wilson_interval(successes=np.array([0, 3]), n=np.array([0, 10]))
     assert np.isnan(low[0]) and np.isnan(high[0])
     assert (low[1], high[1]) == pytest.approx(wilson_by_formula(3, 10))
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 9, 12, 30, 37, 300, 99_069])
+def test_wilson_at_zero_of_n_and_n_of_n_stays_in_0_1_and_holds_the_rate(n):
+    # By the formula the bounds at 0/n and n/n are exactly 0 and 1; statsmodels' arithmetic lands
+    # a hair outside at some n (0/7 below 0, 7/7 at 1 - 1e-16, under the rate of 1).
+    for k in (0, n):
+        low, high = wilson_interval(successes=k, n=n)
+        by_formula = [min(max(b, 0.0), 1.0) for b in wilson_by_formula(k, n)]
+        assert (low, high) == pytest.approx(by_formula, abs=1e-12)
+        assert 0.0 <= low <= k / n <= high <= 1.0
+    assert wilson_interval(successes=0, n=n)[0] == 0.0
+    assert wilson_interval(successes=n, n=n)[1] == 1.0
+
+
+def test_wilson_vectorised_at_the_extremes_and_one_bio():
+    k = np.array([0, 1, 0, 7, 30, 9])
+    n = np.array([1, 1, 7, 7, 30, 9])
+    low, high = wilson_interval(successes=k, n=n)
+    rate = k / n
+    assert np.all((low >= 0) & (low <= rate) & (rate <= high) & (high <= 1))
+    # one bio: the textbook interval is 0 to 0.7935 (0 of 1) and 0.2065 to 1 (1 of 1)
+    assert (low[0], high[0]) == pytest.approx((0.0, 0.79345), abs=1e-4)
+    assert (low[1], high[1]) == pytest.approx((0.20655, 1.0), abs=1e-4)
+
+
+def test_bounded_interval_clips_and_never_crosses_its_point():
+    low, high = bounded_interval(
+        np.array([1.0, 0.0, 0.5, 0.2, np.nan, 0.5]),
+        np.array([0.8, -1e-17, 0.6, np.nan, 0.1, -2.0]),
+        np.array([1 - 1e-16, 0.2, 0.9, np.nan, 1.2, 0.7]),
+    )
+    np.testing.assert_array_equal(low, [0.8, 0.0, 0.5, np.nan, 0.1, 0.0])
+    np.testing.assert_array_equal(high, [1.0, 0.2, 0.9, np.nan, 1.0, 0.7])
+    assert bounded_interval(1.0, 0.9, 1.0000000000000002, lower=-1, upper=1) == (0.9, 1.0)
+
+
+def test_bootstrap_intervals_of_a_predictor_always_right_or_always_wrong():
+    y = np.array([0, 1] * 15)
+    rng = np.random.default_rng(0)
+    for pred in (y, 1 - y):  # always right, always wrong
+        prob = np.where(pred == 1, 0.9, 0.1) + rng.uniform(-0.05, 0.05, len(y))
+        frame = overall_metrics(y_true=y, y_pred=pred, prob=prob, seed=0, resamples=200)
+        finite = frame.dropna(subset=["ci_low", "ci_high"])
+        assert len(finite) == len(frame)
+        assert (finite["ci_low"] >= 0).all() and (finite["ci_high"] <= 1).all()
+        assert (finite["ci_low"] <= finite["value"]).all()
+        assert (finite["value"] <= finite["ci_high"]).all()
 
 
 def test_ece_by_hand():

@@ -164,8 +164,8 @@ CASES: list[tuple[str, str, Callable[[pd.DataFrame], bytes], str]] = [
     (
         "csv-wrong-type",
         "csv",
-        lambda f: csv_bytes(f.assign(gender=["female"] + [0] * (len(f) - 1))),
-        "gender label 'female' at row 0 is out of range; expected an integer 0-1",
+        lambda f: csv_bytes(f.assign(gender=["femme"] + [0] * (len(f) - 1))),
+        "unknown gender 'femme' at row 0; write 0 or 1, male or female, M or F, man or woman",
     ),
     (
         "csv-profession-28",
@@ -230,7 +230,7 @@ CASES: list[tuple[str, str, Callable[[pd.DataFrame], bytes], str]] = [
         "parquet-gender-text",
         "parquet",
         lambda f: parquet_bytes(f.assign(gender=["0", "x", *["1"] * (len(f) - 2)])),
-        "gender label 'x' at row 1",
+        "unknown gender 'x' at row 1; write 0 or 1",
     ),
     (
         "parquet-gender-half",
@@ -306,8 +306,8 @@ CASES: list[tuple[str, str, Callable[[pd.DataFrame], bytes], str]] = [
     (
         "jsonl-gender-text",
         "jsonl",
-        lambda f: jsonl_bytes(f.assign(gender=["f", *[0] * (len(f) - 1)])),
-        "gender label 'f' at row 0",
+        lambda f: jsonl_bytes(f.assign(gender=["w", *[0] * (len(f) - 1)])),
+        "unknown gender 'w' at row 0; write 0 or 1",
     ),
     (
         "jsonl-profession-99",

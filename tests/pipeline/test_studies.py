@@ -7,10 +7,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 import yaml
 from dvc.utils.serialize._yaml import modify_yaml
 
 from pipeline.commands import studies
+from pipeline.lib import paths
+from pipeline.lib.io import write_parquet
+from pipeline.lib.labels import PROFESSIONS
+from pipeline.lib.raw_data import to_split_frame, validate_split
 from pipeline.lib.synthetic_sample import generate_sample
 from tests.conftest import REPO, dvc, run_module
 
@@ -113,3 +118,146 @@ def test_regeneration_covers_a_study_outside_the_checkout(tmp_path):
     assert studies.stale_studies([study]) == []
     code = Path(os.path.relpath(REPO, study)).as_posix()
     assert f"  - code: {code} # the suite's code" in (study / "dvc.yaml").read_text()
+
+
+# --- messy files: accepted with one note, or refused with the fix -------------------------------
+
+
+def _bios(rows: int = 600, seed: int = 3) -> pd.DataFrame:
+    frame = generate_sample({"all": rows}, seed=seed)["all"]
+    return frame[["hard_text", "profession", "gender"]].reset_index(drop=True)
+
+
+def _new(folder: Path, *files: str):
+    args = [a for file in files for a in ("--data", file)]
+    return run_module("pipeline.commands.studies", folder, "new", "mine", *args, "--model", "tiny")
+
+
+def _notes(stderr: str) -> list[str]:
+    """The log lines' messages (after the level name)."""
+    return [line.split(" INFO ", 1)[-1].split(" WARNING ", 1)[-1] for line in stderr.splitlines()]
+
+
+def _labels(folder: Path, *files: str) -> list[tuple[str, int, int]]:
+    """(bio, profession id, gender id) of every bio as the prepare stage's checks read them."""
+    raw, sources, _ = studies.check_data([folder / f for f in files], "split", seed=1)
+    frames = [validate_split(raw[s], s, sources[s]) for s in paths.SPLITS]
+    return _rows(pd.concat(frames))
+
+
+def _rows(frame: pd.DataFrame) -> list[tuple[str, int, int]]:
+    columns = [frame[c].tolist() for c in ("hard_text", "profession", "gender")]
+    return sorted(zip(*columns, strict=True))
+
+
+def test_profession_names_and_gender_words_are_mapped_with_one_note(tmp_path):
+    frame = _bios()
+    frame.loc[: len(PROFESSIONS) - 1, "profession"] = range(len(PROFESSIONS))  # all 28 named
+    named = frame.copy()
+    forms = (lambda n: n.replace("_", " ").title(), str.upper, lambda n: n)
+    named["profession"] = [forms[i % 3](PROFESSIONS[p]) for i, p in enumerate(frame["profession"])]
+    words = {0: ("M", "man", "Male"), 1: ("f", "WOMAN", "female")}
+    named["gender"] = [words[g][i % 3] for i, g in enumerate(frame["gender"])]
+    assert "Interior Designer" in set(named["profession"])
+    named.to_csv(tmp_path / "named.csv", index=False)
+    made = _new(tmp_path, "named.csv")
+    assert made.returncode == 0, made.stderr
+    notes = [n for n in _notes(made.stderr) if "mapped" in n]
+    assert notes == ["named.csv: mapped 28 profession names and 2 gender labels to the suite's ids"]
+    frame.to_csv(tmp_path / "ids.csv", index=False)
+    assert _labels(tmp_path, "named.csv") == _labels(tmp_path, "ids.csv") == _rows(frame)
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "accepted"),
+    [
+        (
+            "profession",
+            "astronaut",
+            "write an id 0-27 or one of the 28 names accountant, architect",
+        ),
+        ("gender", "nonbinary", "write 0 or 1, male or female, M or F, man or woman (any case)"),
+    ],
+)
+def test_an_unknown_label_word_is_refused_with_what_is_accepted(tmp_path, column, value, accepted):
+    frame = _bios(60)
+    frame[column] = frame[column].astype(object)
+    frame.loc[[4, 9], column] = value
+    frame.to_csv(tmp_path / "bios.csv", index=False)
+    made = _new(tmp_path, "bios.csv")
+    assert made.returncode == 1
+    lines = made.stderr.strip().splitlines()
+    assert len(lines) == 1, made.stderr
+    assert lines[0].startswith(f"error: bios.csv: unknown {column} {value!r} at row 4 (and 1 more")
+    assert accepted in lines[0]
+    assert not (tmp_path / "mine").exists()
+
+
+@pytest.mark.parametrize("separator", [";", "\t"])
+def test_semicolon_and_tab_files_are_read_with_their_delimiter(tmp_path, separator):
+    frame = _bios(300)
+    frame.to_csv(tmp_path / "comma.csv", index=False)
+    frame.to_csv(tmp_path / "other.csv", index=False, sep=separator)
+    made = _new(tmp_path, "other.csv")
+    assert made.returncode == 0, made.stderr
+    assert "240 train, 30 dev, 30 test" in made.stdout
+    name = {";": "semicolon", "\t": "tab"}[separator]
+    assert f"other.csv: read as {name}-separated" in _notes(made.stderr)
+    assert _labels(tmp_path, "other.csv") == _labels(tmp_path, "comma.csv") == _rows(frame)
+
+
+def test_a_file_no_delimiter_splits_evenly_names_the_delimiter_it_tried(tmp_path):
+    text = "hard_text|profession|gender\nShe paints, mostly oils.|14|1\nHe codes.|24|0\n"
+    (tmp_path / "pipes.csv").write_text(text)
+    made = _new(tmp_path, "pipes.csv")
+    assert made.returncode == 1
+    line = made.stderr.strip()
+    assert line == (
+        "error: pipes.csv: not a CSV file (could not parse line 2: expected 1 fields, saw 2); "
+        "read as comma-separated: no comma, semicolon or tab splits its first lines into the "
+        "same number of fields"
+    )
+
+
+def test_every_empty_bio_is_counted_in_one_message(tmp_path):
+    frame = _bios(60)
+    empty = [3, 8, 15, 16, 30, 41, 59]
+    frame.loc[empty, "hard_text"] = ["", "  ", "", "", "\t", "", ""]
+    frame.to_csv(tmp_path / "bios.csv", index=False)
+    made = _new(tmp_path, "bios.csv")
+    assert made.returncode == 1
+    assert made.stderr.strip() == (
+        "error: bios.csv: hard_text is empty or missing in 7 of 60 rows (rows 3, 8, 15, 16, 30 "
+        "and 2 more); write those bios or remove their rows"
+    )
+
+
+def test_a_spreadsheet_s_trailing_empty_rows_are_dropped_with_a_note(tmp_path):
+    _bios(300).to_csv(tmp_path / "bios.csv", index=False)
+    with (tmp_path / "bios.csv").open("a") as file:
+        file.write(",,\n,,\n,,\n")
+    made = _new(tmp_path, "bios.csv")
+    assert made.returncode == 0, made.stderr
+    assert "240 train, 30 dev, 30 test" in made.stdout
+    assert (
+        "bios.csv: dropped 3 empty rows at the end of the file (every field empty, as a "
+        "spreadsheet leaves them)"
+    ) in _notes(made.stderr)
+
+
+def test_the_suite_s_own_split_files_are_accepted_back_and_duplicates_warned(tmp_path):
+    frame = _bios(300)
+    splits = studies.assign_splits(frame, seed=1)
+    for split in paths.SPLITS:
+        part = frame[splits == split].reset_index(drop=True)
+        if split == "train":  # four exact repeats of train bios
+            part = pd.concat([part, part.head(4)], ignore_index=True)
+        prepared = to_split_frame(validate_split(part, split))
+        write_parquet(prepared, tmp_path / f"{split}.parquet", metadata={"stage": "prepare"})
+    made = _new(tmp_path, "train.parquet", "dev.parquet", "test.parquet")
+    assert made.returncode == 0, made.stderr
+    assert "244 train, 30 dev, 30 test" in made.stdout
+    warned = [n for n in _notes(made.stderr) if "repeat the exact text" in n]
+    assert len(warned) == 1 and warned[0].startswith("4 of 244 train bios repeat"), made.stderr
+    labels = _labels(tmp_path, "train.parquet", "dev.parquet", "test.parquet")
+    assert labels == _rows(pd.concat([frame, frame[splits == "train"].head(4)]))

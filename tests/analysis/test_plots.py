@@ -1,0 +1,155 @@
+"""Every figure of analysis.plots renders on planted extreme results without an error.
+
+The tables come from the analyze stage's own core on a planted study with every edge a small
+study meets: rates of exactly 0 and 1 (a predictor always right, one always wrong, a probe flip
+rate of 100%), cells of one bio, a profession with one gender and a profession with none.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import plots
+from analysis.analyze import analyze
+from pipeline.lib import paths
+from pipeline.lib.labels import PROFESSIONS
+from pipeline.lib.params import parse_key
+from pipeline.lib.prediction_files import predictions_frame
+from tests.conftest import demo_params
+
+SEEDS = (5, 6)
+
+
+def frame(ids: pd.Series, pred: np.ndarray, name: str) -> pd.DataFrame:
+    prob = np.where(pred == 1, 0.97, 0.03)
+    return predictions_frame(ids, prob, predictor=name, model=f"planted {name}", params_hash="x")
+
+
+@pytest.fixture(scope="module")
+def extreme():
+    """30 + 30 accountants, 1 + 1 djs, 7 nurses (women only); lora seeds always right,
+    zero_shot always wrong; every swapped probe flips every predictor's answer."""
+    rows = [("accountant", g) for g in (0, 1) for _ in range(30)]
+    rows += [("dj", 0), ("dj", 1)] + [("nurse", 1)] * 7
+    test = pd.DataFrame(
+        {
+            "id": [f"b{i}" for i in range(len(rows))],
+            "profession": [p for p, _ in rows],
+            "profession_id": [PROFESSIONS.index(p) for p, _ in rows],
+            "gender_id": [g for _, g in rows],
+        }
+    )
+    y = test["gender_id"].to_numpy()
+    predictions = {"zero_shot": frame(test["id"], 1 - y, "zero_shot")}
+    for seed in SEEDS:
+        name = paths.run_name("lora", seed)
+        predictions[name] = frame(test["id"], y, name)
+    probes = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "id": test["id"] + f"-{variant}",
+                    "source_id": test["id"],
+                    "variant": variant,
+                    "expected_gender_id": 1 - y if variant == "swapped" else y,
+                }
+            )
+            for variant in ("swapped", "removed")
+        ],
+        ignore_index=True,
+    )
+    original = np.concatenate([y, y])
+    probe_predictions = {
+        # the answer on every probe is the opposite of the answer on the original bio
+        name: frame(probes["id"], 1 - np.concatenate([pred["pred"]] * 2), name)
+        for name, pred in predictions.items()
+    }
+    shares = pd.Series({PROFESSIONS.index(p): s for p, s in (("accountant", 0.4), ("dj", 0.1))})
+    shares[PROFESSIONS.index("nurse")] = 0.9
+    params = parse_key(
+        demo_params({"analyze": {"bootstrap_resamples": 50, "min_group_size": 5}}), "analyze"
+    )
+    result = analyze(
+        test,
+        predictions,
+        shares,
+        params,
+        seed=0,
+        probes=probes,
+        probe_predictions=probe_predictions,
+        data={"source": "planted"},
+    )
+    assert original.shape == (len(probes),)
+    return result
+
+
+def render(fig, path: Path) -> None:
+    fig.savefig(path, format="png", dpi=40)
+    assert path.stat().st_size > 0
+
+
+def test_the_planted_tables_hold_the_extremes(extreme):
+    probes = extreme.probes[extreme.probes["profession"] == "all"].set_index(
+        ["predictor", "variant"]
+    )
+    assert set(probes.xs("swapped", level="variant")["flip_rate"]) == {1.0}
+    groups = extreme.groups
+    assert set(groups["error_rate"]) == {0.0, 1.0} and groups["n"].min() == 1
+    for table, stems in (
+        (extreme.groups, ["error"]),
+        (extreme.probes, ["flip", "accuracy"]),
+        (extreme.overall, [""]),
+    ):
+        for stem in stems:
+            low, high = (f"{stem}_ci_low", f"{stem}_ci_high") if stem else ("ci_low", "ci_high")
+            value = {"error": "error_rate", "flip": "flip_rate"}.get(stem, stem or "value")
+            part = table.dropna(subset=[low, high])
+            assert (part[low] >= 0).all() and (part[high] <= 1).all()
+            assert (part[low] <= part[value]).all() and (part[value] <= part[high]).all()
+
+
+def test_every_plot_renders_on_extreme_inputs(extreme, tmp_path):
+    result = extreme
+    names = list(dict.fromkeys(result.overall["predictor"]))
+    lora = paths.run_name("lora", SEEDS[0])
+    ece = result.overall[result.overall["metric"] == "ece"].set_index("predictor")["value"]
+    figures = {
+        "reliability": plots.reliability(result.calibration, names, ece.to_dict()),
+        "probe_rates": plots.probe_rates(result.probes, names, "95%"),
+        "seed_accuracy": plots.seed_accuracy(
+            result.overall, result.procedure.iloc[0] if len(result.procedure) else None, "95%"
+        ),
+        "seed_gap_heatmap": plots.seed_gap_heatmap(result.gaps, result.seed_gaps, "lora"),
+        "training_curves": plots.training_curves(
+            {
+                lora: pd.DataFrame(
+                    {
+                        "step": [1, 2],
+                        "train_loss": [0.0, 0.0],
+                        "dev_accuracy": [1.0, 1.0],
+                        "dev_loss": [0.0, 0.0],
+                    }
+                )
+            },
+            {lora: 2},
+        ),
+    }
+    for name in ("zero_shot", lora):
+        figures[f"error_rates {name}"] = plots.error_rates(result.groups, result.gaps, name, "95%")
+        figures[f"gaps {name}"] = plots.gaps_by_profession(result.gaps, name, "95%")
+        figures[f"gap_vs_share {name}"] = plots.gap_vs_share(result.gaps, result.proxy, name)
+    for i, fig in enumerate(figures.values()):
+        render(fig, tmp_path / f"{i}.png")
+
+
+def test_error_lengths_are_never_negative():
+    mid = np.array([100.0, 0.0, 50.0, np.nan])
+    low = np.array([88.6, 1e-14, 40.0, np.nan])
+    high = np.array([100.0 - 1.4e-14, 11.4, 60.0, np.nan])
+    lengths = plots._error_lengths(mid, low, high)
+    np.testing.assert_allclose(lengths[:, :3], [[11.4, 0.0, 10.0], [0.0, 11.4, 10.0]])
+    assert np.isnan(lengths[:, 3]).all()
