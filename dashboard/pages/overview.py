@@ -98,7 +98,7 @@ else:
             delta=f"{100 * row['acc_diff']:+.1f} pts",
         )
         cols[2].metric(
-            f"{level} Multi-Bootstrap CI of the difference",
+            f"Difference, {level} CI (Multi-Bootstrap)",
             f"{100 * row['diff_ci_low']:.1f} to {100 * row['diff_ci_high']:.1f} pts",
         )
         cols[3].metric("Seeds significant alone", f"{int(row['seeds_significant'])} of {n_seeds}")

@@ -101,7 +101,7 @@ def test_overview_headline_numbers_equal_the_files(results_study, monkeypatch):
     assert shown == {
         "Accuracy, zero_shot": f"{100 * pair['acc_a']:.1f}%",
         f"Accuracy, lora, mean of {n_seeds} seeds": f"{100 * procedure['acc_b_mean']:.1f}%",
-        "95% Multi-Bootstrap CI of the difference": f"{100 * procedure['diff_ci_low']:.1f} to "
+        "Difference, 95% CI (Multi-Bootstrap)": f"{100 * procedure['diff_ci_low']:.1f} to "
         f"{100 * procedure['diff_ci_high']:.1f} pts",
         "Seeds significant alone": f"{procedure['seeds_significant']} of {n_seeds}",
     }
