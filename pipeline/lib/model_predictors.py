@@ -265,7 +265,7 @@ def predict_frame(
     n_truncated = int(encoded.truncated.sum())
     if n_truncated:
         log.info(
-            "%s: %d of %d texts truncated to predict.max_length",
+            "%s: %d of %d bios truncated to predict.max_length",
             predictor.name,
             n_truncated,
             len(texts),
