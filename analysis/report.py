@@ -255,11 +255,49 @@ def _probes(result: Analysis, confidence: float) -> list[str]:
     return lines
 
 
+def answer_lines(result: Analysis, params: AnalyzeParams) -> list[str]:
+    """The answer, as the analysis decided it: the report's (and the Overview's) first words.
+
+    The primary comparison's verdict (over training seeds when it has several: the
+    Multi-Bootstrap sentence and where its variance comes from; else the one paired test),
+    then the proxy-bias verdict of the primary comparison's second predictor.
+    """
+    primary = result.pairs[result.pairs["family"] == "primary"]
+    if not result.procedure.empty:
+        row = result.procedure.iloc[0]
+        lines = [f"**{row.verdict}**"]
+        if int(row.n_seeds) > 1:
+            lines.append(row.variance_verdict)
+        after = str(row.predictor_b)
+    elif not primary.empty:
+        lines = [f"**{primary.iloc[0].verdict}**"]
+        after = str(primary.iloc[0].predictor_b)
+    else:
+        return [
+            f"No primary comparison: analyze.primary ({' vs '.join(params.primary)}) needs "
+            "predictions of both."
+        ]
+    over_seeds = result.seed_proxy[result.seed_proxy["predictor"] == after]
+    proxy = result.proxy[result.proxy["predictor"] == after]
+    if not over_seeds.empty:
+        lines.append(f"Proxy bias, {after} over its training seeds: {over_seeds.iloc[0].verdict}")
+    elif not proxy.empty:
+        lines.append(f"Proxy bias, {after}: {proxy.iloc[0].verdict}")
+    return lines
+
+
 def render_report(result: Analysis, params: AnalyzeParams) -> str:
     """The whole report as Markdown."""
     data = result.summary["data"]
     level = fmt_level(params.confidence)
-    lines = ["# Bias in Bios: analysis report", ""]
+    # Synthetic results say so in the title, before the answer they qualify.
+    title = "# Bias in Bios: analysis report" + (
+        " (SYNTHETIC data, not Bias in Bios)" if data.get("synthetic") else ""
+    )
+    lines = [title, ""]
+    # The answer first (paragraphs, no heading), then what it rests on.
+    for sentence in answer_lines(result, params):
+        lines += [sentence, ""]
     if data.get("synthetic"):
         lines += [
             "> **SYNTHETIC DATA.** These numbers come from the suite's generated sample "
@@ -273,10 +311,6 @@ def render_report(result: Analysis, params: AnalyzeParams) -> str:
         f"Test bios: {data['n_test']:,} (source: {data.get('source')}). Every predictor is "
         "scored on the same bios, joined by id. Positive class: female.",
         "",
-        "## Predictors",
-        "",
-        *_models(result),
-        "",
         *_warnings(result),
         "## Headline",
         "",
@@ -285,6 +319,10 @@ def render_report(result: Analysis, params: AnalyzeParams) -> str:
         "calibration error: lower is better.",
         "",
         *_headline(result),
+        "",
+        "## Predictors",
+        "",
+        *_models(result),
         "",
         *_comparisons(result, params),
         "",

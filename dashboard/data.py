@@ -264,10 +264,37 @@ class _Summary(_Contract):
     notes: list[str]
 
 
-_METRICS = TypeAdapter(dict[str, dict[str, float | None]])
+class _Primary(_Contract):
+    """``primary``: numbers, and over training seeds the word naming its interval."""
+
+    acc_diff: float | None
+    acc_diff_ci_low: float | None
+    acc_diff_ci_high: float | None
+    p_value: float | None
+    n_seeds: int | None = None
+    seeds_significant: int | None = None
+    ci_method: str | None = None  # "multi-bootstrap" over seeds (analysis.tables)
 
 
-def _contract_problem(rel: Path, value: Any, adapter: TypeAdapter) -> str | None:
+# Per predictor (or seeded procedure): numbers only. ``primary``: its own shape.
+_NUMBERS = TypeAdapter(dict[str, dict[str, float | None]])
+_PRIMARY = TypeAdapter(dict[str, _Primary])
+
+
+class _MetricsAdapter:
+    """metrics.json: ``{predictor: {metric: number}}`` and an optional ``primary`` entry."""
+
+    def validate_python(self, value: Any) -> None:
+        if isinstance(value, dict) and "primary" in value:
+            _PRIMARY.validate_python({"primary": value["primary"]})  # errors at primary.<key>
+            value = {k: v for k, v in value.items() if k != "primary"}
+        _NUMBERS.validate_python(value)
+
+
+_METRICS = _MetricsAdapter()
+
+
+def _contract_problem(rel: Path, value: Any, adapter: TypeAdapter | _MetricsAdapter) -> str | None:
     try:
         adapter.validate_python(value)
     except ValidationError as err:

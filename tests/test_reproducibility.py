@@ -456,6 +456,9 @@ def test_revisions_and_experiments_compare_with_their_real_values(rank4):
     print(f"README dvc exp show: {width} columns")
     assert width <= 200 and "…" not in table.stdout, table.stdout
     assert "conf90" in table.stdout and "analyze.confidence" in table.stdout
+    # the changed parameter and the procedure-level primary difference, each a column
+    header = next(line for line in table.stdout.splitlines() if "Experiment" in line).split()
+    assert {"lora.r", "primary.acc_diff"} <= set(header), table.stdout
 
     # The dashboard's Experiments data: the same values, row by row.
     from dashboard import data

@@ -30,7 +30,22 @@ st.caption(
     f"the {100 * (1 - alpha):.4g}% level (analyze.confidence)."
 )
 
-for family, title in FAMILIES.items():
+procedure = data.table(study, "procedure")
+over_seeds = procedure.value.iloc[0] if procedure.ok and not procedure.value.empty else None
+if over_seeds is not None and int(over_seeds["n_seeds"]) > 1:
+    n_seeds = int(over_seeds["n_seeds"])
+    st.header(f"Primary comparison over {n_seeds} training seeds (Multi-Bootstrap)")
+    decided = pd.notna(over_seeds["significant"]) and over_seeds["significant"]
+    (st.success if decided and over_seeds["acc_diff"] > 0 else st.info)(over_seeds["verdict"])
+    st.caption(over_seeds["variance_verdict"])
+    titles = FAMILIES | {
+        "primary": f"Primary comparison, each seed alone: exact McNemar, Holm-adjusted across "
+        f"the {n_seeds} seeds"
+    }
+else:
+    titles = FAMILIES
+
+for family, title in titles.items():
     part = frame[frame["family"] == family]
     if part.empty:
         continue

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -211,6 +212,13 @@ def render_text(
                 "read only part of it"
             )
         lines.append("")
+    originals = scores[scores["variant"] == "original"]
+    cut_bios = int(originals.groupby("bio")["truncated"].any().sum())
+    if cut_bios:
+        lines.append(
+            f"{cut_bios} of {len(bios)} bio{'s' if len(bios) != 1 else ''} longer than "
+            f"predict.max_length ({max_length} tokens), read in part by the language models."
+        )
     lines.append("P(female) and the predicted gender; swapped / removed: the bio with its gendered")
     lines.append("words swapped / removed, as the probe stage rewrites test bios.")
     return "\n".join(lines)
@@ -298,8 +306,9 @@ def read_bios(args: argparse.Namespace) -> list[str]:
         raise SuiteError("no bio to score: give bios as arguments, --file FILE or --file -")
     for number, line in enumerate(lines, start=1):
         if not line.strip():
+            fix = "one non-empty bio per line" if kind == "line" else "each bio as non-empty text"
             raise SuiteError(
-                f"{where}: {kind} {number} is empty; give one non-empty bio a {kind} "
+                f"{where}: {kind} {number} is empty; give {fix} "
                 "(an empty one would be scored as nothing)"
             )
     return [line.strip() for line in lines]
@@ -313,7 +322,12 @@ def main() -> None:
     parser.add_argument("--study", default=".", help="the study directory (default: here)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), help="override predict.device")
+    parser.add_argument(
+        "--verbose", action="store_true", help="log progress (model loading...) on stderr"
+    )
     args = parser.parse_args()
+    # The table alone on stdout; the loading log only when asked for (warnings always).
+    logging.getLogger().setLevel(logging.INFO if args.verbose else logging.WARNING)
     bios = read_bios(args)
     try:
         scorer = BioScorer(args.study, args.device)

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.verdicts import MIN_PROXY_PROFESSIONS
 from pipeline.lib import paths
 from pipeline.lib.errors import SuiteError, run_main
 from pipeline.lib.raw_data import (
@@ -243,7 +244,9 @@ def stale_demo_params() -> bool:
     return not target.is_file() or target.read_text(encoding="utf-8") != demo_params()
 
 
-def study_params(data_local: dict, model: str, revision: str | None) -> str:
+def study_params(
+    data_local: dict, model: str, revision: str | None, group: dict[str, int] | None = None
+) -> str:
     """The new study's ``params.yaml``: the real study's, commented, with data and model set."""
     root_text = (REPO / "params.yaml").read_text(encoding="utf-8")
     doc = load_for_update(root_text)
@@ -273,6 +276,8 @@ def study_params(data_local: dict, model: str, revision: str | None) -> str:
             _set(doc, "model.revision", revision, "the model's commit sha; null: latest")
         elif revision:
             _set(doc, "model.revision", revision, "the commit given to `studies new`")
+    if group is not None and group["size"] != group["default"]:
+        _set(doc, "analyze.min_group_size", group["size"], min_group_comment(group))
     body = dump_as_dvc(doc)
     body = body[body.index("\nseeds:") + 1 :]  # the root's header speaks of the real study
     header = (
@@ -282,6 +287,47 @@ def study_params(data_local: dict, model: str, revision: str | None) -> str:
         "# tries a variation.\n\n"
     )
     return header + body
+
+
+# --- the smallest group a per-profession statement rests on ---------------------------------------
+
+# analyze.min_group_size never goes below this: a gap over fewer bios of a gender is noise.
+MIN_GROUP_FLOOR = 5
+
+
+def scaled_min_group_size(test: pd.DataFrame, default: int) -> dict[str, int]:
+    """``analyze.min_group_size`` for a study's own test split, and what it rests on.
+
+    Rule: the smallest of ``default`` (the real study's 30) and the size that lets the
+    :data:`~analysis.verdicts.MIN_PROXY_PROFESSIONS` professions with the most bios of their
+    rarer gender qualify (the proxy-bias correlation needs that many), never below
+    :data:`MIN_GROUP_FLOOR`. ``qualifying``: how many professions have at least that many test
+    bios of each gender (0: the test split carries no per-profession statement).
+    """
+    counts = test.groupby(["profession_id", "gender_id"]).size().unstack(fill_value=0)
+    rarer = sorted(counts.reindex(columns=[0, 1], fill_value=0).min(axis=1), reverse=True)
+    basis = int(rarer[MIN_PROXY_PROFESSIONS - 1]) if len(rarer) >= MIN_PROXY_PROFESSIONS else 0
+    size = min(default, max(MIN_GROUP_FLOOR, basis))
+    return {
+        "size": size,
+        "default": default,
+        "basis": basis,
+        "qualifying": sum(int(n) >= size for n in rarer),
+    }
+
+
+def min_group_comment(group: dict[str, int]) -> str:
+    """The params.yaml comment of a scaled ``analyze.min_group_size``."""
+    return (
+        f"scaled to the test split by `studies new`: min({group['default']}, "
+        f"max({MIN_GROUP_FLOOR}, {group['basis']} = the rarer-gender count of the "
+        f"{_ordinal(MIN_PROXY_PROFESSIONS)} best profession)); {group['qualifying']} "
+        "profession(s) qualify"
+    )
+
+
+def _ordinal(n: int) -> str:
+    return {1: "1st", 2: "2nd", 3: "3rd"}.get(n, f"{n}th")
 
 
 # --- data ---------------------------------------------------------------------------------------
@@ -379,6 +425,21 @@ def new_study(study: Path, files: list[Path], model: str, revision: str | None) 
         for split in paths.SPLITS
     }
     check_splits(splits, sources)  # warnings only: leakage, splits too small
+    group = scaled_min_group_size(splits["test"], int(root["analyze"]["min_group_size"]))
+    if group["qualifying"] == 0:
+        log.warning(
+            "the test split cannot carry any per-profession statement: no profession has %d "
+            "test bios of each gender (analyze.min_group_size's floor); give more bios",
+            MIN_GROUP_FLOOR,
+        )
+    elif group["qualifying"] < MIN_PROXY_PROFESSIONS:
+        log.warning(
+            "only %d profession(s) have %d test bios of each gender: per-profession gaps for "
+            "them, but no proxy-bias correlation (it needs %d); give more bios",
+            group["qualifying"],
+            group["size"],
+            MIN_PROXY_PROFESSIONS,
+        )
 
     study.mkdir(parents=True, exist_ok=True)
     raw_dir = study / paths.RAW_DATA_DIR
@@ -397,7 +458,9 @@ def new_study(study: Path, files: list[Path], model: str, revision: str | None) 
             shutil.copyfile(file, raw_dir / name)
             local[split] = (paths.RAW_DATA_DIR / name).as_posix()
     local = {k: local[k] for k in (*paths.SPLITS, "path")} | {"split_column": split_column}
-    (study / "params.yaml").write_text(study_params(local, model, revision), encoding="utf-8")
+    (study / "params.yaml").write_text(
+        study_params(local, model, revision, group), encoding="utf-8"
+    )
     _dvc(["init", "-q", "--subdir" if _in_git(study) else "--no-scm"], study)
     template = Path(os.path.relpath(REPO / ".dvc" / "plots" / "offline.html", study / ".dvc"))
     config = study / ".dvc" / "config"
@@ -411,6 +474,7 @@ def new_study(study: Path, files: list[Path], model: str, revision: str | None) 
         "rows": {split: len(frame) for split, frame in splits.items()},
         "split_for_you": with_splits is not None,
         "seed": seed,
+        "min_group": group,
     }
 
 
@@ -426,6 +490,13 @@ def _print_summary(study: Path, model: str, made: dict) -> None:
         print(
             f"Your file had no split column: split {shares} (train/dev/test), stratified by "
             f"profession x gender, seed {made['seed']}; the copy in data/raw/ carries it.",
+            file=out,
+        )
+    group = made["min_group"]
+    if group["size"] != group["default"]:
+        print(
+            f"analyze.min_group_size: {group['size']}, not the real study's {group['default']}: "
+            f"{min_group_comment(group)}.",
             file=out,
         )
     if model == TINY:

@@ -457,3 +457,38 @@ def test_the_proxy_sentence_counts_the_professions_it_says_it_counts():
                 "gender, the gap (or the share of women) is the same everywhere, so it cannot "
                 "follow anything."
             )
+
+
+def test_the_report_opens_with_the_answer_over_seeds():
+    from analysis.report import render_report
+
+    test, _, shares = planted_gaps()
+    params = parse_key(demo_params({"analyze": {"bootstrap_resamples": 100}}), "analyze")
+    result = analyze(
+        test, seeded_predictions(test, [5, 6]), shares, params, seed=0, data={"source": "sample"}
+    )
+    lines = render_report(result, params).splitlines()
+    assert lines[0].startswith("# ")
+    first = [line for line in lines[1:] if line][:3]
+    row = result.procedure.iloc[0]
+    # two professions carry a gap here: no proxy-bias slope over seeds, so no proxy sentence
+    assert result.seed_proxy.empty
+    assert first == [
+        f"**{row['verdict']}**",
+        row["variance_verdict"],
+        f"Test bios: {len(test):,} (source: sample). Every predictor is scored on the same bios, "
+        "joined by id. Positive class: female.",
+    ]
+    assert row["verdict"].startswith("Over 2 training seeds")
+
+
+def test_the_written_report_opens_with_the_primary_and_proxy_verdicts(analyzed):
+    lines = (analyzed / paths.ANALYSIS_REPORT).read_text().splitlines()
+    pairs, proxy = table(analyzed, "pairs"), table(analyzed, "proxy").set_index("predictor")
+    primary = pairs[pairs["family"] == "primary"].iloc[0]
+    assert lines[0] == "# Bias in Bios: analysis report (SYNTHETIC data, not Bias in Bios)"
+    assert [line for line in lines[1:] if line][:2] == [
+        f"**{primary['verdict']}**",
+        f"Proxy bias, {primary['predictor_b']}: {proxy.loc[primary['predictor_b'], 'verdict']}",
+    ]
+    assert proxy.loc["lora", "direction"] == "stereotype-consistent"  # the planted bias

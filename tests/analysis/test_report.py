@@ -107,3 +107,11 @@ def test_a_probe_interval_across_half_is_not_called_about_half():
     assert "about half" not in sentence
     assert sentence.startswith("Swapping the gendered words flips 66.7% (21.0 to 94.0)")
     assert "the interval includes 50%, so these bios cannot tell" in sentence
+
+
+def test_the_report_opens_with_the_primary_verdict_before_any_table(report):
+    lines = report.splitlines()
+    first = next(line for line in lines[1:] if line)
+    assert first.startswith("**No significant difference") or first.startswith("**lora")
+    assert "zero_shot" in first and "lora" in first
+    assert lines.index(first) < min(i for i, line in enumerate(lines) if line.startswith("|"))

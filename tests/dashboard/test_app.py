@@ -93,13 +93,26 @@ def test_overview_headline_numbers_equal_the_files(results_study, monkeypatch):
     pairs = analysis_csv(results_study, "pairs")
     pair = pairs[pairs["family"] == "primary"].iloc[0]
     assert (pair["predictor_a"], pair["predictor_b"]) == ("zero_shot", FIRST)
+    # The cards are the procedure's (mean over seeds, Multi-Bootstrap), not one seed's.
     shown = {m.label: m.value for m in app.metric}
-    assert shown[f"Accuracy, {FIRST}"] == f"{100 * pair['acc_b']:.1f}%"
     procedure = analysis_csv(results_study, "procedure").iloc[0]  # over every seed, first
-    assert procedure["verdict"] in [a.value for a in app.success]
-    assert shown["Accuracy, zero_shot"] == f"{100 * pair['acc_a']:.1f}%"
+    assert procedure["verdict"] == app.success[0].value  # the page's first verdict
+    n_seeds = len(SEEDS)
+    assert shown == {
+        "Accuracy, zero_shot": f"{100 * pair['acc_a']:.1f}%",
+        f"Accuracy, lora, mean of {n_seeds} seeds": f"{100 * procedure['acc_b_mean']:.1f}%",
+        "Difference, 95% CI (Multi-Bootstrap)": f"{100 * procedure['diff_ci_low']:.1f} to "
+        f"{100 * procedure['diff_ci_high']:.1f} pts",
+        "Seeds significant alone": f"{procedure['seeds_significant']} of {n_seeds}",
+    }
+    # each seed's verdict is still there, under a label that says so
     assert pair["verdict"] in [a.value for a in [*app.success, *app.info]]
-    assert any(f"same {pair['n']:,} test bios" in c.value for c in app.caption)
+    assert any(e.label.startswith("Each seed alone") for e in app.expander)
+    assert any(f"same {procedure['n_bios']:,} test bios" in c.value for c in app.caption)
+    # every results file matches the contract (metrics.json included): no "missing" flag
+    assert [e.label for e in app.expander if e.label.startswith("Results files")] == [
+        f"Results files (all {len(data.TABLES) + 4 + len(study_predictors(results_study))} ok)"
+    ]
     report = (results_study / paths.ANALYSIS_REPORT_HTML).read_bytes()
     download = next(b for b in app.download_button if "HTML" in b.label)
     assert download.proto.label.startswith("Download the report")
@@ -156,8 +169,16 @@ def test_significance_shows_the_analysis_decisions_by_family(results_study, monk
     assert "untested" in decided(pairs["significant"]) and "True" in decided(pairs["significant"])
     said = [e.value for e in [*app.success, *app.info, *app.caption]]
     assert all(verdict in said for verdict in pairs["verdict"])
+    # the procedure's verdict first; the per-seed tests under a heading naming their correction
+    procedure = analysis_csv(results_study, "procedure").iloc[0]
+    assert app.success[0].value == procedure["verdict"]
     headers = [h.value for h in app.header]
-    assert headers[0].startswith("Primary comparison")
+    assert headers[:2] == [
+        f"Primary comparison over {len(SEEDS)} training seeds (Multi-Bootstrap)",
+        f"Primary comparison, each seed alone: exact McNemar, Holm-adjusted across the "
+        f"{len(SEEDS)} seeds",
+    ]
+    assert not any("tested alone" in h for h in headers)
 
 
 def test_calibration_and_probes_tables_equal_files(results_study, monkeypatch):

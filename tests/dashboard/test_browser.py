@@ -261,3 +261,18 @@ def test_the_html_report_is_self_contained_and_opens_offline(browser_study, brow
     shot = report.parent / "report.png"
     page.screenshot(path=str(shot), full_page=True)
     print(f"report screenshot {shot}")
+
+
+def test_the_answer_is_on_the_overview_first_screen(server, browser, browser_study):
+    """At 1400x900 the procedure-level verdict is visible without scrolling."""
+    verdict = pd.read_csv(browser_study / paths.ANALYSIS_TABLES["procedure"])["verdict"].iloc[0]
+    page = browser.new_page()
+    page.set_viewport_size({"width": 1400, "height": 900})
+    page.goto(server, wait_until="domcontentloaded", timeout=PAGE_RENDER_MS)
+    page.get_by_text(PAGES[""], exact=False).first.wait_for(state="visible", timeout=PAGE_RENDER_MS)
+    page.wait_for_function(RENDERED_JS, timeout=PAGE_RENDER_MS)
+    shown = page.get_by_text(verdict, exact=True).first
+    box = shown.bounding_box()
+    assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 900, box
+    assert page.evaluate("window.scrollY") == 0
+    assert page.get_by_text("some are missing").count() == 0

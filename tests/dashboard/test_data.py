@@ -112,3 +112,33 @@ def test_text_in_every_row_of_a_number_column_is_named(tmp_path, name, row, colu
     assert loaded.problem == (
         f"`{rel}` holds text ({text!r}) in column {column} at row 0, expected numbers"
     )
+
+
+# --- the contract holds for what analyze writes ----------------------------------------------
+
+
+def test_the_metrics_analyze_writes_over_seeds_match_the_contract(tmp_path):
+    """metrics.json over training seeds (``primary.ci_method`` is a word) is not a problem."""
+    from analysis.analyze import analyze
+    from pipeline.lib.io import write_json
+    from pipeline.lib.params import parse_key
+    from tests.analysis.test_analyze import planted_gaps, seeded_predictions
+    from tests.conftest import demo_params
+
+    test, _, shares = planted_gaps()
+    params = parse_key(demo_params({"analyze": {"bootstrap_resamples": 50}}), "analyze")
+    result = analyze(
+        test, seeded_predictions(test, [5, 6]), shares, params, seed=0, data={"source": "x"}
+    )
+    write_json(result.metrics, tmp_path / data.METRICS)  # as analyze's main() writes it
+    loaded = data.metrics(tmp_path)
+    assert loaded.problem is None
+    assert loaded.value["primary"]["ci_method"] == "multi-bootstrap"
+    assert loaded.value["primary"]["n_seeds"] == 2
+    # a word where a number belongs is still refused
+    bad = {**result.metrics, "lora": {**result.metrics["lora"], "accuracy_mean": "high"}}
+    write_json(bad, tmp_path / data.METRICS)
+    assert "lora.accuracy_mean" in (data.metrics(tmp_path).problem or "")
+    bad = {**result.metrics, "primary": {**result.metrics["primary"], "p_value": "small"}}
+    write_json(bad, tmp_path / data.METRICS)
+    assert "primary.p_value" in (data.metrics(tmp_path).problem or "")

@@ -77,8 +77,8 @@ def test_bad_input_is_one_line_before_any_model_loads(tmp_path):
     gap.write_text(f"{FEMALE_BIO}\n\n{MALE_BIO}\n")
     cases = {
         ("--file", str(latin1)): "latin1.txt: not UTF-8 text (byte 0xe9 on line 1)",
-        ("--file", str(gap)): "gap.txt: line 2 is empty",
-        (FEMALE_BIO, "  "): "the arguments: bio 2 is empty",
+        ("--file", str(gap)): "gap.txt: line 2 is empty; give one non-empty bio per line",
+        (FEMALE_BIO, "  "): "the arguments: bio 2 is empty; give each bio as non-empty text",
     }
     for args, message in cases.items():
         result = run_module("pipeline.commands.score", tmp_path, *args)
@@ -120,3 +120,14 @@ def test_a_bio_argument_that_is_not_utf8_is_one_line(tmp_path):
         "error: the arguments: bio 2 is not UTF-8 text (byte 0xff at byte 6); type it in a "
         "UTF-8 terminal, or save the bios as UTF-8 and pass --file FILE"
     ]
+
+
+def test_the_table_alone_on_stdout_and_truncation_counted_in_bios(demo_pipeline):
+    long_bio = MALE_BIO + " He also mentors junior engineers on weekends." * 60
+    bios = [long_bio, FEMALE_BIO, MALE_BIO, FEMALE_BIO, MALE_BIO]
+    result = run_module("pipeline.commands.score", demo_pipeline["snapshot"], *bios)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert " INFO " not in result.stderr and " INFO " not in result.stdout  # quiet by default
+    # one of the five bios is too long (each is scored as three variants: still five bios)
+    assert "1 of 5 bios longer than predict.max_length" in result.stdout
+    assert "of 15" not in result.stdout + result.stderr

@@ -261,3 +261,33 @@ def test_the_suite_s_own_split_files_are_accepted_back_and_duplicates_warned(tmp
     assert len(warned) == 1 and warned[0].startswith("4 of 244 train bios repeat"), made.stderr
     labels = _labels(tmp_path, "train.parquet", "dev.parquet", "test.parquet")
     assert labels == _rows(pd.concat([frame, frame[splits == "train"].head(4)]))
+
+
+# --- small studies: the smallest group scaled to the test split ---------------------------------
+
+
+def _expected_min_group(study: Path, default: int = 30) -> tuple[int, int]:
+    """The rule, recomputed from the copy's split column: (size, professions that qualify)."""
+    raw = pd.read_csv(study / paths.RAW_DATA_DIR / "bios.csv")
+    test = raw[raw["split"] == "test"]
+    rarer = test.groupby(["profession", "gender"]).size().unstack(fill_value=0).min(axis=1)
+    rarer = sorted(rarer.tolist() + [0] * 3, reverse=True)  # professions without a gender: 0
+    size = min(default, max(5, rarer[2]))
+    return size, sum(n >= size for n in rarer)
+
+
+@pytest.mark.parametrize("rows", [300, 3000])
+def test_studies_new_scales_the_smallest_group_to_its_test_split(tmp_path, rows):
+    _bios(rows).to_csv(tmp_path / "bios.csv", index=False)
+    made = _new(tmp_path, "bios.csv")
+    assert made.returncode == 0, made.stderr
+    study = tmp_path / "mine"
+    size, qualifying = _expected_min_group(study)
+    params = yaml.safe_load((study / "params.yaml").read_text())
+    assert params["analyze"]["min_group_size"] == size < 30
+    line = next(x for x in (study / "params.yaml").read_text().splitlines() if "min_group" in x)
+    assert line.endswith(f"; {qualifying} profession(s) qualify")
+    assert f"analyze.min_group_size: {size}, not the real study's 30" in made.stdout
+    warned = [n for n in _notes(made.stderr) if "cannot carry any per-profession" in n]
+    assert len(warned) == (1 if qualifying == 0 else 0)
+    assert (rows, qualifying == 0) in {(300, True), (3000, False)}
