@@ -162,7 +162,14 @@ def test_one_tiny_extreme_cell_no_longer_decides_the_proxy_verdict():
     share = pd.Series(np.r_[np.linspace(0.3, 0.7, 10), 0.95], index=range(11))
     gap = np.r_[rng.normal(0, 0.02, 10), 1.0]
     gaps = pd.DataFrame(
-        {"predictor": "m", "profession_id": range(11), "gap": gap, "small": [False] * 10 + [True]}
+        {
+            "predictor": "m",
+            "profession_id": range(11),
+            "gap": gap,
+            "n_female": [50] * 10 + [1],
+            "n_male": [50] * 10 + [1],
+            "small": [False] * 10 + [True],
+        }
     )
     with_tiny = proxy_bias(gap=pd.Series(gap, index=range(11)), share_women=share)
     assert with_tiny["pearson_p"] < 0.05 < with_tiny["slope"]  # what the old analysis said
