@@ -13,7 +13,10 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch, Rectangle
+from matplotlib.transforms import Bbox
 
 from pipeline.lib.labels import GENDERS
 
@@ -112,15 +115,6 @@ def gap_vs_share(gaps: pd.DataFrame, proxy: pd.DataFrame, predictor: str) -> Fig
         ax = fig.subplots()
         ax.scatter(share[~small], gap[~small], color=ACCENT, label="profession")
         ax.scatter(share[small], gap[small], facecolors="white", edgecolors=ACCENT, label="small")
-        for x_val, y_val, name in zip(share, gap, valid["profession"], strict=True):
-            ax.annotate(
-                name,
-                (x_val, y_val),
-                fontsize=6,
-                alpha=0.7,
-                xytext=(2, 2),
-                textcoords="offset points",
-            )
         if math.isfinite(fit["slope"]):
             xs = np.linspace(0, 1, 50)
             # slope/intercept are fitted on fractions (gap vs share): plot them in percent.
@@ -136,7 +130,71 @@ def gap_vs_share(gaps: pd.DataFrame, proxy: pd.DataFrame, predictor: str) -> Fig
         r = f"{fit['pearson_r']:.2f}" if math.isfinite(fit["pearson_r"]) else "n/a"
         ax.set_title(f"{predictor}: gap vs share of women (Pearson r = {r}; {fit['direction']})")
         ax.legend(fontsize="small")
+        unlabelled = _label_without_overlap(ax, share, gap, valid["profession"].tolist())
+        if unlabelled:
+            ax.set_xlabel(f"{ax.get_xlabel()}; {unlabelled} crowded point(s) left unlabelled")
     return fig
+
+
+# Offsets (points) tried around a point, nearest first: right, above, left, below, diagonals.
+_LABEL_OFFSETS = [
+    (dx * r, dy * r)
+    for r in (3, 9)
+    for dx, dy in ((1, 0.3), (0, 1), (-1, 0.3), (0, -1.3), (1, 1), (-1, 1), (1, -1), (-1, -1))
+]
+
+
+def _label_without_overlap(ax, x: np.ndarray, y: np.ndarray, names: Sequence[str]) -> int:
+    """Label points, largest ``|y|`` first, where a label overlaps no label, point or legend.
+
+    A deterministic greedy placement (no dependency): each label takes the first offset in
+    ``_LABEL_OFFSETS`` whose box stays inside the axes and clear of what is already placed; a
+    label with no free place is left out, so crowded near-zero professions go unlabelled rather
+    than unreadable. The figure's layout is computed first and then frozen, so the boxes measured
+    here are the ones drawn (every size scales with the dpi alike, so it holds at any dpi).
+    Returns how many points were left unlabelled.
+    """
+    fig = ax.get_figure()
+    canvas = FigureCanvasAgg(fig)  # measures text as a PNG would draw it
+    canvas.draw()
+    fig.set_layout_engine("none")
+    renderer = canvas.get_renderer()
+    inside = ax.get_window_extent(renderer)
+    points = ax.transData.transform(np.column_stack([x, y]))
+    marker = 4 * fig.dpi / 72  # half a marker's width, in pixels
+    taken = [
+        Bbox.from_extents(px - marker, py - marker, px + marker, py + marker) for px, py in points
+    ]
+    legend = ax.get_legend()
+    if legend is not None:
+        taken.append(legend.get_window_extent(renderer))
+    unlabelled = 0
+    for i in np.argsort(-np.abs(y), kind="stable"):
+        if not (math.isfinite(x[i]) and math.isfinite(y[i])):
+            continue
+        unlabelled += 1
+        for dx, dy in _LABEL_OFFSETS:
+            text = ax.annotate(
+                names[i],
+                (x[i], y[i]),
+                xytext=(dx, dy),
+                textcoords="offset points",
+                ha="left" if dx > 0 else "right" if dx < 0 else "center",
+                va="bottom" if dy > 0 else "top",
+                fontsize=6,
+                alpha=0.8,
+                # a leader line ties a label pushed away from its point back to it
+                arrowprops=None if abs(dx) + abs(dy) < 8 else {"arrowstyle": "-", "lw": 0.4},
+            )
+            box = text.get_window_extent(renderer)
+            own = taken[i]
+            clear = not any(box.overlaps(other) for other in taken if other is not own)
+            if clear and inside.contains(box.x0, box.y0) and inside.contains(box.x1, box.y1):
+                taken.append(box)
+                unlabelled -= 1
+                break
+            text.remove()
+    return unlabelled
 
 
 def reliability(
@@ -197,12 +255,24 @@ def probe_rates(probes: pd.DataFrame, predictors: Sequence[str], level: str) -> 
                     part[f"{stem}_ci_high"].to_numpy() * 100,
                 )
                 ax.bar(x, mid, width=width, label=variant, yerr=err, capsize=3)
-            ax.set_xticks(range(len(predictors)), predictors, rotation=20)
+            ax.set_xticks(
+                range(len(predictors)),
+                predictors,
+                rotation=30,
+                ha="right",
+                rotation_mode="anchor",
+            )
             ax.set_title(title)
             ax.set_xlabel("predictor")
             ax.set_ylabel(f"{value.replace('_', ' ')} (%, {level} CI)")
             ax.set_ylim(0, 100)
-            ax.legend(title="variant", fontsize="small")
+        # One legend for both panels, outside them: inside, it covered the bars.
+        fig.legend(
+            *left.get_legend_handles_labels(),
+            title="variant",
+            fontsize="small",
+            loc="outside right upper",
+        )
     return fig
 
 
@@ -252,17 +322,72 @@ def seed_accuracy(overall: pd.DataFrame, procedure: pd.Series | None, level: str
 
 
 def seed_gap_heatmap(gaps: pd.DataFrame, seed_gaps: pd.DataFrame, procedure: str) -> Figure:
-    """Profession x seed TPR gaps of one seeded predictor; stable professions marked ``*``."""
+    """Profession x seed TPR gaps (points) of one seeded predictor; stable professions marked ``*``.
+
+    A cell whose group is small (too few bios of a gender, the tables' ``small`` flag) is hatched
+    grey with its value in grey: its gap is noise, not a finding. Columns are labelled by the seed
+    alone (the procedure is in the axis label), so they stay readable however many seeds there are.
+    """
     runs = gaps[gaps["predictor"].str.startswith(f"{procedure}@seed")]
-    grid = runs.pivot_table(index="profession", columns="predictor", values="gap")
+    grid = runs.pivot_table(index="profession", columns="predictor", values="gap") * 100
+    small = (
+        runs.pivot_table(index="profession", columns="predictor", values="small", aggfunc="max")
+        .reindex(index=grid.index, columns=grid.columns)
+        .fillna(False)
+        .astype(bool)
+    )
     stable = set(seed_gaps.loc[seed_gaps["stable"].astype(bool), "profession"])
-    grid.index = [f"{p} *" if p in stable else p for p in grid.index]
+    rows = [f"{p} *" if p in stable else p for p in grid.index]
+    seeds = [str(c).split("@seed", 1)[1] for c in grid.columns]
+    height = min(8.0, 0.22 * len(grid) + 2.2)  # 24 professions: 7.5 in; capped for the full 28
     with sns.axes_style("white"):
-        fig = Figure(figsize=(2 + 1.2 * grid.shape[1], 0.3 * len(grid) + 1.5), layout="constrained")
+        fig = Figure(figsize=(2.6 + 0.9 * grid.shape[1], height), layout="constrained")
         ax = fig.subplots()
         # Limits symmetric about 0 centre the diverging map at 0 (seaborn's center= would call
         # matplotlib's deprecated Colormap.set_bad, an error under the tests' warning filter).
-        sns.heatmap(grid, ax=ax, cmap="RdBu", vmin=-1, vmax=1, annot=True, fmt=".2f")
-        ax.set_xlabel("training seed")
+        sns.heatmap(
+            grid,
+            mask=small.to_numpy(),
+            ax=ax,
+            cmap="RdBu",
+            vmin=-100,
+            vmax=100,
+            annot=True,
+            fmt=".0f",
+            annot_kws={"fontsize": "small"},
+            cbar_kws={"label": "TPR gap, women − men (percentage points)", "shrink": 0.8},
+        )
+        for i, j in zip(*np.nonzero(small.to_numpy()), strict=True):
+            ax.add_patch(
+                Rectangle((j, i), 1, 1, facecolor="#eeeeee", edgecolor="#cbd5e1", hatch="///")
+            )
+            value = grid.iat[i, j]
+            if math.isfinite(value):
+                ax.text(
+                    j + 0.5,
+                    i + 0.5,
+                    f"{value:.0f}",
+                    ha="center",
+                    va="center",
+                    fontsize="small",
+                    color="#374151",
+                )
+        ax.set_xticks(np.arange(len(seeds)) + 0.5, seeds, rotation=0)
+        ax.set_yticks(np.arange(len(rows)) + 0.5, rows, fontsize="small")
+        ax.set_xlabel(f"training seed ({procedure}@seed…)")
         ax.set_ylabel("profession (*: stable gap over seeds)")
+        ax.set_title(f"{procedure}: TPR gap by profession and seed", fontsize="medium")
+        fig.legend(
+            handles=[
+                Patch(
+                    facecolor="#eeeeee",
+                    edgecolor="#cbd5e1",
+                    hatch="///",
+                    label="small group (too few bios): not a reliable gap",
+                ),
+            ],
+            loc="outside lower center",
+            fontsize="small",
+            frameon=False,
+        )
     return fig

@@ -227,6 +227,7 @@ PLUMBING = {
     "pipeline/lib/params.py",
 }
 PLUMBING |= {"pipeline/lib/provenance.py", "pipeline/__init__.py"}
+PLUMBING |= {"pipeline/lib/progress.py"}  # progress bars: writes to stderr only
 
 
 def module_imports(file: str) -> set[str]:

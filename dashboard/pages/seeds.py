@@ -48,7 +48,7 @@ for procedure_name in seed_gaps.value["predictor"].unique():
     part = seed_gaps.value[seed_gaps.value["predictor"] == procedure_name]
     ui.figure(
         plots.seed_gap_heatmap(gaps.value, part, procedure_name),
-        alt="TPR gap by profession and seed; stable professions starred",
+        alt="TPR gap by profession and seed; stable professions starred, small groups hatched",
     )
     ui.table(part, f"gaps over seeds {procedure_name}")
 proxy = data.table(study, "seed_proxy")

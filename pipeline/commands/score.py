@@ -13,7 +13,11 @@ through :mod:`pipeline.lib.model_predictors` and
 on the study's train split with its ``baselines`` params, as the baselines stage fits them.
 A missing model or split stops with one line naming the stage that makes it. A seeded
 predictor (LoRA) is scored with every run of ``seeds.train``, one row per seed
-(``lora@seed<n>``): the runs of one procedure can disagree on a bio, and all are shown.
+(``lora@seed<n>``): the runs of one procedure can disagree on a bio, and all are shown, then,
+with two seeds or more, a row with the mean of the seeds' P(female) (:func:`seed_means`): a
+summary of the procedure, not a model of its own. In ``--json`` every prediction says whether
+its predictor is an untrained reference (``"reference": true``) and the means are under
+``"seed_means"``, apart from the predictors.
 
 The dashboard's "Try a bio" page uses :class:`BioScorer` too.
 """
@@ -180,6 +184,36 @@ def _truncated_by(part: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(original["predictor"]))
 
 
+def seed_means(scores: pd.DataFrame) -> pd.DataFrame:
+    """The mean P(female) over the runs of each seeded predictor, per bio and variant.
+
+    Columns ``bio``, ``variant``, ``predictor`` (the procedure, e.g. ``lora``), ``prob_female``,
+    ``pred``, ``label`` (the mean thresholded like any P(female)) and ``n_seeds``; only for a
+    predictor with two runs or more (one run's mean is the run). Not a model: the runs are
+    averaged here, no ensemble was trained or evaluated.
+    """
+    columns = ["bio", "variant", "predictor", "prob_female", "pred", "label", "n_seeds"]
+    split = [paths.split_run(name) for name in scores["predictor"]]
+    runs = scores.assign(procedure=[b for b, _ in split], seed=[seed for _, seed in split])
+    runs = runs[runs["seed"].notna()]
+    if runs.empty:
+        return pd.DataFrame(columns=columns)
+    means = (
+        runs.groupby(["bio", "variant", "procedure"], sort=False)
+        .agg(prob_female=("prob_female", "mean"), n_seeds=("predictor", "nunique"))
+        .reset_index()
+        .rename(columns={"procedure": "predictor"})
+    )
+    means = means[means["n_seeds"] >= 2].copy()
+    means["pred"] = (means["prob_female"] >= THRESHOLD).astype(int)
+    means["label"] = [GENDERS[pred] for pred in means["pred"]]
+    return means[columns].reset_index(drop=True)
+
+
+def _mean_label(procedure: str) -> str:
+    return f"{procedure}: mean over seeds"
+
+
 def render_text(
     scores: pd.DataFrame, bios: Sequence[str], notice: str | None = None, max_length: int = 0
 ) -> str:
@@ -190,7 +224,10 @@ def render_text(
     """
     lines = [notice, ""] if notice else []
     names = catalogue.order(set(scores["predictor"]))
-    width = max(len(name) for name in names) + 2
+    means = seed_means(scores)
+    # each procedure's mean row comes right after its last run
+    last_run = {paths.split_run(name)[0]: name for name in names}
+    width = max(len(name) for name in [*names, *map(_mean_label, means["predictor"])]) + 2
     for i, bio in enumerate(bios):
         part = scores[scores["bio"] == i]
         lines.append(f"bio {i + 1}: {shorten(bio)}")
@@ -205,6 +242,19 @@ def render_text(
             )
             mark = " (untrained reference)" if catalogue.is_reference(name) else ""
             lines.append(f"  {name.ljust(width)}{cells}{mark}")
+            procedure = paths.split_run(name)[0]
+            mean = means[(means["bio"] == i) & (means["predictor"] == procedure)]
+            if last_run[procedure] == name and not mean.empty:
+                mean = mean.set_index("variant")
+                cells = "".join(
+                    f"{mean.loc[v, 'prob_female']:.3f} {mean.loc[v, 'label']}".ljust(18)
+                    for v in VARIANTS
+                )
+                seeds = int(mean["n_seeds"].iloc[0])
+                lines.append(
+                    f"  {_mean_label(procedure).ljust(width)}{cells}"
+                    f" (mean of the {seeds} seeds' P(female), not a model)"
+                )
         cut = _truncated_by(part)
         if cut:
             lines.append(
@@ -225,10 +275,18 @@ def render_text(
 
 
 def render_json(scores: pd.DataFrame, bios: Sequence[str]) -> str:
-    """The same as JSON: one object per bio with its variants and every prediction."""
+    """The same as JSON: one object per bio with its variants and every prediction.
+
+    Each prediction says whether its predictor is an untrained reference (``reference``).
+    ``seed_means`` holds, per seeded predictor with two runs or more, the mean of its runs'
+    P(female) on each variant (:func:`seed_means`): kept apart from ``predictions``, which
+    holds only predictors.
+    """
+    means = seed_means(scores)
     out = []
     for i, bio in enumerate(bios):
         part = scores[scores["bio"] == i]
+        mean_part = means[means["bio"] == i]
         out.append(
             {
                 "bio": bio,
@@ -240,10 +298,23 @@ def render_json(scores: pd.DataFrame, bios: Sequence[str]) -> str:
                             "pred": row["pred"],
                             "label": row["label"],
                             "truncated": bool(row["truncated"]),
+                            "reference": catalogue.is_reference(name),
                         }
                         for row in part[part["predictor"] == name].to_dict(orient="records")
                     }
                     for name in catalogue.order(set(part["predictor"]))
+                },
+                "seed_means": {
+                    procedure: {
+                        row["variant"]: {
+                            "prob_female": float(row["prob_female"]),
+                            "pred": int(row["pred"]),
+                            "label": row["label"],
+                            "n_seeds": int(row["n_seeds"]),
+                        }
+                        for row in group.to_dict(orient="records")
+                    }
+                    for procedure, group in mean_part.groupby("predictor", sort=False)
                 },
             }
         )

@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from pipeline.lib.errors import SuiteError
+from pipeline.lib.progress import progress_bar
 from pipeline.lib.runtime import Runtime
 
 if TYPE_CHECKING:  # the schema lives beside the loaders, which import this module
@@ -274,7 +274,9 @@ def predict_probs(
     scored: list[torch.Tensor] = []
     total = int(sum(len(b) for b in mine))
     with (
-        tqdm(total=total, desc=desc, unit="bios", disable=runtime.rank != 0 or not progress) as bar,
+        progress_bar(
+            total=total, desc=desc, unit="bios", disable=runtime.rank != 0 or not progress
+        ) as bar,
         torch.inference_mode(),
     ):
         for batch in mine:

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from pipeline.lib import paths
 from pipeline.lib.io import atomic_dir
 from pipeline.lib.params import TinyModelParams
+from pipeline.lib.progress import progress_bar
 
 EOS = "<|endoftext|>"
 
@@ -77,7 +77,7 @@ def build_tiny_model(texts: list[str], tiny: TinyModelParams, seed: int):
     model.train()
     order = rng.permutation(len(encoded))
     cursor = 0
-    with tqdm(total=steps, desc="pretrain tiny GPT-2", unit="step") as bar:
+    with progress_bar(total=steps, desc="pretrain tiny GPT-2", unit="step") as bar:
         for _ in range(steps):
             if cursor + tiny.batch_size > len(order):
                 order, cursor = rng.permutation(len(encoded)), 0

@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.container import BarContainer
 
 from analysis import plots
 from analysis.analyze import analyze
@@ -153,3 +155,108 @@ def test_error_lengths_are_never_negative():
     lengths = plots._error_lengths(mid, low, high)
     np.testing.assert_allclose(lengths[:, :3], [[11.4, 0.0, 10.0], [0.0, 11.4, 10.0]])
     assert np.isnan(lengths[:, 3]).all()
+
+
+def drawn(fig):
+    """Draw ``fig`` on an Agg canvas and return its renderer, for measuring what was drawn."""
+    FigureCanvasAgg(fig).draw()
+    return fig.canvas.get_renderer()
+
+
+def crowded_gaps(predictor: str, seeds=()) -> pd.DataFrame:
+    """Every profession, all but the last three crowded near share 15-20% and gap 0 (as in a small
+    study); every third one small."""
+    rng = np.random.default_rng(0)
+    n = len(PROFESSIONS)
+    names = [predictor] if not seeds else [paths.run_name(predictor, s) for s in seeds]
+    return pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "predictor": name,
+                    "profession": list(PROFESSIONS),
+                    "share_women": np.r_[rng.uniform(0.15, 0.2, n - 3), 0.5, 0.8, 0.9],
+                    "gap": np.r_[rng.uniform(-0.02, 0.02, n - 3), -1.0, 0.3, 0.5],
+                    "small": np.arange(n) % 3 == 0,
+                }
+            )
+            for name in names
+        ],
+        ignore_index=True,
+    )
+
+
+def test_gap_vs_share_labels_do_not_overlap():
+    gaps = crowded_gaps("lora")
+    proxy = pd.DataFrame(
+        {
+            "predictor": ["lora"],
+            "slope": [0.1],
+            "intercept": [0.0],
+            "pearson_r": [0.1],
+            "direction": ["no evidence"],
+        }
+    )
+    fig = plots.gap_vs_share(gaps, proxy, "lora")
+    renderer = drawn(fig)
+    ax = fig.axes[0]
+    labels = {t.get_text(): t.get_window_extent(renderer) for t in ax.texts}
+    # the most extreme gaps are labelled; the crowd is labelled only where there is room
+    assert set(PROFESSIONS[-3:]) <= set(labels) and len(labels) < len(PROFESSIONS)
+    boxes = list(labels.values())
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            assert not a.overlaps(b)
+    assert "left unlabelled" in ax.get_xlabel()
+
+
+def test_probe_rates_legend_covers_no_bar():
+    predictors = ["zero_shot", "random_head", "lora@seed1", "pronoun_rule", "tfidf_logreg"]
+    probes = pd.DataFrame(
+        [
+            {
+                "predictor": p,
+                "profession": "all",
+                "variant": variant,
+                "flip_rate": 0.99,
+                "flip_ci_low": 0.97,
+                "flip_ci_high": 1.0,
+                "accuracy": 0.99,
+                "accuracy_ci_low": 0.97,
+                "accuracy_ci_high": 1.0,
+            }
+            for p in predictors
+            for variant in ("removed", "swapped")
+        ]
+    )
+    fig = plots.probe_rates(probes, predictors, "95%")
+    renderer = drawn(fig)
+    legends = fig.legends + [ax.get_legend() for ax in fig.axes if ax.get_legend()]
+    assert legends
+    bars = [
+        bar
+        for ax in fig.axes
+        for container in ax.containers
+        if isinstance(container, BarContainer)
+        for bar in container.patches
+    ]
+    assert bars
+    for legend in legends:
+        box = legend.get_window_extent(renderer)
+        assert not any(box.overlaps(bar.get_window_extent(renderer)) for bar in bars)
+
+
+def test_seed_gap_heatmap_is_readable_and_marks_small_cells():
+    gaps = crowded_gaps("lora", seeds=(1234, 1235, 1236))
+    seed_gaps = pd.DataFrame({"profession": list(PROFESSIONS), "stable": False})
+    fig = plots.seed_gap_heatmap(gaps, seed_gaps, "lora")
+    renderer = drawn(fig)
+    assert fig.get_size_inches()[1] <= 9
+    ax, colorbar = fig.axes
+    assert "points" in colorbar.get_ylabel()
+    ticks = [t.get_window_extent(renderer) for t in ax.get_xticklabels()]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1234", "1235", "1236"]
+    assert not any(a.overlaps(b) for i, a in enumerate(ticks) for b in ticks[i + 1 :])
+    hatched = [p for p in ax.patches if p.get_hatch()]
+    assert len(hatched) == 3 * int((np.arange(len(PROFESSIONS)) % 3 == 0).sum())
+    assert any("small" in t.get_text() for legend in fig.legends for t in legend.get_texts())
