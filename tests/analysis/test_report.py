@@ -86,8 +86,8 @@ def test_no_gaps_and_an_incomputable_proxy_say_why(report):
     lora = report.split("**lora**")[1].split("\n\n")[1]
     assert lora == "- no profession with at least 10 bios of each gender has a significant gap"
     assert (
-        "- lora: Not computable: only 2 professions with test bios of both genders, and a "
-        "correlation needs at least 3." in report
+        "- lora: Not computable: only 2 professions with at least 10 test bios of each gender, "
+        "and a correlation needs at least 3." in report
     )
 
 
