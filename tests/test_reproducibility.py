@@ -63,6 +63,12 @@ ALL_STAGES = {
     *(f"baselines@{b}" for b in catalogue.names("baseline")),
     *(stage for seed in SEEDS for stage in seed_chain(seed)),
 }
+# What a LoRA setting reruns: every seed's chain and the analysis (check_params: any edit).
+LORA_CHAIN = {
+    "check_params",
+    "analyze",
+    *(stage for seed in SEEDS for stage in seed_chain(seed)),
+}
 
 
 def outputs(study: Path) -> dict[str, bytes]:
@@ -355,16 +361,13 @@ def exp_rows(study: Path, code: Path) -> dict[str, dict]:
     return rows
 
 
-RANK4 = {"lora": {"r": 4}, "seeds": {"train": SEEDS[:1]}}
-
-
 @pytest.fixture(scope="module")
 def rank4(team) -> dict:
-    """Dora's clone with a second commit, LoRA rank 4 on the first seed, run cache pushed.
+    """Dora's experiment ``-S lora.r=4`` as the README runs it, then committed; run cache pushed.
 
-    Computed once for the module: the revision and run-cache tests both need rank 4's outputs.
-    The commit keeps one training seed of three (``seeds.train: [first]``): one LoRA training
-    instead of three, the same code path. Returns the clone, what DVC ran, the metrics and
+    Computed once for the module: the revision and run-cache tests both need rank 4's outputs
+    (three LoRA trainings). Right after ``dvc exp run`` it runs the README's ``dvc exp show`` in
+    a 200-column terminal. Returns the clone, what DVC ran, that table, the metrics and
     training files before, and every output right after the run.
     """
     dora = clone(team, "dora")
@@ -374,11 +377,45 @@ def rank4(team) -> dict:
         "train": read_json(demo / paths.lora_metrics(SEEDS[0])),
         "history": pd.read_csv(demo / paths.lora_history(SEEDS[0])),
     }
-    set_params(demo, RANK4)
-    ran = stages_run(run_cli(["dvc", "repro"], demo, dora))
+    ran = stages_run(run_cli(["dvc", "exp", "run", "-n", "rank4", "-S", "lora.r=4"], demo, dora))
+    env = {**stage_env(dora), "COLUMNS": "200"}
+    table = subprocess.run(
+        readme_command("dvc exp show"), cwd=demo, env=env, capture_output=True, text=True
+    )
+    shown = exp_rows(demo, dora)
     git_commit(dora, "LoRA rank 4")
     run_cli(["dvc", "push", "--run-cache"], demo, dora)
-    return {"clone": dora, "ran": ran, "before": before, "outputs": outputs(demo)}
+    return {
+        "clone": dora,
+        "ran": ran,
+        "exp_show": table,
+        "exp_rows": shown,
+        "before": before,
+        "outputs": outputs(demo),
+    }
+
+
+def exp_show_columns(table: subprocess.CompletedProcess) -> list[str]:
+    """The README's ``dvc exp show`` table, checked to fit 200 columns; its header's names."""
+    assert table.returncode == 0, table.stderr
+    width = max(len(line.rstrip()) for line in table.stdout.splitlines())
+    print(f"README dvc exp show: {width} columns\n{table.stdout}")
+    assert width <= 200 and "…" not in table.stdout, table.stdout
+    return next(line for line in table.stdout.splitlines() if "Experiment" in line).split()
+
+
+def test_the_readme_experiment_table_shows_the_changed_param_and_the_primary_difference(rank4):
+    # After `dvc exp run -S lora.r=4`, the README's command in a 200-column terminal: the
+    # changed parameter and the procedure-level primary difference are columns, with values.
+    header = exp_show_columns(rank4["exp_show"])
+    assert {"lora.r", "primary.acc_diff"} <= set(header), rank4["exp_show"].stdout
+    assert "[rank4]" in rank4["exp_show"].stdout
+    # and the values behind those columns: the experiment's own, against main's
+    rows, metric = rank4["exp_rows"], f"{paths.ANALYSIS_METRICS}:primary.acc_diff"
+    assert rows["rank4"]["params.yaml:lora.r"] == 4 and rows["main"]["params.yaml:lora.r"] == 8
+    assert rows["main"][metric] == rank4["before"]["metrics"]["primary"]["acc_diff"]
+    after = read_json(rank4["clone"] / "demo" / paths.ANALYSIS_METRICS)
+    assert rows["rank4"][metric] == after["primary"]["acc_diff"]
 
 
 def test_revisions_and_experiments_compare_with_their_real_values(rank4):
@@ -388,7 +425,7 @@ def test_revisions_and_experiments_compare_with_their_real_values(rank4):
     before_train = rank4["before"]["train"]
     before_history = rank4["before"]["history"]
     # The second commit, another LoRA rank: only the LoRA chain reran.
-    assert rank4["ran"] == seed_chain(SEEDS[0]) | {"check_params", "analyze"}
+    assert rank4["ran"] == LORA_CHAIN
     after = read_json(demo / paths.ANALYSIS_METRICS)
     assert after[FIRST]["accuracy"] != before[FIRST]["accuracy"]  # a real change to compare
 
@@ -447,18 +484,14 @@ def test_revisions_and_experiments_compare_with_their_real_values(rank4):
     assert experiment[f"{paths.ANALYSIS_METRICS}:{FIRST}.accuracy"] == after[FIRST]["accuracy"]
 
     # The README's `dvc exp show` fits a 200-column terminal: nothing collapsed to "…".
-    env = {**stage_env(dora), "COLUMNS": "200"}
     table = subprocess.run(
-        readme_command("dvc exp show"), cwd=demo, env=env, capture_output=True, text=True
+        readme_command("dvc exp show"),
+        cwd=demo,
+        env={**stage_env(dora), "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
     )
-    assert table.returncode == 0, table.stderr
-    width = max(len(line.rstrip()) for line in table.stdout.splitlines())
-    print(f"README dvc exp show: {width} columns")
-    assert width <= 200 and "…" not in table.stdout, table.stdout
-    assert "conf90" in table.stdout and "analyze.confidence" in table.stdout
-    # the changed parameter and the procedure-level primary difference, each a column
-    header = next(line for line in table.stdout.splitlines() if "Experiment" in line).split()
-    assert {"lora.r", "primary.acc_diff"} <= set(header), table.stdout
+    assert "analyze.confidence" in exp_show_columns(table) and "conf90" in table.stdout
 
     # The dashboard's Experiments data: the same values, row by row.
     from dashboard import data
@@ -479,11 +512,12 @@ def test_run_cache_lets_a_colleague_skip_a_stage_computed_elsewhere(team, rank4)
     # Dora computed lora.r=4 and pushed the run cache; Frank, in a clone of Alice's commit,
     # sets the same params and pulls it: nothing is computed again.
     frank = clone(team, "frank", pull=False)
-    set_params(frank / "demo", RANK4)
+    params = rank4["clone"] / "demo" / "params.yaml"  # Dora's file, as she committed it
+    (frank / "demo" / "params.yaml").write_bytes(params.read_bytes())
     # --pull fetches the run-cache entries and the outputs they name from the remote.
     out = run_cli(["dvc", "repro", "--pull"], frank / "demo", frank)
     cached = set(re.findall(r"Stage '([^']+)' is cached", out))
-    assert cached >= seed_chain(SEEDS[0]) | {"analyze"}
+    assert cached >= LORA_CHAIN
     assert stages_run(out) == set()
     assert outputs(frank / "demo") == rank4["outputs"]
 

@@ -499,7 +499,7 @@ def test_real_process_prints_one_line_and_exits_1(study, name, data, message):
         ),
         (
             lambda p: pd.read_parquet(p).assign(text="").to_parquet(p),
-            "text at row 0 is empty",
+            "text is empty or missing in 80 of 80 rows (rows 0, 1, 2, 3, 4 and 75 more)",
         ),
     ],
     ids=["empty", "random", "truncated", "no-rows", "no-text", "null-id", "gender-2", "empty-text"],

@@ -138,7 +138,9 @@ def test_a_stage_failing_under_dvc_says_how_to_restore_what_dvc_removed(tmp_path
     errors = [line for line in failed.stderr.splitlines() if line.startswith("error:")]
     assert errors == [
         "error: data/raw/train.csv: not a CSV file (could not parse line 2: expected 3 fields, "
-        "saw 2); DVC removed this stage's previous outputs before running it: "
+        "saw 2); read as comma-separated: no comma, semicolon or tab splits its first lines "
+        "into the same number of fields; DVC removed this stage's previous outputs before "
+        "running it: "
         "`dvc checkout prepare` restores them"
     ], failed.stderr
     assert not any((demo / file).exists() for file in outputs)  # DVC's doing, as documented

@@ -27,6 +27,7 @@ CHEAP = {
     "lora.checkpoint_steps": 3,
     "probe.max_bios": 20,
     "analyze.bootstrap_resamples": 50,
+    "seeds.train": [1234],  # one LoRA run: the seeds' stages are the same code (the demo has 3)
 }
 
 
