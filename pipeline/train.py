@@ -44,6 +44,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import time
 from contextlib import suppress
 from dataclasses import dataclass
@@ -464,7 +465,8 @@ def train_lora(
         remove_unused_columns=False,
         report_to="none",
         save_only_model=False,
-        disable_tqdm=False,
+        # A bar on a terminal; in a log (dvc repro > log) its redraws would be hundreds of lines.
+        disable_tqdm=not sys.stderr.isatty(),
     )
     # On CUDA: widths rounded up to a multiple of 32 (a few shapes, not one per width) and
     # attention without cuDNN's per-shape graphs; the CPU pads exactly, as before.

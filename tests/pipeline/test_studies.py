@@ -25,7 +25,7 @@ CHEAP = {
     "lora.max_steps": 6,
     "lora.eval_steps": 3,
     "lora.checkpoint_steps": 3,
-    "probe.max_bios": 20,
+    "probe.max_bios": None,  # every test bio (30): the planted nurses among them
     "analyze.bootstrap_resamples": 50,
     "seeds.train": [1234],  # one LoRA run: the seeds' stages are the same code (the demo has 3)
 }
@@ -39,8 +39,31 @@ def _bios_csv(folder: Path, rows: int, seed: int = 3) -> Path:
     return path
 
 
+NURSE = PROFESSIONS.index("nurse")
+
+
+def _plant_explicit_nurses(csv: Path, rows: int = 60) -> None:
+    """Make the first ``rows`` bios nurses whose every sentence names their gender.
+
+    The pronoun rule is then right on each of them (an error rate of exactly 0) and flips on
+    each of them once the gendered words are swapped (a flip rate of exactly 100%): the rates
+    at the edge of [0, 1] that once crashed the analysis's plots.
+    """
+    frame = pd.read_csv(csv)
+    for i in range(rows):
+        she = frame.loc[i, "gender"] == 1
+        subject, possessive = ("She", "Her") if she else ("He", "His")
+        frame.loc[i, "profession"] = NURSE
+        frame.loc[i, "hard_text"] = (
+            f"{subject} has worked on ward {i} for years. {possessive} patients trust "
+            f"{'her' if she else 'him'}, and {subject.lower()} trains the new nurses."
+        )
+    frame.to_csv(csv, index=False)
+
+
 def test_a_csv_becomes_a_study_that_dvc_repro_runs_offline(tmp_path):
     csv = _bios_csv(tmp_path, 300)
+    _plant_explicit_nurses(csv)
     made = run_module(
         "pipeline.commands.studies",
         tmp_path,
@@ -73,6 +96,18 @@ def test_a_csv_becomes_a_study_that_dvc_repro_runs_offline(tmp_path):
     assert run.returncode == 0, run.stdout + run.stderr
     assert (study / "results/metrics.json").is_file()
     assert (study / "results/analysis/report.md").is_file()
+    # the planted nurses: rates of exactly 0 and 1, with intervals inside [0, 1] holding them
+    groups = pd.read_csv(study / paths.ANALYSIS_TABLES["groups"])
+    nurses = groups[(groups["predictor"] == "pronoun_rule") & (groups["profession_id"] == NURSE)]
+    assert len(nurses) == 2 and (nurses["error_rate"] == 0).all()
+    assert (nurses["error_ci_low"] == 0).all() and (nurses["error_ci_high"] <= 1).all()
+    probes = pd.read_csv(study / paths.ANALYSIS_TABLES["probes"]).set_index(
+        ["predictor", "profession", "variant"]
+    )
+    flips = probes.loc[("pronoun_rule", "nurse", "swapped")]
+    assert flips["n"] > 0 and flips["flip_rate"] == 1.0 == flips["flip_ci_high"]
+    assert 0 <= flips["flip_ci_low"] < 1
+    assert (study / "results/analysis/report.html").stat().st_size > 0
     status = dvc(["status"], study)
     assert "up to date" in status.stdout, status.stdout  # only this study's stages
 
