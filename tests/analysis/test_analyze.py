@@ -418,13 +418,11 @@ def test_one_seed_is_the_paired_comparison_and_says_seed_variance_was_not_measur
     assert result.metrics["primary"]["p_value"] == pytest.approx(pair["p_value"])
 
 
-def test_the_proxy_sentence_counts_the_professions_it_says_it_counts():
+def planted_bios(rows: list[tuple[str, int]]) -> pd.DataFrame:
+    """A test split of (profession name, gender id) rows: ids b0, b1, ... in that order."""
     from pipeline.lib.labels import PROFESSIONS
 
-    # 6 professions, 5 women and 5 men each: every one has both genders, none 30 of each
-    names = ("accountant", "dj", "nurse", "surgeon", "poet", "rapper")
-    rows = [(p, g) for p in names for g in (0, 1) for _ in range(5)]
-    test = pd.DataFrame(
+    return pd.DataFrame(
         {
             "id": [f"b{i}" for i in range(len(rows))],
             "profession": [p for p, _ in rows],
@@ -432,6 +430,15 @@ def test_the_proxy_sentence_counts_the_professions_it_says_it_counts():
             "gender_id": [g for _, g in rows],
         }
     )
+
+
+def test_the_proxy_sentence_counts_the_professions_it_says_it_counts():
+    from pipeline.lib.labels import PROFESSIONS
+
+    # 6 professions, 5 women and 5 men each: every one has both genders, none 30 of each
+    names = ("accountant", "dj", "nurse", "surgeon", "poet", "rapper")
+    rows = [(p, g) for p in names for g in (0, 1) for _ in range(5)]
+    test = planted_bios(rows)
     y = test["gender_id"].to_numpy()
     predictions = {
         name: synthetic(test["id"], np.where(y == 1, 0.8, 0.2), name)

@@ -21,6 +21,7 @@ from pipeline.lib import paths
 from pipeline.lib.labels import PROFESSIONS
 from pipeline.lib.params import parse_key
 from pipeline.lib.prediction_files import predictions_frame
+from tests.analysis.test_analyze import planted_bios
 from tests.conftest import demo_params
 
 SEEDS = (5, 6)
@@ -37,14 +38,7 @@ def extreme():
     zero_shot always wrong; every swapped probe flips every predictor's answer."""
     rows = [("accountant", g) for g in (0, 1) for _ in range(30)]
     rows += [("dj", 0), ("dj", 1)] + [("nurse", 1)] * 7
-    test = pd.DataFrame(
-        {
-            "id": [f"b{i}" for i in range(len(rows))],
-            "profession": [p for p, _ in rows],
-            "profession_id": [PROFESSIONS.index(p) for p, _ in rows],
-            "gender_id": [g for _, g in rows],
-        }
-    )
+    test = planted_bios(rows)
     y = test["gender_id"].to_numpy()
     predictions = {"zero_shot": frame(test["id"], 1 - y, "zero_shot")}
     for seed in SEEDS:
