@@ -19,34 +19,17 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 import sklearn
-from pydantic import Field
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
 from pipeline.lib.errors import SuiteError
 from pipeline.lib.gendered_words import count_gendered
-from pipeline.lib.params import Float, Int, Section
 from pipeline.lib.prediction_files import predictions_frame
+from pipeline.lib.predictor_settings import PronounRuleParams, TfidfParams
 from pipeline.lib.provenance import params_hash
 
 log = logging.getLogger(__name__)
-
-
-class PronounRuleParams(Section):
-    """``baselines.pronoun_rule``: P(female) = (female + s) / (female + male + 2s)."""
-
-    smoothing: Float = Field(gt=0)  # s: 1 is add-one smoothing; larger is less sure (finite)
-
-
-class TfidfParams(Section):
-    """``baselines.tfidf_logreg``: TF-IDF features and the logistic regression on them."""
-
-    ngram_max: Int = Field(ge=1, le=3)  # word n-grams 1..ngram_max
-    min_df: Int = Field(ge=1)  # drop terms seen in fewer bios
-    max_features: Int | None = Field(ge=1)  # vocabulary cap (null: no cap)
-    C: Float = Field(gt=0)  # inverse regularisation strength
-    max_iter: Int = Field(ge=10)
 
 
 def pronoun_rule_prob(texts: Sequence[str], tie_prob: float, smoothing: float = 1.0) -> np.ndarray:
@@ -89,26 +72,20 @@ def fit_tfidf_logreg(train: pd.DataFrame, params: TfidfParams):
 
 Scorer = Callable[[Sequence[str]], np.ndarray]
 Fitter = Callable[..., tuple[Scorer, str]]
-# Every baseline of the catalogue: its name -> a function fitting it on the train split, and
-# the schema of its params key ``baselines.<name>`` (read by pipeline.lib.params).
+# Every baseline of the catalogue: its name -> a function fitting it on the train split. The
+# schema of its settings ``baselines.<name>`` is declared in pipeline.lib.predictor_settings.
 BASELINES: dict[str, Fitter] = {}
-OWN_PARAMS: dict[str, type[Section]] = {}
 
 
-def baseline(*, params: type[Section]) -> Callable[[Fitter], Fitter]:
-    """Register a baseline (the function's name) with the schema of its own settings."""
-
-    def register(function: Fitter) -> Fitter:
-        if function.__name__ in BASELINES:
-            raise ValueError(f"two baselines named {function.__name__!r}")
-        BASELINES[function.__name__] = function
-        OWN_PARAMS[function.__name__] = params
-        return function
-
-    return register
+def baseline(function: Fitter) -> Fitter:
+    """Register a baseline under the function's name."""
+    if function.__name__ in BASELINES:
+        raise ValueError(f"two baselines named {function.__name__!r}")
+    BASELINES[function.__name__] = function
+    return function
 
 
-@baseline(params=PronounRuleParams)
+@baseline
 def pronoun_rule(train: pd.DataFrame, params: PronounRuleParams) -> tuple[Scorer, str]:
     """The pronoun rule, ties at the train split's share of women: ``(scorer, model label)``."""
     share_women = float(train["gender_id"].mean())
@@ -116,7 +93,7 @@ def pronoun_rule(train: pd.DataFrame, params: PronounRuleParams) -> tuple[Scorer
     return lambda texts: pronoun_rule_prob(texts, share_women, params.smoothing), label
 
 
-@baseline(params=TfidfParams)
+@baseline
 def tfidf_logreg(train: pd.DataFrame, params: TfidfParams) -> tuple[Scorer, str]:
     """TF-IDF + logistic regression fitted on the train split: ``(scorer, model label)``."""
     model = fit_tfidf_logreg(train, params)

@@ -35,8 +35,8 @@ from pipeline.lib.errors import SuiteError
 from pipeline.lib.progress import progress_bar
 from pipeline.lib.runtime import Runtime
 
-if TYPE_CHECKING:  # the schema lives beside the loaders, which import this module
-    from pipeline.lib.model_predictors import ZeroShotParams
+if TYPE_CHECKING:
+    from pipeline.lib.predictor_settings import ZeroShotParams
 
 
 @dataclass(frozen=True)

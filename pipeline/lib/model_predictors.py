@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from pydantic import Field, field_validator, model_validator
 
 from pipeline.lib import paths
 from pipeline.lib.batch_scoring import ClassifierScorer, Scorer, ZeroShotScorer, predict_probs
@@ -40,7 +39,7 @@ from pipeline.lib.model_loading import (
     load_lora_classifier,
     load_tokenizer,
 )
-from pipeline.lib.params import Bool, NoParams, Section, Seed, StageParams, Str
+from pipeline.lib.params import StageParams
 from pipeline.lib.prediction_files import predictions_frame
 from pipeline.lib.runtime import Runtime
 
@@ -54,51 +53,6 @@ DEFAULT_BATCH_SIZE = {"cpu": 32, "cuda": 256}
 def params_keys(predictor: str) -> tuple[str, ...]:
     """The params a predictor's predict stages read (``dvc.yaml`` lists the same)."""
     return ("predict.device", "predict.batch_size", "predict.max_length", f"predict.{predictor}")
-
-
-# --- each model predictor's own settings (``predict.<name>``) ----------------------------------
-
-
-class ZeroShotParams(Section):
-    """``predict.zero_shot``: the prompt and the two continuation lists of the zero-shot base."""
-
-    # The bio alone: GPT-2 is not instruction-tuned, and a bio's next sentence starts with the
-    # subject's pronoun. A template may add text around {text}, e.g. "{text} In short,".
-    template: Str
-    # Continuations, each scored as the sum of its tokens' log-probs; leading space = new word.
-    female: list[Str] = Field(min_length=1)
-    male: list[Str] = Field(min_length=1)
-
-    @field_validator("template")
-    @classmethod
-    def _one_slot(cls, template: str) -> str:
-        if template.count("{text}") != 1:
-            raise ValueError(f"template {template!r} must contain {{text}} exactly once")
-        return template
-
-    @model_validator(mode="after")
-    def _lists_usable(self) -> ZeroShotParams:
-        for name in ("female", "male"):
-            if any(not word for word in getattr(self, name)):
-                raise ValueError(f"predict.zero_shot.{name} must list non-empty strings")
-        overlap = set(self.female) & set(self.male)
-        if overlap:
-            raise ValueError(f"predict.zero_shot: {sorted(overlap)} is both female and male")
-        return self
-
-
-class RandomHeadParams(Section):
-    """``predict.random_head``: the seed of the untrained classification head."""
-
-    seed: Seed
-
-
-class LoraPredictParams(Section):
-    """``predict.lora``: how the trained adapter is scored."""
-
-    # Fold the adapter into the base weights before scoring (peft merge_and_unload): the same
-    # function, one matmul per layer instead of three. Differences are float rounding.
-    merge_adapter: Bool
 
 
 # --- loading -------------------------------------------------------------------------------------
@@ -139,27 +93,19 @@ class LoadContext:
 
 Loader = Callable[[LoadContext], Predictor]
 LOADERS: dict[str, Loader] = {}
-# The schema of each model predictor's own params key ``predict.<name>``, registered with its
-# loader; the params schema (pipeline.lib.params.PredictParams) reads it from here.
-OWN_PARAMS: dict[str, type[Section]] = {}
 
 
-def loader(function: Loader | None = None, *, params: type[Section] = NoParams) -> Any:
-    """Register ``load_<name>`` as the loader of predictor ``<name>``, with its own settings.
+def loader(function: Loader) -> Loader:
+    """Register ``load_<name>`` as the loader of predictor ``<name>``.
 
-    ``@loader`` for a predictor without settings (``predict.<name>: {}``), or
-    ``@loader(params=MySchema)`` for one whose ``predict.<name>`` section ``MySchema`` checks.
+    Its settings ``predict.<name>`` reach it typed (``ctx.own(name)``), with the schema declared
+    in :mod:`pipeline.lib.predictor_settings` (none there: ``predict.<name>: {}``).
     """
-
-    def register(function: Loader) -> Loader:
-        name = function.__name__.removeprefix("load_")
-        if name in LOADERS:
-            raise ValueError(f"two loaders for predictor {name!r}")
-        LOADERS[name] = function
-        OWN_PARAMS[name] = params
-        return function
-
-    return register(function) if function is not None else register
+    name = function.__name__.removeprefix("load_")
+    if name in LOADERS:
+        raise ValueError(f"two loaders for predictor {name!r}")
+    LOADERS[name] = function
+    return function
 
 
 def load_predictor(name: str, ctx: LoadContext) -> Predictor:
@@ -182,7 +128,7 @@ def _label(name_or_path: str, revision: str | None) -> str:
     return f"{name_or_path}@{revision}" if revision else name_or_path
 
 
-@loader(params=ZeroShotParams)
+@loader
 def load_zero_shot(ctx: LoadContext) -> Predictor:
     """The unmodified causal LM, scoring female against male continuations."""
     name_or_path, revision = base_model_source(ctx.base_dir)
@@ -197,7 +143,7 @@ def load_zero_shot(ctx: LoadContext) -> Predictor:
     )
 
 
-@loader(params=RandomHeadParams)
+@loader
 def load_random_head(ctx: LoadContext) -> Predictor:
     """The base model with an untrained, seeded classification head: a chance-level reference."""
     name_or_path, revision = base_model_source(ctx.base_dir)
@@ -214,7 +160,7 @@ def load_random_head(ctx: LoadContext) -> Predictor:
     )
 
 
-@loader(params=LoraPredictParams)
+@loader
 def load_lora(ctx: LoadContext) -> Predictor:
     """The base model with the trained LoRA adapter and head of one seed's run."""
     if ctx.adapter_dir is None and ctx.seed is None:

@@ -23,20 +23,27 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import (
     AfterValidator,
-    AllowInfNan,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
-    Strict,
     TypeAdapter,
     ValidationError,
     field_validator,
     model_validator,
 )
 
-from pipeline.lib import paths
+from pipeline.lib import catalogue, paths, predictor_settings
 from pipeline.lib.errors import SuiteError
+from pipeline.lib.param_types import (  # re-exported: the schema's types, for its readers
+    MAX_SEED as MAX_SEED,
+)
+from pipeline.lib.param_types import Bool as Bool
+from pipeline.lib.param_types import Float as Float
+from pipeline.lib.param_types import Int as Int
+from pipeline.lib.param_types import NoParams as NoParams
+from pipeline.lib.param_types import Section as Section
+from pipeline.lib.param_types import Seed as Seed
+from pipeline.lib.param_types import Str as Str
 
 PARAMS_FILE = "params.yaml"
 # Local data files must lie in paths.RAW_DATA_DIR (relative to the study directory): the
@@ -46,27 +53,6 @@ RAW_DATA_DIR = PurePosixPath(paths.RAW_DATA_DIR)
 # A pinned hub revision belongs to its model: a known commit under another model name is a
 # mistake (e.g. model.name changed with -S but model.revision still GPT-2's).
 KNOWN_REVISIONS = {"607a30d783dfa663caf39e06633721c8d4cfcd7e": ("openai-community/gpt2", "gpt2")}
-
-
-def _not_bool(value: Any) -> Any:
-    if isinstance(value, bool):
-        raise ValueError("expected a number, not true/false")
-    return value
-
-
-Int = Annotated[int, Strict()]  # rejects true/false, "8" and 8.0
-# 2, 2.0 and "2e-5" (YAML 1.1) are fine; .inf and .nan are not (no setting means infinity)
-Float = Annotated[float, BeforeValidator(_not_bool), AllowInfNan(False)]
-MAX_SEED = 2**32 - 1  # numpy and torch take seeds below 2^32
-Seed = Annotated[int, Strict(), Field(ge=0, le=MAX_SEED)]
-Bool = Annotated[bool, Strict()]
-Str = Annotated[str, Strict()]
-
-
-class Section(BaseModel):
-    """Base of every params section: every key required, unknown keys are errors, immutable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 # --- seeds ---------------------------------------------------------------------------------------
@@ -219,10 +205,6 @@ class ModelParams(Section):
 # --- predict -------------------------------------------------------------------------------------
 
 
-class NoParams(Section):
-    """The own key of a predictor without settings: ``predict.<name>: {}``."""
-
-
 def _validate_own_keys(section: Section, prefix: str) -> Any:
     """Check and parse the per-predictor keys ``<prefix>.<name>`` of a section in place.
 
@@ -263,19 +245,12 @@ class PredictParams(Section):
     @classmethod
     def own_names(cls) -> list[str]:
         """The predictors with a key ``predict.<name>``: the catalogue's models."""
-        from pipeline.lib import catalogue
-
         return catalogue.names("model")
 
     @classmethod
     def own_schema(cls, name: str) -> type[Section] | None:
-        """The schema of ``predict.<name>`` if ``name`` is a model predictor, else None.
-
-        The schemas live beside the loaders (:data:`pipeline.lib.model_predictors.OWN_PARAMS`).
-        """
-        from pipeline.lib.model_predictors import OWN_PARAMS
-
-        return OWN_PARAMS.get(name, NoParams) if name in cls.own_names() else None
+        """The schema of ``predict.<name>`` if ``name`` is a model predictor, else None."""
+        return predictor_settings.predict_schema(name) if name in cls.own_names() else None
 
     @model_validator(mode="after")
     def _one_key_per_model_predictor(self) -> PredictParams:
@@ -325,7 +300,7 @@ class LoraParams(Section):
 class BaselinesParams(Section):
     """``baselines``: one key per baseline of the catalogue, each with its registered schema.
 
-    The schemas live beside the baselines (:data:`pipeline.lib.baseline_predictors.OWN_PARAMS`).
+    The schemas are declared in :mod:`pipeline.lib.predictor_settings`.
     """
 
     model_config = ConfigDict(extra="allow", frozen=True)
@@ -333,16 +308,12 @@ class BaselinesParams(Section):
     @classmethod
     def own_names(cls) -> list[str]:
         """The predictors with a key ``baselines.<name>``: the catalogue's baselines."""
-        from pipeline.lib import catalogue
-
         return catalogue.names("baseline")
 
     @classmethod
     def own_schema(cls, name: str) -> type[Section] | None:
         """The schema of ``baselines.<name>`` if ``name`` is a baseline, else None."""
-        from pipeline.lib.baseline_predictors import OWN_PARAMS
-
-        return OWN_PARAMS.get(name, NoParams) if name in cls.own_names() else None
+        return predictor_settings.baseline_schema(name) if name in cls.own_names() else None
 
     @model_validator(mode="after")
     def _one_key_per_baseline(self) -> BaselinesParams:
@@ -374,8 +345,6 @@ class AnalyzeParams(Section):
     @field_validator("primary")
     @classmethod
     def _primary_pair(cls, primary: list[str]) -> list[str]:
-        from pipeline.lib import catalogue
-
         if primary[0] == primary[1]:
             raise ValueError("compares a predictor with itself; name two predictors")
         for name in primary:
