@@ -39,9 +39,11 @@ $(STAMP): requirements.lock pyproject.toml
 demo: setup
 	cd demo && dvc repro
 
+# Two test processes (pytest-xdist), a test file's tests in one of them (so its module fixtures
+# are built once); the session's one demo run builds in the background meanwhile (conftest.py).
 test: setup
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 repro: setup
 	dvc repro

@@ -6,12 +6,16 @@ from __future__ import annotations
 import pipeline  # noqa: F401  first: pins the CPU kernels before numpy loads (_kernels.py)
 
 # isort: on
+import contextlib
 import copy
+import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -21,7 +25,6 @@ import yaml
 
 from pipeline.lib.params import TinyModelParams
 from pipeline.lib.synthetic_sample import generate_sample
-from pipeline.lib.tiny_gpt2 import save_tiny_model
 
 REPO = Path(__file__).resolve().parents[1]
 # The demo's params: complete (every setting of every section), the base of every test study.
@@ -89,18 +92,21 @@ def write_params(study: Path, params: dict) -> None:
     (study / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
-@pytest.fixture(scope="session")
-def sample_raw() -> dict[str, pd.DataFrame]:
-    """A small synthetic sample in the hub dataset's raw columns."""
+def tiny_sample() -> dict[str, pd.DataFrame]:
+    """A small synthetic sample in the hub dataset's raw columns (the same every call)."""
     return generate_sample({"train": 1500, "dev": 300, "test": 400}, seed=7)
 
 
 @pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory, sample_raw) -> Path:
-    """A tiny GPT-2 model folder, built once per test session."""
-    out = tmp_path_factory.mktemp("tiny") / "tiny-gpt2"
-    save_tiny_model(sample_raw["train"]["hard_text"].tolist(), TINY, seed=0, out_dir=out)
-    return out
+def sample_raw() -> dict[str, pd.DataFrame]:
+    """A small synthetic sample in the hub dataset's raw columns."""
+    return tiny_sample()
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir() -> Path:
+    """A tiny GPT-2 model folder, built once per test session (shared by its processes)."""
+    return Path(wait_for("tiny")["path"])
 
 
 @pytest.fixture(scope="session")
@@ -199,36 +205,133 @@ def stages_run(output: str) -> set[str]:
     return set(re.findall(r"Running stage '([^']+)'", output))
 
 
+# --- the session's long builds (demo run, tiny model), shared by every test process -------------
+
+SHARED_ENV = "SUITE_TEST_SHARED"  # a folder every process of one test session shares
+BACKGROUND_TIMEOUT = 1800  # seconds a test waits for a background build
+_OWNS_SHARED = pytest.StashKey[bool]()  # this process made the shared folder (and removes it)
+_BACKGROUND: list[subprocess.Popen] = []  # the background builds this process started
+
+
+def shared_dir() -> Path:
+    """The folder this test session's processes share (set up by :func:`pytest_configure`)."""
+    return Path(os.environ[SHARED_ENV])
+
+
+def pytest_configure(config) -> None:
+    # The controlling process (not an xdist worker) makes the session's shared folder; workers
+    # inherit it through the environment. Threads that wait for work sleep instead of spinning,
+    # so that two test processes (and the background demo run) share the 2 cores well; it
+    # changes no computed bit (the pinned thread count does not change).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    if not hasattr(config, "workerinput") and SHARED_ENV not in os.environ:
+        os.environ[SHARED_ENV] = tempfile.mkdtemp(prefix="bios-lora-tests-")
+        config.stash[_OWNS_SHARED] = True
+
+
+def pytest_unconfigure(config) -> None:
+    if not config.stash.get(_OWNS_SHARED, False):
+        # an xdist worker: a build it started may still feed the other one; let it finish
+        for child in _BACKGROUND:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(timeout=BACKGROUND_TIMEOUT)
+        return
+    # the session's owner: stop a build still running (a session cut short), then clean up
+    for pid_file in shared_dir().glob("*.pid"):
+        with contextlib.suppress(OSError, ValueError):
+            os.killpg(int(pid_file.read_text()), signal.SIGTERM)
+    for child in _BACKGROUND:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(timeout=60)
+    shutil.rmtree(shared_dir(), ignore_errors=True)
+    os.environ.pop(SHARED_ENV, None)
+
+
+# The long builds of a session, run in the background (tests/background.py), and the fixture
+# that each one feeds: a job starts when the collected tests show that one needs it.
+BACKGROUND = {"tiny": "tiny_model_dir", "demo": "demo_pipeline"}
+
+
+def start(job: str) -> None:
+    """Start a background job of the session, unless a process already has."""
+    from filelock import FileLock
+
+    shared = shared_dir()
+    with FileLock(shared / f"{job}.lock"):
+        if (shared / f"{job}.pid").exists():
+            return
+        with open(shared / f"{job}.log", "w") as log:  # the child keeps its own handle
+            child = subprocess.Popen(
+                [sys.executable, "-m", "tests.background", job, str(shared)],
+                cwd=REPO,
+                env=stage_env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        _BACKGROUND.append(child)  # reaped by pytest_unconfigure
+        (shared / f"{job}.pid").write_text(str(child.pid))
+
+
+def wait_for(job: str) -> dict:
+    """Start a background job if need be, wait for it, and return what it wrote."""
+    start(job)
+    shared = shared_dir()
+    deadline = time.monotonic() + BACKGROUND_TIMEOUT
+    while not (shared / f"{job}.json").exists():
+        if (shared / f"{job}.failed").exists():
+            failed = (shared / f"{job}.failed").read_text()[-4000:]
+            pytest.fail(f"the {job} build failed:\n{failed}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"the {job} build took over {BACKGROUND_TIMEOUT} s; see {shared}/{job}.log")
+        time.sleep(0.5)
+    return json.loads((shared / f"{job}.json").read_text())
+
+
+def _file(item) -> str:
+    return item.nodeid.split("::")[0]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items) -> None:
+    # Once the tests to run are known: start each background build that one of them needs, and
+    # order the test files so that those needing no build run first, then those needing the
+    # tiny model, then those needing the demo run (a file stays in one piece, so its module
+    # fixtures are built once).
+    needs = {
+        job: {id(item) for item in items if fixture in item.fixturenames}
+        for job, fixture in BACKGROUND.items()
+    }
+    for job, users in needs.items():
+        if users:
+            start(job)
+    file_rank: dict[str, int] = {}
+    for item in items:
+        rank = 2 if id(item) in needs["demo"] else 1 if id(item) in needs["tiny"] else 0
+        file_rank[_file(item)] = max(file_rank.get(_file(item), 0), rank)
+    order = {id(item): i for i, item in enumerate(items)}
+    items.sort(key=lambda item: (file_rank[_file(item)], order[id(item)]))
+
+
 @pytest.fixture(scope="session")
-def demo_pipeline(tmp_path_factory) -> dict:
+def demo_pipeline() -> dict:
     """The demo exactly as ``make demo`` runs it, with real ``dvc repro`` in a fresh copy ("alice").
 
-    The copy is a new git repository holding this checkout's files, committed: a colleague's
-    fresh clone. Returns the clone, DVC's output of the first and of a second (no-op) repro,
-    their wall times, the commit they ran at, ``status``: ``git status --porcelain`` right after
-    the run, and ``snapshot``: a read-only copy of the demo study's files after the first run
-    (without its DVC cache; the dashboard tests read it).
+    Built once per test session, in the background (:mod:`tests.background`), and shared by every
+    test process. The copy is a new git repository holding this checkout's files, committed: a
+    colleague's fresh clone; its outputs and run cache are pushed to the default remote. Returns
+    the clone, DVC's output of the first and of a second (no-op) repro, their wall times, the
+    commit they ran at, ``status``: ``git status --porcelain`` right after the run, and
+    ``snapshot``: a read-only copy of the demo study's files after the first run (without its
+    DVC cache; the dashboard tests read it).
     """
-    root = tmp_path_factory.mktemp("team")
-    alice = copy_checkout(root / "alice")
-    started = time.monotonic()
-    first = run_cli(["dvc", "repro"], alice / "demo", alice)
-    first_seconds = time.monotonic() - started
-    status = run_cli(["git", "status", "--porcelain"], alice, alice, stdout_only=True)
-    started = time.monotonic()
-    second = run_cli(["dvc", "repro"], alice / "demo", alice)
-    noop_seconds = time.monotonic() - started
-    snapshot = root / "snapshot"
-    shutil.copytree(alice / "demo", snapshot, ignore=shutil.ignore_patterns(".dvc", "dvc.yaml"))
-    rev = run_cli(["git", "rev-parse", "HEAD"], alice, alice).strip()
-    return {
-        "root": root,
-        "alice": alice,
-        "first": first,
-        "second": second,
-        "first_seconds": first_seconds,
-        "noop_seconds": noop_seconds,
-        "rev": rev,
-        "status": status,
-        "snapshot": snapshot,
-    }
+    result = wait_for("demo")
+    for key in ("root", "alice", "snapshot"):
+        result[key] = Path(result[key])
+    return result
+
+
+@pytest.fixture(scope="session")
+def team(demo_pipeline) -> dict:
+    """Alice's run (her tree is clean: the committed lock names it), pushed with the run cache."""
+    return demo_pipeline

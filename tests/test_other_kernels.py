@@ -1,0 +1,114 @@
+"""Every kind of demo stage gives Alice's bytes under other CPU kernels (real DVC, offline)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline import _kernels
+from pipeline.lib import catalogue, paths
+from pipeline.lib.io import read_parquet_metadata
+from tests.conftest import (
+    run_cli,
+    stage_env,
+    stages_run,
+)
+from tests.team import (
+    FIRST,
+    SEEDS,
+    UNSEEDED,
+    clone,
+    outputs,
+    seed_chain,
+)
+
+pytestmark = pytest.mark.slow
+
+
+def cpu_has_avx512() -> bool:
+    try:
+        return " avx512f" in Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+
+
+def other_kernels() -> dict[str, str]:
+    """Kernel settings unlike the ones Alice's run had, in every library and the thread count.
+
+    OpenBLAS (numpy, scipy) and torch: AVX2 where Alice's environment left AVX-512 (the
+    default on an AVX-512 CPU), AVX-512 where it set AVX2; on a CPU without AVX-512, the
+    older AVX (Sandy Bridge) kernels and torch's scalar ones, which any x86-64 CPU runs.
+    """
+    if not cpu_has_avx512():
+        print("this CPU has no AVX-512: comparing its AVX2 kernels with AVX and scalar ones")
+        return {"OPENBLAS_CORETYPE": "Sandybridge", "ATEN_CPU_CAPABILITY": "default"}
+    alice_blas = os.environ.get("OPENBLAS_CORETYPE", "SkylakeX").lower()
+    alice_torch = os.environ.get("ATEN_CPU_CAPABILITY", "avx512").lower()
+    return {
+        "OPENBLAS_CORETYPE": "SkylakeX" if alice_blas in {"haswell", "zen"} else "Haswell",
+        "ATEN_CPU_CAPABILITY": "avx512" if alice_torch == "avx2" else "avx2",
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+    }
+
+
+@pytest.mark.skipif(not _kernels._cpu_runs_avx2(), reason="this CPU runs no pinned kernels")
+def test_every_kind_of_stage_gives_the_same_bytes_under_other_cpu_kernels(team):
+    # Ivan's machine runs other linear-algebra kernels and thread counts than Alice's. He reruns
+    # every kind of stage of the demo (one training seed of three: each seed runs the same code)
+    # and gets Alice's bytes: every output, so DVC finds the committed dvc.lock up to date.
+    ivan = clone(team, "ivan")
+    demo = ivan / "demo"
+    kernels = other_kernels()
+    print(f"Alice's environment: {[os.environ.get(k) for k in kernels]}; Ivan's: {kernels}")
+    stages = [
+        "check_params",
+        "prepare",
+        "base_model",
+        "probe",
+        *(f"{stage}@{m}" for stage in ("predict", "predict_probes") for m in UNSEEDED),
+        *(f"baselines@{b}" for b in catalogue.names("baseline")),
+        *seed_chain(SEEDS[0]),
+        "analyze",
+    ]
+    # The commands DVC runs for them, in its order; run in one interpreter (tests/run_stages.py)
+    # so that torch and transformers load once, not once per stage.
+    dry = run_cli(["dvc", "repro", "--dry", "--force", "--single-item", *stages], demo, ivan)
+    assert stages_run(dry) == set(stages)
+    commands = re.findall(r"^> (python -m .+)$", dry, flags=re.MULTILINE)
+    assert len(commands) == len(stages), dry
+    lock = yaml.safe_load((demo / "dvc.lock").read_text())["stages"]
+    rerun = [out["path"] for stage in stages for out in lock[stage].get("outs", [])]
+    for path in rerun:  # every output of those stages is made again, none is left from the pull
+        target = demo / path
+        shutil.rmtree(target) if target.is_dir() else target.unlink()
+    env = {**stage_env(ivan), **kernels}
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.run_stages", *commands],
+        cwd=demo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr[-4000:]
+    for name in ("zero_shot", FIRST, "tfidf_logreg"):  # what each prediction file records
+        meta = read_parquet_metadata(demo / paths.predictions_path(name))
+        assert meta["cpu_kernels"] == _kernels.PINNED_NAME
+    assert all((demo / path).exists() for path in rerun)
+    ours, alices = outputs(demo), outputs(team["snapshot"])
+    assert ours.keys() == alices.keys()
+    differ = sorted(name for name in ours if ours[name] != alices[name])
+    assert not differ, f"other bytes under {kernels}: {differ}"
+    # DVC agrees: every output and dependency hashes as the committed lock says.
+    status = run_cli(["dvc", "status"], demo, ivan)
+    assert "Data and pipelines are up to date" in status, status
+    changed = run_cli(["git", "status", "--porcelain"], ivan, ivan, stdout_only=True)
+    assert changed == "", changed
