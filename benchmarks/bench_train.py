@@ -7,9 +7,10 @@ tokens, a tail past 250; random token ids), with the same optimizer step:
 
 - ``naive``: the stock model, every batch padded to ``max_length``, bios in random order (the
   HF default of ``padding="max_length"`` with a random sampler);
-- ``grouped``: the stock model, length-grouped batches (``pipeline.train``'s sampler, built on
-  transformers' ``get_length_grouped_indices``) padded only to their longest bio: what the
-  batching alone gives;
+- ``grouped``: the stock model, length-grouped batches (the train stage's sampler,
+  ``pipeline.lib.train_data.length_grouped_sampler``, built on transformers'
+  ``get_length_grouped_indices``) padded only to their longest bio: what the batching alone
+  gives;
 - ``suite``: grouped batches on the model as ``pipeline.train`` builds it (GPT-2's Python GELU
   swapped for the fused kernel, ``pipeline.lib.model_loading.fuse_gelu``).
 
@@ -41,15 +42,15 @@ import numpy as np
 import torch
 from transformers import GPT2Config, GPT2ForSequenceClassification
 
+from pipeline.lib.lora_model import (
+    attach_lora,
+    frozen_matmuls_in_bfloat16,
+    trainable_parameter_count,
+)
 from pipeline.lib.model_loading import fuse_gelu
 from pipeline.lib.params import LoraParams, parse_key, read_params
 from pipeline.lib.runtime import avoid_per_shape_attention
-from pipeline.train import (
-    attach_lora,
-    frozen_matmuls_in_bfloat16,
-    length_grouped_sampler,
-    trainable_parameter_count,
-)
+from pipeline.lib.train_data import length_grouped_sampler
 
 # The real study's LoRA settings (params.yaml): the seed experiment's setup.
 SEED_SETUP: LoraParams = parse_key(

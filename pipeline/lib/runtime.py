@@ -1,12 +1,14 @@
 """Where models run: device, precision and process rank, decided once per process.
 
-``predict.device: auto`` picks CUDA when present, else the CPU. On CUDA, prediction runs with
-bfloat16 WEIGHTS (not autocast over float32 weights: half the memory traffic, no per-op casts),
-batches are padded to a multiple of 32 tokens (a few shapes instead of one per width) and
-attention avoids cuDNN's fused kernel, which builds a graph per new shape (measured on an H100:
-the first pass over a shape ran 3-5x slower). The CPU runs float32 with exact dynamic padding,
-so two CPU runs give identical bytes. Under ``torchrun`` each process takes its rank and the GPU
-of its local rank, and the process group is joined here (NCCL on CUDA, gloo on CPU).
+Both stages that run a model take their :class:`Runtime` from :func:`make_runtime`: ``predict``
+(``predict.device``) and ``train`` (always ``auto``). ``auto`` picks CUDA when present, else the
+CPU. On CUDA, prediction runs with bfloat16 WEIGHTS (not autocast over float32 weights: half the
+memory traffic, no per-op casts), training in bfloat16 autocast; batches are padded to a
+multiple of 32 tokens (a few shapes instead of one per width) and attention avoids cuDNN's fused
+kernel, which builds a graph per new shape (measured on an H100: the first pass over a shape ran
+3-5x slower). The CPU runs float32 with exact dynamic padding, so two CPU runs give identical
+bytes. Under ``torchrun`` each process takes its rank and the GPU of its local rank, and the
+process group is joined here (NCCL on CUDA, gloo on CPU).
 """
 
 from __future__ import annotations
@@ -41,6 +43,23 @@ class Runtime:
         else:
             precision = "bfloat16 autocast" if self.autocast_dtype else "float32"
         return f"{self.device.type} ({precision})"
+
+    @property
+    def device_name(self) -> str:
+        """The device by name, as the train stage records it: ``cuda:<GPU name>`` or ``cpu``."""
+        if self.is_cuda:
+            return f"cuda:{torch.cuda.get_device_name(self.device)}"
+        return "cpu"
+
+    @property
+    def is_cuda(self) -> bool:
+        """Whether this process runs on a GPU."""
+        return self.device.type == "cuda"
+
+    @property
+    def is_main_process(self) -> bool:
+        """Rank 0: the one process that writes a stage's outputs."""
+        return self.rank == 0
 
     def to_device(self, array: np.ndarray) -> torch.Tensor:
         """A host array on this device: through pinned memory without waiting, on CUDA."""

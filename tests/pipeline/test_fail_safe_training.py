@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from pipeline.lib import paths
+from pipeline.lib.divergence import check_finite_result
 from pipeline.lib.errors import SuiteError
-from pipeline.train import TrainResult, check_finite_result
+from pipeline.lib.lora_training import TrainResult
 from tests.conftest import demo_params, run_module, write_params
 from tests.pipeline.test_train import lora_params
 

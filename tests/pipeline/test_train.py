@@ -17,6 +17,8 @@ from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config
 
 from pipeline.lib import paths
+from pipeline.lib.lora_model import attach_lora, trainable_parameter_count
+from pipeline.lib.lora_training import train_lora
 from pipeline.lib.model_loading import (
     base_model_source,
     build_classifier,
@@ -24,12 +26,7 @@ from pipeline.lib.model_loading import (
     load_tokenizer,
 )
 from pipeline.lib.params import LoraParams, parse_key
-from pipeline.train import (
-    attach_lora,
-    save_adapter,
-    train_lora,
-    trainable_parameter_count,
-)
+from pipeline.train import save_adapter
 from tests.conftest import DEMO_PARAMS, REPO, demo_params, run_module, stage_env
 
 # Small and fast on 2 shared cores; a high learning rate because the tiny model is tiny.
@@ -254,6 +251,7 @@ import os, signal, sys
 from contextlib import contextmanager
 import transformers
 from pipeline import train
+from pipeline.lib import checkpoints
 from pipeline.lib.errors import run_main
 
 phase = sys.argv[1]
@@ -287,10 +285,10 @@ def training_step(self, *args, **kwargs):
 
 Trainer.train, Trainer.evaluate, Trainer.training_step = training, evaluate, training_step
 
-real_write_json, real_atomic_dir = train.write_json, train.atomic_dir
+real_write_json, real_atomic_dir = checkpoints.write_json, train.atomic_dir
 
 def write_json(obj, path):
-    if phase == "checkpoint" and str(path).endswith("checkpoint-20/" + train.COMPLETE_FILE):
+    if phase == "checkpoint" and str(path).endswith("checkpoint-20/" + checkpoints.COMPLETE_FILE):
         die()  # checkpoint 20 is written but for its marker
     return real_write_json(obj, path)
 
@@ -301,7 +299,7 @@ def atomic_dir(path):
         if phase == "final_save":
             die()  # the adapter is complete in its temporary folder, not yet renamed
 
-train.write_json, train.atomic_dir = write_json, atomic_dir
+checkpoints.write_json, train.atomic_dir = write_json, atomic_dir
 if phase == "cleanup":  # every output written, the checkpoints not yet removed
     train.remove_checkpoints = lambda folder: die()
 run_main(train.main)
@@ -474,7 +472,7 @@ def test_frozen_projections_in_bfloat16_change_nothing_under_autocast():
 
     from transformers import GPT2Config, GPT2ForSequenceClassification
 
-    from pipeline.train import attach_lora, frozen_matmuls_in_bfloat16
+    from pipeline.lib.lora_model import attach_lora, frozen_matmuls_in_bfloat16
 
     torch.manual_seed(0)
     config = GPT2Config(
