@@ -96,9 +96,7 @@ else:
             "predictor": predictors,
             "P(female)": [bio[f"p_female:{p}"] for p in predictors],
             "predicted": [
-                None
-                if pd.isna(bio[f"pred:{p}"])
-                else GENDERS[int(bio[f"pred:{p}"])]
+                None if pd.isna(bio[f"pred:{p}"]) else GENDERS[int(bio[f"pred:{p}"])]
                 for p in predictors
             ],
         }

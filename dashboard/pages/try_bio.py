@@ -80,10 +80,7 @@ shown = pd.DataFrame(
         "predictor": table.index,
         "what it is": [labels.get(name, name) for name in table.index],
         **{f"P(female) {v}": table[v].to_numpy() for v in VARIANTS},
-        **{
-            f"says {v}": said[v].to_numpy()
-            for v in VARIANTS
-        },
+        **{f"says {v}": said[v].to_numpy() for v in VARIANTS},
     }
 )
 fmt = {f"P(female) {v}": st.column_config.NumberColumn(format="%.3f") for v in VARIANTS}

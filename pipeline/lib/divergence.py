@@ -15,7 +15,7 @@ fix; the stage's ``main`` turns it into one line.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -25,8 +25,13 @@ from pipeline.lib import paths
 from pipeline.lib.errors import SuiteError
 from pipeline.lib.params import LoraParams
 
-if TYPE_CHECKING:
-    from pipeline.lib.lora_training import TrainResult
+
+class TrainedRun(Protocol):
+    """What :func:`check_finite_result` reads of a run (``lora_training.TrainResult`` has it)."""
+
+    model: Any
+    history: pd.DataFrame
+    dev_metrics: dict[str, float]
 
 
 def stop_if_not_finite(value, what: str, step: int, trainer, lora: LoraParams) -> None:
@@ -71,7 +76,7 @@ def _previous_outputs(seed: int) -> str:
     )
 
 
-def check_finite_result(result: TrainResult, lora: LoraParams, seed: int) -> None:
+def check_finite_result(result: TrainedRun, lora: LoraParams, seed: int) -> None:
     """Stop with one line unless every number about to be written is finite.
 
     Runs before the first write, so a run that ends with NaN weights, a NaN on dev or a NaN in
