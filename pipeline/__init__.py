@@ -1,16 +1,19 @@
 """The Bias-in-Bios LoRA evaluation suite's pipeline: the map.
 
-Stages (DVC runs each as ``python -m pipeline.<stage>`` from a study directory; each reads its
-own section of that directory's ``params.yaml`` and writes what ``dvc.yaml`` declares):
+Stage modules (DVC runs each as ``python -m pipeline.<module>`` from a study directory; each
+reads its own keys of that directory's ``params.yaml`` and writes what ``dvc.yaml`` declares;
+the stages themselves, one per predictor or seed where they repeat, are listed in
+docs/stages.md):
 
-- ``prepare``     the dataset splits and the profile (share of women per profession)
-- ``base_model``  the base GPT-2: a pinned hub reference, a local folder or the tiny demo model
-- ``train``       the LoRA adapter and its trained classification head
-- ``predict``     one model predictor's P(female) per bio (test split or probe texts)
-- ``probe``       the counterfactual probe texts (gendered words swapped / removed)
-- ``baselines``   one baseline fitted on the train split, predicting test and probe texts
+- ``check_params`` the whole ``params.yaml`` is valid, before any other stage runs
+- ``prepare``      the dataset splits and the profile (share of women per profession)
+- ``base_model``   the base GPT-2: a pinned hub reference, a local folder or the tiny demo model
+- ``train``        one seed's LoRA adapter and its trained classification head
+- ``predict``      one model predictor's P(female) per bio (test split or probe texts)
+- ``probe``        the counterfactual probe texts (gendered words swapped / removed)
+- ``baselines``    one baseline fitted on the train split, predicting test and probe texts
 
-The analysis stage is ``python -m analysis.analyze``.
+The analysis stage's module is ``analysis.analyze``.
 
 ``pipeline.lib``: the library the stages, the analysis and the dashboard use (params schema,
 paths, the catalogue, model loading, batch scoring, predictor loaders, baselines, tables and

@@ -4,11 +4,11 @@ Each stage reads and checks only its own keys, and ``dvc repro`` reruns a stage 
 of the keys it lists changed. A misspelt key (``seeds.trian``, ``predict.batchsize``, a
 top-level ``lora_r``) is therefore a key no stage lists: DVC would see nothing changed and
 exit 0 with the old value in force. This stage closes that gap. It depends on ``params.yaml``
-as a FILE (any edit reruns it, in milliseconds), validates every key and value of it with the
-suite's schema (:mod:`pipeline.lib.params`: unknown keys at any level, with the nearest valid
-one; missing keys; values out of range; YAML anchors and aliases), and stops ``dvc repro`` with
-one line before any other stage runs: ``prepare`` depends on its output, and every other stage
-descends from ``prepare``.
+as a FILE (any edit reruns it; it loads no model library and takes under a second), validates
+every key and value of it with the suite's schema (:mod:`pipeline.lib.params`: unknown keys at
+any level, with the nearest valid one; missing keys; values out of range; YAML anchors and
+aliases), and stops ``dvc repro`` with one line before any other stage runs: ``prepare``
+depends on its output, and every other stage descends from ``prepare``.
 
 Its output, ``results/params_check.json``, has the same bytes after every successful check, so
 a valid edit reruns only the stages whose own keys changed. Run from a study directory::

@@ -450,3 +450,18 @@ def test_demo_predict_repro_tracks_exactly_its_params(tmp_path):
     status = dvc(["status", "predict"], demo, clone)
     assert "predict@zero_shot" in status.stdout
     assert "predict@random_head" not in status.stdout
+
+
+def test_the_stage_list_in_the_docs_is_the_stages_of_dvc_yaml():
+    # docs/stages.md is the one list of the stages (README and layout.md point to it): it names
+    # exactly the stages of dvc.yaml, and pipeline/__init__.py names every stage module.
+    declared = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    table = (REPO / "docs/stages.md").read_text().split("\n\n")[1]
+    listed = re.findall(r"^\| `([a-z_]+)(?:@[^`]*)?` \|", table, flags=re.MULTILINE)
+    assert sorted(listed) == sorted(declared)
+    modules = {stage["do"]["cmd"] if "do" in stage else stage["cmd"] for stage in declared.values()}
+    modules = {cmd.split()[2] for cmd in modules}
+    package_map = importlib.import_module("pipeline").__doc__
+    for module in modules - {"analysis.analyze"}:
+        assert f"``{module.removeprefix('pipeline.')}``" in package_map, module
+    assert "``analysis.analyze``" in package_map
