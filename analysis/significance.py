@@ -51,14 +51,30 @@ PAIR_COLUMNS = ANALYSIS_COLUMNS["pairs"]
 _DERIVED = {"diff_ci_low", "diff_ci_high", "ci_level", "p_adjusted", "significant", "verdict"}
 
 
+def holm(p_values: np.ndarray) -> np.ndarray:
+    """Holm's step-down adjusted p-values: sorted, times m, m-1, ..., running maximum, at most 1.
+
+    The same numbers as statsmodels' ``multipletests(method="holm")`` (tests check it), which
+    forces a full garbage collection on every call: 50 ms each in a process holding torch.
+    """
+    order = np.argsort(p_values, kind="stable")
+    m = len(p_values)
+    adjusted = np.maximum.accumulate(p_values[order] * np.arange(m, 0, -1))
+    out = np.empty(m)
+    out[order] = np.minimum(adjusted, 1.0)
+    return out
+
+
 def adjust_pvalues(*, p_values: Any, method: str) -> np.ndarray:
     """Holm (``"holm"``) or Benjamini-Hochberg (``"bh"``) adjusted p-values; NaN stays NaN."""
     p = np.asarray(p_values, dtype=np.float64)
     out = np.full(p.shape, np.nan)
     finite = np.isfinite(p)
     if finite.any():
-        name = {"holm": "holm", "bh": "fdr_bh"}[method]
-        out[finite] = multipletests(p[finite], method=name)[1]
+        if method == "holm":
+            out[finite] = holm(p[finite])
+        else:
+            out[finite] = multipletests(p[finite], method={"bh": "fdr_bh"}[method])[1]
     return out
 
 

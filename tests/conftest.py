@@ -303,14 +303,30 @@ def pytest_collection_modifyitems(config, items) -> None:
         for job, fixture in BACKGROUND.items()
     }
     for job, users in needs.items():
-        if users:
+        if users and not config.option.collectonly:
             start(job)
-    file_rank: dict[str, int] = {}
+    # Within each of those, files with `slow` tests first: the longest work starts earliest, so
+    # the two processes finish together.
+    file_rank: dict[str, tuple[int, int]] = {}
     for item in items:
         rank = 2 if id(item) in needs["demo"] else 1 if id(item) in needs["tiny"] else 0
-        file_rank[_file(item)] = max(file_rank.get(_file(item), 0), rank)
+        slow = item.get_closest_marker("slow") is not None
+        build, fast = file_rank.get(_file(item), (0, 1))
+        file_rank[_file(item)] = (max(build, rank), min(fast, 0 if slow else 1))
     order = {id(item): i for i, item in enumerate(items)}
     items.sort(key=lambda item: (file_rank[_file(item)], order[id(item)]))
+
+
+# How much lower the tests' own CPU priority is than the background builds': every test waiting
+# for the demo run waits on its critical path, so it gets the cores first.
+TEST_NICENESS = 5
+
+
+def pytest_collection_finish(session) -> None:
+    # After the background builds started (pytest_collection_modifyitems): from here on this
+    # process and the stages its tests run yield the CPU to them.
+    if not session.config.option.collectonly and hasattr(os, "nice"):
+        os.nice(TEST_NICENESS)
 
 
 @pytest.fixture(scope="session")

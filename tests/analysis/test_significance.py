@@ -195,3 +195,15 @@ def test_identical_predictors_have_nothing_to_test():
     row = compare_predictors(y_true=y, predictions=frame).iloc[0]
     assert row["p_value"] == 1.0 and "exactly the same bios" in row["verdict"]
     assert row["diff_ci_low"] == row["diff_ci_high"] == 0 and not row["significant"]
+
+
+def test_holm_is_statsmodels_holm_to_the_bit_ties_and_ones_included():
+    from statsmodels.stats.multitest import multipletests
+
+    rng = np.random.default_rng(5)
+    for m in (1, 2, 3, 7, 40):
+        for _ in range(30):
+            p = rng.choice([rng.uniform(), 0.01, 0.5, 1.0, 1e-12], size=m)
+            p = np.where(rng.uniform(size=m) < 0.5, p, rng.uniform(size=m))
+            ours = adjust_pvalues(p_values=p, method="holm")
+            assert ours.tolist() == multipletests(p, method="holm")[1].tolist()
