@@ -141,7 +141,7 @@ def analyze(
     features = tables.sensitive_features(test)
     gaps = tables.gaps_table(y, predictions, features, share_women, params)
     result = Analysis(
-        procedure=tables.procedure_table(y, predictions, primary, pairs, params, seed),
+        procedure=tables.procedure_table(y, predictions, pairs, params, seed),
         seeds=tables.seeds_table(overall),
         seed_gaps=tables.seed_gaps_table(y, predictions, gaps, features, params, seed),
         seed_proxy=tables.seed_proxy_table(
@@ -198,29 +198,30 @@ def require_every_seed(files: dict[str, Path], train_seeds: list[int]) -> None:
 
 
 def _read_training(train_seeds: list[int]) -> tuple[dict[str, pd.DataFrame], dict[str, int]]:
-    """Every LoRA run's training curve and selected step, for the HTML report (those present)."""
+    """Every trained run's curve and selected step, for the HTML report (those present)."""
     histories, best_steps = {}, {}
-    for seed in train_seeds:
-        history_file, metrics_file = paths.lora_history(seed), paths.lora_metrics(seed)
-        if not (history_file.exists() and metrics_file.exists()):
-            continue
-        name = paths.run_name("lora", seed)
-        # Through the suite's checked readers: a corrupt file is one line, not a traceback.
-        histories[name] = read_numbers(
-            history_file,
-            paths.LORA_HISTORY_COLUMNS,
-            what="training history",
-            missing_hint=f"run the train stage again (dvc repro train@{seed})",
-        )
-        metrics = read_json_object(metrics_file, what="the train stage's metrics (an object)")
-        best = metrics.get("best_step")
-        if best is not None and (isinstance(best, bool) or not isinstance(best, int) or best < 0):
-            raise SuiteError(
-                f"{metrics_file}: best_step {best!r} is not a step number; "
-                f"run the train stage again (dvc repro train@{seed})"
+    for predictor in catalogue.seeded_names():
+        for seed in train_seeds:
+            history_file = paths.train_history(predictor, seed)
+            metrics_file = paths.train_metrics(predictor, seed)
+            if not (history_file.exists() and metrics_file.exists()):
+                continue
+            name = paths.run_name(predictor, seed)
+            again = f"run the train stage again (dvc repro {paths.train_stage(predictor, seed)})"
+            # Through the suite's checked readers: a corrupt file is one line, not a traceback.
+            histories[name] = read_numbers(
+                history_file, paths.HISTORY_COLUMNS, what="training history", missing_hint=again
             )
-        if best is not None:
-            best_steps[name] = best
+            metrics = read_json_object(metrics_file, what="the train stage's metrics (an object)")
+            best = metrics.get("best_step")
+            if best is not None and (
+                isinstance(best, bool) or not isinstance(best, int) or best < 0
+            ):
+                raise SuiteError(
+                    f"{metrics_file}: best_step {best!r} is not a step number; {again}"
+                )
+            if best is not None:
+                best_steps[name] = best
     return histories, best_steps
 
 

@@ -78,8 +78,9 @@ def _figures(
         figures["## Predictors"] = [
             figure_html(
                 plots.training_curves(histories, best_steps or {}),
-                f"LoRA training, all {len(histories)} seed(s): train loss, dev accuracy and dev "
-                "loss by step (circled: the step model selection kept, on dev only)",
+                f"Training, all {len(histories)} run(s) of the trained predictors (one per "
+                "predictor and seed): train loss, dev accuracy and dev loss by step (circled: "
+                "the step model selection kept, on dev only)",
             )
         ]
     ece = result.overall[result.overall["metric"] == "ece"].set_index("predictor")["value"]

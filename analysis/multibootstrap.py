@@ -1,11 +1,12 @@
 """The Multi-Bootstrap: a procedure-level comparison over training seeds AND test bios.
 
-LoRA fine-tuning is a procedure; one trained adapter is one draw of it (the seed sets the
-adapter's initialisation and the data order). The Multi-Bootstrap of the MultiBERTs paper
+Fine-tuning is a procedure; one trained run is one draw of it (the seed sets the trained
+weights' initialisation and the data order). The Multi-Bootstrap of the MultiBERTs paper
 (Sellam et al., ICLR 2022, section 3) resamples the S seeds with replacement and the n test
 bios with replacement, jointly, and evaluates the statistic on each joint resample, so that its
 percentile interval covers both sources of variation. Paired: a baseline scored on the same
-bios (zero-shot) is evaluated on the same resampled bios.
+bios (zero-shot) is evaluated on the same resampled bios, and a second trained procedure
+(head-only against LoRA) on the same resampled bios and seeds.
 
 A joint resample is a pair of count vectors: ``v`` (how often each seed was drawn, S draws) and
 ``w`` (how often each bio was drawn, n draws), so the mean over seeds of a per-seed mean over
@@ -183,15 +184,27 @@ def procedure_difference(
 ) -> MultiBootstrapResult:
     """Mean over seeds of (accuracy of the seed - accuracy of the baseline), same bios.
 
+    The baseline is one model (zero-shot: ``(n,)``) or another trained procedure with one run
+    per seed (``(S, n)``). Two procedures are paired by training seed: run ``s`` of each was
+    trained with the same seed (the same data order and head initialisation), so a resample
+    that draws seed ``s`` draws both procedures' runs of it, as it draws both predictors'
+    answers on a drawn bio.
+
     Args:
         correct: ``(S, n)``: whether each seed's model got each test bio right.
-        baseline_correct: ``(n,)``: whether the baseline (zero-shot) got each bio right.
+        baseline_correct: ``(n,)`` or ``(S, n)``: whether the baseline got each bio right.
         resamples: joint resamples (``analyze.bootstrap_resamples``).
         seed: ``seeds.bootstrap``.
         confidence: interval level; the p-value is two-sided.
     """
     correct = np.atleast_2d(np.asarray(correct, dtype=np.float64))
-    diff = correct - np.asarray(baseline_correct, dtype=np.float64)[None, :]
+    baseline = np.atleast_2d(np.asarray(baseline_correct, dtype=np.float64))
+    if baseline.shape[0] not in (1, correct.shape[0]) and correct.shape[0] != 1:
+        raise ValueError(
+            f"{correct.shape[0]} runs against {baseline.shape[0]}: two seeded procedures are "
+            "compared seed by seed, so they need the same seeds"
+        )
+    diff = correct - baseline
     n_seeds, n_bios = diff.shape
 
     def statistic(v: np.ndarray, w: np.ndarray) -> np.ndarray:

@@ -14,6 +14,8 @@ from analysis.metrics import METRICS
 from analysis.verdicts import fmt_level, gap_line, model_description
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from analysis.result import Analysis
     from pipeline.lib.params import AnalyzeParams
 
@@ -61,9 +63,14 @@ def _headline(result: Analysis) -> list[str]:
     return lines
 
 
+def _primary_procedure(result: Analysis) -> pd.DataFrame:
+    """The primary comparison's procedure.csv row (none when neither side is trained per seed)."""
+    return result.procedure[result.procedure["family"] == "primary"]
+
+
 def _procedure(result: Analysis, params: AnalyzeParams) -> list[str]:
     """The primary comparison over training seeds: the procedure first, then each seed."""
-    row = result.procedure.iloc[0]
+    row = _primary_procedure(result).iloc[0]
     primary = result.pairs[result.pairs["family"] == "primary"]
     lines = [
         f"{row.predictor_b} against {row.predictor_a} (analyze.primary) as a procedure: the mean "
@@ -86,6 +93,25 @@ def _procedure(result: Analysis, params: AnalyzeParams) -> list[str]:
     return lines
 
 
+def _other_procedures(result: Analysis, params: AnalyzeParams) -> list[str]:
+    """Every other trained predictor over seeds, against both sides of the primary comparison."""
+    rows = result.procedure[result.procedure["family"] == "secondary"]
+    if rows.empty:
+        return []
+    return [
+        "",
+        "## Other trained predictors over training seeds",
+        "",
+        f"Each other trained predictor against both sides of analyze.primary "
+        f"({' vs '.join(params.primary)}), as procedures: the Multi-Bootstrap as above (two "
+        "trained predictors paired by seed), these "
+        f"{len(rows)} comparisons Holm-adjusted together at the "
+        f"{fmt_level(1 - params.confidence)} level, each interval at the level Holm stopped at.",
+        "",
+        *[f"- {row.verdict}" for row in rows.itertuples()],
+    ]
+
+
 def _comparisons(result: Analysis, params: AnalyzeParams) -> list[str]:
     pairs = result.pairs
     level = fmt_level(1 - params.confidence)
@@ -98,7 +124,7 @@ def _comparisons(result: Analysis, params: AnalyzeParams) -> list[str]:
             f"No primary comparison: analyze.primary ({' vs '.join(params.primary)}) needs "
             "predictions of both."
         )
-    elif not result.procedure.empty:
+    elif not _primary_procedure(result).empty:
         lines += _procedure(result, params)
     else:
         row = primary.iloc[0]
@@ -110,6 +136,7 @@ def _comparisons(result: Analysis, params: AnalyzeParams) -> list[str]:
             "",
             f"**{row.verdict}**",
         ]
+    lines += _other_procedures(result, params)
     lines += ["", "## Secondary comparisons", ""]
     if secondary.empty:
         lines.append("None: no other pair of tested predictors.")
@@ -263,8 +290,8 @@ def answer_lines(result: Analysis, params: AnalyzeParams) -> list[str]:
     then the proxy-bias verdict of the primary comparison's second predictor.
     """
     primary = result.pairs[result.pairs["family"] == "primary"]
-    if not result.procedure.empty:
-        row = result.procedure.iloc[0]
+    if not _primary_procedure(result).empty:
+        row = _primary_procedure(result).iloc[0]
         lines = [f"**{row.verdict}**"]
         if int(row.n_seeds) > 1:
             lines.append(row.variance_verdict)

@@ -21,7 +21,7 @@ from analysis.fairness import group_error_rates, proxy_bias, tpr_gap_by_professi
 from analysis.metrics import METRICS, overall_metrics_many, reliability_curve
 from analysis.probes import probe_effects
 from analysis.result import Analysis
-from analysis.significance import compare_predictors
+from analysis.significance import compare_predictors, holm_level
 from analysis.verdicts import (
     one_class_warning,
     probe_verdict,
@@ -433,31 +433,111 @@ def headline_metrics(result: Analysis) -> dict[str, Any]:
     return metrics
 
 
+def procedure_comparisons(
+    predictions: dict[str, pd.DataFrame], params: AnalyzeParams
+) -> list[tuple[str, str, str]]:
+    """``(a, b, family)`` of every comparison made over training seeds (b - a).
+
+    ``analyze.primary`` when one of its sides is trained per seed (family ``primary``); then
+    every other trained predictor ``c`` against both sides, ``(a, c)`` and ``(c, b)`` (family
+    ``secondary``, Holm-adjusted within it): is it better than the "before", and does the
+    "after" beat it? Only predictors with predictions; references are never tested.
+    """
+    a, b = params.primary
+    present = [n for n in catalogue.seeded_names() if runs_of(n, predictions)]
+    tested = [n for n in present if not catalogue.is_reference(n)]
+    both = all(runs_of(n, predictions) for n in (a, b))
+    out = [(a, b, "primary")] if both and (a in present or b in present) else []
+    for other in tested:
+        if other in (a, b):
+            continue
+        out += [
+            (x, y, "secondary")
+            for x, y in ((a, other), (other, b))
+            if runs_of(x, predictions) and runs_of(y, predictions)
+        ]
+    return out
+
+
+def _correct_by_seed(name: str, predictions: dict[str, pd.DataFrame], y: np.ndarray) -> np.ndarray:
+    """``(S, n)`` (one row if ``name`` is not seeded): each run right or wrong on each bio."""
+    runs = sorted(runs_of(name, predictions), key=lambda r: paths.split_run(r)[1] or 0)
+    return np.stack([predictions[r]["pred"].to_numpy(np.int64) == y for r in runs])
+
+
+def _seed_pairs(a: str, b: str, predictions: dict[str, pd.DataFrame]) -> list[frozenset[str]]:
+    """The per-seed pairs of runs of ``a`` and ``b`` (a model without seeds pairs every run)."""
+    runs_a, runs_b = runs_of(a, predictions), runs_of(b, predictions)
+    seed_of = {r: paths.split_run(r)[1] for r in (*runs_a, *runs_b)}
+    return [
+        frozenset((ra, rb))
+        for ra in runs_a
+        for rb in runs_b
+        if seed_of[ra] is None or seed_of[rb] is None or seed_of[ra] == seed_of[rb]
+    ]
+
+
 def procedure_table(
     y: np.ndarray,
     predictions: dict[str, pd.DataFrame],
-    primary: list[tuple[str, str]],
     pairs: pd.DataFrame,
     params: AnalyzeParams,
     seed: int,
 ) -> pd.DataFrame:
-    """The primary comparison as a procedure: mean over seeds, Multi-Bootstrap, seed count.
+    """The comparisons over training seeds (:func:`procedure_comparisons`): Multi-Bootstrap.
 
-    One row when the second side of ``analyze.primary`` (b, in b - a) is seeded and the first
-    is not, else empty. With one seed
-    the interval, p-value and decision are the paired comparison's (exact McNemar).
+    Each row: the mean over seeds of the accuracy difference b - a on the same test bios, its
+    Multi-Bootstrap interval and p-value (seeds and bios resampled jointly; two trained
+    procedures paired by seed), and how many seeds are significant alone. The primary row is
+    tested alone at alpha = 1 - confidence (with one seed: exact McNemar, as the pair);
+    secondary rows are Holm-adjusted within their family, their intervals at the level Holm
+    stopped at, so each interval excludes 0 exactly when its row is significant.
     """
     columns = list(paths.ANALYSIS_COLUMNS["procedure"])
-    a, b = params.primary
-    runs = [pair[1] for pair in primary]
-    if (
-        not primary
-        or any(paths.split_run(r) == (b, None) for r in runs)
-        or len(set(p[0] for p in primary)) != 1
-    ):
-        return pd.DataFrame(columns=columns)  # b is not seeded (or a is too): no procedure
-    correct = np.stack([predictions[r]["pred"].to_numpy(np.int64) == y for r in runs])
-    base = predictions[a]["pred"].to_numpy(np.int64) == y
+    comparisons = procedure_comparisons(predictions, params)
+    if not comparisons:
+        return pd.DataFrame(columns=columns)
+    alpha = 1 - params.confidence
+    rows = []
+    for a, b, family in comparisons:
+        rows.append(_procedure_row(y, predictions, pairs, params, seed, (a, b, family)))
+    frame = pd.DataFrame(rows)
+    secondary = frame["family"] == "secondary"
+    if secondary.any():
+        adjusted, rejected, level = holm_level(frame.loc[secondary, "p_value"], alpha)
+        frame.loc[secondary, "p_adjusted"] = adjusted
+        frame.loc[secondary, "significant"] = rejected
+        frame.loc[secondary, "ci_level"] = 1 - level
+        for index in frame.index[secondary]:
+            row = frame.loc[index]
+            boot = multibootstrap.procedure_difference(
+                correct=_correct_by_seed(row["predictor_b"], predictions, y),
+                baseline_correct=_correct_by_seed(row["predictor_a"], predictions, y),
+                resamples=params.bootstrap_resamples,
+                seed=seed,
+                confidence=1 - level,
+            )
+            frame.loc[index, ["diff_ci_low", "diff_ci_high"]] = [boot.ci_low, boot.ci_high]
+    frame["significant"] = frame["significant"].astype(bool)
+    for index, row in frame.iterrows():
+        labels = {name: catalogue.label(name) for name in (row["predictor_a"], row["predictor_b"])}
+        seeded = tuple(bool(catalogue.spec(n) and catalogue.spec(n).seeded) for n in labels)
+        frame.loc[index, "verdict"] = procedure_verdict(row, labels, alpha, seeded)
+        frame.loc[index, "variance_verdict"] = variance_split_sentence(row)
+    return frame[columns]
+
+
+def _procedure_row(
+    y: np.ndarray,
+    predictions: dict[str, pd.DataFrame],
+    pairs: pd.DataFrame,
+    params: AnalyzeParams,
+    seed: int,
+    comparison: tuple[str, str, str],
+) -> dict[str, Any]:
+    """One comparison over seeds at ``analyze.confidence`` (Holm comes after, for the family)."""
+    a, b, family = comparison
+    correct, base = _correct_by_seed(b, predictions, y), _correct_by_seed(a, predictions, y)
     boot = multibootstrap.procedure_difference(
         correct=correct,
         baseline_correct=base,
@@ -465,12 +545,19 @@ def procedure_table(
         seed=seed,
         confidence=params.confidence,
     )
-    rows = pairs[pairs["family"] == "primary"]
     alpha = 1 - params.confidence
+    matched = set(_seed_pairs(a, b, predictions))
+    per_seed = pairs[
+        [
+            frozenset(p) in matched
+            for p in zip(pairs["predictor_a"], pairs["predictor_b"], strict=True)
+        ]
+    ]
     row = {
         "predictor_a": a,
         "predictor_b": b,
-        "n_seeds": len(runs),
+        "family": family,
+        "n_seeds": max(len(correct), len(base)),
         "n_bios": len(y),
         "resamples": params.bootstrap_resamples,
         "acc_a": float(base.mean()),
@@ -480,26 +567,25 @@ def procedure_table(
         "diff_ci_high": boot.ci_high,
         "ci_level": params.confidence,
         "p_value": boot.p_value,
+        "p_adjusted": boot.p_value,
         "significant": bool(boot.p_value < alpha),
         "sd_joint": boot.sd_joint,
         "sd_seeds": boot.sd_seeds,
         "sd_bios": boot.sd_bios,
         "seed_share": boot.seed_share,
-        "seeds_significant": int(rows["significant"].astype(bool).sum()),
-        "pair_verdict": rows["verdict"].iloc[0],
+        "seeds_significant": int(per_seed["significant"].astype(bool).sum()),
+        "pair_verdict": per_seed["verdict"].iloc[0] if len(per_seed) else "",
     }
-    if len(runs) == 1:  # the paired comparison of one adapter: exact McNemar decides
-        one = rows.iloc[0]
+    if family == "primary" and row["n_seeds"] == 1 and len(per_seed):
+        one = per_seed.iloc[0]  # the paired comparison of one run: exact McNemar decides
         row.update(
             diff_ci_low=one["diff_ci_low"],
             diff_ci_high=one["diff_ci_high"],
             p_value=one["p_value"],
+            p_adjusted=one["p_value"],
             significant=bool(one["significant"]),
         )
-    labels = {name: catalogue.label(name) for name in (a, b)}
-    row["verdict"] = procedure_verdict(row, labels, alpha, params.confidence)
-    row["variance_verdict"] = variance_split_sentence(row)
-    return pd.DataFrame([row])[columns]
+    return row
 
 
 def seeds_table(overall: pd.DataFrame) -> pd.DataFrame:

@@ -228,8 +228,8 @@ def model_description(info: Mapping[str, Any]) -> str:
         shape.append(f"width {info['n_embd']}")
     if info.get("parameters"):
         shape.append(f"{_count(int(info['parameters']))} parameters")
-    if info.get("lora_r"):
-        shape.append(f"LoRA rank {info['lora_r']}")
+    if info.get("trainable_params"):
+        shape.append(f"{_count(int(info['trainable_params']))} of them trained")
     return f"{what} ({', '.join(shape)})" if shape else what
 
 
@@ -289,51 +289,68 @@ def probe_verdict(
     return sentence[0].upper() + sentence[1:] + f" ({level} Wilson intervals)."
 
 
-def seeds_count_phrase(significant: int, n_seeds: int) -> str:
-    """``significant in 3 of 3 seeds`` (the per-seed exact McNemar tests, Holm across seeds)."""
+def seeds_count_phrase(significant: int, n_seeds: int, family: str = "primary") -> str:
+    """``significant in 3 of 3 seeds``, with the family the per-seed tests were adjusted in.
+
+    The primary pair's per-seed exact McNemar tests are Holm-adjusted across the seeds; any
+    other pair's are in the secondary family of pairs, Holm-adjusted within it.
+    """
+    across = "Holm across seeds" if family == "primary" else "Holm in the secondary family"
     return (
         f"significant in {significant} of {n_seeds} seed{'s' if n_seeds != 1 else ''} "
-        "(exact McNemar per seed, Holm across seeds)"
+        f"(exact McNemar per seed, {across})"
     )
 
 
 def procedure_verdict(
-    row: Mapping[str, Any], labels: Mapping[str, str], alpha: float, confidence: float
+    row: Mapping[str, Any],
+    labels: Mapping[str, str],
+    alpha: float,
+    seeded: tuple[bool, bool] = (False, True),
 ) -> str:
-    """The primary comparison as a procedure: the Multi-Bootstrap figure, then the seed count.
+    """A comparison over training seeds: the Multi-Bootstrap figure, then the seed count.
 
-    With one seed: the paired comparison of that one adapter, and that seed variance was not
-    measured.
+    With one seed: the paired comparison of that one run (primary: its exact McNemar), and that
+    seed variance was not measured. ``seeded``: whether a and b are trained per seed (a seeded
+    side's accuracy is a mean over its runs). A secondary row quotes its Holm-adjusted p-value
+    and its interval at the level Holm stopped at (``ci_level``).
 
-    ``row``: a procedure.csv row (predictor_a, predictor_b, n_seeds, acc_a, acc_b_mean,
-    acc_diff = mean over seeds of acc_b - acc_a, diff_ci_low, diff_ci_high, p_value,
-    significant, seeds_significant, sd_seeds, sd_bios, seed_share, pair_verdict).
+    ``row``: a procedure.csv row (predictor_a, predictor_b, family, n_seeds, acc_a, acc_b_mean,
+    acc_diff = mean over seeds of acc_b - acc_a, diff_ci_low, diff_ci_high, ci_level, p_value,
+    p_adjusted, significant, seeds_significant, sd_seeds, sd_bios, seed_share, pair_verdict).
     """
     a, b, n = row["predictor_a"], row["predictor_b"], int(row["n_seeds"])
-    if n == 1:
+    family = row.get("family", "primary")
+    primary = family == "primary"
+    if n == 1 and primary:
         return (
             f"{row['pair_verdict']} Seed variance was not measured: one training seed "
-            "(seeds.train), so this is one adapter, not the fine-tuning procedure."
+            "(seeds.train), so this is one trained run, not the fine-tuning procedure."
         )
     diff, low, high = row["acc_diff"], row["diff_ci_low"], row["diff_ci_high"]
-    level = fmt_level(confidence)
+    level = fmt_level(float(row["ci_level"]))
+    p = fmt_p(row["p_value"]) if primary else f"Holm-adjusted {fmt_p(row['p_adjusted'])}"
+    where = "" if primary else " in the secondary family of comparisons over seeds"
     interval = (
         f"{level} Multi-Bootstrap CI {_points(low)} to {_points(high)} points over seeds and "
-        f"test bios; bootstrap {fmt_p(row['p_value'])} at the {fmt_level(alpha)} level"
+        f"test bios; bootstrap {p} at the {fmt_level(alpha)} level{where}"
     )
-    count = seeds_count_phrase(int(row["seeds_significant"]), n)
+    count = seeds_count_phrase(int(row["seeds_significant"]), n, family)
+    over = "averaged over seeds"
+    acc_b = f"{b} {100 * row['acc_b_mean']:.1f}%{' ' + over if seeded[1] else ''}"
+    acc_a = f"{a} {100 * row['acc_a']:.1f}%{' ' + over if seeded[0] else ''}"
+    seeds = f"Over {n} training seed{'s' if n != 1 else ''}"
     if row["significant"]:
         better, worse = (b, a) if diff > 0 else (a, b)
         return (
-            f"Over {n} training seeds, {_name(better, labels)} is more accurate than "
-            f"{_name(worse, labels)}: by {_points(abs(diff))} percentage points on average "
-            f"({b} {100 * row['acc_b_mean']:.1f}% averaged over seeds against {a} "
-            f"{100 * row['acc_a']:.1f}%; {interval}); {count}."
+            f"{seeds}, {_name(better, labels)} is more accurate than {_name(worse, labels)}: "
+            f"by {_points(abs(diff))} percentage points on average ({acc_b} against {acc_a}; "
+            f"{interval}); {count}."
         )
     return (
-        f"Over {n} training seeds, no significant difference in accuracy between "
-        f"{_name(a, labels)} and {_name(b, labels)}: {b} minus {a} {100 * diff:+.1f} percentage "
-        f"points on average ({interval}; the interval includes 0); {count}."
+        f"{seeds}, no significant difference in accuracy between {_name(a, labels)} and "
+        f"{_name(b, labels)}: {b} minus {a} {100 * diff:+.1f} percentage points on average "
+        f"({acc_b} against {acc_a}; {interval}; the interval includes 0); {count}."
     )
 
 
@@ -403,7 +420,8 @@ def toy_model_notice(models: Mapping[str, Mapping[str, Any]]) -> str | None:
     names = ", ".join(toys)
     return (
         f"TOY MODEL: {names} {'start' if len(toys) > 1 else 'starts'} from the "
-        f"{model_description({k: v for k, v in info.items() if k != 'lora_r'})}, made to try "
-        "the pipeline offline in minutes. Their scores show that the code runs, not how GPT-2 "
-        "or any real model behaves; the real study (params.yaml at the repo root) uses GPT-2."
+        f"{model_description({k: v for k, v in info.items() if k != 'trainable_params'})}, "
+        "made to try the pipeline offline in minutes. Their scores show that the code runs, not "
+        "how GPT-2 or any real model behaves; the real study (params.yaml at the repo root) uses "
+        "GPT-2."
     )

@@ -93,32 +93,43 @@ def write_params(study: Path, sizes: dict[str, int], args: argparse.Namespace) -
     params["model"].update(source="local", path=str(study / "gpt2"))
     params["probe"]["max_bios"] = sizes["probes"]
     params["lora"]["epochs"] = args.epochs
+    params["seeds"]["train"] = params["seeds"]["train"][:1]  # one run per trained predictor
     params["predict"]["device"] = args.device
     (study / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
-def stages() -> list[list[str]]:
-    """Every stage's command, in dvc.yaml's order (model predictors and baselines by catalogue)."""
+def stages(seed: int) -> list[list[str]]:
+    """Every stage's command, in dvc.yaml's order (model predictors and baselines by catalogue).
+
+    ``seed``: the one training seed each trained predictor is run with.
+    """
     from pipeline.lib import catalogue
 
-    models, baselines = catalogue.names("model"), catalogue.names("baseline")
+    baselines = catalogue.names("baseline")
+    trained = catalogue.seeded_names()
+    models = [
+        [name, *(["--seed", str(seed)] if name in trained else [])]
+        for name in catalogue.names("model")
+    ]
     return [
         ["pipeline.prepare"],
         ["pipeline.base_model"],
-        ["pipeline.train"],
-        *(["pipeline.predict", name] for name in models),
+        *(["pipeline.train", name, str(seed)] for name in trained),
+        *(["pipeline.predict", *model] for model in models),
         ["pipeline.probe"],
-        *(["pipeline.predict", name, "--on", "probes"] for name in models),
+        *(["pipeline.predict", *model, "--on", "probes"] for model in models),
         *(["pipeline.baselines", name] for name in baselines),
         ["analysis.analyze"],
     ]
 
 
-def training_summary(study: Path) -> str:
-    """Training throughput from the train stage's run log (the loop, without start-up)."""
+def training_summary(study: Path, seed: int) -> str:
+    """LoRA training throughput from its train stage's run log (the loop, without start-up)."""
     import json
 
-    record = json.loads((study / "runs/train.json").read_text())
+    from pipeline.lib import paths
+
+    record = json.loads((study / paths.run_log_path(paths.train_stage("lora", seed))).read_text())
     seconds, steps = record["loop_seconds"], record["steps"]
     bios = record["train_bios"] * record["epochs"]
     return (
@@ -155,7 +166,8 @@ def main() -> None:
     path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     env = {**os.environ, "PYTHONPATH": path, "TQDM_MININTERVAL": "30"}
     rows = []
-    for command in stages():
+    seed = yaml.safe_load((study / "params.yaml").read_text())["seeds"]["train"][0]
+    for command in stages(seed):
         name = " ".join(command[1:]).replace(" --on ", "@") or command[0].split(".")[-1]
         began = time.perf_counter()
         result = subprocess.run(
@@ -170,13 +182,12 @@ def main() -> None:
             raise SystemExit(1)
     total = sum(seconds for _, seconds in rows)
     print(f"{'whole study':<40} {total:8.1f} s")
-    print(training_summary(study))
+    print(training_summary(study, seed))
     if args.save is not None:  # the small records, never the models or predictions
         args.save.mkdir(parents=True, exist_ok=True)
         for record in (
             "runs",
-            "results/lora/metrics.json",
-            "results/lora/history.csv",
+            "results/training",  # every trained run's metrics.json and history.csv
             "results/analysis/report.md",
             "results/metrics.json",
         ):

@@ -48,7 +48,8 @@ from pipeline.lib.lora_model import (
     trainable_parameter_count,
 )
 from pipeline.lib.model_loading import fuse_gelu
-from pipeline.lib.params import LoraParams, parse_key, read_params
+from pipeline.lib.params import parse_key, read_params
+from pipeline.lib.predictor_settings import LoraParams
 from pipeline.lib.runtime import avoid_per_shape_attention
 from pipeline.lib.train_data import length_grouped_sampler
 

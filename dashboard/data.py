@@ -49,7 +49,7 @@ TABLES: dict[str, tuple[Path, tuple[str, ...]]] = {
 }
 METRIC_NAMES = tuple(spec.name for spec in METRIC_SPECS)
 # How the Experiments page prefixes each DVC metrics file's keys.
-# A training seed's results/lora/seed_<n>/metrics.json gets "train.seed_<n>.".
+# A trained run's results/training/<name>/seed_<n>/metrics.json gets "train.<name>.seed_<n>.".
 METRIC_SCOPES = {METRICS.as_posix(): ""}
 
 
@@ -307,6 +307,21 @@ def _contract_problem(rel: Path, value: Any, adapter: TypeAdapter | _MetricsAdap
     return None
 
 
+def primary_procedure(procedure: Loaded) -> pd.Series | None:
+    """procedure.csv's primary row (analyze.primary over seeds), or None if it has none."""
+    if not procedure.ok:
+        return None
+    rows = procedure.value[procedure.value["family"] == "primary"]
+    return rows.iloc[0] if not rows.empty else None
+
+
+def other_procedures(procedure: Loaded) -> pd.DataFrame:
+    """procedure.csv's secondary rows: other trained predictors against the primary's sides."""
+    if not procedure.ok:
+        return pd.DataFrame()
+    return procedure.value[procedure.value["family"] == "secondary"]
+
+
 def metrics(study: Path) -> Loaded:
     """``results/metrics.json``: the headline numbers (numbers per predictor, and primary)."""
     loaded = _load(study, "metrics", METRICS, _read_json)
@@ -348,25 +363,25 @@ def report(study: Path) -> Loaded:
     return Loaded("report", path, value=text)
 
 
-def training_seeds(study: Path) -> list[int]:
-    """The training seeds whose LoRA run has results in the study (``results/lora/seed_<n>/``)."""
-    folder = study / paths.LORA_RESULTS_DIR
+def training_seeds(study: Path, predictor: str) -> list[int]:
+    """The seeds whose run of ``predictor`` has results (``results/training/<name>/seed_<n>/``)."""
+    folder = study / paths.trained_results_dir(predictor)
     found = [p.name.removeprefix("seed_") for p in folder.glob("seed_*") if p.is_dir()]
     return sorted(int(s) for s in found if s.isdigit())
 
 
-def history(study: Path, seed: int) -> Loaded:
-    """One seed's LoRA training curve: ``results/lora/seed_<n>/history.csv``."""
-    rel = paths.lora_history(seed)
-    loaded = _load(study, "history", rel, _read_csv, paths.LORA_HISTORY_COLUMNS)
+def history(study: Path, predictor: str, seed: int) -> Loaded:
+    """One run's training curve: ``results/training/<name>/seed_<n>/history.csv``."""
+    rel = paths.train_history(predictor, seed)
+    loaded = _load(study, "history", rel, _read_csv, paths.HISTORY_COLUMNS)
     if loaded.ok and loaded.value.empty:
         return Loaded("history", loaded.path, problem=f"`{rel}` has no rows")
     return loaded
 
 
-def train_metrics(study: Path, seed: int) -> Loaded:
-    """One seed's dev metrics: ``results/lora/seed_<n>/metrics.json`` (best_step, dev accuracy)."""
-    rel = paths.lora_metrics(seed)
+def train_metrics(study: Path, predictor: str, seed: int) -> Loaded:
+    """One run's dev metrics: ``results/training/<name>/seed_<n>/metrics.json`` (best_step...)."""
+    rel = paths.train_metrics(predictor, seed)
     loaded = _load(study, "train metrics", rel, _read_json)
     if loaded.ok and not isinstance(loaded.value, dict):
         return Loaded("train metrics", loaded.path, problem=f"`{rel}` is not an object")
@@ -502,8 +517,9 @@ def _record(entry: dict[str, Any], kind: str, state: str | None) -> dict[str, An
                 record[f"param:{key}"] = value
     for file, content in sorted((data.get("metrics") or {}).items()):
         default = f"{Path(file).parent.name}."
-        if Path(file).parent.parent.as_posix().endswith(paths.LORA_RESULTS_DIR.as_posix()):
-            default = f"train.{default}"
+        run = Path(file).parent.parent  # results/training/<name> for a trained run's metrics
+        if run.parent.as_posix().endswith(paths.TRAINED_RESULTS_DIR.as_posix()):
+            default = f"train.{run.name}.{default}"
         scope = METRIC_SCOPES.get(file, default)
         for key, value in _flatten(content.get("data") or {}).items():
             record[f"metric:{scope}{key}"] = value
@@ -518,13 +534,14 @@ def _plots_diff(root: str, revs: tuple[str, ...], target: str) -> list[dict[str,
     return [value for entry in entries for value in entry["content"]["data"]["values"]]
 
 
-def experiment_histories(study: Path, revs: Sequence[str], seed: int) -> Loaded:
-    """One seed's training curve at each revision or experiment in ``revs`` (a ``rev`` column)."""
+def experiment_histories(study: Path, revs: Sequence[str], predictor: str, seed: int) -> Loaded:
+    """One run's training curve at each revision or experiment in ``revs`` (a ``rev`` column)."""
     root = dvc_root(study)
     if root is None or not revs:
         return Loaded("histories", study, problem="no DVC study or no revision chosen")
     try:
-        values = _plots_diff(str(root), tuple(revs), paths.lora_history(seed).as_posix())
+        target = paths.train_history(predictor, seed).as_posix()
+        values = _plots_diff(str(root), tuple(revs), target)
     except (RuntimeError, OSError, subprocess.TimeoutExpired, json.JSONDecodeError) as err:
         return Loaded("histories", study, problem=f"DVC could not read the curves: {err}")
     frame = pd.DataFrame(values)

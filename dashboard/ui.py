@@ -25,7 +25,7 @@ PAGES = (
     ("significance", "Significance", ":material/balance:", "every pairwise test"),
     ("seeds", "Seeds", ":material/grain:", "the procedure over training seeds"),
     ("calibration", "Calibration", ":material/show_chart:", "reliability diagrams"),
-    ("training", "Training", ":material/trending_up:", "every seed's LoRA training curve"),
+    ("training", "Training", ":material/trending_up:", "every trained run's training curve"),
     ("probes", "Probes", ":material/swap_horiz:", "swapped and removed gendered words"),
     ("examples", "Examples", ":material/article:", "read the bios and predictions"),
     ("try_bio", "Try a bio", ":material/edit_note:", "score a bio you type (runs the models)"),
@@ -62,9 +62,9 @@ def labels(study_dir: Path) -> dict[str, str]:
 def default_predictor(options: Sequence[str], study_dir: Path) -> int:
     """Index of the predictor a page opens on: the second of ``analyze.primary``.
 
-    That is the study's declared "after" (LoRA in the shipped studies), its first training seed's
-    run when it has several (each option names its seed); the first option when the analysis
-    names no primary comparison or its predictor is not among ``options``.
+    That is the study's declared "after" (a trained predictor in the shipped studies), its first
+    training seed's run when it has several (each option names its seed); the first option when
+    the analysis names no primary comparison or its predictor is not among ``options``.
     """
     loaded = data.summary(study_dir)
     primary = (loaded.value["settings"].get("primary") or []) if loaded.ok else []

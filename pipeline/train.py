@@ -1,36 +1,39 @@
-"""``train`` stage: fine-tune GPT-2 with a LoRA adapter to predict a bio's gender.
+"""``train`` stage: one training seed's run of a trained predictor (``lora``, ``head_only``).
 
 ``GPT2ForSequenceClassification`` (two labels: ``gender_id``, 0 male, 1 female) on the base model
-of the study (``models/base``), with a peft LoRA adapter on the layers in ``lora.target_modules``;
-the classification head (``score``) is trained in full and saved with the adapter. The work is
-:func:`pipeline.lib.lora_training.train_lora`; this module is the stage around it: the params,
-the seed argument, the checks before writing, the writes.
+of the study (``models/base``), built by the predictor's recipe (:mod:`pipeline.lib.trainers`):
+``lora`` adds a peft LoRA adapter on the layers in ``lora.target_modules`` and trains it with
+the classification head (``score``); ``head_only`` freezes the base and trains the head alone.
+The training is :func:`pipeline.lib.classifier_training.train_classifier`, the same for every
+recipe; this module is the stage around it: the params, the arguments, the checks before
+writing, the writes. Below, ``<name>`` is the predictor and its params section.
 
-- **Model selection on dev only**: every ``lora.eval_steps`` optimizer steps the model is scored
-  on ``data/splits/dev.parquet``; the best step by ``lora.metric_for_best_model`` is kept
-  (optionally stopping after ``lora.early_stopping_patience`` evaluations without a gain). The
-  test split is never read.
-- **Resume**: every ``lora.checkpoint_steps`` steps a checkpoint goes to
-  ``checkpoints/lora/<fingerprint>/``, a folder DVC does not manage (so ``dvc repro`` does not
+- **Model selection on dev only**: every ``<name>.eval_steps`` optimizer steps the model is
+  scored on ``data/splits/dev.parquet``; the best step by ``<name>.metric_for_best_model`` is
+  kept (optionally stopping after ``<name>.early_stopping_patience`` evaluations without a
+  gain). The test split is never read.
+- **Resume**: every ``<name>.checkpoint_steps`` steps a checkpoint goes to
+  ``checkpoints/<name>/<fingerprint>/``, a folder DVC does not manage (so ``dvc repro`` does not
   delete it before rerunning the stage; :mod:`pipeline.lib.checkpoints`). A run killed at any
-  moment and started again ends with the same adapter, ``metrics.json`` and ``history.csv`` as an
-  uninterrupted one. A finished run removes its checkpoints.
+  moment and started again ends with the same weights, ``metrics.json`` and ``history.csv`` as
+  an uninterrupted one. A finished run removes its checkpoints.
 - **Fails safe**: a non-finite loss, gradient, dev score or weight stops the run with one line
   before anything is written (:mod:`pipeline.lib.divergence`).
 - **Device**: decided once by :func:`pipeline.lib.runtime.make_runtime`: CUDA with bfloat16
   autocast when present, CPU float32 otherwise; unchanged under ``torchrun --nproc_per_node=N``
   (DDP), where rank 0 writes.
 
-One run per training seed: the seed is the command's argument, one of ``seeds.train`` (dvc.yaml's
-``train`` stage runs ``foreach`` seed, as ``train@<seed>``; the stage does not depend on the whole
-list, so adding a seed trains that seed only). Writes, atomically, ``models/lora/seed_<n>/``
-(adapter safetensors with the head, adapter config, tokenizer, ``metadata.json``),
-``results/lora/seed_<n>/history.csv`` (DVC plot) and ``results/lora/seed_<n>/metrics.json`` (DVC
-metrics); identical runs write identical bytes. The wall time and whether the run resumed go to
-``runs/train@<n>.json``.
+One run per trained predictor and training seed: both are the command's arguments, the seed
+one of ``seeds.train`` (dvc.yaml's ``train`` stage runs over the catalogue's ``trained`` x
+``seeds.train``, as ``train@<name>-<seed>``; the stage does not depend on the whole list, so
+adding a seed trains that seed only). Writes, atomically, ``models/<name>/seed_<n>/`` (the
+trained weights as the recipe saves them, tokenizer, ``metadata.json``),
+``results/<name>/seed_<n>/history.csv`` (DVC plot) and ``results/<name>/seed_<n>/metrics.json``
+(DVC metrics); identical runs write identical bytes. The wall time and whether the run resumed
+go to ``runs/train@<name>-<n>.json``.
 
-Params: ``lora``. Run from a study directory: ``python -m pipeline.train 1234`` or
-``torchrun --nproc_per_node=2 -m pipeline.train 1234``.
+Params: ``<name>``. Run from a study directory: ``python -m pipeline.train lora 1234`` or
+``torchrun --nproc_per_node=2 -m pipeline.train lora 1234``.
 """
 
 from __future__ import annotations
@@ -47,72 +50,87 @@ import torch
 
 from pipeline.lib import paths
 from pipeline.lib.checkpoints import checkpoint_fingerprint, remove_checkpoints
+from pipeline.lib.classifier_training import TrainResult, train_classifier
 from pipeline.lib.divergence import check_finite_result
 from pipeline.lib.errors import SuiteError, run_main
 from pipeline.lib.io import atomic_dir, write_json, write_text
-from pipeline.lib.lora_training import TrainResult, train_lora
 from pipeline.lib.model_loading import (
     ADAPTER_METADATA_FILE,
     base_model_reference,
     base_model_source,
 )
-from pipeline.lib.params import MAX_SEED, LoraParams, StageParams, load_stage_params
+from pipeline.lib.params import MAX_SEED, StageParams, load_stage_params
+from pipeline.lib.predictor_settings import TrainingParams
 from pipeline.lib.provenance import run_log, run_metadata
 from pipeline.lib.runtime import Runtime, make_runtime, shutdown
 from pipeline.lib.tables import read_split
+from pipeline.lib.trainers import Recipe, get_recipe
 
 log = logging.getLogger(__name__)
 
-PARAMS = ("lora",)  # the seed is the argument (one of seeds.train): see the module docstring
+
+def params_keys(name: str) -> tuple[str, ...]:
+    """The params the run of trained predictor ``name`` reads: its recipe section ``<name>``.
+
+    The seed is an argument (one of seeds.train): see the module docstring.
+    """
+    return (name,)
 
 
-def parse_seed(argv: list[str] | None = None) -> int:
-    """The training seed from the command line: an integer in 0..2^32-1, as numpy and torch take."""
-    parser = argparse.ArgumentParser(description="Train one LoRA run.")
+def parse_run(argv: list[str] | None = None) -> tuple[str, int]:
+    """The trained predictor and the training seed (0..2^32-1, as numpy and torch take)."""
+    parser = argparse.ArgumentParser(description="Train one run of a trained predictor.")
+    parser.add_argument("predictor", help="a trained predictor of the catalogue (e.g. lora)")
     parser.add_argument("seed", help="the training seed (one of seeds.train)")
-    value = parser.parse_args(argv).seed
+    args = parser.parse_args(argv)
+    get_recipe(args.predictor)  # one line naming the trained predictors if it is not one
+    value = args.seed
     # isascii: str.isdigit also accepts digits int() refuses, such as a superscript two
     if not (value.isascii() and value.isdigit()) or int(value) > MAX_SEED:
         raise SuiteError(
             f"training seed {value!r}: expected an integer in 0..2^32-1 (0..{MAX_SEED}); "
             "use one of seeds.train"
         )
-    return int(value)
+    return args.predictor, int(value)
 
 
 def main() -> None:
-    """Read params and splits, train one seed's run, and write its adapter, history, metrics."""
-    seed = parse_seed()
-    params = load_stage_params(PARAMS)
-    lora = params["lora"]
+    """Read params and splits, train one run, and write its weights, history and metrics."""
+    name, seed = parse_run()
+    recipe = get_recipe(name)  # checked by parse_run
+    params = load_stage_params(params_keys(name))
+    settings = params[name]
     columns = ("id", "text", "gender_id")
     train = read_split(paths.split_path("train"), columns)
     dev = read_split(paths.split_path("dev"), columns)
     base = base_model_source(paths.BASE_MODEL_DIR)
     reference = base_model_reference(paths.BASE_MODEL_DIR)
     runtime = make_runtime("auto")
-    checkpoint_dir = paths.LORA_CHECKPOINTS_DIR / checkpoint_fingerprint(
-        lora, seed, paths.BASE_MODEL_DIR, runtime.world_size
+    checkpoint_dir = paths.checkpoints_dir(name) / checkpoint_fingerprint(
+        (name, settings), seed, paths.BASE_MODEL_DIR, runtime.world_size
     )
-    with run_log(f"train@{seed}") as record:
-        result = train_lora(train, dev, lora, seed, base, checkpoint_dir, runtime=runtime)
+    with run_log(paths.train_stage(name, seed)) as record:
+        result = train_classifier(
+            train, dev, recipe, settings, seed, base, checkpoint_dir, runtime=runtime
+        )
         record.update(
             resumed_from_checkpoint=result.resumed_from is not None,
             processes=runtime.world_size,
             loop_seconds=result.loop_seconds,  # timings live in the git-ignored run log only
             steps=result.global_step,
             train_bios=len(train),
-            epochs=lora.epochs,
+            epochs=settings.epochs,
         )
         if result.is_main_process:
             metrics = run_metrics(result)
-            metadata = adapter_metadata(
-                result, params, seed, len(train), base, reference["source"], runtime
+            metadata = run_metadata_file(
+                result, params, name, seed, len(train), base, reference["source"], runtime
             )
-            write_outputs(result, lora, seed, metrics, metadata)
+            write_outputs(result, recipe, settings, seed, metrics, metadata)
             remove_checkpoints(checkpoint_dir)
-            with suppress(OSError):  # only if no other run's checkpoints are left
-                paths.LORA_CHECKPOINTS_DIR.rmdir()
+            for folder in (paths.checkpoints_dir(name), paths.CHECKPOINTS_DIR):
+                with suppress(OSError):  # only if no other run's checkpoints are left
+                    folder.rmdir()
             log.info(
                 "dev accuracy %.4f at step %d (of %d)",
                 result.dev_metrics["accuracy"],
@@ -135,16 +153,17 @@ def run_metrics(result: TrainResult) -> dict[str, Any]:
     }
 
 
-def adapter_metadata(
+def run_metadata_file(
     result: TrainResult,
     params: StageParams,
+    name: str,
     seed: int,
     train_bios: int,
     base: tuple[str, str | None],
     base_source: str,
     runtime: Runtime,
 ) -> dict[str, Any]:
-    """``metadata.json`` beside the adapter: the metrics, the data, the base model, the run."""
+    """``metadata.json`` beside the weights: the metrics, the data, the base model, the run."""
     return {
         **run_metrics(result),
         "dev_bios": result.dev_metrics["n"],
@@ -155,10 +174,10 @@ def adapter_metadata(
             "revision": base[1],
             "local": Path(base[0]).exists(),
         },
-        "lora": params["lora"].model_dump(mode="json"),
+        name: params[name].model_dump(mode="json"),
         "seed": seed,
         "run": {
-            **run_metadata(f"train@{seed}", params, runtime.device_name),
+            **run_metadata(paths.train_stage(name, seed), params, runtime.device_name),
             "seeds": {"seeds.train": seed},
             "world_size": result.world_size,
         },
@@ -167,40 +186,36 @@ def adapter_metadata(
 
 def write_outputs(
     result: TrainResult,
-    lora: LoraParams,
+    recipe: Recipe,
+    settings: TrainingParams,
     seed: int,
     metrics: dict[str, Any],
     metadata: dict[str, Any],
 ) -> None:
-    """Write the adapter (with ``metadata``), ``history.csv`` and ``metrics.json``.
+    """Write the weights (with ``metadata``), ``history.csv`` and ``metrics.json``.
 
     Everything is checked and serialised BEFORE the first write, so that a diverged or failing
-    run replaces none of the previous adapter, history and metrics; the three writes that follow
+    run replaces none of the previous weights, history and metrics; the three writes that follow
     are renames of complete, finite files.
     """
-    check_finite_result(result, lora, seed)
+    name = recipe.name
+    check_finite_result(result, (name, settings), seed)
     history_text = _format_history(result.history)
     json.dumps(metrics, allow_nan=False)
     json.dumps(metadata, allow_nan=False)
-    save_adapter(result, paths.lora_dir(seed), metadata)
-    write_text(history_text, paths.lora_history(seed))
-    write_json(metrics, paths.lora_metrics(seed))
+    save_run(result, recipe, paths.trained_dir(name, seed), metadata)
+    write_text(history_text, paths.train_history(name, seed))
+    write_json(metrics, paths.train_metrics(name, seed))
 
 
-def save_adapter(result: TrainResult, out_dir: Path, metadata: dict[str, Any]) -> None:
-    """Write the adapter (with its head), tokenizer and metadata into ``out_dir`` atomically."""
+def save_run(result: TrainResult, recipe: Recipe, out_dir: Path, metadata: dict[str, Any]) -> None:
+    """Write the trained weights (the recipe's), tokenizer and metadata into ``out_dir``."""
     with atomic_dir(out_dir) as tmp:
-        result.model.save_pretrained(tmp, safe_serialization=True)
+        recipe.save(result.model, tmp)
         result.tokenizer.save_pretrained(tmp)
         (tmp / ADAPTER_METADATA_FILE).write_text(
             json.dumps(metadata, indent=2, sort_keys=True) + "\n"
         )
-        # peft keeps target_modules as a set, written in hash order (random per process).
-        config_file = tmp / "adapter_config.json"
-        config = json.loads(config_file.read_text(encoding="utf-8"))
-        if isinstance(config.get("target_modules"), list):
-            config["target_modules"] = sorted(config["target_modules"])
-        config_file.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
 
 
 def _format_history(history: pd.DataFrame) -> str:

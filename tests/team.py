@@ -19,16 +19,26 @@ from tests.conftest import (
     run_cli,
 )
 
-# The demo trains three seeds: train@<seed> and that seed's two predict stages each.
+# The demo trains three seeds of each trained predictor: train@<name>-<seed> and that run's two
+# predict stages each.
 SEEDS = yaml.safe_load((Path(__file__).parents[1] / "demo/params.yaml").read_text())["seeds"][
     "train"
 ]
 FIRST = paths.run_name("lora", SEEDS[0])  # the first seed's run, where one run is followed
 
 
-def seed_chain(seed: int) -> list[str]:
-    """The stages of one training seed's LoRA run, in the order they run."""
-    return [f"train@{seed}", f"predict_seeded@lora-{seed}", f"predict_probes_seeded@lora-{seed}"]
+def seed_chain(seed: int, predictor: str = "lora") -> list[str]:
+    """The stages of one training seed's run of a trained predictor, in the order they run."""
+    return [
+        paths.train_stage(predictor, seed),
+        f"predict_seeded@{predictor}-{seed}",
+        f"predict_probes_seeded@{predictor}-{seed}",
+    ]
+
+
+def seed_chains(seed: int) -> list[str]:
+    """The stages of one training seed: every trained predictor's run of it."""
+    return [stage for name in catalogue.seeded_names() for stage in seed_chain(seed, name)]
 
 
 UNSEEDED = [m for m in catalogue.names("model") if m not in catalogue.seeded_names()]
@@ -43,7 +53,7 @@ ALL_STAGES = {
     "analyze",
     *(f"{stage}@{m}" for m in UNSEEDED for stage in ("predict", "predict_probes")),
     *(f"baselines@{b}" for b in catalogue.names("baseline")),
-    *(stage for seed in SEEDS for stage in seed_chain(seed)),
+    *(stage for seed in SEEDS for stage in seed_chains(seed)),
 }
 # What a LoRA setting reruns: every seed's chain and the analysis (check_params: any edit).
 LORA_CHAIN = {

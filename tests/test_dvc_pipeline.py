@@ -114,7 +114,7 @@ def test_one_predict_stage_per_catalogue_model_and_one_baselines_stage_per_basel
     stages = pipelines["demo"]
     seeds = demo_params()["seeds"]["train"]
     for spec in catalogue.predictors():
-        if spec.seeded:  # one predict stage per training seed, reading that seed's adapter
+        if spec.seeded:  # one predict stage per training seed, reading that seed's weights
             for seed in seeds:
                 run = paths.run_name(spec.name, seed)
                 for stage, on, out in (
@@ -125,7 +125,7 @@ def test_one_predict_stage_per_catalogue_model_and_one_baselines_stage_per_basel
                     assert (
                         entry["cmd"] == f"python -m pipeline.predict {spec.name} --seed {seed}{on}"
                     )
-                    assert str(Path(spec.weights) / paths.seed_folder(seed)) in entry["deps"]
+                    assert str(paths.trained_dir(spec.name, seed)) in entry["deps"]
                     assert entry["outs"] == [str(out)]
         elif spec.kind == "model":
             for stage, on, out in (
@@ -146,7 +146,7 @@ def test_one_predict_stage_per_catalogue_model_and_one_baselines_stage_per_basel
     assert weights == {
         "zero_shot": str(paths.BASE_MODEL_DIR),
         "random_head": str(paths.BASE_MODEL_DIR),
-        "lora": str(paths.LORA_DIR),
+        **{name: None for name in catalogue.seeded_names()},  # one folder per seed (paths)
     }
 
 
@@ -160,17 +160,23 @@ def test_dvc_yaml_declares_the_paths_the_code_writes(pipelines):
     assert stages["base_model"]["outs"] == [str(paths.BASE_MODEL_DIR)]
     seeds = demo_params()["seeds"]["train"]
     assert len(seeds) == 3  # the demo trains three seeds
-    assert {name for name in stages if name.startswith("train")} == {f"train@{s}" for s in seeds}
-    for seed in seeds:
-        train = stages[f"train@{seed}"]
-        assert train["cmd"] == f"python -m pipeline.train {seed}"
-        assert train["outs"] == [str(paths.lora_dir(seed))]
-        assert train["metrics"] == [str(paths.lora_metrics(seed))]
-        assert train["plots"] == [str(paths.lora_history(seed))]
-        assert train["params"] == ["lora"]  # not seeds.train: adding a seed reruns no other
-        # Checkpoints must survive DVC deleting the outs of a stage it is about to rerun.
-        for declared in (*train["outs"], *train["metrics"], *train["plots"]):
-            assert not paths.LORA_CHECKPOINTS_DIR.is_relative_to(declared)
+    trained = catalogue.seeded_names()
+    assert {name for name in stages if name.startswith("train")} == {
+        paths.train_stage(name, s) for name in trained for s in seeds
+    }
+    for name in trained:
+        for seed in seeds:
+            train = stages[paths.train_stage(name, seed)]
+            assert train["cmd"] == f"python -m pipeline.train {name} {seed}"
+            assert train["outs"] == [str(paths.trained_dir(name, seed))]
+            assert train["metrics"] == [str(paths.train_metrics(name, seed))]
+            assert train["plots"] == [str(paths.train_history(name, seed))]
+            assert train["params"] == [name]  # not seeds.train: adding a seed reruns no other
+            # Checkpoints must survive DVC deleting the outs of a stage it is about to rerun.
+            for declared in (*train["outs"], *train["metrics"], *train["plots"]):
+                assert not paths.checkpoints_dir(name).is_relative_to(declared)
+    # analyze reads every run's curve: the folder holding all of them is its dependency
+    assert str(paths.TRAINED_RESULTS_DIR) in stages["analyze"]["deps"]
     assert stages["probe"]["outs"] == [str(paths.PROBES_FILE)]
     analyze = stages["analyze"]
     assert analyze["outs"] == [str(paths.ANALYSIS_DIR)]
@@ -284,8 +290,8 @@ def test_every_stage_depends_on_the_code_it_runs_and_no_stage_imports_another(pi
             assert "pipeline/catalogue.yaml" in deps, name
         assert needed & stage_modules == {module}, f"{module} imports another stage's module"
     # The predict stages read the catalogue only through the params schema, which asks it for
-    # predictor names and roles (which ``predict.<name>`` sections exist, which predictor is a
-    # reference), never labels, descriptions or weights: none of those can change a prediction,
+    # predictor names and roles (which ``predict.<name>`` and recipe sections exist, which
+    # predictor is a reference), never labels, descriptions or weights: none of those can change a prediction,
     # so adding a predictor or rewording one reruns no predict stage.
     predict = {"pipeline/predict.py"}
     seen, todo = set(), ["pipeline/predict.py"]
@@ -298,7 +304,7 @@ def test_every_stage_depends_on_the_code_it_runs_and_no_stage_imports_another(pi
     assert readers == {"pipeline/lib/params.py"}
     params_source = (REPO / "pipeline/lib/params.py").read_text()
     calls = set(re.findall(r"catalogue\.(\w+)\(", params_source))
-    assert calls <= {"names", "spec", "is_reference"}, calls
+    assert calls <= {"names", "seeded_names", "spec", "is_reference"}, calls
 
 
 def test_demo_prepare_repro_twice_second_is_noop(tmp_path):

@@ -91,8 +91,8 @@ def rank4(team) -> dict:
     demo = dora / "demo"
     before = {
         "metrics": read_json(demo / paths.ANALYSIS_METRICS),
-        "train": read_json(demo / paths.lora_metrics(SEEDS[0])),
-        "history": pd.read_csv(demo / paths.lora_history(SEEDS[0])),
+        "train": read_json(demo / paths.train_metrics("lora", SEEDS[0])),
+        "history": pd.read_csv(demo / paths.train_history("lora", SEEDS[0])),
     }
     ran = stages_run(run_cli(["dvc", "exp", "run", "-n", "rank4", "-S", "lora.r=4"], demo, dora))
     env = {**stage_env(dora), "COLUMNS": "200"}
@@ -157,7 +157,7 @@ def test_revisions_and_experiments_compare_with_their_real_values(rank4):
     accuracy = metrics[str(paths.ANALYSIS_METRICS)][f"{FIRST}.accuracy"]
     assert accuracy["old"] == before[FIRST]["accuracy"]
     assert accuracy["new"] == after[FIRST]["accuracy"]
-    history_file = paths.lora_history(SEEDS[0])
+    history_file = paths.train_history("lora", SEEDS[0])
     plots = json.loads(
         run_cli(
             ["dvc", "plots", "diff", "HEAD~1", "--json", "--targets", str(history_file)],
@@ -188,7 +188,10 @@ def test_revisions_and_experiments_compare_with_their_real_values(rank4):
     metric = f"{paths.ANALYSIS_METRICS}:{FIRST}.accuracy"
     assert head["params.yaml:lora.r"] == 4 and head[metric] == after[FIRST]["accuracy"]
     assert parent["params.yaml:lora.r"] == 8 and parent[metric] == before[FIRST]["accuracy"]
-    assert parent[f"{paths.lora_metrics(SEEDS[0])}:dev_accuracy"] == before_train["dev_accuracy"]
+    assert (
+        parent[f"{paths.train_metrics('lora', SEEDS[0])}:dev_accuracy"]
+        == before_train["dev_accuracy"]
+    )
     experiment = rows["conf90"]
     assert experiment["params.yaml:analyze.confidence"] == 0.9
     # its interval, recomputed independently from the LoRA predictions of the rank-4 commit
@@ -220,8 +223,8 @@ def test_revisions_and_experiments_compare_with_their_real_values(rank4):
     commits = frame[frame["type"] == "commit"]
     assert sorted(commits["param:lora.r"]) == [4, 8]
     assert (
-        frame.loc["main", f"metric:train.seed_{SEEDS[0]}.dev_accuracy"]
-        == read_json(demo / paths.lora_metrics(SEEDS[0]))["dev_accuracy"]
+        frame.loc["main", f"metric:train.lora.seed_{SEEDS[0]}.dev_accuracy"]
+        == read_json(demo / paths.train_metrics("lora", SEEDS[0]))["dev_accuracy"]
     )
 
 

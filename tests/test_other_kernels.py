@@ -27,7 +27,7 @@ from tests.team import (
     SEEDS,
     UNSEEDED,
     outputs,
-    seed_chain,
+    seed_chains,
 )
 
 pytestmark = pytest.mark.slow
@@ -79,7 +79,7 @@ def test_every_kind_of_stage_gives_the_same_bytes_under_other_cpu_kernels(tmp_pa
         "probe",
         *(f"{stage}@{m}" for stage in ("predict", "predict_probes") for m in UNSEEDED),
         *(f"baselines@{b}" for b in catalogue.names("baseline")),
-        *seed_chain(SEEDS[0]),
+        *seed_chains(SEEDS[0]),
         "analyze",
     ]
     # The commands DVC runs for them, in its order; run in one interpreter (tests/run_stages.py)
@@ -106,7 +106,7 @@ def test_every_kind_of_stage_gives_the_same_bytes_under_other_cpu_kernels(tmp_pa
     snapshot = Path(alice["snapshot"])
     lock = yaml.safe_load((demo / "dvc.lock").read_text())["stages"]
     for seed in SEEDS[1:]:  # the two seeds he did not train: their outputs, as Alice made them
-        for stage in seed_chain(seed):
+        for stage in seed_chains(seed):
             for out in lock[stage]["outs"]:
                 copy = shutil.copytree if (snapshot / out["path"]).is_dir() else shutil.copy2
                 (demo / out["path"]).parent.mkdir(parents=True, exist_ok=True)

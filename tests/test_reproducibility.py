@@ -34,7 +34,7 @@ from tests.team import (
     clone,
     outputs,
     read_json,
-    seed_chain,
+    seed_chains,
     set_params,
 )
 
@@ -155,10 +155,10 @@ def test_outputs_record_params_seeds_versions_and_device_but_no_time(demo_pipeli
         "predict.random_head.seed": 1234
     }
     for seed in SEEDS:
-        adapter = read_json(snapshot / paths.lora_dir(seed) / "metadata.json")
+        adapter = read_json(snapshot / paths.trained_dir("lora", seed) / "metadata.json")
         assert adapter["run"]["seeds"] == {"seeds.train": seed} and adapter["seed"] == seed
         assert "wall_seconds" not in adapter
-    config = read_json(snapshot / paths.lora_dir(SEEDS[0]) / "adapter_config.json")
+    config = read_json(snapshot / paths.trained_dir("lora", SEEDS[0]) / "adapter_config.json")
     assert config["target_modules"] == sorted(config["target_modules"])
     summary = read_json(snapshot / paths.ANALYSIS_SUMMARY)
     assert summary["run"]["seeds"] == {"seeds.bootstrap": 1234, "seeds.train": SEEDS}
@@ -208,11 +208,11 @@ def test_adding_a_seed_trains_only_that_seed_and_the_analysis_reports_it(team):
     new = max(SEEDS) + 1
     set_params(demo, {"seeds": {"train": [*SEEDS, new]}})
     out = run_cli(["dvc", "repro"], demo, hana)
-    assert stages_run(out) == {*seed_chain(new), "check_params", "analyze"}
+    assert stages_run(out) == {*seed_chains(new), "check_params", "analyze"}
     after = outputs(demo)
     for seed in SEEDS:  # the other seeds' adapters and predictions: the same bytes
         for path in (
-            paths.lora_dir(seed) / "adapter_model.safetensors",
+            paths.trained_dir("lora", seed) / "adapter_model.safetensors",
             paths.predictions_path(paths.run_name("lora", seed)),
         ):
             assert after[str(path)] == before[str(path)]

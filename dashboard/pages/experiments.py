@@ -7,6 +7,7 @@ import streamlit as st
 
 from analysis import plots
 from dashboard import data, ui
+from pipeline.lib import catalogue
 
 EXAMPLE = "dvc exp run -S lora.r=16"
 
@@ -111,18 +112,22 @@ if len(frame) >= 2:
         side[column] = [readable(v) for v in side[column]]
     ui.table(side, "experiment comparison")
     st.header("Training curves")
+    trained = catalogue.seeded_names()
+    predictor = st.selectbox(
+        "Trained predictor", trained, format_func=catalogue.label, key="exp_predictor"
+    )
     chosen = st.multiselect(
-        "Overlay the LoRA training curves of",
+        f"Overlay the training curves of {catalogue.label(predictor)} at",
         names,
         default=[first, second] if first != second else [first],
         key="exp_curves",
     )
     # Every name DVC shows is a revision it resolves: workspace, a branch, a short sha, an
     # experiment's name.
-    seeds = data.training_seeds(study)
+    seeds = data.training_seeds(study, predictor)
     if seeds:
         st.caption(f"Curves of the first training seed, {seeds[0]}, at each chosen revision.")
-    histories = data.experiment_histories(study, chosen, seeds[0] if seeds else 0)
+    histories = data.experiment_histories(study, chosen, predictor, seeds[0] if seeds else 0)
     if not histories.ok:
         st.info(f"No curves to show: {histories.problem}.")
     else:
@@ -132,7 +137,7 @@ if len(frame) >= 2:
         }
         named = frame.set_index(frame["name"].astype(str))
         best = {}
-        column = f"metric:train.seed_{seeds[0] if seeds else 0}.best_step"
+        column = f"metric:train.{predictor}.seed_{seeds[0] if seeds else 0}.best_step"
         if column in named.columns:
             for name in runs:
                 if name in named.index and pd.notna(named.loc[name, column]):

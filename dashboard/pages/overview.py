@@ -84,7 +84,7 @@ else:
     # The analysis decided (analysis/verdicts.py); this page only shows its sentences.
     primary = pairs.value[pairs.value["family"] == "primary"]
     procedure = data.table(study, "procedure")
-    row = procedure.value.iloc[0] if procedure.ok and not procedure.value.empty else None
+    row = data.primary_procedure(procedure)
     if row is not None and int(row["n_seeds"]) > 1:
         a, b, n_seeds = row["predictor_a"], row["predictor_b"], int(row["n_seeds"])
         decided = pd.notna(row["significant"]) and row["significant"]  # parsed once, in data

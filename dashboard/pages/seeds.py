@@ -1,4 +1,4 @@
-"""Seeds page: LoRA fine-tuning as a procedure, over every training seed (seeds.train).
+"""Seeds page: fine-tuning as a procedure, over every training seed (seeds.train).
 
 It shows what the analysis decided (procedure.csv, seeds.csv, seed_gaps.csv and the per-seed
 rows of overall.csv and gaps.csv); it decides nothing itself.
@@ -21,13 +21,14 @@ gaps = data.table(study, "gaps")
 ui.require(study, procedure, spread, seed_gaps, overall, gaps)
 level = ui.level(study)
 st.caption(
-    "All training seeds of the study, each its own LoRA run. The procedure-level interval is the "
+    "All training seeds of the study, each its own run of every trained predictor. The "
+    "procedure-level interval is the "
     "Multi-Bootstrap (Sellam et al., 2022): training seeds and test bios resampled jointly."
 )
-if procedure.value.empty:
+row = data.primary_procedure(procedure)
+if row is None:
     st.info("No seeded predictor in analyze.primary: nothing to show across seeds.")
     st.stop()
-row = procedure.value.iloc[0]
 significant = str(row["significant"]).lower() == "true"
 (st.success if significant else st.info)(row["verdict"])
 st.caption(row["variance_verdict"])
@@ -41,6 +42,17 @@ ui.figure(
     plots.seed_accuracy(overall.value, row, level),
     alt="Each seed's test accuracy with its interval",
 )
+others = data.other_procedures(procedure)
+if not others.empty:
+    st.header("Other trained predictors over seeds")
+    st.caption(
+        "Each other trained predictor against both sides of the primary comparison, as "
+        "procedures (Multi-Bootstrap, two trained predictors paired by seed), Holm-adjusted "
+        "together; each interval at the level Holm stopped at (ci_level)."
+    )
+    for other in others.itertuples():
+        (st.success if other.significant else st.info)(other.verdict)
+    ui.table(others, "comparisons over seeds")
 st.header("Metrics across seeds")
 ui.table(spread.value, "metrics across seeds")
 for procedure_name in seed_gaps.value["predictor"].unique():

@@ -31,7 +31,7 @@ st.caption(
 )
 
 procedure = data.table(study, "procedure")
-over_seeds = procedure.value.iloc[0] if procedure.ok and not procedure.value.empty else None
+over_seeds = data.primary_procedure(procedure)
 if over_seeds is not None and int(over_seeds["n_seeds"]) > 1:
     n_seeds = int(over_seeds["n_seeds"])
     st.header(f"Primary comparison over {n_seeds} training seeds (Multi-Bootstrap)")

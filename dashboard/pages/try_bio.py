@@ -25,7 +25,6 @@ MODEL_FILES = (
     paths.BASE_MODEL_DIR / paths.BASE_REFERENCE_FILE,
     paths.split_path("train"),
 )
-ADAPTERS = "seed_*/adapter_model.safetensors"  # every training seed's LoRA run, under LORA_DIR
 
 
 @st.cache_resource(show_spinner="Loading the study's models (once)...", max_entries=2)
@@ -41,15 +40,20 @@ st.caption(
     "Type a bio: every model of this study scores it, and the same bio with its gendered words "
     "swapped and removed (as the probe stage rewrites test bios). This is the one page of the "
     "dashboard that runs models (on CPU, loaded once); the command line does the same: "
-    '`python -m pipeline.commands.score "..."`. LoRA is shown for every training seed '
-    "(seeds.train), one row per seed: the runs of one procedure can disagree."
+    '`python -m pipeline.commands.score "..."`. A trained predictor is shown for every '
+    "training seed (seeds.train), one row per seed: the runs of one procedure can disagree."
 )
 text = st.text_area("Bio", value=EXAMPLE, height=120, key="try_bio")
 if not text.strip():
     st.info("Type a bio to score it.")
     st.stop()
-adapters = sorted((study / paths.LORA_DIR).glob(ADAPTERS))
-stamps = tuple(data.file_stamp(file) for file in [*(study / f for f in MODEL_FILES), *adapters])
+# Every trained run's files (models/<name>/seed_<n>/*): a retrained run reloads the models.
+runs = sorted(
+    file
+    for name in catalogue.seeded_names()
+    for file in (study / paths.TRAINED_DIR / name).glob("seed_*/*")
+)
+stamps = tuple(data.file_stamp(file) for file in [*(study / f for f in MODEL_FILES), *runs])
 try:
     models = scorer(str(study), stamps)
 except SuiteError as err:

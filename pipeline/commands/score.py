@@ -97,7 +97,7 @@ class BioScorer:
                     runtime,
                     base_dir=self.study / paths.BASE_MODEL_DIR,
                     seed=seed,
-                    adapter_dir=None if seed is None else self.study / paths.lora_dir(seed),
+                    run_dir=None if seed is None else self.study / paths.trained_dir(name, seed),
                 )
                 predictor = _load(name, context, seed)
                 self.max_length = params["predict.max_length"]
@@ -163,7 +163,7 @@ def _load(name: str, context: LoadContext, seed: int | None = None) -> Predictor
     try:
         return load_predictor(name, context)
     except SuiteError as err:
-        stage = f"train@{seed}" if seed is not None else "base_model"
+        stage = paths.train_stage(name, seed) if seed is not None else "base_model"
         raise SuiteError(f"{name}: {err}".rstrip(".") + f" (made by the {stage} stage)") from None
 
 

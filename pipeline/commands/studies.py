@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.verdicts import MIN_PROXY_PROFESSIONS
-from pipeline.lib import paths
+from pipeline.lib import catalogue, paths
 from pipeline.lib.errors import SuiteError, run_main
 from pipeline.lib.raw_data import (
     REQUIRED_COLUMNS,
@@ -70,7 +70,7 @@ SPLIT_CYCLE = ("train",) * 4 + ("dev",) + ("train",) * 4 + ("test",)
 TINY = "tiny"
 # For `--model tiny`, these keys take the demo's values (demo/params.yaml tunes them for the tiny
 # GPT-2); every other key keeps the real study's value (params.yaml), comments included.
-TINY_KEYS = ("model.tiny", "lora", "predict.max_length")
+TINY_KEYS = ("model.tiny", *catalogue.seeded_names(), "predict.max_length")
 # demo/params.yaml is GENERATED: the root params.yaml with these overrides (make pipelines).
 DEMO_OVERRIDES = DEMO / "params.overrides.yaml"
 DEMO_HEADER = (

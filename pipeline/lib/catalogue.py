@@ -28,8 +28,10 @@ CATALOGUE_FILE = Path(__file__).resolve().parents[1] / "catalogue.yaml"
 KINDS = {"models": "model", "trained": "model", "baselines": "baseline"}
 SEEDED_SECTION = "trained"  # models trained once per seed of seeds.train
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-_FIELDS = {"model": {"weights", "label", "description", "reference"}}
-_FIELDS["baseline"] = _FIELDS["model"] - {"weights"}
+_FIELDS = {"models": {"weights", "label", "description", "reference"}}
+_FIELDS["baselines"] = _FIELDS["models"] - {"weights"}
+# A trained model's weights are one folder per seed, models/<name>/seed_<n> (pipeline.lib.paths)
+_FIELDS["trained"] = _FIELDS["baselines"]
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ class PredictorSpec:
     label: str  # a few words, for tables and legends
     description: str  # one sentence: what it is
     reference: bool = False  # an untrained reference: shown and labelled, never tested
-    weights: str | None = None  # models only: the study folder its loader reads
+    weights: str | None = None  # untrained models only: the study folder its loader reads
     seeded: bool = False  # trained once per training seed: its runs are `<name>@seed<n>`
 
     @property
@@ -82,11 +84,11 @@ def parse_catalogue(text: str, source: str = CATALOGUE_FILE.name) -> tuple[Predi
                 raise SuiteError(f"{where}: {name!r} is declared in both sections")
             if not isinstance(entry, dict):
                 raise SuiteError(f"{where}: expected a mapping of fields")
-            unknown = sorted(set(entry) - _FIELDS[kind])
+            unknown = sorted(set(entry) - _FIELDS[section])
             if unknown:
-                allowed = ", ".join(sorted(_FIELDS[kind]))
+                allowed = ", ".join(sorted(_FIELDS[section]))
                 raise SuiteError(f"{where}: unknown field {unknown[0]!r}; allowed: {allowed}")
-            for field in ("label", "description", *(("weights",) if kind == "model" else ())):
+            for field in ("label", "description", *(("weights",) if section == "models" else ())):
                 if not isinstance(entry.get(field), str) or not entry[field].strip():
                     raise SuiteError(f"{where}: {field} must be a non-empty string")
             if not isinstance(entry.get("reference", False), bool):

@@ -1,15 +1,15 @@
 """The ``train`` stage's checkpoints: which run they belong to, when one is whole, what it adds.
 
-Every ``lora.checkpoint_steps`` optimizer steps the trainer writes a checkpoint (adapter, head,
+Every ``<name>.checkpoint_steps`` optimizer steps the trainer writes a checkpoint (adapter, head,
 optimizer, scheduler, RNG states, ``trainer_state.json``) to
-``checkpoints/lora/<fingerprint>/checkpoint-<step>/``; the suite then adds its own part
+``checkpoints/<name>/<fingerprint>/checkpoint-<step>/``; the suite then adds its own part
 (:func:`mark_complete`): the best-so-far trainable weights on dev (``best-trainable.safetensors``)
 and, written last, a marker (``suite-complete.json``) with the best step, whether training had
 ended and the train loss summed since the last log. A checkpoint without its marker was cut
 short by a kill and is never resumed (:func:`last_complete_checkpoint`).
 
-The fingerprint (:func:`checkpoint_fingerprint`) covers the ``lora`` params, the seed, the train
-and dev splits, the base model and the number of processes, so a run only resumes its own
+The fingerprint (:func:`checkpoint_fingerprint`) covers the predictor and its params, the seed,
+the train and dev splits, the base model and the number of processes, so a run only resumes its own
 checkpoints. ``checkpoints/`` is not a DVC output (DVC deletes a stage's outputs before it reruns
 the stage); a finished run removes its checkpoints (:func:`remove_checkpoints`).
 """
@@ -26,17 +26,20 @@ import torch
 
 from pipeline.lib import paths
 from pipeline.lib.io import write_json
-from pipeline.lib.params import LoraParams
+from pipeline.lib.predictor_settings import TrainingParams
 
 BEST_FILE = "best-trainable.safetensors"  # best-so-far trainable weights inside a checkpoint
 COMPLETE_FILE = "suite-complete.json"  # written last: marks a checkpoint as whole
 TRAINER_STATE_FILE = "trainer_state.json"  # transformers' TrainerState inside a checkpoint
 
 
-def checkpoint_fingerprint(lora: LoraParams, seed: int, base_dir: Path, processes: int) -> str:
-    """Identify a training run: params, seed, data, base model and world size."""
+def checkpoint_fingerprint(
+    recipe: tuple[str, TrainingParams], seed: int, base_dir: Path, processes: int
+) -> str:
+    """Identify a training run: predictor, params, seed, data, base model and world size."""
+    name, settings = recipe
     digest = hashlib.sha256()
-    digest.update(json.dumps({"lora": lora.model_dump(mode="json"), "seed": seed}).encode())
+    digest.update(json.dumps({name: settings.model_dump(mode="json"), "seed": seed}).encode())
     digest.update(f"world_size={processes}".encode())
     files = [paths.split_path("train"), paths.split_path("dev")]
     files += sorted(p for p in Path(base_dir).rglob("*") if p.is_file())

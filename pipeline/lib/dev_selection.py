@@ -1,9 +1,9 @@
 """Model selection on the dev split, and the training history it is read from.
 
-Every ``lora.eval_steps`` optimizer steps (and always at the last one) the trainer scores the
+Every ``<name>.eval_steps`` optimizer steps (and always at the last one) the trainer scores the
 model on dev. The ``DevSelection`` callback (:func:`dev_selection`) keeps a copy of the
-trainable weights of the best step by ``lora.metric_for_best_model`` (the first step that
-reached the best value), stops training after ``lora.early_stopping_patience`` evaluations
+trainable weights of the best step by ``<name>.metric_for_best_model`` (the first step that
+reached the best value), stops training after ``<name>.early_stopping_patience`` evaluations
 without a gain, and loads the best weights back at the end (``restore_best``). The best step and
 the patience count are derived from ``state.log_history``, which a checkpoint restores, so the
 best weights are the only state a checkpoint must carry for it
@@ -26,14 +26,14 @@ import torch
 
 from pipeline.lib import paths
 from pipeline.lib.checkpoints import saved_best_weights
-from pipeline.lib.params import LoraParams
+from pipeline.lib.predictor_settings import TrainingParams
 
 log = logging.getLogger(__name__)
 
 
-def dev_selection(lora: LoraParams, resume_from: str | None):
+def dev_selection(settings: TrainingParams, resume_from: str | None):
     """A :class:`DevSelection` callback, with the best weights of ``resume_from`` if any."""
-    return _dev_selection_class()(lora, resume_from)
+    return _dev_selection_class()(settings, resume_from)
 
 
 @cache
@@ -43,10 +43,10 @@ def _dev_selection_class():
     class DevSelection(TrainerCallback):
         """Keep the best weights on dev, stop early, restore the best weights at the end."""
 
-        def __init__(self, lora: LoraParams, resume_from: str | None) -> None:
-            self.key = f"eval_{lora.metric_for_best_model}"
-            self.greater_is_better = lora.metric_for_best_model == "accuracy"
-            self.patience = lora.early_stopping_patience
+        def __init__(self, settings: TrainingParams, resume_from: str | None) -> None:
+            self.key = f"eval_{settings.metric_for_best_model}"
+            self.greater_is_better = settings.metric_for_best_model == "accuracy"
+            self.patience = settings.early_stopping_patience
             self.best_step: int | None = None
             self.best_weights: dict[str, torch.Tensor] | None = None
             saved = saved_best_weights(resume_from) if resume_from is not None else None
@@ -112,6 +112,6 @@ def history_frame(log_history: list[dict[str, Any]]) -> pd.DataFrame:
             row["train_loss"] = entry["loss"]
             row["learning_rate"] = entry.get("learning_rate")
     frame = pd.DataFrame([r for r in rows.values() if "dev_accuracy" in r])
-    frame = frame.reindex(columns=list(paths.LORA_HISTORY_COLUMNS))
+    frame = frame.reindex(columns=list(paths.HISTORY_COLUMNS))
     # A final evaluation that is not also a logging step repeats an earlier row's step at most.
     return frame.drop_duplicates("step", keep="last").sort_values("step", ignore_index=True)

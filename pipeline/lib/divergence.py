@@ -23,21 +23,24 @@ import torch
 
 from pipeline.lib import paths
 from pipeline.lib.errors import SuiteError
-from pipeline.lib.params import LoraParams
+from pipeline.lib.predictor_settings import TrainingParams
+
+RecipeSettings = tuple[str, TrainingParams]  # a trained predictor's name and its settings
 
 
 class TrainedRun(Protocol):
-    """What :func:`check_finite_result` reads of a run (``lora_training.TrainResult`` has it)."""
+    """What :func:`check_finite_result` reads of a run (``classifier_training.TrainResult``)."""
 
     model: Any
     history: pd.DataFrame
     dev_metrics: dict[str, float]
 
 
-def stop_if_not_finite(value, what: str, step: int, trainer, lora: LoraParams) -> None:
+def stop_if_not_finite(value, what: str, step: int, trainer, recipe: RecipeSettings) -> None:
     """Stop training with one line if ``value`` (a loss or a gradient norm) is not finite."""
     if value is None or bool(torch.isfinite(torch.as_tensor(value)).all()):
         return
+    name, lora = recipe
     try:
         rate = float(trainer.lr_scheduler.get_last_lr()[0])
     except (AttributeError, IndexError, TypeError):
@@ -49,9 +52,9 @@ def stop_if_not_finite(value, what: str, step: int, trainer, lora: LoraParams) -
             callback.training_bar = None
     raise SuiteError(
         f"training diverged: non-finite {what} at optimizer step {step} (scheduled learning rate "
-        f"{rate:.3g}; lora.learning_rate = {lora.learning_rate:g}); nothing was written: "
-        f"{_previous_outputs(trainer.args.seed)}; lower lora.learning_rate or lora.max_grad_norm, "
-        "or check the base model"
+        f"{rate:.3g}; {name}.learning_rate = {lora.learning_rate:g}); nothing was written: "
+        f"{_previous_outputs(name, trainer.args.seed)}; lower {name}.learning_rate or "
+        f"{name}.max_grad_norm, or check the base model"
     )
 
 
@@ -68,19 +71,19 @@ def gradient_norm(model) -> torch.Tensor:
     return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
 
 
-def _previous_outputs(seed: int) -> str:
+def _previous_outputs(name: str, seed: int) -> str:
     """What a refused run left as it was, for its one line."""
     return (
-        f"{paths.lora_dir(seed)}, {paths.lora_history(seed)} and {paths.lora_metrics(seed)} are "
-        "still the previous run's"
+        f"{paths.trained_dir(name, seed)}, {paths.train_history(name, seed)} and "
+        f"{paths.train_metrics(name, seed)} are still the previous run's"
     )
 
 
-def check_finite_result(result: TrainedRun, lora: LoraParams, seed: int) -> None:
+def check_finite_result(result: TrainedRun, recipe: RecipeSettings, seed: int) -> None:
     """Stop with one line unless every number about to be written is finite.
 
     Runs before the first write, so a run that ends with NaN weights, a NaN on dev or a NaN in
-    its history replaces nothing: the previous adapter, history and metrics stay as they were.
+    its history replaces nothing: the previous weights, history and metrics stay as they were.
     (A blank train loss or learning rate in the history is a step that logged none; an infinite
     one, or any missing dev score, is divergence.)
     """
@@ -100,7 +103,9 @@ def check_finite_result(result: TrainedRun, lora: LoraParams, seed: int) -> None
             problems.append(f"trained weight {name} is not finite")
             break
     if problems:
+        name, settings = recipe
         raise SuiteError(
-            f"training diverged: {problems[0]} (lora.learning_rate = {lora.learning_rate:g}); "
-            f"nothing was written: {_previous_outputs(seed)}; lower lora.learning_rate"
+            f"training diverged: {problems[0]} ({name}.learning_rate = "
+            f"{settings.learning_rate:g}); nothing was written: {_previous_outputs(name, seed)}; "
+            f"lower {name}.learning_rate"
         )

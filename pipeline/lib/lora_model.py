@@ -18,7 +18,7 @@ import torch
 
 from pipeline.lib.errors import SuiteError
 from pipeline.lib.model_loading import build_classifier, load_tokenizer, peft_deprecation_silenced
-from pipeline.lib.params import LoraParams
+from pipeline.lib.predictor_settings import LoraParams
 from pipeline.lib.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -99,12 +99,6 @@ def lora_classifier(
     name_or_path, revision = base
     tokenizer = load_tokenizer(name_or_path, revision)
     model = build_classifier(name_or_path, revision, tokenizer)
-    n_positions = getattr(model.config, "n_positions", None)
-    if n_positions is not None and lora.max_length > n_positions:
-        raise SuiteError(
-            f"lora.max_length = {lora.max_length}: the base model reads at most {n_positions} "
-            "tokens; lower lora.max_length"
-        )
     model = attach_lora(model, lora)
     if runtime.is_cuda:
         frozen_matmuls_in_bfloat16(model)  # cast once, not at every autocast forward

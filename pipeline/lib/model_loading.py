@@ -201,6 +201,17 @@ def adapter_metadata(adapter_dir: str | Path) -> dict[str, Any]:
     return metadata
 
 
+def _trained_base(run_dir: Path) -> tuple[str, str | None]:
+    """The base model a trained run started from, as recorded in its ``metadata.json``."""
+    base = adapter_metadata(run_dir)["base"]
+    name_or_path, revision = base["name_or_path"], base["revision"]
+    if base.get("local"):
+        # Recorded relative to the study directory, which holds models/<name>/seed_<n>.
+        study = run_dir.resolve().parents[len(paths.trained_dir("name", 0).parts) - 1]
+        name_or_path = str(study / name_or_path)
+    return name_or_path, revision
+
+
 def load_lora_classifier(
     adapter_dir: str | Path, device: str | torch.device = "cpu", *, merge: bool = True
 ) -> tuple[Any, Any]:
@@ -215,12 +226,7 @@ def load_lora_classifier(
     from peft import PeftModel
 
     adapter_dir = Path(adapter_dir)
-    base = adapter_metadata(adapter_dir)["base"]
-    name_or_path, revision = base["name_or_path"], base["revision"]
-    if base.get("local"):
-        # Recorded relative to the study directory, which holds models/lora/seed_<n>.
-        study = adapter_dir.resolve().parents[len(paths.lora_dir(0).parts) - 1]
-        name_or_path = str(study / name_or_path)
+    name_or_path, revision = _trained_base(adapter_dir)
     tokenizer = load_tokenizer(str(adapter_dir))
     model = build_classifier(name_or_path, revision, tokenizer)
     with peft_deprecation_silenced():
@@ -236,6 +242,29 @@ def load_lora_classifier(
         if merge:
             model = model.merge_and_unload()
     return model.to(device).eval(), tokenizer
+
+
+HEAD_FILE = "head.safetensors"  # a head-only run's one trained tensor, score.weight
+
+
+def load_head_classifier(run_dir: str | Path) -> tuple[Any, Any]:
+    """The recorded base classifier with a trained head (``head.safetensors``): eval mode, CPU."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    run_dir = Path(run_dir)
+    name_or_path, revision = _trained_base(run_dir)
+    tokenizer = load_tokenizer(str(run_dir))
+    model = build_classifier(name_or_path, revision, tokenizer)
+    try:
+        head = load_file(str(run_dir / HEAD_FILE))
+        model.score.load_state_dict({"weight": head["score.weight"]})
+    except (OSError, KeyError, RuntimeError, SafetensorError) as err:
+        raise SuiteError(
+            f"{run_dir / HEAD_FILE}: cannot load the head ({_first_line(err)}); run the train "
+            "stage again (dvc repro train)"
+        ) from None
+    return model.eval(), tokenizer
 
 
 def describe(model: Any, reference: dict[str, Any]) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from pipeline.lib.model_loading import (
     build_classifier,
     describe,
     load_causal_lm,
+    load_head_classifier,
     load_lora_classifier,
     load_tokenizer,
 )
@@ -78,8 +79,8 @@ class LoadContext:
     params: StageParams
     runtime: Runtime
     base_dir: Path = paths.BASE_MODEL_DIR
-    seed: int | None = None  # a seeded predictor's training seed (its run)
-    adapter_dir: Path | None = None  # default: paths.lora_dir(seed)
+    seed: int | None = None  # a trained predictor's training seed (its run)
+    run_dir: Path | None = None  # a trained run's folder; default: paths.trained_dir(name, seed)
 
     @property
     def max_length(self) -> int:
@@ -89,6 +90,14 @@ class LoadContext:
     def own(self, name: str) -> Any:
         """The predictor's own params key, ``predict.<name>``."""
         return self.params[f"predict.{name}"]
+
+    def trained_run(self, name: str) -> tuple[Path, dict[str, Any], int | None]:
+        """A trained predictor's run: its folder, its ``metadata.json`` and its seed."""
+        if self.run_dir is None and self.seed is None:
+            raise SuiteError(f"{name} is trained once per seed: name the run's seed (--seed)")
+        run_dir = self.run_dir or paths.trained_dir(name, self.seed)
+        trained = adapter_metadata(run_dir)
+        return run_dir, trained, self.seed if self.seed is not None else trained.get("seed")
 
 
 Loader = Callable[[LoadContext], Predictor]
@@ -163,14 +172,10 @@ def load_random_head(ctx: LoadContext) -> Predictor:
 @loader
 def load_lora(ctx: LoadContext) -> Predictor:
     """The base model with the trained LoRA adapter and head of one seed's run."""
-    if ctx.adapter_dir is None and ctx.seed is None:
-        raise SuiteError("lora is trained once per seed: name the run's seed (--seed)")
-    adapter_dir = ctx.adapter_dir or paths.lora_dir(ctx.seed)
-    trained = adapter_metadata(adapter_dir)
+    adapter_dir, trained, seed = ctx.trained_run("lora")
     model, tokenizer = load_lora_classifier(adapter_dir, "cpu", merge=ctx.own("lora").merge_adapter)
     model = place(model, ctx.runtime)  # merged in float32, then cast
     base = trained["base"]
-    seed = ctx.seed if ctx.seed is not None else trained.get("seed")
     return Predictor(
         name=paths.run_name("lora", seed) if seed is not None else "lora",
         scorer=ClassifierScorer(model, tokenizer, ctx.max_length),
@@ -184,6 +189,26 @@ def load_lora(ctx: LoadContext) -> Predictor:
         # The folder actually read (a seed's run when only --seed names it): without it the
         # predictions would record no weights and never be found stale after a retrain.
         weights=adapter_dir,
+    )
+
+
+@loader
+def load_head_only(ctx: LoadContext) -> Predictor:
+    """The frozen base model with the classification head trained in one seed's run."""
+    run_dir, trained, seed = ctx.trained_run("head_only")
+    model, tokenizer = load_head_classifier(run_dir)
+    model = place(model, ctx.runtime)
+    base = trained["base"]
+    return Predictor(
+        name=paths.run_name("head_only", seed) if seed is not None else "head_only",
+        scorer=ClassifierScorer(model, tokenizer, ctx.max_length),
+        model=f"{_label(base['name_or_path'], base['revision'])} + trained head ({run_dir})",
+        model_info={
+            "training_seed": seed,
+            **describe(model, {**base, "source": base.get("source")}),
+            "trainable_params": trained.get("trainable_params"),
+        },
+        weights=run_dir,
     )
 
 

@@ -28,6 +28,7 @@ from pydantic import (
     Field,
     TypeAdapter,
     ValidationError,
+    create_model,
     field_validator,
     model_validator,
 )
@@ -73,8 +74,9 @@ class Seeds(Section):
 
     data: Seed  # split subsampling, the synthetic sample, the probed bios
     model: Seed  # tiny-model tokenizer and pretraining
-    # One LoRA run per seed (its initialisation, data order, dropout): each is its own train
-    # stage (train@<seed>), so adding a seed trains only that seed. At least one, no repeats.
+    # One run of each trained predictor per seed (its initialisation, data order, dropout): a train
+    # stage per trained predictor (train@<name>-<seed>), so adding a seed trains only that seed.
+    # At least one, no repeats.
     train: TrainSeeds
     bootstrap: Seed  # bootstrap resampling in the analysis
 
@@ -257,43 +259,6 @@ class PredictParams(Section):
         return _validate_own_keys(self, "predict")
 
 
-# --- lora ----------------------------------------------------------------------------------------
-
-
-class LoraParams(Section):
-    """``lora``: the adapter, the optimisation and model selection on dev."""
-
-    r: Int = Field(ge=1)  # LoRA rank
-    alpha: Float = Field(gt=0)  # scaling numerator: updates are scaled by alpha / r
-    dropout: Float = Field(ge=0, lt=1)  # dropout on the LoRA branch
-    # GPT-2's attention (c_attn) and projection (c_proj: attention output and MLP output) layers;
-    # with r 8 that is 811,008 LoRA parameters + 1,536 head = 812,544 trainable on GPT-2 124M.
-    target_modules: list[Str] = Field(min_length=1)
-    fan_in_fan_out: Bool  # GPT-2's Conv1D stores weights as (in, out)
-    # Above 1 AdamW's first steps move each weight by about the learning rate: it diverges.
-    learning_rate: Float = Field(gt=0, le=1)
-    lr_scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"]
-    warmup_ratio: Float = Field(ge=0, lt=1)  # share of the steps spent warming up
-    weight_decay: Float = Field(ge=0)
-    max_grad_norm: Float = Field(gt=0)
-    epochs: Float = Field(gt=0)  # passes over the train split (ignored if max_steps is set)
-    max_steps: Int | None = Field(ge=1)  # optimizer steps; overrides epochs
-    batch_size: Int = Field(ge=1)  # bios per device per forward pass
-    gradient_accumulation_steps: Int = Field(ge=1)  # forward passes per optimizer step
-    eval_batch_size: Int = Field(ge=1)
-    max_length: Int = Field(ge=8)  # tokens kept per bio
-    eval_steps: Int = Field(ge=1)  # score on dev every this many optimizer steps
-    metric_for_best_model: Literal["accuracy", "loss"]  # on dev
-    early_stopping_patience: Int | None = Field(ge=1)  # evaluations without a gain
-    checkpoint_steps: Int = Field(ge=1)  # resumable checkpoint every this many steps
-
-    @field_validator("target_modules")
-    @classmethod
-    def _sorted_unique(cls, modules: list[str]) -> list[str]:
-        # peft keeps them as a set: one order everywhere, whatever order the file gives.
-        return sorted(set(modules))
-
-
 # --- baselines, probe, analyze -------------------------------------------------------------------
 
 
@@ -356,19 +321,40 @@ class AnalyzeParams(Section):
         return primary
 
 
-class StudyParams(Section):
-    """A whole ``params.yaml``: every section."""
+class _FixedSections(Section):
+    """The sections every study has; :class:`StudyParams` adds one per trained predictor."""
 
     seeds: Seeds
     data: DataParams
     model: ModelParams
     predict: PredictParams
-    lora: LoraParams
     baselines: BaselinesParams
     probe: ProbeParams
     analyze: AnalyzeParams
 
 
+def _study_schema() -> type[Section]:
+    """The whole schema: the fixed sections, then ``<name>`` per trained predictor (catalogue).
+
+    A trained predictor's section holds its recipe (``lora``: rank, learning rate, dev
+    selection...), with the schema registered in :data:`pipeline.lib.predictor_settings.TRAIN`.
+    """
+    trained = catalogue.seeded_names()
+    clash = sorted(set(trained) & set(_FixedSections.model_fields))
+    if clash:
+        raise SuiteError(
+            f"{catalogue.CATALOGUE_FILE.name}: trained predictor {clash[0]!r} has the name of a "
+            "params.yaml section; rename it"
+        )
+    fields: dict[str, Any] = {
+        name: (predictor_settings.train_schema(name), ...) for name in trained
+    }
+    return create_model(
+        "StudyParams", __base__=_FixedSections, __doc__="A whole ``params.yaml``.", **fields
+    )
+
+
+StudyParams = _study_schema()
 SECTIONS = tuple(StudyParams.model_fields)
 
 

@@ -22,14 +22,18 @@ PROFILE = Path("data/profile.json")
 BASE_MODEL_DIR = Path("models/base")
 # Inside BASE_MODEL_DIR: which base model the study uses (source, name or path, revision).
 BASE_REFERENCE_FILE = "reference.json"
-# One LoRA run per training seed (seeds.train), each in its own folder, so that adding a seed
-# adds one train stage (train@<seed>) and touches no other run's outputs.
-LORA_DIR = Path("models/lora")
-LORA_RESULTS_DIR = Path("results/lora")
+# A trained predictor (pipeline/catalogue.yaml's `trained`) has one run per training seed
+# (seeds.train), each in its own folder, so that adding a seed adds one train stage
+# (train@<name>-<seed>) and touches no other run's outputs: its weights in
+# models/<name>/seed_<n>/, its training curve and dev scores in results/training/<name>/seed_<n>/
+# (one folder for every trained predictor: the analyze stage depends on it whole).
+TRAINED_DIR = Path("models")
+TRAINED_RESULTS_DIR = Path("results/training")
 # Resumable training checkpoints: NOT a DVC out (DVC deletes a stage's outs before running it,
-# which would throw the checkpoints away); one subfolder per run fingerprint, removed on success.
-LORA_CHECKPOINTS_DIR = Path("checkpoints/lora")
-LORA_HISTORY_COLUMNS = ("step", "epoch", "train_loss", "dev_accuracy", "dev_loss", "learning_rate")
+# which would throw the checkpoints away); checkpoints/<name>/<run fingerprint>/, removed on
+# success.
+CHECKPOINTS_DIR = Path("checkpoints")
+HISTORY_COLUMNS = ("step", "epoch", "train_loss", "dev_accuracy", "dev_loss", "learning_rate")
 
 
 def seed_folder(seed: int) -> str:
@@ -37,19 +41,34 @@ def seed_folder(seed: int) -> str:
     return f"seed_{seed}"
 
 
-def lora_dir(seed: int) -> Path:
-    """The adapter (and head) of the LoRA run of one training seed."""
-    return LORA_DIR / seed_folder(seed)
+def trained_dir(predictor: str, seed: int) -> Path:
+    """The weights of one seed's run of a trained predictor (``models/lora/seed_1234``)."""
+    return TRAINED_DIR / predictor / seed_folder(seed)
 
 
-def lora_history(seed: int) -> Path:
+def trained_results_dir(predictor: str) -> Path:
+    """Every run's curve and dev scores of a trained predictor (``results/training/lora``)."""
+    return TRAINED_RESULTS_DIR / predictor
+
+
+def train_history(predictor: str, seed: int) -> Path:
     """DVC plot of one run: dev metrics per evaluation step."""
-    return LORA_RESULTS_DIR / seed_folder(seed) / "history.csv"
+    return trained_results_dir(predictor) / seed_folder(seed) / "history.csv"
 
 
-def lora_metrics(seed: int) -> Path:
+def train_metrics(predictor: str, seed: int) -> Path:
     """DVC metrics of one run: final dev metrics."""
-    return LORA_RESULTS_DIR / seed_folder(seed) / "metrics.json"
+    return trained_results_dir(predictor) / seed_folder(seed) / "metrics.json"
+
+
+def train_stage(predictor: str, seed: int) -> str:
+    """The DVC stage of one run, as dvc.yaml's matrix names it: ``train@lora-1234``."""
+    return f"train@{predictor}-{seed}"
+
+
+def checkpoints_dir(predictor: str) -> Path:
+    """The resumable checkpoints of a trained predictor's runs in progress."""
+    return CHECKPOINTS_DIR / predictor
 
 
 PREDICTIONS_DIR = Path("results/predictions")
@@ -192,11 +211,14 @@ ANALYSIS_COLUMNS: dict[str, tuple[str, ...]] = {
         "accuracy_ci_high",
         "accuracy_original",
     ),
-    # The primary comparison at the level of the procedure (mean over training seeds, with the
-    # Multi-Bootstrap over seeds and test bios): one row when analyze.primary has a seeded side.
+    # Comparisons at the level of the procedure (mean over training seeds, with the
+    # Multi-Bootstrap over seeds and test bios): analyze.primary when it has a seeded side
+    # (family primary), then every other trained predictor against both of its sides
+    # (family secondary, Holm-adjusted).
     "procedure": (
         "predictor_a",
         "predictor_b",
+        "family",
         "n_seeds",
         "n_bios",
         "resamples",
@@ -207,6 +229,7 @@ ANALYSIS_COLUMNS: dict[str, tuple[str, ...]] = {
         "diff_ci_high",
         "ci_level",
         "p_value",
+        "p_adjusted",
         "significant",
         "sd_joint",
         "sd_seeds",

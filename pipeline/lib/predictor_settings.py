@@ -1,8 +1,11 @@
-"""Each predictor's own settings: the schema of ``predict.<name>`` and ``baselines.<name>``.
+"""Each predictor's own settings: ``predict.<name>``, ``baselines.<name>`` and a recipe ``<name>``.
 
 One schema per predictor of the catalogue (``pipeline/catalogue.yaml``) that has settings,
 registered by its name in :data:`PREDICT` (model predictors) or :data:`BASELINES`; a predictor
-without settings has none here and its key is an empty mapping ``{}``. The loaders
+without settings has none here and its key is an empty mapping ``{}``. A trained predictor
+(the catalogue's ``trained``) also has its training recipe, the top-level section ``<name>``
+of ``params.yaml`` (``lora``, ``head_only``), registered in :data:`TRAIN`: every recipe shares
+:class:`TrainingParams` (optimisation, dev selection, checkpoints) and adds its own. The loaders
 (:mod:`pipeline.lib.model_predictors`) and baselines (:mod:`pipeline.lib.baseline_predictors`)
 take their settings typed from here; the params schema (:mod:`pipeline.lib.params`) checks each
 key with them. Declared apart from the loaders on purpose: this module imports pydantic only, so
@@ -10,6 +13,8 @@ checking a ``params.yaml`` never loads torch, transformers or scikit-learn.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -60,6 +65,56 @@ class LoraPredictParams(Section):
     merge_adapter: Bool
 
 
+class HeadOnlyPredictParams(Section):
+    """``predict.head_only``: nothing to choose (the frozen base and the trained head)."""
+
+
+# --- trained predictors' recipes: ``<name>`` ----------------------------------------------------
+
+
+class TrainingParams(Section):
+    """What every trained predictor's recipe sets: optimisation, dev selection, checkpoints."""
+
+    # Above 1 AdamW's first steps move each weight by about the learning rate: it diverges.
+    learning_rate: Float = Field(gt=0, le=1)
+    lr_scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"]
+    warmup_ratio: Float = Field(ge=0, lt=1)  # share of the steps spent warming up
+    weight_decay: Float = Field(ge=0)
+    max_grad_norm: Float = Field(gt=0)
+    epochs: Float = Field(gt=0)  # passes over the train split (ignored if max_steps is set)
+    max_steps: Int | None = Field(ge=1)  # optimizer steps; overrides epochs
+    batch_size: Int = Field(ge=1)  # bios per device per forward pass
+    gradient_accumulation_steps: Int = Field(ge=1)  # forward passes per optimizer step
+    eval_batch_size: Int = Field(ge=1)
+    max_length: Int = Field(ge=8)  # tokens kept per bio
+    eval_steps: Int = Field(ge=1)  # score on dev every this many optimizer steps
+    metric_for_best_model: Literal["accuracy", "loss"]  # on dev
+    early_stopping_patience: Int | None = Field(ge=1)  # evaluations without a gain
+    checkpoint_steps: Int = Field(ge=1)  # resumable checkpoint every this many steps
+
+
+class LoraParams(TrainingParams):
+    """``lora``: the adapter, the optimisation and model selection on dev."""
+
+    r: Int = Field(ge=1)  # LoRA rank
+    alpha: Float = Field(gt=0)  # scaling numerator: updates are scaled by alpha / r
+    dropout: Float = Field(ge=0, lt=1)  # dropout on the LoRA branch
+    # GPT-2's attention (c_attn) and projection (c_proj: attention output and MLP output) layers;
+    # with r 8 that is 811,008 LoRA parameters + 1,536 head = 812,544 trainable on GPT-2 124M.
+    target_modules: list[Str] = Field(min_length=1)
+    fan_in_fan_out: Bool  # GPT-2's Conv1D stores weights as (in, out)
+
+    @field_validator("target_modules")
+    @classmethod
+    def _sorted_unique(cls, modules: list[str]) -> list[str]:
+        # peft keeps them as a set: one order everywhere, whatever order the file gives.
+        return sorted(set(modules))
+
+
+class HeadOnlyParams(TrainingParams):
+    """``head_only``: the classification head on the frozen base; the shared recipe only."""
+
+
 # --- baselines: ``baselines.<name>`` -------------------------------------------------------------
 
 
@@ -83,6 +138,11 @@ PREDICT: dict[str, type[Section]] = {
     "zero_shot": ZeroShotParams,
     "random_head": RandomHeadParams,
     "lora": LoraPredictParams,
+    "head_only": HeadOnlyPredictParams,
+}
+TRAIN: dict[str, type[TrainingParams]] = {
+    "lora": LoraParams,
+    "head_only": HeadOnlyParams,
 }
 BASELINES: dict[str, type[Section]] = {
     "pronoun_rule": PronounRuleParams,
@@ -98,3 +158,10 @@ def predict_schema(name: str) -> type[Section]:
 def baseline_schema(name: str) -> type[Section]:
     """The schema of ``baselines.<name>`` (:class:`NoParams` for a baseline without settings)."""
     return BASELINES.get(name, NoParams)
+
+
+def train_schema(name: str) -> type[TrainingParams]:
+    """The schema of trained predictor ``name``'s recipe, the section ``<name>``."""
+    if name not in TRAIN:
+        raise KeyError(f"trained predictor {name!r} has no recipe schema in {__name__}.TRAIN")
+    return TRAIN[name]

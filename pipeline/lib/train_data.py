@@ -1,6 +1,6 @@
 """The bios as the ``train`` stage feeds them to the model: tokenised, in length-grouped batches.
 
-- :class:`EncodedBios`: a split tokenised once (truncated to ``lora.max_length``, not padded:
+- :class:`EncodedBios`: a split tokenised once (truncated to ``<name>.max_length``, not padded:
   the collator pads each batch to its longest bio).
 - :func:`length_grouped_sampler`: the training order. Bios are shuffled, cut into "megabatches"
   of up to 50 batches and sorted by length within each, so that a batch holds bios of similar
@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 
 from pipeline.lib.errors import SuiteError
-from pipeline.lib.params import LoraParams
+from pipeline.lib.predictor_settings import TrainingParams
 
 
 class EncodedBios(torch.utils.data.Dataset):
@@ -83,13 +83,17 @@ def _length_grouped_sampler_class():
     return EpochSeededLengthSampler
 
 
-def check_data_fits(n_train: int, lora: LoraParams, processes: int) -> None:
-    """Stop with one line if one optimizer step needs more bios than the train split has."""
-    per_step = lora.batch_size * lora.gradient_accumulation_steps * processes
+def check_data_fits(n_train: int, settings: TrainingParams, processes: int, name: str) -> None:
+    """Stop with one line if one optimizer step needs more bios than the train split has.
+
+    ``name``: the trained predictor, whose params section ``settings`` is.
+    """
+    per_step = settings.batch_size * settings.gradient_accumulation_steps * processes
     if n_train < per_step:
         raise SuiteError(
-            f"lora.gradient_accumulation_steps = {lora.gradient_accumulation_steps}: one optimizer "
-            f"step needs batch_size ({lora.batch_size}) x gradient_accumulation_steps x "
-            f"{processes} process(es) = {per_step} bios but the train split has {n_train}; "
-            "lower lora.gradient_accumulation_steps or lora.batch_size"
+            f"{name}.gradient_accumulation_steps = {settings.gradient_accumulation_steps}: one "
+            f"optimizer step needs batch_size ({settings.batch_size}) x "
+            f"gradient_accumulation_steps x {processes} process(es) = {per_step} bios but the "
+            f"train split has {n_train}; lower {name}.gradient_accumulation_steps or "
+            f"{name}.batch_size"
         )

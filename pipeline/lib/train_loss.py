@@ -1,12 +1,12 @@
 """The train loss in ``history.csv``, kept by the suite so that a resumed run logs the same one.
 
-Every ``lora.eval_steps`` optimizer steps the trainer logs the train loss averaged over the steps
+Every ``<name>.eval_steps`` optimizer steps the trainer logs the train loss averaged over the steps
 since its previous log (and over the processes). Its running sum lives inside the trainer, and a
 checkpoint does not save it: a run resumed from a checkpoint between two logs would average
 fewer steps at its first log than an uninterrupted run, and its ``history.csv`` would differ.
 
 The ``TrainLoss`` callback (:func:`train_loss`) keeps that sum itself, through the trainer's
-public hooks only (:mod:`pipeline.lib.lora_training` overrides them):
+public hooks only (:mod:`pipeline.lib.classifier_training` overrides them):
 
 - the trainer's ``training_step`` hands it each micro-batch's loss (``add``);
 - the trainer's ``log`` replaces the logged ``loss`` with ``mean_since_last_log``;

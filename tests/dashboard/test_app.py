@@ -48,10 +48,14 @@ def open_page(study, page: str, monkeypatch) -> AppTest:
     return app
 
 
-def frame_with(app: AppTest, column: str) -> pd.DataFrame:
+def frames_with(app: AppTest, column: str) -> list[pd.DataFrame]:
     found = [d.value for d in app.dataframe if column in d.value.columns]
     assert found, f"no table with column {column!r}"
-    return found[0]
+    return found
+
+
+def frame_with(app: AppTest, column: str) -> pd.DataFrame:
+    return frames_with(app, column)[0]
 
 
 def analysis_csv(study, name: str) -> pd.DataFrame:
@@ -95,7 +99,7 @@ def test_overview_headline_numbers_equal_the_files(results_study, monkeypatch):
     assert (pair["predictor_a"], pair["predictor_b"]) == ("zero_shot", FIRST)
     # The cards are the procedure's (mean over seeds, Multi-Bootstrap), not one seed's.
     shown = {m.label: m.value for m in app.metric}
-    procedure = analysis_csv(results_study, "procedure").iloc[0]  # over every seed, first
+    procedure = analysis_csv(results_study, "procedure").iloc[0]  # the primary, over seeds
     assert procedure["verdict"] == app.success[0].value  # the page's first verdict
     n_seeds = len(SEEDS)
     assert shown == {
@@ -363,31 +367,44 @@ def test_experiments_compares_a_saved_dvc_experiment(results_copy, monkeypatch):
 
 def test_training_page_shows_every_seed_and_its_selected_step(results_study, monkeypatch):
     app = open_page(results_study, "training", monkeypatch)
-    runs = frame_with(app, "selected step").set_index("seed")
-    assert list(runs.index) == SEEDS
-    history = frame_with(app, "dev_accuracy")
-    for seed in SEEDS:
-        train = json.loads((results_study / paths.lora_metrics(seed)).read_text())
-        assert runs.loc[seed, "selected step"] == train["best_step"]
-        expected = pd.read_csv(results_study / paths.lora_history(seed))["dev_accuracy"]
-        shown = history[history["seed"] == seed]["dev_accuracy"]
-        assert shown.tolist() == pytest.approx(expected.tolist())
-    assert len(app.image) == 1
-    assert any(f"All {len(SEEDS)} LoRA runs" in c.value for c in app.caption)
+    trained = catalogue.seeded_names()
+    # one section per trained predictor, in catalogue order: its runs, then its history
+    run_tables = frames_with(app, "selected step")
+    histories = frames_with(app, "dev_accuracy")
+    assert len(run_tables) == len(histories) == len(trained) == 2  # lora and head_only
+    for name, runs, history in zip(trained, run_tables, histories, strict=True):
+        runs = runs.set_index("seed")
+        assert list(runs.index) == SEEDS
+        for seed in SEEDS:
+            train = json.loads((results_study / paths.train_metrics(name, seed)).read_text())
+            assert runs.loc[seed, "selected step"] == train["best_step"]
+            assert runs.loc[seed, "trainable parameters"] == train["trainable_params"]
+            expected = pd.read_csv(results_study / paths.train_history(name, seed))
+            shown = history[history["seed"] == seed]["dev_accuracy"]
+            assert shown.tolist() == pytest.approx(expected["dev_accuracy"].tolist())
+    headers = [h.value for h in app.header]
+    assert headers == [f"{catalogue.label(name)} ({name})" for name in trained]
+    assert len(app.image) == len(trained)
 
 
 def test_seeds_page_shows_the_procedure_and_every_seed(results_study, monkeypatch):
     app = open_page(results_study, "seeds", monkeypatch)
-    procedure = analysis_csv(results_study, "procedure").iloc[0]
-    assert procedure["verdict"] in [a.value for a in [*app.success, *app.info]]
+    procedures = analysis_csv(results_study, "procedure")
+    procedure = procedures[procedures["family"] == "primary"].iloc[0]
+    shown_verdicts = [a.value for a in [*app.success, *app.info]]
+    # every comparison over seeds: the primary, then head-only against both of its sides
+    assert set(procedures["verdict"]) <= set(shown_verdicts)
+    assert procedure["verdict"] in shown_verdicts
+    assert procedures["family"].tolist() == ["primary", "secondary", "secondary"]
     shown = {m.label: m.value for m in app.metric}
     assert shown["Training seeds"] == str(len(SEEDS))
     assert shown["Mean difference"] == f"{100 * procedure['acc_diff']:+.1f} pts"
     spread = frame_with(app, "sd")
     assert spread["mean"].tolist() == pytest.approx(analysis_csv(results_study, "seeds")["mean"])
-    gaps = frame_with(app, "stable")
+    gaps = pd.concat(frames_with(app, "stable"), ignore_index=True)
     assert gaps["gap"].tolist() == pytest.approx(analysis_csv(results_study, "seed_gaps")["gap"])
-    assert len(app.image) == 2  # per-seed accuracy, profession x seed heatmap
+    # per-seed accuracy, then a profession x seed heatmap per trained predictor
+    assert len(app.image) == 1 + len(catalogue.seeded_names())
 
 
 def test_try_a_bio_shows_text_literally_and_every_predictor(results_study, monkeypatch):

@@ -7,20 +7,20 @@ import pytest
 import torch
 
 from pipeline.lib import paths
+from pipeline.lib.classifier_training import TrainResult
 from pipeline.lib.divergence import check_finite_result
 from pipeline.lib.errors import SuiteError
-from pipeline.lib.lora_training import TrainResult
 from tests.conftest import demo_params, run_module, write_params
 from tests.pipeline.test_train import lora_params
 
 SEED = 1234  # the one training seed run here (one of the demo's seeds.train)
 PREVIOUS = {
-    paths.lora_dir(SEED) / "adapter_model.safetensors": b"the previous, good adapter",
-    paths.lora_dir(SEED) / "metadata.json": b'{"previous": true}\n',
-    paths.lora_history(SEED): (
+    paths.trained_dir("lora", SEED) / "adapter_model.safetensors": b"the previous, good adapter",
+    paths.trained_dir("lora", SEED) / "metadata.json": b'{"previous": true}\n',
+    paths.train_history("lora", SEED): (
         b"step,epoch,train_loss,dev_accuracy,dev_loss,learning_rate\n1,1,0.5,0.9\n"
     ),
-    paths.lora_metrics(SEED): b'{"dev_accuracy": 0.9}\n',
+    paths.train_metrics("lora", SEED): b'{"dev_accuracy": 0.9}\n',
 }
 
 
@@ -31,8 +31,8 @@ def previous_outputs(study) -> None:
 
 
 def outputs_now(study) -> dict:
-    files = [p for p in (study / paths.LORA_DIR).rglob("*") if p.is_file()]
-    files += [study / paths.lora_history(SEED), study / paths.lora_metrics(SEED)]
+    files = [p for p in (study / (paths.TRAINED_DIR / "lora")).rglob("*") if p.is_file()]
+    files += [study / paths.train_history("lora", SEED), study / paths.train_metrics("lora", SEED)]
     return {p.relative_to(study): p.read_bytes() for p in files}
 
 
@@ -70,7 +70,7 @@ def test_a_non_finite_loss_stops_training_before_anything_is_replaced(small_stud
     previous_outputs(tiny_study)
     before = outputs_now(tiny_study)
 
-    result = run_module("pipeline.train", tiny_study, str(SEED))
+    result = run_module("pipeline.train", tiny_study, "lora", str(SEED))
     assert result.returncode == 1, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
@@ -80,7 +80,7 @@ def test_a_non_finite_loss_stops_training_before_anything_is_replaced(small_stud
     assert "nothing was written" in errors[0]
     assert outputs_now(tiny_study) == before
     # no checkpoint of the diverged state was kept to resume from
-    assert not list((tiny_study / paths.LORA_CHECKPOINTS_DIR).rglob("suite-complete.json"))
+    assert not list((tiny_study / paths.checkpoints_dir("lora")).rglob("suite-complete.json"))
 
 
 def result_with(history: pd.DataFrame, dev: dict, model: torch.nn.Module) -> TrainResult:
@@ -133,8 +133,8 @@ def test_nothing_non_finite_is_written(change, message):
     dev = {"accuracy": 0.7, "loss": 0.6, "n": 60, **change.get("dev", {})}
     lora = lora_params(learning_rate=5e-3)
     if message is None:
-        check_finite_result(result_with(history, dev, model), lora, seed=SEED)
+        check_finite_result(result_with(history, dev, model), ("lora", lora), seed=SEED)
         return
     with pytest.raises(SuiteError) as err:
-        check_finite_result(result_with(history, dev, model), lora, seed=SEED)
+        check_finite_result(result_with(history, dev, model), ("lora", lora), seed=SEED)
     assert str(err.value).startswith(f"training diverged: {message} (lora.learning_rate = 0.005)")

@@ -720,8 +720,11 @@ SEED = 1234  # the first of the demo's seeds.train, whose training files analyze
 
 def training_files(history: bytes | str, metrics: bytes | str):
     def change(study: Path) -> None:
-        (study / paths.lora_history(SEED)).parent.mkdir(parents=True, exist_ok=True)
-        files = ((paths.lora_history(SEED), history), (paths.lora_metrics(SEED), metrics))
+        (study / paths.train_history("lora", SEED)).parent.mkdir(parents=True, exist_ok=True)
+        files = (
+            (paths.train_history("lora", SEED), history),
+            (paths.train_metrics("lora", SEED), metrics),
+        )
         for file, content in files:
             data = content.encode() if isinstance(content, str) else content
             (study / file).write_bytes(data)
@@ -749,38 +752,38 @@ ANALYZE_CASES = [
     (
         "history-random-bytes",
         training_files(random_bytes(), GOOD_METRICS),
-        "error: results/lora/seed_1234/history.csv: not UTF-8 text",
+        "error: results/training/lora/seed_1234/history.csv: not UTF-8 text",
     ),
     (
         "history-text-in-numbers",
         training_files(GOOD_HISTORY.replace("0.8,", "high,"), GOOD_METRICS),
-        "error: results/lora/seed_1234/history.csv: dev_accuracy 'high' at row 0 is not a "
+        "error: results/training/lora/seed_1234/history.csv: dev_accuracy 'high' at row 0 is not a "
         "finite number",
     ),
     (
         "history-missing-column",
         training_files("step,dev_accuracy\n1,0.5\n", GOOD_METRICS),
-        "error: results/lora/seed_1234/history.csv: missing column 'epoch'",
+        "error: results/training/lora/seed_1234/history.csv: missing column 'epoch'",
     ),
     (
         "metrics-truncated",
         training_files(GOOD_HISTORY, GOOD_METRICS[:12]),
-        "error: results/lora/seed_1234/metrics.json: not JSON (",
+        "error: results/training/lora/seed_1234/metrics.json: not JSON (",
     ),
     (
         "metrics-a-list",
         training_files(GOOD_HISTORY, "[1, 2]"),
-        "error: results/lora/seed_1234/metrics.json: the top level is a JSON list",
+        "error: results/training/lora/seed_1234/metrics.json: the top level is a JSON list",
     ),
     (
         "metrics-deeply-nested",
         training_files(GOOD_HISTORY, "[" * 100_000 + "]" * 100_000),
-        "error: results/lora/seed_1234/metrics.json: JSON nested too deeply to read",
+        "error: results/training/lora/seed_1234/metrics.json: JSON nested too deeply to read",
     ),
     (
         "metrics-best-step-text",
         training_files(GOOD_HISTORY, '{"best_step": "ten"}'),
-        "error: results/lora/seed_1234/metrics.json: best_step 'ten' is not a step number",
+        "error: results/training/lora/seed_1234/metrics.json: best_step 'ten' is not a step number",
     ),
 ]
 
@@ -876,10 +879,10 @@ def test_analyze_reads_a_good_training_history(analyzed, tmp_path, monkeypatch):
 @pytest.mark.parametrize("seed", ["4294967296", str(2**64), "²", "-1", "1e3"])
 def test_train_refuses_a_seed_outside_0_to_2_32_minus_1(tmp_path, capsys, monkeypatch, seed):
     # issue 26 item 6a: 2^32 passed the digit check and failed with a traceback in the seeding
-    from pipeline.train import main, parse_seed
+    from pipeline.train import main, parse_run
 
-    assert parse_seed(["4294967295"]) == 2**32 - 1
-    monkeypatch.setattr("sys.argv", ["pipeline.train", seed])
+    assert parse_run(["lora", "4294967295"]) == ("lora", 2**32 - 1)
+    monkeypatch.setattr("sys.argv", ["pipeline.train", "lora", seed])
     line = run_stage(main, tmp_path, capsys, monkeypatch)
     assert line == (
         f"error: training seed {seed!r}: expected an integer in 0..2^32-1 (0..4294967295); "
@@ -888,7 +891,7 @@ def test_train_refuses_a_seed_outside_0_to_2_32_minus_1(tmp_path, capsys, monkey
 
 
 def test_train_seed_2_32_in_a_real_process_is_one_line(tmp_path):
-    result = run_module("pipeline.train", tmp_path, "--", "4294967296")
+    result = run_module("pipeline.train", tmp_path, "--", "lora", "4294967296")
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     assert result.stderr.strip().splitlines() == [
         "error: training seed '4294967296': expected an integer in 0..2^32-1 (0..4294967295); "

@@ -26,7 +26,7 @@ TYPOS = [
     ({"lora_r": 16}, "unknown section lora_r (did you mean lora?)"),
     # a key spelt like another section's field: the formatter once raised KeyError here
     ({"analyze": {"alpha": 0.05}}, "unknown key analyze.alpha; allowed here: bootstrap_resamples"),
-    ({"lora": {"seed": 3}}, "unknown key lora.seed; allowed here: r, alpha"),
+    ({"lora": {"seed": 3}}, "unknown key lora.seed; allowed here: learning_rate, lr_scheduler"),
     ({"probe": {"r": 3}}, "unknown key probe.r; allowed here: max_bios"),
     ({"data": {"max_rows": {"tran": 5}}}, "unknown key data.max_rows.tran (did you mean"),
     ({"predict": {"zero_shot": {"femal": [" She"]}}}, "unknown key predict.zero_shot.femal (did"),

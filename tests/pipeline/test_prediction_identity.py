@@ -115,7 +115,7 @@ def test_a_seeds_lora_predictions_go_stale_when_its_adapter_is_retrained(tmp_pat
     from tests.conftest import demo_params
 
     monkeypatch.chdir(tmp_path)
-    adapter = paths.lora_dir(3)
+    adapter = paths.trained_dir("lora", 3)
     adapter.mkdir(parents=True)
     (adapter / "adapter_model.safetensors").write_bytes(b"weights of run 1")
     base = {"name_or_path": "tiny", "revision": None}

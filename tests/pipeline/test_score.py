@@ -61,7 +61,7 @@ def test_plain_output_names_every_predictor_and_the_reference(demo_pipeline):
 
 def test_missing_models_and_no_bio_are_one_line(demo_pipeline, tmp_path):
     study = shutil.copytree(demo_pipeline["snapshot"], tmp_path / "study")
-    shutil.rmtree(study / paths.LORA_DIR)
+    shutil.rmtree(study / (paths.TRAINED_DIR / "lora"))
     result = run_module("pipeline.commands.score", study, FEMALE_BIO)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     last = result.stderr.strip().splitlines()[-1]

@@ -17,16 +17,18 @@ from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config
 
 from pipeline.lib import paths
+from pipeline.lib.classifier_training import train_classifier
 from pipeline.lib.lora_model import attach_lora, trainable_parameter_count
-from pipeline.lib.lora_training import train_lora
 from pipeline.lib.model_loading import (
     base_model_source,
     build_classifier,
     load_lora_classifier,
     load_tokenizer,
 )
-from pipeline.lib.params import LoraParams, parse_key
-from pipeline.train import save_adapter
+from pipeline.lib.params import parse_key
+from pipeline.lib.predictor_settings import LoraParams
+from pipeline.lib.trainers import RECIPES
+from pipeline.train import save_run
 from tests.conftest import DEMO_PARAMS, REPO, demo_params, run_module, stage_env
 
 # Small and fast on 2 shared cores; a high learning rate because the tiny model is tiny.
@@ -140,7 +142,9 @@ def trained(tiny_study_template, tmp_path_factory):
     base = base_model_source(study / paths.BASE_MODEL_DIR)
     lora = lora_params(**FAST)
     checkpoints = tmp_path_factory.mktemp("checkpoints")
-    result = train_lora(train, dev, lora, seed=0, base=base, checkpoint_dir=checkpoints)
+    result = train_classifier(
+        train, dev, RECIPES["lora"], lora, seed=0, base=base, checkpoint_dir=checkpoints
+    )
     return {"study": study, "dev": dev, "lora": lora, "result": result, "base": base}
 
 
@@ -199,14 +203,16 @@ def test_saved_adapter_reloads_with_its_head(trained, tmp_path):
     metadata = {
         "base": {"source": "tiny", "name_or_path": "models/base", "revision": None, "local": True}
     }
-    save_adapter(result, study / paths.lora_dir(0), metadata)
-    saved = load_file(study / paths.lora_dir(0) / "adapter_model.safetensors")
+    save_run(result, RECIPES["lora"], study / paths.trained_dir("lora", 0), metadata)
+    saved = load_file(study / paths.trained_dir("lora", 0) / "adapter_model.safetensors")
     assert "base_model.model.score.weight" in saved  # the head travels with the adapter
-    assert not list((study / paths.lora_dir(0)).glob("*.bin"))
+    assert not list((study / paths.trained_dir("lora", 0)).glob("*.bin"))
 
     # Unmerged (the adapter as trained) and merged (as the predict stage scores it) agree.
-    merged, _ = load_lora_classifier(study / paths.lora_dir(0), "cpu")
-    model, tokenizer = load_lora_classifier(study / paths.lora_dir(0), "cpu", merge=False)
+    merged, _ = load_lora_classifier(study / paths.trained_dir("lora", 0), "cpu")
+    model, tokenizer = load_lora_classifier(
+        study / paths.trained_dir("lora", 0), "cpu", merge=False
+    )
     assert not model.training and not merged.training
     assert not any("lora_" in name for name, _ in merged.named_parameters())
     assert tokenizer.pad_token == tokenizer.eos_token == "<|endoftext|>"
@@ -255,7 +261,7 @@ from pipeline.lib import checkpoints
 from pipeline.lib.errors import run_main
 
 phase = sys.argv[1]
-sys.argv = ["pipeline.train", "0"]  # train the tiny study's one seed (seeds.train: [0])
+sys.argv = ["pipeline.train", "lora", "0"]  # the tiny study's one seed (seeds.train: [0])
 Trainer = transformers.Trainer
 
 def die():
@@ -306,11 +312,11 @@ run_main(train.main)
 """
 
 OUTPUTS = (
-    paths.lora_dir(0) / "adapter_model.safetensors",
-    paths.lora_dir(0) / "adapter_config.json",
-    paths.lora_dir(0) / "metadata.json",
-    paths.lora_metrics(0),
-    paths.lora_history(0),
+    paths.trained_dir("lora", 0) / "adapter_model.safetensors",
+    paths.trained_dir("lora", 0) / "adapter_config.json",
+    paths.trained_dir("lora", 0) / "metadata.json",
+    paths.train_metrics("lora", 0),
+    paths.train_history("lora", 0),
 )
 
 # Each phase: where its run resumes from (None: a fresh start) and whether that checkpoint
@@ -352,7 +358,7 @@ def test_kills_at_every_phase_resume_to_the_uninterrupted_result(tiny_study, tmp
     # byte for byte the uninterrupted run's.
     _small_resume_study(tiny_study)
     clean = Path(shutil.copytree(tiny_study, tmp_path / "clean", symlinks=True))
-    uninterrupted = run_module("pipeline.train", clean, "0")
+    uninterrupted = run_module("pipeline.train", clean, "lora", "0")
     assert uninterrupted.returncode == 0, uninterrupted.stderr[-3000:]
 
     study = tiny_study
@@ -361,27 +367,27 @@ def test_kills_at_every_phase_resume_to_the_uninterrupted_result(tiny_study, tmp
         assert killed.returncode == -signal.SIGKILL, (phase, killed.stderr[-3000:])
         assert resumed_from(killed.stderr) == resumes_at, phase
         assert ("holds the end of training" in killed.stderr) == finished, phase
-        assert (study / paths.LORA_CHECKPOINTS_DIR).is_dir(), phase
+        assert (study / paths.checkpoints_dir("lora")).is_dir(), phase
         # a killed run never leaves an adapter that looks complete
-        assert (study / paths.lora_dir(0)).exists() == (phase == "cleanup"), phase
-        leftovers = hidden(study / paths.LORA_DIR)
+        assert (study / paths.trained_dir("lora", 0)).exists() == (phase == "cleanup"), phase
+        leftovers = hidden(study / (paths.TRAINED_DIR / "lora"))
         assert bool(leftovers) == (phase == "final_save"), (phase, leftovers)
 
-    resumed = run_module("pipeline.train", study, "0")
+    resumed = run_module("pipeline.train", study, "lora", "0")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert resumed_from(resumed.stderr) == 30
     assert "holds the end of training" in resumed.stderr
-    log = json.loads((study / paths.run_log_path("train@0")).read_text())
+    log = json.loads((study / paths.run_log_path(paths.train_stage("lora", 0))).read_text())
     assert log["resumed_from_checkpoint"] is True
-    assert not (study / paths.LORA_CHECKPOINTS_DIR).exists()  # removed after success
+    assert not (study / paths.checkpoints_dir("lora")).exists()  # removed after success
     # the killed save's temporary folder is gone
-    assert not hidden(study / paths.LORA_DIR)
+    assert not hidden(study / (paths.TRAINED_DIR / "lora"))
     for output in OUTPUTS:
         assert (study / output).read_bytes() == (clean / output).read_bytes(), output
-    metrics = json.loads((study / paths.lora_metrics(0)).read_text())
+    metrics = json.loads((study / paths.train_metrics("lora", 0)).read_text())
     assert metrics["steps"] == 30  # not 31: the finished checkpoint was not trained further
-    history = pd.read_csv(study / paths.lora_history(0))
-    assert list(history.columns) == list(paths.LORA_HISTORY_COLUMNS)
+    history = pd.read_csv(study / paths.train_history("lora", 0))
+    assert list(history.columns) == list(paths.HISTORY_COLUMNS)
     assert list(history["step"]) == [10, 20, 30]
     assert history["train_loss"].notna().all()
 
@@ -403,12 +409,12 @@ def test_kills_at_every_phase_resume_to_the_uninterrupted_result(tiny_study, tmp
 )
 def test_bad_params_give_one_line_and_exit_1(tiny_study, lora, message):
     set_lora(tiny_study, **lora)
-    result = run_module("pipeline.train", tiny_study, "0")
+    result = run_module("pipeline.train", tiny_study, "lora", "0")
     assert result.returncode == 1
     lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and lines[0].startswith(message), result.stderr[-2000:]
     assert "Traceback" not in result.stderr
-    assert not (tiny_study / paths.lora_dir(0)).exists()
+    assert not (tiny_study / paths.trained_dir("lora", 0)).exists()
 
 
 def test_two_process_ddp_run_saves_one_adapter(tiny_study):
@@ -423,6 +429,7 @@ def test_two_process_ddp_run_saves_one_adapter(tiny_study):
             "--nproc_per_node=2",
             "-m",
             "pipeline.train",
+            "lora",
             "0",
         ],
         cwd=tiny_study,
@@ -432,7 +439,7 @@ def test_two_process_ddp_run_saves_one_adapter(tiny_study):
         timeout=300,
     )
     assert result.returncode == 0, result.stderr[-4000:]
-    lora_dir = tiny_study / paths.lora_dir(0)
+    lora_dir = tiny_study / paths.trained_dir("lora", 0)
     assert len(list(lora_dir.glob("adapter_model.safetensors"))) == 1
     assert not hidden(lora_dir.parent)
     meta = json.loads((lora_dir / "metadata.json").read_text())
@@ -454,8 +461,14 @@ def test_lora_learns_what_a_barely_pretrained_base_cannot(tiny_study_template, t
     save_tiny_model(train["text"].tolist(), TINY.model_copy(update={"pretrain_steps": 30}), 0, weak)
     zero_shot = zero_shot_accuracy(weak, dev)
     lora = lora_params(**{**FAST, "max_steps": 60})
-    result = train_lora(
-        train, dev, lora, seed=0, base=(str(weak), None), checkpoint_dir=tmp_path / "ckpt"
+    result = train_classifier(
+        train,
+        dev,
+        RECIPES["lora"],
+        lora,
+        seed=0,
+        base=(str(weak), None),
+        checkpoint_dir=tmp_path / "ckpt",
     )
     accuracy = result.dev_metrics["accuracy"]
     print(f"weak base: zero-shot {zero_shot:.4f}, LoRA {accuracy:.4f} (dev)")

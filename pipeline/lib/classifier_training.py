@@ -1,8 +1,9 @@
-"""LoRA training with the Hugging Face ``Trainer``: :func:`train_lora`, the ``train`` stage's core.
+"""Training with the Hugging Face ``Trainer``: :func:`train_classifier`, every train stage's core.
 
-:func:`train_lora` seeds, builds the classifier with its adapter
-(:func:`pipeline.lib.lora_model.lora_classifier`), tokenises the splits
-(:mod:`pipeline.lib.train_data`), trains, selects the best step on dev
+:func:`train_classifier` seeds, builds the model the predictor's recipe says
+(:mod:`pipeline.lib.trainers`: the base classifier with a LoRA adapter, or with its base frozen
+and only the head trainable), tokenises the splits (:mod:`pipeline.lib.train_data`), trains,
+selects the best step on dev
 (:mod:`pipeline.lib.dev_selection`) and returns it as a :class:`TrainResult`; it writes nothing
 but checkpoints. The trainer is used through its public API only: ``TrainingArguments``,
 callbacks (``TrainerCallback`` with ``TrainerState`` and ``TrainerControl``), ``state.log_history``
@@ -16,7 +17,11 @@ and the methods its documentation says to override (``get_train_dataloader``, ``
   hands the loss to :mod:`pipeline.lib.train_loss`;
 - ``log``: logs that module's train loss, which survives a resume.
 
-**Resume**: every ``lora.checkpoint_steps`` steps the trainer writes a checkpoint and the suite
+The recipe's settings (the params section named after the predictor, e.g. ``lora``) are a
+:class:`~pipeline.lib.predictor_settings.TrainingParams`: the optimisation, the dev selection
+and the checkpoints are the same code for every trained predictor.
+
+**Resume**: every ``<name>.checkpoint_steps`` steps the trainer writes a checkpoint and the suite
 completes it (:mod:`pipeline.lib.checkpoints`). A run continues from the last complete one; a
 checkpoint that recorded the end of training (the last step, or an early stop) is not trained
 further: the run goes straight to the selection on dev. Killed at any moment and started again,
@@ -48,20 +53,21 @@ from pipeline.lib.checkpoints import (
 )
 from pipeline.lib.dev_selection import dev_accuracy, dev_selection, history_frame
 from pipeline.lib.divergence import gradient_norm, stop_if_not_finite
-from pipeline.lib.lora_model import lora_classifier, trainable_parameter_count
-from pipeline.lib.params import LoraParams
+from pipeline.lib.errors import SuiteError
+from pipeline.lib.predictor_settings import TrainingParams
 from pipeline.lib.runtime import Runtime, make_runtime
 from pipeline.lib.train_data import EncodedBios, check_data_fits, length_grouped_sampler
 from pipeline.lib.train_loss import train_loss
+from pipeline.lib.trainers import Recipe
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class TrainResult:
-    """What :func:`train_lora` returns: the best model on dev and how it got there."""
+    """What :func:`train_classifier` returns: the best model on dev and how it got there."""
 
-    model: Any  # peft.PeftModelForSequenceClassification, best weights loaded, eval mode
+    model: Any  # the recipe's model (e.g. a peft model), best weights loaded, eval mode
     tokenizer: Any
     history: pd.DataFrame
     dev_metrics: dict[str, float]
@@ -74,33 +80,48 @@ class TrainResult:
     loop_seconds: float  # the training loop alone (dev evaluations and checkpoints included)
 
 
-def train_lora(
+def train_classifier(
     train: pd.DataFrame,
     dev: pd.DataFrame,
-    lora: LoraParams,
+    recipe: Recipe,
+    settings: TrainingParams,
     seed: int,
     base: tuple[str, str | None],
     checkpoint_dir: Path,
     *,
     runtime: Runtime | None = None,
 ) -> TrainResult:
-    """Train a LoRA adapter on ``train``, select on ``dev``, resume from ``checkpoint_dir``.
+    """Train ``recipe``'s model on ``train``, select on ``dev``, resume from ``checkpoint_dir``.
 
-    Returns the best model on dev (by ``lora.metric_for_best_model``) in eval mode.
+    ``settings``: the recipe's params section. Returns the best model on dev (by
+    ``<name>.metric_for_best_model``) in eval mode.
     """
     from transformers import set_seed
 
     runtime = runtime if runtime is not None else make_runtime("auto")
-    check_data_fits(len(train), lora, runtime.world_size)
-    set_seed(seed)  # before the head and the LoRA matrices are initialised
-    model, tokenizer = lora_classifier(base, lora, runtime)
-    train_set = EncodedBios(train, tokenizer, lora.max_length)
-    dev_set = EncodedBios(dev, tokenizer, lora.max_length).sorted_by_length()
+    check_data_fits(len(train), settings, runtime.world_size, recipe.name)
+    set_seed(seed)  # before the head (and any adapter) is initialised
+    model, tokenizer = recipe.build(base, settings, runtime)
+    if settings.max_length > getattr(model.config, "n_positions", settings.max_length):
+        raise SuiteError(
+            f"{recipe.name}.max_length = {settings.max_length}: the base model reads at most "
+            f"{model.config.n_positions} tokens; lower {recipe.name}.max_length"
+        )
+    train_set = EncodedBios(train, tokenizer, settings.max_length)
+    dev_set = EncodedBios(dev, tokenizer, settings.max_length).sorted_by_length()
     resume_from = last_complete_checkpoint(checkpoint_dir)
     if resume_from:
         log.info("resuming from %s", resume_from)
     trainer = _build_trainer(
-        model, tokenizer, train_set, dev_set, lora, seed, checkpoint_dir, runtime, resume_from
+        model,
+        tokenizer,
+        train_set,
+        dev_set,
+        (recipe.name, settings),
+        seed,
+        checkpoint_dir,
+        runtime,
+        resume_from,
     )
     loop_started = time.monotonic()
     _train_or_load_end(trainer, resume_from)
@@ -120,7 +141,7 @@ def train_lora(
         },
         best_step=int(trainer.suite_selection.best_step),
         global_step=int(trainer.state.global_step),
-        trainable_params=trainable_parameter_count(model),
+        trainable_params=sum(p.numel() for p in model.parameters() if p.requires_grad),
         world_size=runtime.world_size,
         is_main_process=runtime.is_main_process,
         resumed_from=resume_from,
@@ -143,28 +164,28 @@ def _train_or_load_end(trainer, resume_from: str | None) -> None:
     trainer.state.is_world_process_zero = trainer.is_world_process_zero()
 
 
-def training_arguments(lora: LoraParams, seed: int, checkpoint_dir: Path, runtime: Runtime):
-    """The trainer's settings: the ``lora`` params, the seed, the checkpoints, the device."""
+def training_arguments(settings: TrainingParams, seed: int, checkpoint_dir: Path, runtime: Runtime):
+    """The trainer's settings: the recipe's params, the seed, the checkpoints, the device."""
     from transformers import TrainingArguments
 
     return TrainingArguments(
         output_dir=str(checkpoint_dir),
-        per_device_train_batch_size=lora.batch_size,
-        per_device_eval_batch_size=lora.eval_batch_size,
-        gradient_accumulation_steps=lora.gradient_accumulation_steps,
-        num_train_epochs=lora.epochs,
-        max_steps=lora.max_steps if lora.max_steps is not None else -1,
-        learning_rate=lora.learning_rate,
-        lr_scheduler_type=lora.lr_scheduler,
-        warmup_steps=lora.warmup_ratio,
-        weight_decay=lora.weight_decay,
-        max_grad_norm=lora.max_grad_norm,
+        per_device_train_batch_size=settings.batch_size,
+        per_device_eval_batch_size=settings.eval_batch_size,
+        gradient_accumulation_steps=settings.gradient_accumulation_steps,
+        num_train_epochs=settings.epochs,
+        max_steps=settings.max_steps if settings.max_steps is not None else -1,
+        learning_rate=settings.learning_rate,
+        lr_scheduler_type=settings.lr_scheduler,
+        warmup_steps=settings.warmup_ratio,
+        weight_decay=settings.weight_decay,
+        max_grad_norm=settings.max_grad_norm,
         eval_strategy="steps",
-        eval_steps=lora.eval_steps,
+        eval_steps=settings.eval_steps,
         logging_strategy="steps",
-        logging_steps=lora.eval_steps,
+        logging_steps=settings.eval_steps,
         save_strategy="steps",
-        save_steps=lora.checkpoint_steps,
+        save_steps=settings.checkpoint_steps,
         save_total_limit=2,  # the newest and, if a kill cut it short, the one before
         seed=seed,
         data_seed=seed,  # the training sampler's seed
@@ -187,24 +208,28 @@ def _build_trainer(
     tokenizer,
     train_set: EncodedBios,
     dev_set: EncodedBios,
-    lora: LoraParams,
+    recipe: tuple[str, TrainingParams],
     seed: int,
     checkpoint_dir: Path,
     runtime: Runtime,
     resume_from: str | None,
 ):
-    """The trainer with the suite's callbacks: dev selection, the train loss, checkpoints."""
+    """The trainer with the suite's callbacks: dev selection, the train loss, checkpoints.
+
+    ``recipe``: the predictor's name (its params section, for messages) and its settings.
+    """
     from transformers import DataCollatorWithPadding
 
+    settings = recipe[1]
     # On CUDA: widths rounded up to a multiple of 32 (a few shapes, not one per width); the CPU
     # pads exactly.
     pad_multiple = runtime.pad_multiple if runtime.pad_multiple > 1 else None
-    selection = dev_selection(lora, resume_from)
+    selection = dev_selection(settings, resume_from)
     saved_loss = checkpoint_marker(resume_from).get("logging") if resume_from else None
     loss = train_loss(runtime, saved_loss)
     return _trainer_class()(
         model=model,
-        args=training_arguments(lora, seed, checkpoint_dir, runtime),
+        args=training_arguments(settings, seed, checkpoint_dir, runtime),
         train_dataset=train_set,
         eval_dataset=dev_set,
         data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=pad_multiple),
@@ -213,7 +238,7 @@ def _build_trainer(
         callbacks=[selection, loss, _checkpoint_completion_class()(selection, loss)],
         suite_selection=selection,
         suite_loss=loss,
-        suite_lora=lora,
+        suite_recipe=recipe,
     )
 
 
@@ -222,14 +247,14 @@ def _trainer_class():
     from torch.utils.data import DataLoader
     from transformers import Trainer
 
-    class LoraTrainer(Trainer):
+    class SuiteTrainer(Trainer):
         """The trainer with the suite's batches, its train loss and a stop at divergence."""
 
-        def __init__(self, *args, suite_selection, suite_loss, suite_lora, **kwargs) -> None:
+        def __init__(self, *args, suite_selection, suite_loss, suite_recipe, **kwargs) -> None:
             super().__init__(*args, **kwargs)
             self.suite_selection = suite_selection  # the DevSelection callback
             self.suite_loss = suite_loss  # the TrainLoss callback
-            self.suite_lora = suite_lora  # the lora params, for the divergence message
+            self.suite_recipe = suite_recipe  # (name, settings), for the divergence message
 
         def get_train_dataloader(self):
             # What the trainer builds, with the suite's sampler (no workers: nothing to seed).
@@ -255,9 +280,9 @@ def _trainer_class():
             # Fail safe: stop at the first non-finite loss or gradient, before the optimizer
             # step that would spread it into the weights and before any checkpoint is written.
             step = self.state.global_step + 1
-            stop_if_not_finite(loss, "loss", step, self, self.suite_lora)
+            stop_if_not_finite(loss, "loss", step, self, self.suite_recipe)
             stop_if_not_finite(
-                gradient_norm(self.model), "gradient norm", step, self, self.suite_lora
+                gradient_norm(self.model), "gradient norm", step, self, self.suite_recipe
             )
             self.suite_loss.add(loss)
             return loss
@@ -267,7 +292,7 @@ def _trainer_class():
                 logs["loss"] = self.suite_loss.mean_since_last_log(self.state.global_step)
             super().log(logs, start_time)
 
-    return LoraTrainer
+    return SuiteTrainer
 
 
 @cache
