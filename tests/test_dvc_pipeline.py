@@ -291,8 +291,8 @@ def test_every_stage_depends_on_the_code_it_runs_and_no_stage_imports_another(pi
         assert needed & stage_modules == {module}, f"{module} imports another stage's module"
     # The predict stages read the catalogue only through the params schema, which asks it for
     # predictor names and roles (which ``predict.<name>`` and recipe sections exist, which
-    # predictor is a reference), never labels, descriptions or weights: none of those can change a prediction,
-    # so adding a predictor or rewording one reruns no predict stage.
+    # predictor is a reference), never labels, descriptions or weights: none of those can
+    # change a prediction, so adding a predictor or rewording one reruns no predict stage.
     predict = {"pipeline/predict.py"}
     seen, todo = set(), ["pipeline/predict.py"]
     while todo:  # the whole import closure, plumbing included, to find who imports catalogue

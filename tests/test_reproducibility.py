@@ -101,6 +101,58 @@ def test_the_demo_shows_lora_fine_tuning_beating_zero_shot_over_its_seeds(demo_p
     print(f"demo: {procedure['verdict']}\n{procedure['variance_verdict']}")
 
 
+def test_the_head_only_predictor_runs_end_to_end_in_the_demo(demo_pipeline):
+    """Frozen base + trained head: its runs, weights, scores and comparisons over seeds."""
+    import torch
+    from safetensors.torch import load_file
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    study = demo_pipeline["snapshot"]
+    test = pd.read_parquet(study / paths.split_path("test"))
+    base = AutoModelForSequenceClassification.from_pretrained(
+        study / paths.BASE_MODEL_DIR, num_labels=2, use_safetensors=True
+    ).eval()
+    tokenizer = AutoTokenizer.from_pretrained(study / paths.BASE_MODEL_DIR)
+    base.config.pad_token_id = tokenizer.eos_token_id
+    width = base.config.n_embd
+    correct = {}
+    for seed in SEEDS:
+        run = paths.run_name("head_only", seed)
+        # the run saved its head alone: one (2, width) tensor; it trained nothing else
+        head = load_file(study / paths.trained_dir("head_only", seed) / "head.safetensors")
+        assert list(head) == ["score.weight"] and tuple(head["score.weight"].shape) == (2, width)
+        metrics = read_json(study / paths.train_metrics("head_only", seed))
+        assert metrics["trainable_params"] == 2 * width
+        frame = pd.read_parquet(study / paths.predictions_path(run))
+        assert len(frame) == len(test) and set(frame["predictor"]) == {run}
+        # an independent scoring of a few bios: the stock classifier with the saved head
+        with torch.no_grad():
+            base.score.weight.copy_(head["score.weight"])
+            few = test.head(8)
+            logits = [base(**tokenizer(text, return_tensors="pt")).logits[0] for text in few.text]
+        probs = torch.softmax(torch.stack(logits), dim=-1)[:, 1].numpy()
+        shown = frame.set_index("id").loc[few["id"], "prob_female"].to_numpy()
+        np.testing.assert_allclose(shown, probs, atol=1e-5)
+        joined = test.merge(frame[["id", "pred"]], on="id", validate="one_to_one")
+        correct[run] = (joined["pred"] == joined["gender_id"]).mean()
+    procedure = pd.read_csv(study / paths.ANALYSIS_TABLES["procedure"])
+    rows = procedure.set_index(["predictor_a", "predictor_b"])
+    against_zero, against_lora = (
+        rows.loc[("zero_shot", "head_only")],
+        rows.loc[("head_only", "lora")],
+    )
+    for row in (against_zero, against_lora):
+        assert row["family"] == "secondary" and row["n_seeds"] == len(SEEDS)
+    mean = float(np.mean(list(correct.values())))
+    assert against_zero["acc_b_mean"] == pytest.approx(mean, abs=1e-12)
+    assert against_lora["acc_a"] == pytest.approx(mean, abs=1e-12)
+    # the report lists both comparisons, each as the analysis worded it
+    report = (study / paths.ANALYSIS_DIR / "report.md").read_text()
+    assert "## Other trained predictors over training seeds" in report
+    assert against_zero["verdict"] in report and against_lora["verdict"] in report
+    print(f"demo: {against_zero['verdict']}\ndemo: {against_lora['verdict']}")
+
+
 def test_dvc_plots_show_renders_offline_without_errors(demo_pipeline, tmp_path):
     """`dvc plots show` in the demo: exit 0, no error line, Vega inline (no CDN)."""
     demo = demo_pipeline["alice"] / "demo"
