@@ -444,7 +444,12 @@ def procedure_comparisons(
     "after" beat it? Only predictors with predictions; references are never tested.
     """
     a, b = params.primary
-    present = [n for n in catalogue.seeded_names() if runs_of(n, predictions)]
+    # trained per seed here: its predictions are runs <name>@seed<n> (not one unseeded file)
+    present = [
+        n
+        for n in catalogue.seeded_names()
+        if any(paths.split_run(r)[1] is not None for r in runs_of(n, predictions))
+    ]
     tested = [n for n in present if not catalogue.is_reference(n)]
     both = all(runs_of(n, predictions) for n in (a, b))
     out = [(a, b, "primary")] if both and (a in present or b in present) else []

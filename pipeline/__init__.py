@@ -1,4 +1,4 @@
-"""The Bias-in-Bios LoRA evaluation suite's pipeline: the map.
+"""The Bias-in-Bios fine-tuning evaluation suite's pipeline: the map.
 
 Stage modules (DVC runs each as ``python -m pipeline.<module>`` from a study directory; each
 reads its own keys of that directory's ``params.yaml`` and writes what ``dvc.yaml`` declares;
@@ -8,7 +8,7 @@ docs/stages.md):
 - ``check_params`` the whole ``params.yaml`` is valid, before any other stage runs
 - ``prepare``      the dataset splits and the profile (share of women per profession)
 - ``base_model``   the base GPT-2: a pinned hub reference, a local folder or the tiny demo model
-- ``train``        one seed's LoRA adapter and its trained classification head
+- ``train``        one seed's run of a trained predictor (LoRA adapter + head, or head only)
 - ``predict``      one model predictor's P(female) per bio (test split or probe texts)
 - ``probe``        the counterfactual probe texts (gendered words swapped / removed)
 - ``baselines``    one baseline fitted on the train split, predicting test and probe texts
