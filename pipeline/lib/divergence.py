@@ -40,11 +40,11 @@ def stop_if_not_finite(value, what: str, step: int, trainer, recipe: RecipeSetti
     """Stop training with one line if ``value`` (a loss or a gradient norm) is not finite."""
     if value is None or bool(torch.isfinite(torch.as_tensor(value)).all()):
         return
-    name, lora = recipe
+    name, settings = recipe
     try:
         rate = float(trainer.lr_scheduler.get_last_lr()[0])
     except (AttributeError, IndexError, TypeError):
-        rate = lora.learning_rate
+        rate = settings.learning_rate
     for callback in trainer.callback_handler.callbacks:  # end the progress bar's line first
         bar = getattr(callback, "training_bar", None)
         if bar is not None:
@@ -52,7 +52,7 @@ def stop_if_not_finite(value, what: str, step: int, trainer, recipe: RecipeSetti
             callback.training_bar = None
     raise SuiteError(
         f"training diverged: non-finite {what} at optimizer step {step} (scheduled learning rate "
-        f"{rate:.3g}; {name}.learning_rate = {lora.learning_rate:g}); nothing was written: "
+        f"{rate:.3g}; {name}.learning_rate = {settings.learning_rate:g}); nothing was written: "
         f"{_previous_outputs(name, trainer.args.seed)}; lower {name}.learning_rate or "
         f"{name}.max_grad_norm, or check the base model"
     )

@@ -42,7 +42,7 @@ REQUIRED_COLUMNS = ("hard_text", "profession", "gender")
 # Below this many bios a split still runs but says little; the stage warns (why, per split).
 MIN_SPLIT_ROWS = 30
 TOO_SMALL = {
-    "train": "too few to fit the LoRA adapter or the TF-IDF baseline",
+    "train": "too few to train a model or fit the TF-IDF baseline",
     "dev": "model selection on it is unreliable (one bio moves dev accuracy by more than 3 points)",
     "test": "every interval will be too wide to tell predictors apart",
 }

@@ -324,7 +324,7 @@ def read_json(
 def read_numbers(
     path: str | os.PathLike[str], columns: Sequence[str], *, what: str, missing_hint: str | None
 ) -> pd.DataFrame:
-    """A CSV table of numbers the suite wrote (e.g. ``results/lora/history.csv``); one line if bad.
+    """A CSV table of numbers the suite wrote (e.g. a training ``history.csv``); one line if bad.
 
     Blank cells are missing values; any other cell must be a finite number.
     """

@@ -114,10 +114,10 @@ def test_a_stage_run_directly_refuses_a_typo_in_another_section(tmp_path):
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1] == (
         "error: params.yaml: unknown key lora.lerning_rate (did you mean lora.learning_rate?); "
-        "allowed here: r, alpha, dropout, target_modules, fan_in_fan_out, learning_rate, "
-        "lr_scheduler, warmup_ratio, weight_decay, max_grad_norm, epochs, max_steps, batch_size, "
-        "gradient_accumulation_steps, eval_batch_size, max_length, eval_steps, "
-        "metric_for_best_model, early_stopping_patience, checkpoint_steps"
+        "allowed here: learning_rate, lr_scheduler, warmup_ratio, weight_decay, max_grad_norm, "
+        "epochs, max_steps, batch_size, gradient_accumulation_steps, eval_batch_size, "
+        "max_length, eval_steps, metric_for_best_model, early_stopping_patience, "
+        "checkpoint_steps, r, alpha, dropout, target_modules, fan_in_fan_out"
     )
     assert not (tmp_path / "data").exists()
 
