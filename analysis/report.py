@@ -12,6 +12,7 @@ import numpy as np
 
 from analysis.metrics import METRICS
 from analysis.verdicts import fmt_level, gap_line, model_description
+from pipeline.lib.contract import ALL_PROFESSIONS, PairFamily
 
 if TYPE_CHECKING:
     from analysis.result import Analysis
@@ -64,7 +65,7 @@ def _headline(result: Analysis) -> list[str]:
 def _procedure(result: Analysis, params: AnalyzeParams) -> list[str]:
     """The primary comparison over training seeds: the procedure first, then each seed."""
     row = result.procedure.iloc[0]
-    primary = result.pairs[result.pairs["family"] == "primary"]
+    primary = result.pairs[result.pairs["family"] == PairFamily.PRIMARY]
     lines = [
         f"{row.predictor_b} against {row.predictor_a} (analyze.primary) as a procedure: the mean "
         f"over {row.n_seeds} training seed(s) (seeds.train) of the accuracy difference on the "
@@ -89,9 +90,9 @@ def _procedure(result: Analysis, params: AnalyzeParams) -> list[str]:
 def _comparisons(result: Analysis, params: AnalyzeParams) -> list[str]:
     pairs = result.pairs
     level = fmt_level(1 - params.confidence)
-    primary = pairs[pairs["family"] == "primary"]
-    secondary = pairs[pairs["family"] == "secondary"]
-    reference = pairs[pairs["family"] == "reference"]
+    primary = pairs[pairs["family"] == PairFamily.PRIMARY]
+    secondary = pairs[pairs["family"] == PairFamily.SECONDARY]
+    reference = pairs[pairs["family"] == PairFamily.REFERENCE]
     lines = ["## The primary comparison", ""]
     if primary.empty:
         lines.append(
@@ -240,7 +241,7 @@ def _probes(result: Analysis, confidence: float) -> list[str]:
         "| predictor | variant | n | flip rate | accuracy | accuracy on the originals |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
-    overall = probes[probes["profession"] == "all"]
+    overall = probes[probes["profession"] == ALL_PROFESSIONS]
     for row in overall.itertuples():
         lines.append(
             f"| {row.predictor} | {row.variant} | {row.n} | "
@@ -262,7 +263,7 @@ def answer_lines(result: Analysis, params: AnalyzeParams) -> list[str]:
     Multi-Bootstrap sentence and where its variance comes from; else the one paired test),
     then the proxy-bias verdict of the primary comparison's second predictor.
     """
-    primary = result.pairs[result.pairs["family"] == "primary"]
+    primary = result.pairs[result.pairs["family"] == PairFamily.PRIMARY]
     if not result.procedure.empty:
         row = result.procedure.iloc[0]
         lines = [f"**{row.verdict}**"]

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipeline.lib import catalogue, paths
+from pipeline.lib import catalogue, contract, paths
 from pipeline.lib.io import read_parquet_metadata
 from tests.conftest import (
     GIT,
@@ -78,7 +78,7 @@ def test_the_demo_shows_lora_fine_tuning_beating_zero_shot_over_its_seeds(demo_p
     level = yaml.safe_load((study / "params.yaml").read_text())["analyze"]["confidence"]
     mean_diff = float(np.mean([correct[r].mean() - correct["zero_shot"].mean() for r in runs]))
 
-    procedure = pd.read_csv(study / paths.ANALYSIS_TABLES["procedure"]).iloc[0]
+    procedure = pd.read_csv(study / contract.TABLES["procedure"].file()).iloc[0]
     assert procedure["n_seeds"] == len(SEEDS) == 3
     assert procedure["acc_diff"] == pytest.approx(mean_diff, abs=1e-12)
     assert procedure["seeds_significant"] == int((holm < 1 - level).sum())
@@ -122,7 +122,7 @@ def test_dvc_plots_show_renders_offline_without_errors(demo_pipeline, tmp_path):
         for entry in entries
         if name.startswith(str(paths.ANALYSIS_PLOTS_DIR))
     }
-    assert len(titles) == len(paths.ANALYSIS_PLOTS) * N_PREDICTORS
+    assert len(titles) == len(contract.PLOTS) * N_PREDICTORS
     for name, title in titles.items():
         assert paths.split_run(Path(name).stem)[0] in catalogue.names(), name
         assert Path(name).stem in title, title
@@ -216,7 +216,7 @@ def test_adding_a_seed_trains_only_that_seed_and_the_analysis_reports_it(team):
             paths.predictions_path(paths.run_name("lora", seed)),
         ):
             assert after[str(path)] == before[str(path)]
-    procedure = pd.read_csv(demo / paths.ANALYSIS_TABLES["procedure"]).iloc[0]
+    procedure = pd.read_csv(demo / contract.TABLES["procedure"].file()).iloc[0]
     assert procedure["n_seeds"] == 4
     summary = read_json(demo / paths.ANALYSIS_SUMMARY)
     assert summary["settings"]["training_seeds"]["lora"] == [*SEEDS, new]

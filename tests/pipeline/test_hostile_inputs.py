@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipeline.lib import paths
+from pipeline.lib import contract, paths
 from pipeline.lib.errors import SuiteError, run_main
 from pipeline.lib.prediction_files import predictions_frame, read_predictions, write_predictions
 from pipeline.lib.synthetic_sample import generate_sample
@@ -639,7 +639,11 @@ def analyzed(prepared, tmp_path_factory) -> Path:
     return study
 
 
-ANALYSIS_OUTPUTS = [paths.ANALYSIS_METRICS, *paths.ANALYSIS_TABLES.values(), paths.ANALYSIS_SUMMARY]
+ANALYSIS_OUTPUTS = [
+    paths.ANALYSIS_METRICS,
+    *(contract.TABLES[name].file() for name in contract.ANALYSIS_TABLES),
+    paths.ANALYSIS_SUMMARY,
+]
 
 
 @pytest.mark.parametrize(

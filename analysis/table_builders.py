@@ -1,6 +1,6 @@
 """One builder per analysis table, from predictions aligned row by row with the test split.
 
-Each function returns one tidy table of :data:`pipeline.lib.paths.ANALYSIS_COLUMNS` (or the
+Each function returns one tidy table of :data:`pipeline.lib.contract.TABLES` (or the
 JSON bodies beside them); :func:`analysis.analyze.analyze` calls them in order. Statistics come
 from :mod:`analysis.metrics`, :mod:`analysis.significance`, :mod:`analysis.fairness` and
 :mod:`analysis.probes`; the sentences from :mod:`analysis.verdicts`.
@@ -33,13 +33,14 @@ from analysis.verdicts import (
     variance_split_sentence,
 )
 from pipeline.lib import catalogue, paths
+from pipeline.lib.contract import ALL_PROFESSIONS, TABLES, PairFamily
 from pipeline.lib.errors import SuiteError
 from pipeline.lib.labels import GENDERS, PROFESSIONS
 from pipeline.lib.params import AnalyzeParams
 
 log = logging.getLogger(__name__)
 
-PROBE_COLUMNS = list(paths.ANALYSIS_COLUMNS["probes"])
+PROBE_COLUMNS = list(TABLES["probes"].columns)
 
 
 def _front(frame: pd.DataFrame, column: str) -> pd.DataFrame:
@@ -320,7 +321,7 @@ def small_cells(
 
 def probe_verdicts(probes: pd.DataFrame, confidence: float) -> dict[str, str]:
     """One sentence per predictor on what its counterfactual probes show."""
-    overall = probes[probes["profession"] == "all"]
+    overall = probes[probes["profession"] == ALL_PROFESSIONS]
     verdicts = {}
     for name, part in overall.groupby("predictor", sort=False):
         rows = {row["variant"]: row for row in part.to_dict(orient="records")}
@@ -391,7 +392,9 @@ def headline_metrics(result: Analysis) -> dict[str, Any]:
     """
     overall = result.overall.set_index(["predictor", "metric"])
     proxy = result.proxy.set_index("predictor")
-    flips = result.probes[result.probes["profession"] == "all"].set_index(["predictor", "variant"])
+    flips = result.probes[result.probes["profession"] == ALL_PROFESSIONS].set_index(
+        ["predictor", "variant"]
+    )
     metrics: dict[str, Any] = {}
     for name in result.overall["predictor"].unique():
         entry = {spec.name: _clean(overall.loc[(name, spec.name), "value"]) for spec in METRICS}
@@ -421,7 +424,7 @@ def headline_metrics(result: Analysis) -> dict[str, Any]:
             "ci_method": "multi-bootstrap",
         }
         return metrics
-    primary = result.pairs[result.pairs["family"] == "primary"]
+    primary = result.pairs[result.pairs["family"] == PairFamily.PRIMARY]
     if not primary.empty:
         row = primary.iloc[0]
         metrics["primary"] = {
@@ -447,7 +450,7 @@ def procedure_table(
     is not, else empty. With one seed
     the interval, p-value and decision are the paired comparison's (exact McNemar).
     """
-    columns = list(paths.ANALYSIS_COLUMNS["procedure"])
+    columns = list(TABLES["procedure"].columns)
     a, b = params.primary
     runs = [pair[1] for pair in primary]
     if (
@@ -465,7 +468,7 @@ def procedure_table(
         seed=seed,
         confidence=params.confidence,
     )
-    rows = pairs[pairs["family"] == "primary"]
+    rows = pairs[pairs["family"] == PairFamily.PRIMARY]
     alpha = 1 - params.confidence
     row = {
         "predictor_a": a,
@@ -509,12 +512,12 @@ def seeds_table(overall: pd.DataFrame) -> pd.DataFrame:
     )
     part = overall.assign(procedure=runs).dropna(subset=["procedure"])
     if part.empty:
-        return pd.DataFrame(columns=list(paths.ANALYSIS_COLUMNS["seeds"]))
+        return pd.DataFrame(columns=list(TABLES["seeds"].columns))
     grouped = part.groupby(["procedure", "metric"], sort=False)["value"]
     table = grouped.agg(
         n_seeds="count", mean="mean", sd=lambda v: v.std(ddof=1), min="min", max="max"
     ).reset_index()
-    return table.rename(columns={"procedure": "predictor"})[list(paths.ANALYSIS_COLUMNS["seeds"])]
+    return table.rename(columns={"procedure": "predictor"})[list(TABLES["seeds"].columns)]
 
 
 def seed_gaps_table(
@@ -526,7 +529,7 @@ def seed_gaps_table(
     seed: int,
 ) -> pd.DataFrame:
     """Each profession's TPR gap over the seeds of each seeded predictor (Multi-Bootstrap)."""
-    columns = list(paths.ANALYSIS_COLUMNS["seed_gaps"])
+    columns = list(TABLES["seed_gaps"].columns)
     parts = []
     for procedure in catalogue.seeded_names():
         runs = [r for r in runs_of(procedure, predictions) if paths.split_run(r)[1] is not None]
@@ -577,7 +580,7 @@ def seed_proxy_table(
     Over the same professions as the per-run proxy table: at least ``analyze.min_group_size``
     bios of each gender.
     """
-    columns = list(paths.ANALYSIS_COLUMNS["seed_proxy"])
+    columns = list(TABLES["seed_proxy"].columns)
     rows = []
     for procedure in catalogue.seeded_names():
         runs = [r for r in runs_of(procedure, predictions) if paths.split_run(r)[1] is not None]
