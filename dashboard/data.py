@@ -28,7 +28,6 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
-from pydantic import BaseModel
 
 from analysis.metrics import METRICS as METRIC_SPECS
 from pipeline.lib import catalogue, contract, paths
@@ -134,20 +133,13 @@ def _read_parquet(path: str, stamp: tuple[int, int]) -> pd.DataFrame:
     return pd.read_parquet(path)
 
 
-def _load(
-    study: Path,
-    name: str,
-    rel: Path,
-    reader,
-    spec: contract.TableSpec | Sequence[str] | None = None,
-) -> Loaded:
-    """Read ``study / rel``; a table is checked against its contract ``spec``.
+def _load(study: Path, name: str, rel: Path, reader, required: Sequence[str] = ()) -> Loaded:
+    """Read ``study / rel`` and check it against what the contract declares for ``rel``.
 
-    A table of the training runs (named by its columns, for the train stage's own loaders) is
-    checked through its contract too: :data:`~pipeline.lib.contract.TABLES` ``history``.
+    A table (:data:`pipeline.lib.contract.TABLES`) comes back with its CSV text turned into
+    numbers and nullable booleans; a JSON document is checked against its model and comes back
+    as read. ``required``: the columns a file the contract does not declare must have.
     """
-    if spec is not None and not isinstance(spec, contract.TableSpec):
-        spec = next(t for t in TABLES.values() if t.columns == tuple(spec))
     path = study / rel
     stamp = _stamp(path)
     if stamp is None:
@@ -159,12 +151,22 @@ def _load(
         return Loaded(name, path, problem=f"`{rel}` could not be read ({_first_line(err)})")
     except RecursionError:  # JSON nested thousands deep: not something the pipeline writes
         return Loaded(name, path, problem=f"`{rel}` could not be read (nested too deeply)")
-    if spec is not None:
-        try:
+    spec = contract.declared(rel)
+    try:
+        if isinstance(spec, contract.TableSpec):
             value = contract.check_table(value, spec, rel)
-        except contract.ContractError as err:
-            return Loaded(name, path, problem=f"`{rel}` {err.detail}")
+        elif spec is not None:
+            contract.validate(spec, value, rel)
+    except contract.ContractError as err:
+        return Loaded(name, path, problem=f"`{rel}` {err.detail}{_WRITTEN_ELSEWHERE}")
+    if spec is None and isinstance(value, pd.DataFrame):
+        absent = [c for c in required if c not in value.columns]
+        if absent:
+            return Loaded(name, path, problem=f"`{rel}` lacks column(s) {', '.join(absent)}")
     return Loaded(name, path, value=value)
+
+
+_WRITTEN_ELSEWHERE = "; written by another version of the suite, or edited by hand"
 
 
 def _first_line(err: BaseException) -> str:
@@ -181,41 +183,25 @@ def table(study: Path, name: str) -> Loaded:
     """
     spec = TABLES[name]
     rel = Path(spec.path)
-    loaded = _load(study, name, rel, _read_csv, spec)
+    loaded = _load(study, name, rel, _read_csv)
     if loaded.ok and loaded.value.empty:
         return Loaded(name, loaded.path, problem=f"`{rel}` has no rows")
     return loaded
 
 
-def _document(study: Path, name: str, rel: Path, model: type[BaseModel]) -> Loaded:
-    """A JSON document, checked against its contract ``model`` (the value stays the JSON)."""
-    loaded = _load(study, name, rel, _read_json)
-    if loaded.ok:
-        try:
-            contract.validate(model, loaded.value, rel)
-        except contract.ContractError as err:
-            return Loaded(
-                name,
-                loaded.path,
-                problem=f"`{rel}` {err.detail}; it was written by another version of the suite "
-                "or edited by hand",
-            )
-    return loaded
-
-
 def metrics(study: Path) -> Loaded:
     """``results/metrics.json``: the headline numbers (numbers per predictor, and primary)."""
-    return _document(study, "metrics", METRICS, contract.HeadlineMetrics)
+    return _load(study, "metrics", METRICS, _read_json)
 
 
 def summary(study: Path) -> Loaded:
     """``results/analysis/summary.json``: the data, the predictors and the models behind them."""
-    return _document(study, "summary", SUMMARY, contract.Summary)
+    return _load(study, "summary", SUMMARY, _read_json)
 
 
 def profile(study: Path) -> Loaded:
     """``data/profile.json``: where the data came from and counts per profession."""
-    return _document(study, "profile", paths.PROFILE, contract.Profile)
+    return _load(study, "profile", paths.PROFILE, _read_json)
 
 
 def report(study: Path) -> Loaded:
@@ -269,7 +255,7 @@ def report_html(study: Path) -> Loaded:
 
 def bios(study: Path) -> Loaded:
     """The prepared test split (bio text, profession, gender)."""
-    return _load(study, "test split", paths.split_path("test"), _read_parquet, TABLES["split"])
+    return _load(study, "test split", paths.split_path("test"), _read_parquet)
 
 
 def predictor_order(names: Sequence[str]) -> list[str]:
@@ -282,7 +268,7 @@ def predictions(study: Path) -> dict[str, Loaded]:
     folder = study / paths.PREDICTIONS_DIR
     stems = [p.stem for p in folder.glob("*.parquet")] if folder.is_dir() else []
     return {
-        stem: _load(study, stem, paths.predictions_path(stem), _read_parquet, TABLES["predictions"])
+        stem: _load(study, stem, paths.predictions_path(stem), _read_parquet)
         for stem in predictor_order(stems)
     }
 

@@ -28,9 +28,11 @@ no model library (checking params never imports torch).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -249,15 +251,17 @@ class ParamsCheck(_Document):
 
 
 class TrainMetrics(BaseModel):
-    """One training run's ``metrics.json`` (DVC metrics): its dev selection."""
+    """One training run's ``metrics.json`` (DVC metrics): its dev selection, numbers only."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)  # a trainer may report more numbers
+    # A trainer may report more numbers than these; each is a number.
+    model_config = ConfigDict(extra="allow", frozen=True)
+    __pydantic_extra__: dict[str, Number | None] = Field(init=False)
 
-    best_step: Count | None
-    dev_accuracy: Number | None
-    dev_loss: Number | None
-    steps: Count
-    trainable_params: Count
+    best_step: Count | None = None  # the step whose weights were kept (None: the last)
+    dev_accuracy: Number | None = None
+    dev_loss: Number | None = None
+    steps: Count | None = None
+    trainable_params: Count | None = None
 
 
 # Every JSON document the suite writes, by path (a pattern for one per training seed).
@@ -466,18 +470,28 @@ def _first_bad(frame: pd.DataFrame, bad: np.ndarray | pd.Series) -> tuple[Any, A
 
 
 def check_table(
-    frame: pd.DataFrame, spec: TableSpec, path: str | Path, *, exact: bool = False
+    frame: pd.DataFrame,
+    spec: TableSpec,
+    path: str | Path,
+    *,
+    exact: bool = False,
+    columns: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """``frame`` (read from or written to ``path``) with its columns checked against ``spec``.
 
-    Every column of ``spec`` must be there (``exact``: nothing else, in ``spec``'s order, as a
-    writer must write it); a ``text`` column holds text or nothing, an ``int`` column whole
-    numbers or nothing, a ``float`` column numbers or nothing, a ``bool`` column True/False or
-    nothing. Returned with CSV text turned into what it stands for: numbers and nullable
-    booleans (an empty cell, e.g. an untested pair, stays missing, not False). Raises
+    Every column of ``spec`` (or of ``columns``, those a reader took) must be there (``exact``:
+    nothing else, in ``spec``'s order, as a writer must write it); a ``text`` column holds text
+    or nothing, an ``int`` column whole numbers or nothing, a ``float`` column numbers or
+    nothing, a ``bool`` column True/False or nothing. Returned with CSV text turned into what
+    it stands for: numbers and nullable booleans (an empty cell, e.g. an untested pair, stays
+    missing, not False). Raises
     :class:`ContractError`: one line naming ``path``, the column and the first bad row.
     """
-    missing = [column for column in spec.columns if column not in frame.columns]
+    wanted = spec.columns if columns is None else tuple(columns)
+    unknown = [column for column in wanted if column not in spec.dtypes]
+    if unknown:
+        raise ValueError(f"the {spec.name} table has no column {unknown[0]!r}")
+    missing = [column for column in wanted if column not in frame.columns]
     if missing:
         raise ContractError(
             path,
@@ -490,8 +504,8 @@ def check_table(
             f"columns {', '.join(map(str, frame.columns))}, expected {', '.join(spec.columns)}",
         )
     out = frame.copy()
-    for column, dtype in spec.dtypes.items():
-        out[column] = _checked_column(out, column, dtype, path)
+    for column in wanted:
+        out[column] = _checked_column(out, column, spec.dtypes[column], path)
     return out
 
 
@@ -553,3 +567,23 @@ def _checked_column(frame: pd.DataFrame, column: str, dtype: str, path: str | Pa
         row, _ = _first_bad(frame, infinite)
         raise ContractError(path, f"column {column!r} is infinite at row {row}, expected numbers")
     return numbers
+
+
+def _glob(pattern: str) -> str:
+    return re.sub(r"\{[a-z_]+\}", "*", pattern)
+
+
+def declared(path: str | Path) -> TableSpec | type[BaseModel] | None:
+    """What the contract declares for ``path`` (relative to the study), or None.
+
+    A :class:`TableSpec` for a table, a model for a JSON document, None for any other file
+    (the reports, model folders).
+    """
+    rel = Path(path).as_posix()
+    for spec in TABLES.values():
+        if fnmatchcase(rel, _glob(spec.path)):
+            return spec
+    for pattern, model in DOCUMENTS.items():
+        if fnmatchcase(rel, _glob(pattern)):
+            return model
+    return None

@@ -279,6 +279,7 @@ def read_predictions(
         missing_hint="run its predict stage first",
     )
     frame = check_predictions(frame, str(path))
+    contract.check_table(frame, contract.TABLES["predictions"], path)  # model, params_hash: text
     check_identity(frame, path, predictor, check_sources)
     if expected_ids is not None:
         expected = pd.Index(pd.Series(expected_ids, dtype=object).astype(str))

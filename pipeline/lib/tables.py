@@ -483,13 +483,19 @@ def check_labels(frame: pd.DataFrame, where: str, column: str, n_labels: int) ->
 
 
 def read_prepared(
-    path: str | os.PathLike[str], columns: Sequence[str], *, what: str, stage: str
+    path: str | os.PathLike[str],
+    columns: Sequence[str],
+    *,
+    what: str,
+    stage: str,
+    spec: contract.TableSpec | None = None,
 ) -> pd.DataFrame:
     """Read ``columns`` of a table another stage made (a split, the probes) and check them.
 
     ``id`` (unique, non-null), ``text`` (non-empty strings), the labels ``gender_id``,
     ``expected_gender_id`` (0/1) and ``profession_id`` (0-27), and ``source_id`` / ``variant``
-    (non-null), whichever are among ``columns``. ``stage`` makes the file (named in the fix).
+    (non-null), whichever are among ``columns``; then every column's dtype against its
+    contract ``spec``. ``stage`` makes the file (named in the fix).
     """
     from pipeline.lib.labels import GENDERS, PROFESSIONS
 
@@ -517,17 +523,23 @@ def read_prepared(
     for column, names in labels.items():
         if column in columns:
             check_labels(frame, where, column, len(names))
+    if spec is not None:
+        contract.check_table(frame, spec, where, columns=columns)
     return frame
 
 
 def read_split(path: str | os.PathLike[str], columns: Sequence[str]) -> pd.DataFrame:
     """Read and check ``columns`` of a prepared split (``data/splits/<split>.parquet``)."""
-    return read_prepared(path, columns, what="split", stage="prepare")
+    return read_prepared(
+        path, columns, what="split", stage="prepare", spec=contract.TABLES["split"]
+    )
 
 
 def read_probes(path: str | os.PathLike[str], columns: Sequence[str]) -> pd.DataFrame:
     """Read and check ``columns`` of the probe texts (``data/probes/probes.parquet``)."""
-    return read_prepared(path, columns, what="probe texts", stage="probe")
+    return read_prepared(
+        path, columns, what="probe texts", stage="probe", spec=contract.TABLES["probe_texts"]
+    )
 
 
 def _conforming(value: Any, path: str | os.PathLike[str], model: type[DocumentT], fix: str) -> Any:

@@ -784,7 +784,8 @@ ANALYZE_CASES = [
     (
         "metrics-best-step-text",
         training_files(GOOD_HISTORY, '{"best_step": "ten"}'),
-        "error: results/lora/seed_1234/metrics.json: best_step 'ten' is not a step number",
+        "error: results/lora/seed_1234/metrics.json: best_step is 'ten' (input should be a valid "
+        "integer)",
     ),
 ]
 
@@ -816,13 +817,17 @@ PROFILE_CASES = [
     (
         "array",
         lambda p, d: p.write_text("[1, 2]"),
-        "the top level is a JSON list, expected an object",
+        "the top level is a JSON list, expected the data profile",
     ),
-    ("no-splits", lambda p, d: p.write_text('{"source": "x"}'), "no key 'splits' in the top level"),
+    (
+        "no-splits",
+        lambda p, d: p.write_text('{"source": "x", "synthetic": false}'),
+        "splits is missing",
+    ),
     (
         "train-not-object",
-        lambda p, d: p.write_text(json.dumps({"splits": {"train": 3}})),
-        "splits.train is a JSON int, expected an object",
+        lambda p, d: (d["splits"].update(train=3), p.write_text(json.dumps(d))),
+        "splits.train is 3 (input should be a valid dictionary",
     ),
     (
         "share-above-1",
@@ -830,7 +835,8 @@ PROFILE_CASES = [
             professions_of(d)["nurse"].update(share_women=1.5),
             p.write_text(json.dumps(d)),
         ),
-        "splits.train.professions.nurse.share_women is 1.5, expected null or a number in [0, 1]",
+        "splits.train.professions.nurse.share_women is 1.5 (input should be less than or equal "
+        "to 1)",
     ),
     (
         "share-text",
