@@ -20,7 +20,9 @@ What it declares:
   run's ``metrics.json``); :data:`DOCUMENTS` lists them;
 - **tables** in :data:`TABLES`: every CSV and parquet file, its path (a pattern for one file per
   predictor, seed or split), its columns in order with their dtypes (``text``, ``int``,
-  ``float``, ``bool``); CSV stores a ``bool`` column as ``True``/``False`` text.
+  ``float``, ``bool``); CSV stores a ``bool`` column as ``True``/``False`` text. A text column
+  of a closed vocabulary (:data:`VOCABULARIES`: ``variant``, ``family``, ``direction``,
+  ``gender``, ``profession``) holds only its words, in whichever table.
 
 Paths are decided in :mod:`pipeline.lib.paths`; this module says what is inside them. It loads
 no model library (checking params never imports torch).
@@ -73,6 +75,19 @@ class ProxyDirection(StrEnum):
 
 # The ``profession`` of the probes table's rows over every profession.
 ALL_PROFESSIONS = "all"
+
+# The closed vocabulary of a text column, whichever table holds it: its words and how a
+# message names them.
+VOCABULARIES: dict[str, tuple[tuple[str, ...], str]] = {
+    "variant": (tuple(ProbeVariant), ", ".join(ProbeVariant)),
+    "family": (tuple(PairFamily), ", ".join(PairFamily)),
+    "direction": (tuple(ProxyDirection), ", ".join(ProxyDirection)),
+    "gender": (GENDERS, ", ".join(GENDERS)),
+    "profession": (
+        (*PROFESSIONS, ALL_PROFESSIONS),
+        f"one of the 28 professions or {ALL_PROFESSIONS!r}",
+    ),
+}
 
 
 # --- errors --------------------------------------------------------------------------------
@@ -535,6 +550,16 @@ def _checked_column(frame: pd.DataFrame, column: str, dtype: str, path: str | Pa
                 f"column {column!r} holds {_shown(values.iloc[position])} at row {row}, "
                 "expected text",
             )
+        if column in VOCABULARIES:
+            words, named = VOCABULARIES[column]
+            unknown = values.notna() & ~values.isin(words)
+            if unknown.any():
+                row, position = _first_bad(frame, unknown)
+                raise ContractError(
+                    path,
+                    f"column {column!r} holds {_shown(values.iloc[position])} at row {row}, "
+                    f"expected {named}",
+                )
         return values
     if pd.api.types.is_bool_dtype(values):
         row, position = _first_bad(frame, np.ones(len(values), dtype=bool))
