@@ -272,8 +272,8 @@ class TrainMetrics(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
     __pydantic_extra__: dict[str, Number | None] = Field(init=False)
 
-    best_step: Count | None = None  # the step whose weights were kept (None: the last)
-    dev_accuracy: Number | None = None
+    best_step: Count | None  # the step whose weights were kept (null: the last)
+    dev_accuracy: Number | None  # at best_step
     dev_loss: Number | None = None
     steps: Count | None = None
     trainable_params: Count | None = None

@@ -70,7 +70,8 @@ def test_text_in_a_table_of_numbers_is_named(tmp_path):
     (tmp_path / rel).write_text("\n".join(broken) + "\n")
     loaded = data.table(tmp_path, "calibration")
     assert loaded.problem == (
-        f"`{rel}` column {number_column!r} holds text ('oops') at row 1, expected numbers"
+        f"`{rel}` column {number_column!r} holds text ('oops') at row 1, expected numbers; "
+        "written by another version of the suite, or edited by hand"
     )
 
 
@@ -116,7 +117,8 @@ def test_text_in_every_row_of_a_number_column_is_named(tmp_path, name, row, colu
     rel = write_table(tmp_path, name, [{**row, column: text}] * (2 if name == "calibration" else 1))
     loaded = data.table(tmp_path, name)
     assert loaded.problem == (
-        f"`{rel}` column {column!r} holds text ({text!r}) at row 0, expected numbers"
+        f"`{rel}` column {column!r} holds text ({text!r}) at row 0, expected numbers; "
+        "written by another version of the suite, or edited by hand"
     )
 
 
