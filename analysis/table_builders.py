@@ -33,7 +33,7 @@ from analysis.verdicts import (
     variance_split_sentence,
 )
 from pipeline.lib import catalogue, paths
-from pipeline.lib.contract import ALL_PROFESSIONS, TABLES, PairFamily
+from pipeline.lib.contract import ALL_PROFESSIONS, TABLES, PairFamily, ProbeVariant
 from pipeline.lib.errors import SuiteError
 from pipeline.lib.labels import GENDERS, PROFESSIONS
 from pipeline.lib.params import AnalyzeParams
@@ -325,7 +325,8 @@ def probe_verdicts(probes: pd.DataFrame, confidence: float) -> dict[str, str]:
     verdicts = {}
     for name, part in overall.groupby("predictor", sort=False):
         rows = {row["variant"]: row for row in part.to_dict(orient="records")}
-        verdicts[str(name)] = probe_verdict(rows.get("swapped"), rows.get("removed"), confidence)
+        swapped, removed = rows.get(ProbeVariant.SWAPPED), rows.get(ProbeVariant.REMOVED)
+        verdicts[str(name)] = probe_verdict(swapped, removed, confidence)
     return verdicts
 
 
