@@ -31,7 +31,6 @@ import streamlit as st
 
 from analysis.metrics import METRICS as METRIC_SPECS
 from pipeline.lib import catalogue, contract, paths
-from pipeline.lib.contract import TABLES
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEMO_STUDY = REPO_ROOT / "demo"
@@ -41,6 +40,8 @@ STUDY_ENV = "BIOS_STUDY"
 METRICS = paths.ANALYSIS_METRICS
 SUMMARY = paths.ANALYSIS_SUMMARY
 REPORT = paths.ANALYSIS_REPORT
+# The analysis tables the pages read (:func:`table`), by name.
+TABLES = {name: contract.TABLES[name] for name in contract.ANALYSIS_TABLES}
 METRIC_NAMES = tuple(spec.name for spec in METRIC_SPECS)
 # How the Experiments page prefixes each DVC metrics file's keys.
 # A training seed's results/lora/seed_<n>/metrics.json gets "train.seed_<n>.".
@@ -278,7 +279,7 @@ def _examples(
     split_path: str, split_stamp: tuple[int, int], preds: tuple[tuple[str, str, Any], ...]
 ) -> pd.DataFrame:
     split = _read_parquet(split_path, split_stamp)
-    frame = split[list(TABLES["split"].columns)].copy()
+    frame = split[list(contract.TABLES["split"].columns)].copy()
     frame["id"] = frame["id"].astype(str)
     for predictor, path, stamp in preds:
         pred = _read_parquet(path, stamp)[["id", "prob_female", "pred"]].copy()
