@@ -24,6 +24,11 @@ What it declares:
   of a closed vocabulary (:data:`VOCABULARIES`: ``variant``, ``family``, ``direction``,
   ``gender``, ``profession``) holds only its words, in whichever table.
 
+Checking: :func:`validate` (a JSON document), :func:`check_table` (a table, read or about to be
+written), :func:`declared` (what the contract declares for a study path: the dashboard's one
+loader checks every file through it). A mismatch raises :class:`ContractError`, a
+:class:`~pipeline.lib.errors.SuiteError` of one line.
+
 Paths are decided in :mod:`pipeline.lib.paths`; this module says what is inside them. It loads
 no model library (checking params never imports torch).
 """
@@ -331,7 +336,7 @@ class TableSpec:
     """One table the suite writes: where, which columns in which order, of which dtype."""
 
     name: str
-    path: str  # relative to the study; {predictor}, {plot}, {seed_folder} or {split} in patterns
+    path: str  # relative to the study; a pattern holds {predictor}, {split} or {seed_folder}
     dtypes: Mapping[str, str]  # column -> one of DTYPES, in the order of the file
     made_by: str  # the stage that writes it (named in the fix)
 
@@ -436,7 +441,7 @@ TABLES: dict[str, TableSpec] = {
     },
     "split": TableSpec(
         "split",
-        (paths.SPLITS_DIR / "{split}.parquet").as_posix(),
+        paths.split_path("{split}").as_posix(),
         _columns("id:text text:text profession_id:int profession:text gender_id:int gender:text"),
         "prepare",
     ),
@@ -453,15 +458,15 @@ TABLES: dict[str, TableSpec] = {
     **{
         name: TableSpec(
             name,
-            (folder / "{predictor}.parquet").as_posix(),
+            where("{predictor}").as_posix(),
             _columns(
                 "id:text predictor:text prob_female:float pred:int model:text params_hash:text"
             ),
             stage,
         )
-        for name, folder, stage in (
-            ("predictions", paths.PREDICTIONS_DIR, "predict"),
-            ("probe_predictions", paths.PROBE_PREDICTIONS_DIR, "predict"),
+        for name, where, stage in (
+            ("predictions", paths.predictions_path, "predict"),
+            ("probe_predictions", paths.probe_predictions_path, "predict"),
         )
     },
     "history": TableSpec(
