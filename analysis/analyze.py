@@ -14,7 +14,7 @@ Writes (the contract the dashboard reads):
   proxy-bias r, the probe flip rates; per seeded predictor the means over seeds; ``primary``:
   the primary comparison, over seeds when it has several);
 - ``results/analysis/`` (replaced whole by each run): ``summary.json``, the tidy tables of
-  :data:`pipeline.lib.paths.ANALYSIS_COLUMNS` (one row per record, no index column; across
+  :data:`pipeline.lib.contract.TABLES` (one row per record, no index column; across
   training seeds: ``procedure.csv``, ``seeds.csv``, ``seed_gaps.csv``, ``seed_proxy.csv``),
   ``plots/{gaps,proxy,calibration}/<predictor>.csv`` (DVC plots), ``report.md``, ``report.html``.
 
@@ -26,7 +26,8 @@ seed of ``seeds.train`` while its other runs are there.
 
 Run from a study directory: ``python -m analysis.analyze`` (params: ``analyze``,
 ``seeds.bootstrap``, ``seeds.train``: a removed seed's runs are skipped with a warning). Tables:
-:mod:`analysis.tables`; across seeds: :mod:`analysis.multibootstrap`.
+:mod:`analysis.table_builders`; across seeds: :mod:`analysis.multibootstrap`. Every file
+read and written is checked against :mod:`pipeline.lib.contract`.
 """
 
 from __future__ import annotations
@@ -38,11 +39,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis import tables
+from analysis import table_builders as builders
 from analysis.html_report import render_html
 from analysis.report import render_report
 from analysis.result import Analysis
-from pipeline.lib import catalogue, paths
+from pipeline.lib import catalogue, contract, paths
 from pipeline.lib.errors import SuiteError, run_main
 from pipeline.lib.io import atomic_dir, write_json, write_text
 from pipeline.lib.labels import PROFESSIONS
@@ -50,7 +51,7 @@ from pipeline.lib.params import AnalyzeParams, load_stage_params
 from pipeline.lib.prediction_files import read_predictions
 from pipeline.lib.provenance import run_log, run_metadata
 from pipeline.lib.tables import (
-    read_json_object,
+    read_document,
     read_numbers,
     read_probes,
     read_profile,
@@ -90,16 +91,10 @@ def load_predictions(files: dict[str, Path], test: pd.DataFrame) -> dict[str, pd
 
 def train_share_women(profile: dict[str, Any]) -> pd.Series:
     """Share of women per profession id in the TRAIN split, from data/profile.json."""
-    try:
-        professions = profile["splits"]["train"]["professions"]
-    except (KeyError, TypeError):
-        raise SuiteError(
-            f"{paths.PROFILE} has no train split profile; rerun the prepare stage"
-        ) from None
+    professions = contract.validate(contract.Profile, profile, paths.PROFILE).splits["train"]
     shares = {
-        PROFESSIONS.index(name): stats.get("share_women")
-        for name, stats in professions.items()
-        if name in PROFESSIONS
+        PROFESSIONS.index(name): stats.share_women
+        for name, stats in professions.professions.items()
     }
     series = pd.Series(shares, dtype=np.float64).sort_index()
     series.index.name = "profession_id"
@@ -134,30 +129,30 @@ def analyze(
         raise SuiteError("no predictions to analyze")
     notes: list[str] = []
     y = test["gender_id"].to_numpy(np.int64)
-    overall = tables.overall_table(y, predictions, params, seed)
-    primary = tables.primary_pair(predictions, params, notes)
-    pairs = tables.pairs_table(y, predictions, primary, params)
-    tables.missing_professions(test, notes)
-    features = tables.sensitive_features(test)
-    gaps = tables.gaps_table(y, predictions, features, share_women, params)
+    overall = builders.overall_table(y, predictions, params, seed)
+    primary = builders.primary_pair(predictions, params, notes)
+    pairs = builders.pairs_table(y, predictions, primary, params)
+    builders.missing_professions(test, notes)
+    features = builders.sensitive_features(test)
+    gaps = builders.gaps_table(y, predictions, features, share_women, params)
     result = Analysis(
-        procedure=tables.procedure_table(y, predictions, pairs, params, seed),
-        seeds=tables.seeds_table(overall),
-        seed_gaps=tables.seed_gaps_table(y, predictions, gaps, features, params, seed),
-        seed_proxy=tables.seed_proxy_table(
+        procedure=builders.procedure_table(y, predictions, pairs, params, seed),
+        seeds=builders.seeds_table(overall),
+        seed_gaps=builders.seed_gaps_table(y, predictions, gaps, features, params, seed),
+        seed_proxy=builders.seed_proxy_table(
             y, predictions, gaps, features, share_women, params, seed
         ),
         overall=overall,
         pairs=pairs,
-        groups=tables.groups_table(y, predictions, features, params),
+        groups=builders.groups_table(y, predictions, features, params),
         gaps=gaps,
-        proxy=tables.proxy_table(gaps, share_women, params),
-        calibration=tables.calibration_table(y, predictions, params),
-        probes=tables.probe_table(test, predictions, probes, probe_predictions or {}, params),
+        proxy=builders.proxy_table(gaps, share_women, params),
+        calibration=builders.calibration_table(y, predictions, params),
+        probes=builders.probe_table(test, predictions, probes, probe_predictions or {}, params),
         notes=notes,
     )
-    result.metrics = tables.headline_metrics(result)
-    result.summary = tables.summary_body(result, test, predictions, params, primary, data, models)
+    result.metrics = builders.headline_metrics(result)
+    result.summary = builders.summary_body(result, test, predictions, params, primary, data, models)
     return result
 
 
@@ -207,21 +202,19 @@ def _read_training(train_seeds: list[int]) -> tuple[dict[str, pd.DataFrame], dic
             if not (history_file.exists() and metrics_file.exists()):
                 continue
             name = paths.run_name(predictor, seed)
-            again = f"run the train stage again (dvc repro {paths.train_stage(predictor, seed)})"
+            fix = f"run the train stage again (dvc repro {paths.train_stage(predictor, seed)})"
             # Through the suite's checked readers: a corrupt file is one line, not a traceback.
             histories[name] = read_numbers(
-                history_file, paths.HISTORY_COLUMNS, what="training history", missing_hint=again
+                history_file,
+                contract.TABLES["history"].columns,
+                what="training history",
+                missing_hint=fix,
             )
-            metrics = read_json_object(metrics_file, what="the train stage's metrics (an object)")
-            best = metrics.get("best_step")
-            if best is not None and (
-                isinstance(best, bool) or not isinstance(best, int) or best < 0
-            ):
-                raise SuiteError(
-                    f"{metrics_file}: best_step {best!r} is not a step number; {again}"
-                )
-            if best is not None:
-                best_steps[name] = best
+            metrics = read_document(
+                metrics_file, contract.TrainMetrics, what="the train stage's metrics", fix=fix
+            )
+            if metrics.best_step is not None:
+                best_steps[name] = metrics.best_step
     return histories, best_steps
 
 
@@ -255,42 +248,24 @@ def write_outputs(
     result: Analysis, report: str, meta: dict[str, Any], out_dir: Path, report_html: str = ""
 ) -> None:
     """Write every table, the plot data, summary.json, report.md and report.html."""
-    tables = {
-        "overall": result.overall,
-        "pairs": result.pairs,
-        "groups": result.groups,
-        "gaps": result.gaps,
-        "proxy": result.proxy,
-        "calibration": result.calibration,
-        "probes": result.probes,
-        "procedure": result.procedure,
-        "seeds": result.seeds,
-        "seed_gaps": result.seed_gaps,
-        "seed_proxy": result.seed_proxy,
-    }
+    tables = {name: getattr(result, name) for name in contract.ANALYSIS_TABLES}
     for name, frame in tables.items():
-        columns = list(paths.ANALYSIS_COLUMNS[name])
-        if list(frame.columns) != columns:  # the dashboard reads these columns: keep them in step
-            raise RuntimeError(f"{name} table has columns {list(frame.columns)}, not {columns}")
-        frame.to_csv(out_dir / paths.ANALYSIS_TABLES[name].name, index=False)
-    # (table, columns written, columns that must be defined for a point to be drawn)
-    plot_columns = {
-        "gaps": (result.gaps, ["profession", "gap", "gap_ci_low", "gap_ci_high", "small"], ["gap"]),
-        "proxy": (result.gaps, ["profession", "share_women", "gap"], ["share_women", "gap"]),
-        "calibration": (
-            result.calibration,
-            ["bin", "mean_predicted", "fraction_female", "count"],
-            ["mean_predicted"],
-        ),
-    }
-    for plot, (frame, columns, required) in plot_columns.items():
-        for predictor, part in frame.groupby("predictor", sort=False):
-            relative = paths.analysis_plot_path(plot, str(predictor)).relative_to(
-                paths.ANALYSIS_DIR
-            )
+        spec = contract.TABLES[name]
+        # the dashboard reads these columns: a builder out of step with the contract stops here
+        contract.check_table(frame, spec, spec.path, exact=True)
+        frame.to_csv(out_dir / Path(spec.path).name, index=False)
+    for plot, (source, _, required) in contract.PLOTS.items():
+        spec = contract.TABLES[f"plot_{plot}"]
+        for predictor, part in tables[source].groupby("predictor", sort=False):
+            relative = spec.file(predictor=predictor).relative_to(paths.ANALYSIS_DIR)
             (out_dir / relative).parent.mkdir(parents=True, exist_ok=True)
-            part[columns].dropna(subset=required).to_csv(out_dir / relative, index=False)
-    write_json({**result.summary, "run": meta}, out_dir / paths.ANALYSIS_SUMMARY.name)
+            part[list(spec.columns)].dropna(subset=list(required)).to_csv(
+                out_dir / relative, index=False
+            )
+    summary = contract.checked(
+        contract.Summary, {**result.summary, "run": meta}, paths.ANALYSIS_SUMMARY
+    )
+    write_json(summary, out_dir / paths.ANALYSIS_SUMMARY.name)
     write_text(report, out_dir / paths.ANALYSIS_REPORT.name)
     if report_html:
         write_text(report_html, out_dir / paths.ANALYSIS_REPORT_HTML.name)
@@ -332,7 +307,8 @@ def main() -> None:
         report_html = render_html(result, params["analyze"], report, histories, best_steps)
         with atomic_dir(paths.ANALYSIS_DIR) as tmp:
             write_outputs(result, report, run_metadata("analyze", params), tmp, report_html)
-        write_json(result.metrics, paths.ANALYSIS_METRICS)
+        metrics = contract.checked(contract.HeadlineMetrics, result.metrics, paths.ANALYSIS_METRICS)
+        write_json(metrics, paths.ANALYSIS_METRICS)
         log.info("wrote %s and %s", paths.ANALYSIS_DIR, paths.ANALYSIS_METRICS)
 
 

@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.transforms import Bbox
 
+from pipeline.lib.contract import ALL_PROFESSIONS
 from pipeline.lib.labels import GENDERS
 
 PALETTE = dict(zip(GENDERS, ("#1d4ed8", "#c2410c"), strict=True))  # male blue, female orange
@@ -232,7 +233,7 @@ def reliability(
 
 def probe_rates(probes: pd.DataFrame, predictors: Sequence[str], level: str) -> Figure:
     """Flip rate and accuracy on the probes (all professions), per predictor and variant."""
-    overall = probes[probes["profession"] == "all"]
+    overall = probes[probes["profession"] == ALL_PROFESSIONS]
     variants = sorted(overall["variant"].unique())
     width = 0.8 / max(1, len(variants))
     with sns.axes_style("whitegrid"):

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.metrics import wilson_interval
+from pipeline.lib.contract import ALL_PROFESSIONS
 
 
 def probe_effects(
@@ -57,7 +58,7 @@ def probe_effects(
             "hit_original": np.asarray(y_pred_original) == np.asarray(y_true_original),
         }
     )
-    overall = frame.assign(profession="all")
+    overall = frame.assign(profession=ALL_PROFESSIONS)
     stats = (
         pd.concat([overall, frame])
         .groupby(["profession", "variant"], sort=False)

@@ -12,6 +12,7 @@ import numpy as np
 
 from analysis.metrics import METRICS
 from analysis.verdicts import fmt_level, gap_line, model_description
+from pipeline.lib.contract import ALL_PROFESSIONS, PairFamily
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -65,13 +66,13 @@ def _headline(result: Analysis) -> list[str]:
 
 def _primary_procedure(result: Analysis) -> pd.DataFrame:
     """The primary comparison's procedure.csv row (none when neither side is trained per seed)."""
-    return result.procedure[result.procedure["family"] == "primary"]
+    return result.procedure[result.procedure["family"] == PairFamily.PRIMARY]
 
 
 def _procedure(result: Analysis, params: AnalyzeParams) -> list[str]:
     """The primary comparison over training seeds: the procedure first, then each seed."""
     row = _primary_procedure(result).iloc[0]
-    primary = result.pairs[result.pairs["family"] == "primary"]
+    primary = result.pairs[result.pairs["family"] == PairFamily.PRIMARY]
     lines = [
         f"{row.predictor_b} against {row.predictor_a} (analyze.primary) as a procedure: the mean "
         f"over {row.n_seeds} training seed(s) (seeds.train) of the accuracy difference on the "
@@ -95,7 +96,7 @@ def _procedure(result: Analysis, params: AnalyzeParams) -> list[str]:
 
 def _other_procedures(result: Analysis, params: AnalyzeParams) -> list[str]:
     """Every other trained predictor over seeds, against both sides of the primary comparison."""
-    rows = result.procedure[result.procedure["family"] == "secondary"]
+    rows = result.procedure[result.procedure["family"] == PairFamily.SECONDARY]
     if rows.empty:
         return []
     return [
@@ -115,9 +116,9 @@ def _other_procedures(result: Analysis, params: AnalyzeParams) -> list[str]:
 def _comparisons(result: Analysis, params: AnalyzeParams) -> list[str]:
     pairs = result.pairs
     level = fmt_level(1 - params.confidence)
-    primary = pairs[pairs["family"] == "primary"]
-    secondary = pairs[pairs["family"] == "secondary"]
-    reference = pairs[pairs["family"] == "reference"]
+    primary = pairs[pairs["family"] == PairFamily.PRIMARY]
+    secondary = pairs[pairs["family"] == PairFamily.SECONDARY]
+    reference = pairs[pairs["family"] == PairFamily.REFERENCE]
     lines = ["## The primary comparison", ""]
     if primary.empty:
         lines.append(
@@ -267,7 +268,7 @@ def _probes(result: Analysis, confidence: float) -> list[str]:
         "| predictor | variant | n | flip rate | accuracy | accuracy on the originals |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
-    overall = probes[probes["profession"] == "all"]
+    overall = probes[probes["profession"] == ALL_PROFESSIONS]
     for row in overall.itertuples():
         lines.append(
             f"| {row.predictor} | {row.variant} | {row.n} | "
@@ -289,7 +290,7 @@ def answer_lines(result: Analysis, params: AnalyzeParams) -> list[str]:
     Multi-Bootstrap sentence and where its variance comes from; else the one paired test),
     then the proxy-bias verdict of the primary comparison's second predictor.
     """
-    primary = result.pairs[result.pairs["family"] == "primary"]
+    primary = result.pairs[result.pairs["family"] == PairFamily.PRIMARY]
     if not _primary_procedure(result).empty:
         row = _primary_procedure(result).iloc[0]
         lines = [f"**{row.verdict}**"]

@@ -1,6 +1,6 @@
 """The result of one analysis run: every table and the two JSON bodies.
 
-Built by :mod:`analysis.tables` (one builder per table), assembled by
+Built by :mod:`analysis.table_builders` (one builder per table), assembled by
 :func:`analysis.analyze.analyze`, presented by :mod:`analysis.report` and
 :mod:`analysis.html_report`, which depend on this type only (not on the orchestrator).
 """

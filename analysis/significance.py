@@ -43,10 +43,10 @@ from statsmodels.stats.multitest import multipletests
 
 from analysis.metrics import bounded_interval
 from analysis.verdicts import pair_verdict
-from pipeline.lib.paths import ANALYSIS_COLUMNS
+from pipeline.lib.contract import TABLES, PairFamily
 
 # The columns of pairs.csv, declared once with every other analysis table's.
-PAIR_COLUMNS = ANALYSIS_COLUMNS["pairs"]
+PAIR_COLUMNS = TABLES["pairs"].columns
 # Columns computed after the tests (the family's adjustment, the intervals, the verdicts).
 _DERIVED = {"diff_ci_low", "diff_ci_high", "ci_level", "p_adjusted", "significant", "verdict"}
 
@@ -200,11 +200,11 @@ def compare_predictors(
         acc_a = float((predictions[a].to_numpy() == y).mean())
         acc_b = float((predictions[b].to_numpy() == y).mean())
         if a in references or b in references:
-            family = "reference"
+            family = PairFamily.REFERENCE.value
         elif (a, b) in primary_pairs:
-            family = "primary"
+            family = PairFamily.PRIMARY.value
         else:
-            family = "secondary"
+            family = PairFamily.SECONDARY.value
         rows.append(
             {"predictor_a": a, "predictor_b": b, "family": family, **test}
             | {"acc_a": acc_a, "acc_b": acc_b, "acc_diff": acc_b - acc_a}
@@ -216,7 +216,10 @@ def compare_predictors(
     frame["ci_level"] = confidence
     frame["p_adjusted"] = np.nan
     frame["significant"] = pd.Series([None] * len(frame), dtype=object)
-    for family in ("primary", "secondary"):  # Holm within each (one primary pair: its raw p)
+    for family in (
+        PairFamily.PRIMARY,
+        PairFamily.SECONDARY,
+    ):  # Holm within each (one primary pair: its raw p)
         members = frame["family"] == family
         adjusted, rejected, level = holm_level(frame.loc[members, "p_value"], alpha)
         frame.loc[members, "p_adjusted"] = adjusted

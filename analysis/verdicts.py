@@ -16,13 +16,14 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.lib.contract import PairFamily, ProxyDirection
 from pipeline.lib.labels import GENDERS
 
-# Proxy-bias directions, as stored in proxy.csv ``direction``.
-STEREOTYPED = "stereotype-consistent"
-COUNTER = "counter-stereotypical"
-NO_EVIDENCE = "no evidence"
-NOT_COMPUTABLE = "not computable"
+# Proxy-bias directions, as stored in proxy.csv ``direction`` (declared in the contract).
+STEREOTYPED = ProxyDirection.STEREOTYPED.value
+COUNTER = ProxyDirection.COUNTER.value
+NO_EVIDENCE = ProxyDirection.NO_EVIDENCE.value
+NOT_COMPUTABLE = ProxyDirection.NOT_COMPUTABLE.value
 # Fewest professions with a gap that a proxy-bias correlation is computed over (fairness.py).
 MIN_PROXY_PROFESSIONS = 3
 
@@ -68,7 +69,7 @@ def pair_verdict(row: Mapping[str, Any], labels: Mapping[str, str], alpha: float
     (b - a), diff_ci_low, diff_ci_high, ci_level, p_value, p_adjusted, family, significant.
     """
     a, b = row["predictor_a"], row["predictor_b"]
-    if row["family"] == "reference":
+    if row["family"] == PairFamily.REFERENCE:
         return (
             f"Not tested: {a} vs {b} involves an untrained reference ({100 * row['acc_a']:.1f}% "
             f"against {100 * row['acc_b']:.1f}%; exact McNemar {fmt_p(row['p_value'])}, "
@@ -77,12 +78,12 @@ def pair_verdict(row: Mapping[str, Any], labels: Mapping[str, str], alpha: float
     if row["a_only_correct"] + row["b_only_correct"] == 0:
         return f"{a} and {b} are right and wrong on exactly the same bios: nothing to test."
     level = fmt_level(row["ci_level"])
-    if row["family"] == "primary" and "@seed" in f"{a} {b}":
+    if row["family"] == PairFamily.PRIMARY and "@seed" in f"{a} {b}":
         test = (
             f"exact McNemar {fmt_p(row['p_value'])}, Holm-adjusted {fmt_p(row['p_adjusted'])} "
             "across the training seeds of the primary comparison"
         )
-    elif row["family"] == "primary":
+    elif row["family"] == PairFamily.PRIMARY:
         test = f"exact McNemar {fmt_p(row['p_value'])}; the primary comparison, tested alone"
     else:
         test = (

@@ -28,25 +28,20 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from analysis.metrics import METRICS as METRIC_SPECS
-from pipeline.lib import catalogue, paths
-from pipeline.lib.prediction_files import COLUMNS as PREDICTION_COLUMNS
-from pipeline.lib.tables import SPLIT_COLUMNS
+from pipeline.lib import catalogue, contract, paths
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEMO_STUDY = REPO_ROOT / "demo"
 STUDY_ENV = "BIOS_STUDY"
 
-# The analysis stage's outputs and the columns of every file this app reads, as the pipeline
-# writes them (pipeline.lib.paths, pipeline.prepare, pipeline.lib.prediction_files).
+# The analysis stage's outputs; what is inside every file this app reads: pipeline.lib.contract.
 METRICS = paths.ANALYSIS_METRICS
 SUMMARY = paths.ANALYSIS_SUMMARY
 REPORT = paths.ANALYSIS_REPORT
-TABLES: dict[str, tuple[Path, tuple[str, ...]]] = {
-    name: (path, paths.ANALYSIS_COLUMNS[name]) for name, path in paths.ANALYSIS_TABLES.items()
-}
+# The analysis tables the pages read (:func:`table`), by name.
+TABLES = {name: contract.TABLES[name] for name in contract.ANALYSIS_TABLES}
 METRIC_NAMES = tuple(spec.name for spec in METRIC_SPECS)
 # How the Experiments page prefixes each DVC metrics file's keys.
 # A trained run's results/training/<name>/seed_<n>/metrics.json gets "train.<name>.seed_<n>.".
@@ -140,6 +135,12 @@ def _read_parquet(path: str, stamp: tuple[int, int]) -> pd.DataFrame:
 
 
 def _load(study: Path, name: str, rel: Path, reader, required: Sequence[str] = ()) -> Loaded:
+    """Read ``study / rel`` and check it against what the contract declares for ``rel``.
+
+    A table (:data:`pipeline.lib.contract.TABLES`) comes back with its CSV text turned into
+    numbers and nullable booleans; a JSON document is checked against its model and comes back
+    as read. ``required``: the columns a file the contract does not declare must have.
+    """
     path = study / rel
     stamp = _stamp(path)
     if stamp is None:
@@ -151,15 +152,22 @@ def _load(study: Path, name: str, rel: Path, reader, required: Sequence[str] = (
         return Loaded(name, path, problem=f"`{rel}` could not be read ({_first_line(err)})")
     except RecursionError:  # JSON nested thousands deep: not something the pipeline writes
         return Loaded(name, path, problem=f"`{rel}` could not be read (nested too deeply)")
-    if required and isinstance(value, pd.DataFrame):
+    spec = contract.declared(rel)
+    try:
+        if isinstance(spec, contract.TableSpec):
+            value = contract.check_table(value, spec, rel)
+        elif spec is not None:
+            contract.validate(spec, value, rel)
+    except contract.ContractError as err:
+        return Loaded(name, path, problem=f"`{rel}` {err.detail}{_WRITTEN_ELSEWHERE}")
+    if spec is None and isinstance(value, pd.DataFrame):
         absent = [c for c in required if c not in value.columns]
         if absent:
             return Loaded(name, path, problem=f"`{rel}` lacks column(s) {', '.join(absent)}")
-    if reader is _read_csv:  # the analysis tables: numbers the pipeline wrote
-        mixed = _text_among_numbers(value, [c for c in required if c not in TEXT_COLUMNS])
-        if mixed is not None:
-            return Loaded(name, path, problem=f"`{rel}` {mixed}")
     return Loaded(name, path, value=value)
+
+
+_WRITTEN_ELSEWHERE = "; written by another version of the suite, or edited by hand"
 
 
 def _first_line(err: BaseException) -> str:
@@ -168,150 +176,25 @@ def _first_line(err: BaseException) -> str:
     return line if len(line) <= 200 else line[:197] + "..."
 
 
-# The columns of the analysis tables that hold text or True/False (paths.ANALYSIS_COLUMNS); every
-# other column of a table is numbers.
-TEXT_COLUMNS = frozenset(
-    {
-        "predictor",
-        "predictor_a",
-        "predictor_b",
-        "family",
-        "metric",
-        "ci_method",
-        "profession",
-        "gender",
-        "variant",
-        "verdict",
-        "variance_verdict",
-        "direction",
-        "stable",
-        *paths.ANALYSIS_BOOLEAN_COLUMNS,
-    }
-)
-
-
-def _text_among_numbers(frame: pd.DataFrame, numeric: Sequence[str] = ()) -> str | None:
-    """Where a column of numbers holds text (a hand-edited CSV), say so; else ``None``.
-
-    A column of ``numeric`` (the contract's number columns) must hold numbers or nothing in
-    every cell: one row of text there (a one-row procedure.csv, a ``count`` of words) would
-    otherwise reach a page's arithmetic. Any other column whose cells are numbers except some
-    text cannot be plotted or compared either; a column of text only is left alone.
-    """
-    for column in frame.columns:
-        values = frame[column]
-        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
-            continue
-        present = values.dropna().astype(str).str.strip()
-        present = present[present != ""]
-        numbers = pd.to_numeric(present, errors="coerce")
-        if numbers.isna().any() and (column in numeric or numbers.notna().any()):
-            row = numbers.index[numbers.isna()][0]
-            shown = str(present[row])[:40]
-            return f"holds text ({shown!r}) in column {column} at row {row}, expected numbers"
-    return None
-
-
 def table(study: Path, name: str) -> Loaded:
-    """One analysis table (``overall``, ``pairs``, ``groups``, ``gaps``, ``proxy``, ...)."""
-    rel, required = TABLES[name]
-    loaded = _load(study, name, rel, _read_csv, required)
+    """One analysis table (``overall``, ``pairs``, ``groups``, ``gaps``, ``proxy``, ...).
+
+    Checked against :data:`pipeline.lib.contract.TABLES`: numbers as numbers, True/False columns
+    as nullable booleans (an empty cell, an untested pair, stays missing, not False).
+    """
+    spec = TABLES[name]
+    rel = Path(spec.path)
+    loaded = _load(study, name, rel, _read_csv)
     if loaded.ok and loaded.value.empty:
         return Loaded(name, loaded.path, problem=f"`{rel}` has no rows")
-    flags = [c for c in paths.ANALYSIS_BOOLEAN_COLUMNS if loaded.ok and c in loaded.value.columns]
-    if flags:
-        frame = loaded.value.copy()
-        for column in flags:
-            # CSV booleans come back as bool or as "True"/"False" strings, depending on NaNs; an
-            # empty cell (an untested pair) stays missing, not False.
-            text = frame[column].astype("string").str.lower()
-            frame[column] = text.map({"true": True, "false": False}).astype("boolean")
-        return Loaded(name, loaded.path, value=frame)
     return loaded
-
-
-class _Contract(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class _Predictor(_Contract):
-    label: str
-    description: str
-    kind: str
-    reference: bool
-    model: dict[str, Any]
-    probe_verdict: str | None = None
-
-
-class _Data(_Contract):
-    source: str
-    synthetic: bool
-    n_test: int
-
-
-class _Settings(_Contract):
-    confidence: float = Field(gt=0, lt=1)
-    min_group_size: int
-    primary: list[str] | None
-
-
-class _Summary(_Contract):
-    """What the pages read from summary.json (the analyze stage writes more)."""
-
-    data: _Data
-    predictors: dict[str, _Predictor]
-    settings: _Settings
-    notes: list[str]
-
-
-class _Primary(_Contract):
-    """``primary``: numbers, and over training seeds the word naming its interval."""
-
-    acc_diff: float | None
-    acc_diff_ci_low: float | None
-    acc_diff_ci_high: float | None
-    p_value: float | None
-    n_seeds: int | None = None
-    seeds_significant: int | None = None
-    ci_method: str | None = None  # "multi-bootstrap" over seeds (analysis.tables)
-
-
-# Per predictor (or seeded procedure): numbers only. ``primary``: its own shape.
-_NUMBERS = TypeAdapter(dict[str, dict[str, float | None]])
-_PRIMARY = TypeAdapter(dict[str, _Primary])
-
-
-class _MetricsAdapter:
-    """metrics.json: ``{predictor: {metric: number}}`` and an optional ``primary`` entry."""
-
-    def validate_python(self, value: Any) -> None:
-        if isinstance(value, dict) and "primary" in value:
-            _PRIMARY.validate_python({"primary": value["primary"]})  # errors at primary.<key>
-            value = {k: v for k, v in value.items() if k != "primary"}
-        _NUMBERS.validate_python(value)
-
-
-_METRICS = _MetricsAdapter()
-
-
-def _contract_problem(rel: Path, value: Any, adapter: TypeAdapter | _MetricsAdapter) -> str | None:
-    try:
-        adapter.validate_python(value)
-    except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "the top level"
-        return (
-            f"`{rel}` does not match the analysis contract ({where}: {first['msg']}); it was "
-            "written by another version of the analyze stage or edited by hand"
-        )
-    return None
 
 
 def primary_procedure(procedure: Loaded) -> pd.Series | None:
     """procedure.csv's primary row (analyze.primary over seeds), or None if it has none."""
     if not procedure.ok:
         return None
-    rows = procedure.value[procedure.value["family"] == "primary"]
+    rows = procedure.value[procedure.value["family"] == contract.PairFamily.PRIMARY]
     return rows.iloc[0] if not rows.empty else None
 
 
@@ -319,27 +202,17 @@ def other_procedures(procedure: Loaded) -> pd.DataFrame:
     """procedure.csv's secondary rows: other trained predictors against the primary's sides."""
     if not procedure.ok:
         return pd.DataFrame()
-    return procedure.value[procedure.value["family"] == "secondary"]
+    return procedure.value[procedure.value["family"] == contract.PairFamily.SECONDARY]
 
 
 def metrics(study: Path) -> Loaded:
     """``results/metrics.json``: the headline numbers (numbers per predictor, and primary)."""
-    loaded = _load(study, "metrics", METRICS, _read_json)
-    if loaded.ok:
-        problem = _contract_problem(METRICS, loaded.value, _METRICS)
-        if problem:
-            return Loaded("metrics", loaded.path, problem=problem)
-    return loaded
+    return _load(study, "metrics", METRICS, _read_json)
 
 
 def summary(study: Path) -> Loaded:
     """``results/analysis/summary.json``: the data, the predictors and the models behind them."""
-    loaded = _load(study, "summary", SUMMARY, _read_json)
-    if loaded.ok:
-        problem = _contract_problem(SUMMARY, loaded.value, TypeAdapter(_Summary))
-        if problem:
-            return Loaded("summary", loaded.path, problem=problem)
-    return loaded
+    return _load(study, "summary", SUMMARY, _read_json)
 
 
 def profile(study: Path) -> Loaded:
@@ -398,7 +271,7 @@ def report_html(study: Path) -> Loaded:
 
 def bios(study: Path) -> Loaded:
     """The prepared test split (bio text, profession, gender)."""
-    return _load(study, "test split", paths.split_path("test"), _read_parquet, SPLIT_COLUMNS)
+    return _load(study, "test split", paths.split_path("test"), _read_parquet)
 
 
 def predictor_order(names: Sequence[str]) -> list[str]:
@@ -411,7 +284,7 @@ def predictions(study: Path) -> dict[str, Loaded]:
     folder = study / paths.PREDICTIONS_DIR
     stems = [p.stem for p in folder.glob("*.parquet")] if folder.is_dir() else []
     return {
-        stem: _load(study, stem, paths.predictions_path(stem), _read_parquet, PREDICTION_COLUMNS)
+        stem: _load(study, stem, paths.predictions_path(stem), _read_parquet)
         for stem in predictor_order(stems)
     }
 
@@ -421,7 +294,7 @@ def _examples(
     split_path: str, split_stamp: tuple[int, int], preds: tuple[tuple[str, str, Any], ...]
 ) -> pd.DataFrame:
     split = _read_parquet(split_path, split_stamp)
-    frame = split[list(SPLIT_COLUMNS)].copy()
+    frame = split[list(contract.TABLES["split"].columns)].copy()
     frame["id"] = frame["id"].astype(str)
     for predictor, path, stamp in preds:
         pred = _read_parquet(path, stamp)[["id", "prob_female", "pred"]].copy()

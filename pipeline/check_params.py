@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 
-from pipeline.lib import paths
+from pipeline.lib import contract, paths
 from pipeline.lib.errors import run_main
 from pipeline.lib.io import write_json
 from pipeline.lib.params import PARAMS_FILE, parse_study, read_params
@@ -34,13 +34,13 @@ def main() -> None:
     # other stage's output was touched (run_main adds the hint when DVC_STAGE is set).
     os.environ.pop("DVC_STAGE", None)
     parse_study(read_params(PARAMS_FILE), PARAMS_FILE)
+    record = {
+        "params_file": PARAMS_FILE,
+        "valid": True,
+        "checked_by": "python -m pipeline.check_params",
+    }
     write_json(
-        {
-            "params_file": PARAMS_FILE,
-            "valid": True,
-            "checked_by": "python -m pipeline.check_params",
-        },
-        paths.PARAMS_CHECK,
+        contract.checked(contract.ParamsCheck, record, paths.PARAMS_CHECK), paths.PARAMS_CHECK
     )
 
 

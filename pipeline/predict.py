@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.lib import paths
+from pipeline.lib import contract, paths
 from pipeline.lib.errors import run_main
 from pipeline.lib.model_predictors import (
     DEFAULT_BATCH_SIZE,
@@ -57,8 +57,8 @@ def read_texts(path: Path, stage: str) -> pd.DataFrame:
     The test split is made by ``prepare``, the probe texts by ``probe`` (:mod:`pipeline.lib.tables`:
     a missing, corrupt or empty file, a null or repeated id, an empty or non-text bio stop).
     """
-    what = "probe texts" if stage == "probe" else "split"
-    return read_prepared(path, ("id", "text"), what=what, stage=stage)
+    what, table = ("probe texts", "probe_texts") if stage == "probe" else ("split", "split")
+    return read_prepared(path, ("id", "text"), what=what, stage=stage, spec=contract.TABLES[table])
 
 
 def main() -> None:

@@ -28,7 +28,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from pipeline.lib import paths
+from pipeline.lib import contract, paths
 from pipeline.lib.errors import SuiteError, run_main
 from pipeline.lib.io import write_json, write_parquet
 from pipeline.lib.labels import FEMALE, GENDERS, PROFESSIONS
@@ -177,7 +177,8 @@ def main() -> None:
         for split, frame in splits.items():
             write_parquet(frame, paths.split_path(split), metadata=meta)
             log.info("wrote %s: %d rows", paths.split_path(split), len(frame))
-        write_json(profile(splits, data.source), paths.PROFILE)
+        made = profile(splits, data.source)
+        write_json(contract.checked(contract.Profile, made, paths.PROFILE), paths.PROFILE)
 
 
 if __name__ == "__main__":

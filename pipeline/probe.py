@@ -23,7 +23,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from pipeline.lib import paths
+from pipeline.lib import contract, paths
 from pipeline.lib.errors import SuiteError, run_main
 from pipeline.lib.gendered_words import PROBE_VARIANTS
 from pipeline.lib.io import write_parquet
@@ -34,7 +34,7 @@ from pipeline.lib.tables import read_split
 log = logging.getLogger(__name__)
 
 PARAMS = ("probe", "seeds.data")
-COLUMNS = ("id", "source_id", "variant", "text", "expected_gender_id", "n_replaced")
+COLUMNS = contract.TABLES["probe_texts"].columns
 
 
 def choose_bios(test: pd.DataFrame, max_bios: int | None, seed: int) -> pd.DataFrame:
@@ -80,6 +80,7 @@ def main() -> None:
         probes = make_probes(chosen)
         if probes.empty:
             raise SuiteError("no test bio has a gendered word to swap; nothing to probe")
+        contract.check_table(probes, contract.TABLES["probe_texts"], paths.PROBES_FILE, exact=True)
         write_parquet(probes, paths.PROBES_FILE, metadata=run_metadata("probe", params))
         log.info("wrote %s: %d probe texts", paths.PROBES_FILE, len(probes))
 

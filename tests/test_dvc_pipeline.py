@@ -20,7 +20,7 @@ from dvc.dependency.param import ParamsDependency
 from dvc.repo import Repo
 
 from pipeline.commands import studies
-from pipeline.lib import catalogue, paths
+from pipeline.lib import catalogue, contract, paths
 from pipeline.lib.params import parse_key, read_params
 from tests.conftest import REPO, copy_checkout, demo_params, dvc, stage_env, stages_run
 
@@ -187,7 +187,7 @@ def test_dvc_yaml_declares_the_paths_the_code_writes(pipelines):
     assert code == {p.name for p in (REPO / "analysis").glob("*.py")}
     top = yaml.safe_load((REPO / "dvc.yaml").read_text())["plots"]
     assert {next(iter(p)) for p in top} == {
-        str(paths.ANALYSIS_PLOTS_DIR / plot) for plot in paths.ANALYSIS_PLOTS
+        str(paths.ANALYSIS_PLOTS_DIR / plot) for plot in contract.PLOTS
     }
 
 
@@ -425,7 +425,7 @@ def test_adding_a_predictor_is_a_catalogue_entry_and_a_loader(tmp_path, tiny_stu
         assert result.returncode == 0, result.stderr[-2000:]
     summary = yaml.safe_load((study / paths.ANALYSIS_SUMMARY).read_text())
     assert summary["predictors"]["constant"]["label"] == "constant guess"
-    overall = pd.read_csv(study / paths.ANALYSIS_TABLES["overall"])
+    overall = pd.read_csv(study / contract.TABLES["overall"].file())
     share_women = pd.read_parquet(study / paths.split_path("test"))["gender_id"].mean()
     accuracy = overall.query("predictor == 'constant' and metric == 'accuracy'")["value"].item()
     assert accuracy == pytest.approx(1 - share_women)  # P(female) 0.3 says "male" for all

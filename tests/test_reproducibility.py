@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipeline.lib import catalogue, paths
+from pipeline.lib import catalogue, contract, paths
 from pipeline.lib.io import read_parquet_metadata
 from tests.conftest import (
     GIT,
@@ -78,7 +78,7 @@ def test_the_demo_shows_lora_fine_tuning_beating_zero_shot_over_its_seeds(demo_p
     level = yaml.safe_load((study / "params.yaml").read_text())["analyze"]["confidence"]
     mean_diff = float(np.mean([correct[r].mean() - correct["zero_shot"].mean() for r in runs]))
 
-    procedure = pd.read_csv(study / paths.ANALYSIS_TABLES["procedure"]).iloc[0]
+    procedure = pd.read_csv(study / contract.TABLES["procedure"].file()).iloc[0]
     assert procedure["n_seeds"] == len(SEEDS) == 3
     assert procedure["acc_diff"] == pytest.approx(mean_diff, abs=1e-12)
     assert procedure["seeds_significant"] == int((holm < 1 - level).sum())
@@ -135,7 +135,7 @@ def test_the_head_only_predictor_runs_end_to_end_in_the_demo(demo_pipeline):
         np.testing.assert_allclose(shown, probs, atol=1e-5)
         joined = test.merge(frame[["id", "pred"]], on="id", validate="one_to_one")
         correct[run] = (joined["pred"] == joined["gender_id"]).mean()
-    procedure = pd.read_csv(study / paths.ANALYSIS_TABLES["procedure"])
+    procedure = pd.read_csv(study / contract.TABLES["procedure"].file())
     rows = procedure.set_index(["predictor_a", "predictor_b"])
     against_zero, against_lora = (
         rows.loc[("zero_shot", "head_only")],
@@ -174,7 +174,7 @@ def test_dvc_plots_show_renders_offline_without_errors(demo_pipeline, tmp_path):
         for entry in entries
         if name.startswith(str(paths.ANALYSIS_PLOTS_DIR))
     }
-    assert len(titles) == len(paths.ANALYSIS_PLOTS) * N_PREDICTORS
+    assert len(titles) == len(contract.PLOTS) * N_PREDICTORS
     for name, title in titles.items():
         assert paths.split_run(Path(name).stem)[0] in catalogue.names(), name
         assert Path(name).stem in title, title
@@ -268,7 +268,7 @@ def test_adding_a_seed_trains_only_that_seed_and_the_analysis_reports_it(team):
             paths.predictions_path(paths.run_name("lora", seed)),
         ):
             assert after[str(path)] == before[str(path)]
-    procedure = pd.read_csv(demo / paths.ANALYSIS_TABLES["procedure"]).iloc[0]
+    procedure = pd.read_csv(demo / contract.TABLES["procedure"].file()).iloc[0]
     assert procedure["n_seeds"] == 4
     summary = read_json(demo / paths.ANALYSIS_SUMMARY)
     assert summary["settings"]["training_seeds"]["lora"] == [*SEEDS, new]

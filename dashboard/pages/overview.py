@@ -9,6 +9,7 @@ from analysis.verdicts import fmt_p
 from analysis.verdicts import model_description as describe
 from dashboard import data, ui
 from pipeline.lib import catalogue
+from pipeline.lib.contract import PairFamily
 
 study = ui.study()
 st.title("Overview")
@@ -74,7 +75,7 @@ if missing:
     )
 elif not pairs.ok:
     st.info(f"{pairs.problem}. Make it with `{data.make_command(study, 'analyze')}`.")
-elif not primary_names or (pairs.value["family"] != "primary").all():
+elif not primary_names or (pairs.value["family"] != PairFamily.PRIMARY).all():
     notes = [n for n in summary.value.get("notes", []) if "primary" in n]
     st.info(
         (notes[0] if notes else "No primary comparison in this analysis.")
@@ -82,7 +83,7 @@ elif not primary_names or (pairs.value["family"] != "primary").all():
     )
 else:
     # The analysis decided (analysis/verdicts.py); this page only shows its sentences.
-    primary = pairs.value[pairs.value["family"] == "primary"]
+    primary = pairs.value[pairs.value["family"] == PairFamily.PRIMARY]
     procedure = data.table(study, "procedure")
     row = data.primary_procedure(procedure)
     if row is not None and int(row["n_seeds"]) > 1:

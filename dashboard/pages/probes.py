@@ -8,6 +8,7 @@ from matplotlib.figure import Figure
 
 from analysis import plots
 from dashboard import data, ui
+from pipeline.lib.contract import ALL_PROFESSIONS
 
 study = ui.study()
 st.title("Probes")
@@ -21,7 +22,7 @@ probes = data.table(study, "probes")
 ui.require(study, probes, stage="analyze")
 
 frame = probes.value
-overall = frame[frame["profession"] == "all"]
+overall = frame[frame["profession"] == ALL_PROFESSIONS]
 predictors = data.predictor_order(list(frame["predictor"].unique()))
 
 st.header("All professions")
@@ -47,7 +48,7 @@ measure = st.radio(
     horizontal=True,
     format_func=lambda m: "flip rate" if m == "flip_rate" else "accuracy (no-pronoun when removed)",
 )
-by_prof = frame[(frame["profession"] != "all") & (frame["variant"] == variant)]
+by_prof = frame[(frame["profession"] != ALL_PROFESSIONS) & (frame["variant"] == variant)]
 if by_prof.empty:
     st.info("probes.csv has no per-profession rows for this variant.")
 else:

@@ -7,6 +7,7 @@ import streamlit as st
 
 from analysis import plots
 from dashboard import data, ui
+from pipeline.lib.contract import ProxyDirection
 
 study = ui.study()
 st.title("Professions")
@@ -72,6 +73,6 @@ else:
     # The analysis read the sign (analysis/verdicts.py): a positive slope is what leaning on the
     # profession as a proxy for gender looks like; a negative one is the opposite. Its sentence
     # names the direction and carries the statistics (n/a where they are not computable).
-    show = {"stereotype-consistent": st.warning, "counter-stereotypical": st.info}
+    show = {ProxyDirection.STEREOTYPED: st.warning, ProxyDirection.COUNTER: st.info}
     show.get(fit["direction"], st.info)(fit["verdict"])
     ui.table(proxy.value, "proxy")

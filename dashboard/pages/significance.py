@@ -10,11 +10,12 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data, ui
+from pipeline.lib.contract import PairFamily
 
 FAMILIES = {
-    "primary": "Primary comparison (analyze.primary), tested alone",
-    "secondary": "Secondary comparisons, Holm-adjusted within the family",
-    "reference": "Chance references: shown, never tested",
+    PairFamily.PRIMARY: "Primary comparison (analyze.primary), tested alone",
+    PairFamily.SECONDARY: "Secondary comparisons, Holm-adjusted within the family",
+    PairFamily.REFERENCE: "Chance references: shown, never tested",
 }
 
 study = ui.study()
@@ -39,8 +40,8 @@ if over_seeds is not None and int(over_seeds["n_seeds"]) > 1:
     (st.success if decided and over_seeds["acc_diff"] > 0 else st.info)(over_seeds["verdict"])
     st.caption(over_seeds["variance_verdict"])
     titles = FAMILIES | {
-        "primary": f"Primary comparison, each seed alone: exact McNemar, Holm-adjusted across "
-        f"the {n_seeds} seeds"
+        PairFamily.PRIMARY: "Primary comparison, each seed alone: exact McNemar, Holm-adjusted "
+        f"across the {n_seeds} seeds"
     }
 else:
     titles = FAMILIES
@@ -51,7 +52,7 @@ for family, title in titles.items():
         continue
     st.header(title)
     for row in part.itertuples():
-        if family == "reference":
+        if family == PairFamily.REFERENCE:
             st.caption(row.verdict)
         else:
             (st.success if pd.notna(row.significant) and row.significant else st.info)(row.verdict)

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import re
 
+from pipeline.lib.contract import ProbeVariant
+
 # Swap pairs (lower case). Both directions are derived; ambiguous words are handled in code.
 _PAIRS: tuple[tuple[str, str], ...] = (
     ("he", "she"),
@@ -529,4 +531,7 @@ def _fix_agreement(tokens: list[tuple[int, int, str, str]], words: list[str], i:
 
 # The counterfactual probe variants, in display order: name -> (rewrite of a text, whether the
 # rewrite flips the subject's gender). Read by the probe stage, the score CLI and the dashboard.
-PROBE_VARIANTS = {"swapped": (swap_gender, True), "removed": (remove_gender, False)}
+PROBE_VARIANTS = {
+    ProbeVariant.SWAPPED: (swap_gender, True),
+    ProbeVariant.REMOVED: (remove_gender, False),
+}

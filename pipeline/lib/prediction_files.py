@@ -37,11 +37,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipeline.lib import contract
 from pipeline.lib.errors import SuiteError
 from pipeline.lib.io import write_parquet
 from pipeline.lib.tables import check_ids, read_suite_metadata, read_table
 
-COLUMNS = ("id", "predictor", "prob_female", "pred", "model", "params_hash")
+COLUMNS = contract.TABLES["predictions"].columns
 THRESHOLD = 0.5  # pred = prob_female >= THRESHOLD
 
 
@@ -122,8 +123,7 @@ def write_predictions(
     ``made_from``: the weights folders and data files the predictor was made from (study
     paths); their digests and the fingerprint go into the metadata (module docstring).
     """
-    if tuple(frame.columns) != COLUMNS:
-        raise ValueError(f"predictions columns {list(frame.columns)} != {list(COLUMNS)}")
+    contract.check_table(frame, contract.TABLES["predictions"], path, exact=True)
     names = frame["predictor"].unique()
     if len(names) != 1:
         raise ValueError(f"a predictions file holds one predictor, not {list(names)[:3]}")
@@ -279,6 +279,7 @@ def read_predictions(
         missing_hint="run its predict stage first",
     )
     frame = check_predictions(frame, str(path))
+    contract.check_table(frame, contract.TABLES["predictions"], path)  # model, params_hash: text
     check_identity(frame, path, predictor, check_sources)
     if expected_ids is not None:
         expected = pd.Index(pd.Series(expected_ids, dtype=object).astype(str))

@@ -24,11 +24,11 @@ import numpy as np
 import pandas as pd
 
 from pipeline.lib import paths
+from pipeline.lib.contract import TABLES
 from pipeline.lib.errors import SuiteError
 from pipeline.lib.labels import GENDERS, PROFESSIONS
 from pipeline.lib.params import LocalData
 from pipeline.lib.tables import (
-    SPLIT_COLUMNS,
     check_ids,
     check_labels,
     check_texts,
@@ -80,7 +80,7 @@ def read_local_file(path: str, columns: tuple[str, ...]) -> pd.DataFrame:
         missing_hint="check data.local in params.yaml",
         check_columns=False,
     )
-    if "hard_text" not in frame.columns and set(SPLIT_COLUMNS) <= set(frame.columns):
+    if "hard_text" not in frame.columns and set(TABLES["split"].columns) <= set(frame.columns):
         frame = frame.drop(columns=["profession", "gender"]).rename(columns=SPLIT_FILE_COLUMNS)
     require_columns(path, frame.columns, columns)
     return frame

@@ -25,13 +25,14 @@ import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipeline.lib import contract
 from pipeline.lib.errors import SuiteError
 
 log = logging.getLogger(__name__)
@@ -48,8 +49,7 @@ _SNIFF_CHARACTERS = 1 << 16  # how much of a CSV file the delimiter is detected 
 _SNIFF_ROWS = 50
 _BLANK_ROWS_SHOWN = 5  # row numbers a message lists before "and N more"
 
-# The columns of every prepared split (data/splits/*.parquet), in order.
-SPLIT_COLUMNS = ("id", "text", "profession_id", "profession", "gender_id", "gender")
+DocumentT = TypeVar("DocumentT", bound=contract.BaseModel)
 
 
 def _short(value: Any) -> str:
@@ -483,13 +483,19 @@ def check_labels(frame: pd.DataFrame, where: str, column: str, n_labels: int) ->
 
 
 def read_prepared(
-    path: str | os.PathLike[str], columns: Sequence[str], *, what: str, stage: str
+    path: str | os.PathLike[str],
+    columns: Sequence[str],
+    *,
+    what: str,
+    stage: str,
+    spec: contract.TableSpec | None = None,
 ) -> pd.DataFrame:
     """Read ``columns`` of a table another stage made (a split, the probes) and check them.
 
     ``id`` (unique, non-null), ``text`` (non-empty strings), the labels ``gender_id``,
     ``expected_gender_id`` (0/1) and ``profession_id`` (0-27), and ``source_id`` / ``variant``
-    (non-null), whichever are among ``columns``. ``stage`` makes the file (named in the fix).
+    (non-null), whichever are among ``columns``; then every column's dtype against its
+    contract ``spec``. ``stage`` makes the file (named in the fix).
     """
     from pipeline.lib.labels import GENDERS, PROFESSIONS
 
@@ -517,73 +523,56 @@ def read_prepared(
     for column, names in labels.items():
         if column in columns:
             check_labels(frame, where, column, len(names))
+    if spec is not None:
+        contract.check_table(frame, spec, where, columns=columns)
     return frame
 
 
 def read_split(path: str | os.PathLike[str], columns: Sequence[str]) -> pd.DataFrame:
     """Read and check ``columns`` of a prepared split (``data/splits/<split>.parquet``)."""
-    return read_prepared(path, columns, what="split", stage="prepare")
+    return read_prepared(
+        path, columns, what="split", stage="prepare", spec=contract.TABLES["split"]
+    )
 
 
 def read_probes(path: str | os.PathLike[str], columns: Sequence[str]) -> pd.DataFrame:
     """Read and check ``columns`` of the probe texts (``data/probes/probes.parquet``)."""
-    return read_prepared(path, columns, what="probe texts", stage="probe")
+    return read_prepared(
+        path, columns, what="probe texts", stage="probe", spec=contract.TABLES["probe_texts"]
+    )
+
+
+def _conforming(value: Any, path: str | os.PathLike[str], model: type[DocumentT], fix: str) -> Any:
+    try:
+        return contract.validate(model, value, path)
+    except contract.ContractError as err:
+        raise contract.ContractError(path, f"{err.detail}; {fix}") from None
+
+
+def read_document(
+    path: str | os.PathLike[str],
+    model: type[DocumentT],
+    *,
+    what: str,
+    fix: str,
+    missing_hint: str | None = None,
+) -> DocumentT:
+    """A JSON document the suite wrote, as its :mod:`pipeline.lib.contract` model.
+
+    Missing, broken, not an object or not matching the contract: one line naming the file and
+    the first bad field, ending with ``fix`` (the command that makes it again).
+    """
+    value = read_json_object(path, what=what, missing_hint=missing_hint)
+    return _conforming(value, path, model, fix)
 
 
 def read_profile(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read ``data/profile.json`` and check what the analysis takes from it.
+    """Read ``data/profile.json`` and check it against :class:`pipeline.lib.contract.Profile`.
 
-    It must be an object whose ``splits.train.professions`` maps every profession name to an
-    object with ``share_women``: null (no train bio of that profession) or a number in [0, 1].
+    Among the rest, ``splits.train.professions`` maps every profession name to its counts and
+    ``share_women``: null (no train bio of that profession) or a number in [0, 1].
     """
-    from pipeline.lib.labels import PROFESSIONS
-
     what = "the data profile written by the prepare stage"
-    profile = read_json(path, what=what, missing_hint=f"{PREPARE_HINT} first")
-    fix = f"{PREPARE_HINT} again"
-
-    def found(value: Any) -> str:
-        return "null" if value is None else f"a JSON {type(value).__name__}"
-
-    node: Any = profile
-    trail = []
-    for key in ("splits", "train", "professions"):
-        if not isinstance(node, dict):
-            where = ".".join(trail) or "the top level"
-            raise SuiteError(f"{path}: {where} is {found(node)}, expected an object; {fix}")
-        if key not in node:
-            where = ".".join(trail) or "the top level"
-            raise SuiteError(f"{path}: no key {key!r} in {where}, expected {what}; {fix}")
-        node = node[key]
-        trail.append(key)
-    if not isinstance(node, dict):
-        raise SuiteError(f"{path}: {'.'.join(trail)} is {found(node)}, expected an object; {fix}")
-    unknown = sorted(set(node) - set(PROFESSIONS))
-    if unknown:
-        raise SuiteError(
-            f"{path}: unknown profession {unknown[0]!r} in splits.train.professions; {fix}"
-        )
-    for name in PROFESSIONS:
-        if name not in node:
-            raise SuiteError(
-                f"{path}: profession {name!r} missing in splits.train.professions; {fix}"
-            )
-        stats = node[name]
-        share = stats.get("share_women", "absent") if isinstance(stats, dict) else "absent"
-        ok = share is None or (
-            isinstance(share, int | float)
-            and not isinstance(share, bool)
-            and math.isfinite(share)
-            and 0 <= share <= 1
-        )
-        if not ok:
-            shown = "absent" if share == "absent" else _short(share)
-            raise SuiteError(
-                f"{path}: splits.train.professions.{name}.share_women is {shown}, expected null "
-                f"or a number in [0, 1]; {fix}"
-            )
-    if "synthetic" in profile and not isinstance(profile["synthetic"], bool):
-        raise SuiteError(
-            f"{path}: synthetic is {_short(profile['synthetic'])}, expected true or false; {fix}"
-        )
+    profile = read_json_object(path, what=what, missing_hint=f"{PREPARE_HINT} first")
+    _conforming(profile, path, contract.Profile, f"{PREPARE_HINT} again")
     return profile

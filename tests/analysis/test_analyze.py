@@ -19,8 +19,8 @@ import yaml
 
 from analysis.analyze import analyze, train_share_women
 from analysis.metrics import METRICS
-from analysis.tables import small_cells
-from pipeline.lib import catalogue, paths
+from analysis.table_builders import small_cells
+from pipeline.lib import catalogue, contract, paths
 from pipeline.lib.baseline_predictors import BASELINES, predict_baseline
 from pipeline.lib.io import write_parquet
 from pipeline.lib.params import parse_key
@@ -105,18 +105,19 @@ def study(populated_template, tmp_path) -> Path:
 
 
 def table(study: Path, name: str) -> pd.DataFrame:
-    return pd.read_csv(study / paths.ANALYSIS_TABLES[name])
+    return pd.read_csv(study / contract.TABLES[name].file())
 
 
 def test_every_contract_file_and_column(analyzed):
-    # The columns the dashboard reads (pipeline.lib.paths.ANALYSIS_COLUMNS), in their order.
-    for name, columns in paths.ANALYSIS_COLUMNS.items():
+    # The columns the dashboard reads (pipeline.lib.contract.TABLES), in their order.
+    for name in contract.ANALYSIS_TABLES:
+        columns = contract.TABLES[name].columns
         frame = table(analyzed, name)
         # this study's lora is one unseeded file: the tables across seeds have no rows
         assert frame.empty == (name in ("procedure", "seeds", "seed_gaps", "seed_proxy")), name
         assert tuple(frame.columns) == columns, name
     assert (analyzed / paths.ANALYSIS_REPORT).is_file()
-    for plot in paths.ANALYSIS_PLOTS:
+    for plot in contract.PLOTS:
         for predictor in PREDICTORS:
             assert (analyzed / paths.analysis_plot_path(plot, predictor)).is_file()
 
@@ -215,9 +216,9 @@ def test_join_is_by_id_not_position_and_output_is_reproducible(analyzed, study):
         write_predictions(shuffled, path, META)
     result = run_module("analysis.analyze", study)
     assert result.returncode == 0, result.stderr
-    for name in paths.ANALYSIS_TABLES:
-        assert (study / paths.ANALYSIS_TABLES[name]).read_bytes() == (
-            analyzed / paths.ANALYSIS_TABLES[name]
+    for name in contract.ANALYSIS_TABLES:
+        assert (study / contract.TABLES[name].file()).read_bytes() == (
+            analyzed / contract.TABLES[name].file()
         ).read_bytes(), name
     assert (study / paths.ANALYSIS_REPORT).read_bytes() == (
         analyzed / paths.ANALYSIS_REPORT

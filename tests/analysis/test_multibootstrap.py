@@ -14,7 +14,7 @@ from analysis.multibootstrap import (
     procedure_gaps,
     procedure_proxy_slope,
 )
-from analysis.tables import proxy_table
+from analysis.table_builders import proxy_table
 from analysis.verdicts import fmt_p
 from pipeline.lib.params import parse_key
 from tests.conftest import demo_params

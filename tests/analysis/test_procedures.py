@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 from statsmodels.stats.multitest import multipletests
 
-from analysis import tables
+from analysis import table_builders as tables
 from analysis.verdicts import fmt_level, fmt_p
-from pipeline.lib import paths
+from pipeline.lib import contract, paths
 from pipeline.lib.params import parse_key
 from tests.conftest import demo_params
 
@@ -148,7 +148,7 @@ def test_no_trained_predictor_no_rows_and_unseeded_primary_keeps_the_others():
     table, _, _ = procedure(
         {"zero_shot": 0.8, "tfidf_logreg": 0.9}, primary=["zero_shot", "tfidf_logreg"]
     )
-    assert table.empty and list(table.columns) == list(paths.ANALYSIS_COLUMNS["procedure"])
+    assert table.empty and list(table.columns) == list(contract.TABLES["procedure"].columns)
     # the primary names two untrained predictors: no primary row, head-only against both
     table, _, _ = procedure(
         {"zero_shot": 0.8, "tfidf_logreg": 0.9, **runs("head_only", (0.85, 0.86, 0.84))},

@@ -298,7 +298,7 @@ def test_bad_table_names_the_missing_column(results_copy, monkeypatch):
     pairs_file = results_copy / paths.ANALYSIS_DIR / "pairs.csv"
     pd.read_csv(pairs_file).drop(columns=["p_adjusted"]).to_csv(pairs_file, index=False)
     app = open_page(results_copy, "significance", monkeypatch)
-    assert "lacks column(s) p_adjusted" in app.error[0].value
+    assert "`results/analysis/pairs.csv` missing column 'p_adjusted'" in app.error[0].value
 
 
 def test_experiments_outside_a_repo_shows_the_command(results_study, monkeypatch):
@@ -466,7 +466,7 @@ def test_a_count_of_words_on_the_calibration_page_is_a_problem_not_an_exception(
 ):
     # issue 26 item 6c: text in every cell of calibration.csv's count column crashed the page.
     # The page needs only this file, so a study holding just it is enough.
-    rel, columns = data.TABLES["calibration"]
+    rel, columns = data.TABLES["calibration"].file(), data.TABLES["calibration"].columns
     (tmp_path / rel).parent.mkdir(parents=True)
     row = {"predictor": "lora", "bin": 0, "mean_predicted": 0.05, "fraction_female": 0.1}
     rows = [{**row, "count": "many", "bin_low": 0.0, "bin_high": 0.1}] * 2
@@ -474,5 +474,6 @@ def test_a_count_of_words_on_the_calibration_page_is_a_problem_not_an_exception(
     app = open_page(tmp_path, "calibration", monkeypatch)
     assert app.error[0].value == (
         "This page needs results that are missing or unusable:\n\n"
-        f"- `{rel}` holds text ('many') in column count at row 0, expected numbers"
+        f"- `{rel}` column 'count' holds text ('many') at row 0, expected numbers; written by "
+        "another version of the suite, or edited by hand"
     )

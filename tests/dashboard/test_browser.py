@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.lib import paths
+from pipeline.lib import contract, paths
 from tests.conftest import DEMO_PARAMS, REPO, stage_env
 
 # The LoRA run a one-run page shows first: the first training seed's.
@@ -265,7 +265,7 @@ def test_the_html_report_is_self_contained_and_opens_offline(browser_study, brow
 
 def test_the_answer_is_on_the_overview_first_screen(server, browser, browser_study):
     """At 1400x900 the procedure-level verdict is visible without scrolling."""
-    verdict = pd.read_csv(browser_study / paths.ANALYSIS_TABLES["procedure"])["verdict"].iloc[0]
+    verdict = pd.read_csv(browser_study / contract.TABLES["procedure"].file())["verdict"].iloc[0]
     page = browser.new_page()
     page.set_viewport_size({"width": 1400, "height": 900})
     page.goto(server, wait_until="domcontentloaded", timeout=PAGE_RENDER_MS)

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipeline.lib import paths
+from pipeline.lib import contract, paths
 from pipeline.lib.errors import SuiteError, run_main
 from pipeline.lib.prediction_files import predictions_frame, read_predictions, write_predictions
 from pipeline.lib.synthetic_sample import generate_sample
@@ -639,7 +639,11 @@ def analyzed(prepared, tmp_path_factory) -> Path:
     return study
 
 
-ANALYSIS_OUTPUTS = [paths.ANALYSIS_METRICS, *paths.ANALYSIS_TABLES.values(), paths.ANALYSIS_SUMMARY]
+ANALYSIS_OUTPUTS = [
+    paths.ANALYSIS_METRICS,
+    *(contract.TABLES[name].file() for name in contract.ANALYSIS_TABLES),
+    paths.ANALYSIS_SUMMARY,
+]
 
 
 @pytest.mark.parametrize(
@@ -783,7 +787,8 @@ ANALYZE_CASES = [
     (
         "metrics-best-step-text",
         training_files(GOOD_HISTORY, '{"best_step": "ten"}'),
-        "error: results/training/lora/seed_1234/metrics.json: best_step 'ten' is not a step number",
+        "error: results/training/lora/seed_1234/metrics.json: best_step is 'ten' (input should be "
+        "a valid integer)",
     ),
 ]
 
@@ -815,13 +820,17 @@ PROFILE_CASES = [
     (
         "array",
         lambda p, d: p.write_text("[1, 2]"),
-        "the top level is a JSON list, expected an object",
+        "the top level is a JSON list, expected the data profile",
     ),
-    ("no-splits", lambda p, d: p.write_text('{"source": "x"}'), "no key 'splits' in the top level"),
+    (
+        "no-splits",
+        lambda p, d: p.write_text('{"source": "x", "synthetic": false}'),
+        "splits is missing",
+    ),
     (
         "train-not-object",
-        lambda p, d: p.write_text(json.dumps({"splits": {"train": 3}})),
-        "splits.train is a JSON int, expected an object",
+        lambda p, d: (d["splits"].update(train=3), p.write_text(json.dumps(d))),
+        "splits.train is 3 (input should be a valid dictionary",
     ),
     (
         "share-above-1",
@@ -829,7 +838,8 @@ PROFILE_CASES = [
             professions_of(d)["nurse"].update(share_women=1.5),
             p.write_text(json.dumps(d)),
         ),
-        "splits.train.professions.nurse.share_women is 1.5, expected null or a number in [0, 1]",
+        "splits.train.professions.nurse.share_women is 1.5 (input should be less than or equal "
+        "to 1)",
     ),
     (
         "share-text",

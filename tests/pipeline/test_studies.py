@@ -12,7 +12,7 @@ import yaml
 from dvc.utils.serialize._yaml import modify_yaml
 
 from pipeline.commands import studies
-from pipeline.lib import paths
+from pipeline.lib import contract, paths
 from pipeline.lib.io import write_parquet
 from pipeline.lib.labels import PROFESSIONS
 from pipeline.lib.raw_data import to_split_frame, validate_split
@@ -97,11 +97,11 @@ def test_a_csv_becomes_a_study_that_dvc_repro_runs_offline(tmp_path):
     assert (study / "results/metrics.json").is_file()
     assert (study / "results/analysis/report.md").is_file()
     # the planted nurses: rates of exactly 0 and 1, with intervals inside [0, 1] holding them
-    groups = pd.read_csv(study / paths.ANALYSIS_TABLES["groups"])
+    groups = pd.read_csv(study / contract.TABLES["groups"].file())
     nurses = groups[(groups["predictor"] == "pronoun_rule") & (groups["profession_id"] == NURSE)]
     assert len(nurses) == 2 and (nurses["error_rate"] == 0).all()
     assert (nurses["error_ci_low"] == 0).all() and (nurses["error_ci_high"] <= 1).all()
-    probes = pd.read_csv(study / paths.ANALYSIS_TABLES["probes"]).set_index(
+    probes = pd.read_csv(study / contract.TABLES["probes"].file()).set_index(
         ["predictor", "profession", "variant"]
     )
     flips = probes.loc[("pronoun_rule", "nurse", "swapped")]

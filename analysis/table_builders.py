@@ -1,6 +1,6 @@
 """One builder per analysis table, from predictions aligned row by row with the test split.
 
-Each function returns one tidy table of :data:`pipeline.lib.paths.ANALYSIS_COLUMNS` (or the
+Each function returns one tidy table of :data:`pipeline.lib.contract.TABLES` (or the
 JSON bodies beside them); :func:`analysis.analyze.analyze` calls them in order. Statistics come
 from :mod:`analysis.metrics`, :mod:`analysis.significance`, :mod:`analysis.fairness` and
 :mod:`analysis.probes`; the sentences from :mod:`analysis.verdicts`.
@@ -33,13 +33,14 @@ from analysis.verdicts import (
     variance_split_sentence,
 )
 from pipeline.lib import catalogue, paths
+from pipeline.lib.contract import ALL_PROFESSIONS, TABLES, PairFamily, ProbeVariant
 from pipeline.lib.errors import SuiteError
 from pipeline.lib.labels import GENDERS, PROFESSIONS
 from pipeline.lib.params import AnalyzeParams
 
 log = logging.getLogger(__name__)
 
-PROBE_COLUMNS = list(paths.ANALYSIS_COLUMNS["probes"])
+PROBE_COLUMNS = list(TABLES["probes"].columns)
 
 
 def _front(frame: pd.DataFrame, column: str) -> pd.DataFrame:
@@ -320,11 +321,12 @@ def small_cells(
 
 def probe_verdicts(probes: pd.DataFrame, confidence: float) -> dict[str, str]:
     """One sentence per predictor on what its counterfactual probes show."""
-    overall = probes[probes["profession"] == "all"]
+    overall = probes[probes["profession"] == ALL_PROFESSIONS]
     verdicts = {}
     for name, part in overall.groupby("predictor", sort=False):
         rows = {row["variant"]: row for row in part.to_dict(orient="records")}
-        verdicts[str(name)] = probe_verdict(rows.get("swapped"), rows.get("removed"), confidence)
+        swapped, removed = rows.get(ProbeVariant.SWAPPED), rows.get(ProbeVariant.REMOVED)
+        verdicts[str(name)] = probe_verdict(swapped, removed, confidence)
     return verdicts
 
 
@@ -391,7 +393,9 @@ def headline_metrics(result: Analysis) -> dict[str, Any]:
     """
     overall = result.overall.set_index(["predictor", "metric"])
     proxy = result.proxy.set_index("predictor")
-    flips = result.probes[result.probes["profession"] == "all"].set_index(["predictor", "variant"])
+    flips = result.probes[result.probes["profession"] == ALL_PROFESSIONS].set_index(
+        ["predictor", "variant"]
+    )
     metrics: dict[str, Any] = {}
     for name in result.overall["predictor"].unique():
         entry = {spec.name: _clean(overall.loc[(name, spec.name), "value"]) for spec in METRICS}
@@ -421,7 +425,7 @@ def headline_metrics(result: Analysis) -> dict[str, Any]:
             "ci_method": "multi-bootstrap",
         }
         return metrics
-    primary = result.pairs[result.pairs["family"] == "primary"]
+    primary = result.pairs[result.pairs["family"] == PairFamily.PRIMARY]
     if not primary.empty:
         row = primary.iloc[0]
         metrics["primary"] = {
@@ -452,12 +456,12 @@ def procedure_comparisons(
     ]
     tested = [n for n in present if not catalogue.is_reference(n)]
     both = all(runs_of(n, predictions) for n in (a, b))
-    out = [(a, b, "primary")] if both and (a in present or b in present) else []
+    out = [(a, b, PairFamily.PRIMARY.value)] if both and (a in present or b in present) else []
     for other in tested:
         if other in (a, b):
             continue
         out += [
-            (x, y, "secondary")
+            (x, y, PairFamily.SECONDARY.value)
             for x, y in ((a, other), (other, b))
             if runs_of(x, predictions) and runs_of(y, predictions)
         ]
@@ -498,7 +502,7 @@ def procedure_table(
     secondary rows are Holm-adjusted within their family, their intervals at the level Holm
     stopped at, so each interval excludes 0 exactly when its row is significant.
     """
-    columns = list(paths.ANALYSIS_COLUMNS["procedure"])
+    columns = list(TABLES["procedure"].columns)
     comparisons = procedure_comparisons(predictions, params)
     if not comparisons:
         return pd.DataFrame(columns=columns)
@@ -507,7 +511,7 @@ def procedure_table(
     for a, b, family in comparisons:
         rows.append(_procedure_row(y, predictions, pairs, params, seed, (a, b, family)))
     frame = pd.DataFrame(rows)
-    secondary = frame["family"] == "secondary"
+    secondary = frame["family"] == PairFamily.SECONDARY
     if secondary.any():
         adjusted, rejected, level = holm_level(frame.loc[secondary, "p_value"], alpha)
         frame.loc[secondary, "p_adjusted"] = adjusted
@@ -581,7 +585,7 @@ def _procedure_row(
         "seeds_significant": int(per_seed["significant"].astype(bool).sum()),
         "pair_verdict": per_seed["verdict"].iloc[0] if len(per_seed) else "",
     }
-    if family == "primary" and row["n_seeds"] == 1 and len(per_seed):
+    if family == PairFamily.PRIMARY and row["n_seeds"] == 1 and len(per_seed):
         one = per_seed.iloc[0]  # the paired comparison of one run: exact McNemar decides
         row.update(
             diff_ci_low=one["diff_ci_low"],
@@ -600,12 +604,12 @@ def seeds_table(overall: pd.DataFrame) -> pd.DataFrame:
     )
     part = overall.assign(procedure=runs).dropna(subset=["procedure"])
     if part.empty:
-        return pd.DataFrame(columns=list(paths.ANALYSIS_COLUMNS["seeds"]))
+        return pd.DataFrame(columns=list(TABLES["seeds"].columns))
     grouped = part.groupby(["procedure", "metric"], sort=False)["value"]
     table = grouped.agg(
         n_seeds="count", mean="mean", sd=lambda v: v.std(ddof=1), min="min", max="max"
     ).reset_index()
-    return table.rename(columns={"procedure": "predictor"})[list(paths.ANALYSIS_COLUMNS["seeds"])]
+    return table.rename(columns={"procedure": "predictor"})[list(TABLES["seeds"].columns)]
 
 
 def seed_gaps_table(
@@ -617,7 +621,7 @@ def seed_gaps_table(
     seed: int,
 ) -> pd.DataFrame:
     """Each profession's TPR gap over the seeds of each seeded predictor (Multi-Bootstrap)."""
-    columns = list(paths.ANALYSIS_COLUMNS["seed_gaps"])
+    columns = list(TABLES["seed_gaps"].columns)
     parts = []
     for procedure in catalogue.seeded_names():
         runs = [r for r in runs_of(procedure, predictions) if paths.split_run(r)[1] is not None]
@@ -668,7 +672,7 @@ def seed_proxy_table(
     Over the same professions as the per-run proxy table: at least ``analyze.min_group_size``
     bios of each gender.
     """
-    columns = list(paths.ANALYSIS_COLUMNS["seed_proxy"])
+    columns = list(TABLES["seed_proxy"].columns)
     rows = []
     for procedure in catalogue.seeded_names():
         runs = [r for r in runs_of(procedure, predictions) if paths.split_run(r)[1] is not None]
