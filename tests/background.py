@@ -6,8 +6,13 @@ and the failing command's output. Jobs:
 
 - ``demo``: what ``make demo`` does in a colleague's fresh clone ("alice", a new git repository
   holding this checkout's files) under ``SHARED/team``: a real ``dvc repro``, then a second
-  (no-op) one; then she pushes the outputs and the run cache to the default remote.
-- ``tiny``: the tests' tiny GPT-2 (``SHARED/tiny-gpt2``), pretrained on the synthetic sample.
+  (no-op) one; then she pushes the outputs and the run cache to the default remote. Its
+  ``dvc repro`` runs in two calls, ``dvc repro base_model`` (params check, splits, the tiny
+  GPT-2) and then ``dvc repro`` (the rest): between them the job publishes the demo's base model
+  as the tests' tiny GPT-2, result ``tiny`` (``SHARED/tiny-gpt2``), so the session pretrains one
+  tiny model, not two. ``first`` is both calls' output.
+
+A job may publish results before it ends (:data:`RESULTS` says which job makes which).
 
 ``tests/conftest.py`` starts each job once per test session, as soon as the collected tests show
 that one needs it (under a file lock: with ``pytest -n 2`` both test processes share it).
@@ -24,7 +29,18 @@ import time
 import traceback
 from pathlib import Path
 
-from tests.conftest import TINY, copy_checkout, run_cli, tiny_sample
+from pipeline.lib import paths
+from tests.conftest import copy_checkout, run_cli
+
+# Which job makes each result a test can wait for (a job's own result is written when it ends).
+RESULTS = {"demo": "demo", "tiny": "demo"}
+
+
+def publish(shared: Path, name: str, result: dict) -> None:
+    """Write result ``name`` (``SHARED/<name>.json``) atomically: the waiting tests read it."""
+    partial = shared / f"{name}.json.partial"
+    partial.write_text(json.dumps(result))
+    partial.replace(shared / f"{name}.json")
 
 
 def demo(shared: Path) -> dict:
@@ -33,7 +49,12 @@ def demo(shared: Path) -> dict:
     root.mkdir()
     alice = copy_checkout(root / "alice")
     started = time.monotonic()
-    first = run_cli(["dvc", "repro"], alice / "demo", alice)
+    first = run_cli(["dvc", "repro", "base_model"], alice / "demo", alice)
+    # The demo's tiny GPT-2 is the tests' tiny GPT-2 (the same model params, model.tiny).
+    tiny = shared / "tiny-gpt2"
+    shutil.copytree(alice / "demo" / paths.BASE_MODEL_DIR, tiny)
+    publish(shared, "tiny", {"path": str(tiny)})
+    first += run_cli(["dvc", "repro"], alice / "demo", alice)
     first_seconds = time.monotonic() - started
     status = run_cli(["git", "status", "--porcelain"], alice, alice, stdout_only=True)
     started = time.monotonic()
@@ -57,16 +78,7 @@ def demo(shared: Path) -> dict:
     }
 
 
-def tiny(shared: Path) -> dict:
-    """Build the tests' tiny GPT-2 into ``shared/tiny-gpt2``."""
-    from pipeline.lib.tiny_gpt2 import save_tiny_model
-
-    out = shared / "tiny-gpt2"
-    save_tiny_model(tiny_sample()["train"]["hard_text"].tolist(), TINY, seed=0, out_dir=out)
-    return {"path": str(out)}
-
-
-JOBS = {"demo": demo, "tiny": tiny}
+JOBS = {"demo": demo}
 
 
 def main(job: str, shared: Path) -> int:
@@ -75,9 +87,7 @@ def main(job: str, shared: Path) -> int:
     except BaseException:  # every failure goes to the waiting tests
         (shared / f"{job}.failed").write_text(traceback.format_exc())
         return 1
-    partial = shared / f"{job}.json.partial"
-    partial.write_text(json.dumps(result))
-    partial.replace(shared / f"{job}.json")
+    publish(shared, job, result)
     return 0
 
 

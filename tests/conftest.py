@@ -105,7 +105,8 @@ def sample_raw() -> dict[str, pd.DataFrame]:
 
 @pytest.fixture(scope="session")
 def tiny_model_dir() -> Path:
-    """A tiny GPT-2 model folder, built once per test session (shared by its processes)."""
+    """The tiny GPT-2 (model.tiny of the demo), built once per test session: the demo run's base
+    model, published as soon as its base_model stage is done (tests/background.py)."""
     return Path(wait_for("tiny")["path"])
 
 
@@ -247,8 +248,8 @@ def pytest_unconfigure(config) -> None:
     os.environ.pop(SHARED_ENV, None)
 
 
-# The long builds of a session, run in the background (tests/background.py), and the fixture
-# that each one feeds: a job starts when the collected tests show that one needs it.
+# The results of the session's long builds (tests/background.py) and the fixture that each one
+# feeds: the job making it starts when the collected tests show that one needs it.
 BACKGROUND = {"tiny": "tiny_model_dir", "demo": "demo_pipeline"}
 
 
@@ -273,19 +274,22 @@ def start(job: str) -> None:
         (shared / f"{job}.pid").write_text(str(child.pid))
 
 
-def wait_for(job: str) -> dict:
-    """Start a background job if need be, wait for it, and return what it wrote."""
+def wait_for(result: str) -> dict:
+    """Start the background job making ``result`` if need be, wait for it, return the result."""
+    from tests.background import RESULTS
+
+    job = RESULTS[result]
     start(job)
     shared = shared_dir()
     deadline = time.monotonic() + BACKGROUND_TIMEOUT
-    while not (shared / f"{job}.json").exists():
+    while not (shared / f"{result}.json").exists():
         if (shared / f"{job}.failed").exists():
             failed = (shared / f"{job}.failed").read_text()[-4000:]
             pytest.fail(f"the {job} build failed:\n{failed}")
         if time.monotonic() > deadline:
             pytest.fail(f"the {job} build took over {BACKGROUND_TIMEOUT} s; see {shared}/{job}.log")
         time.sleep(0.5)
-    return json.loads((shared / f"{job}.json").read_text())
+    return json.loads((shared / f"{result}.json").read_text())
 
 
 def _file(item) -> str:
@@ -302,9 +306,11 @@ def pytest_collection_modifyitems(config, items) -> None:
         job: {id(item) for item in items if fixture in item.fixturenames}
         for job, fixture in BACKGROUND.items()
     }
-    for job, users in needs.items():
+    from tests.background import RESULTS
+
+    for result, users in needs.items():
         if users and not config.option.collectonly:
-            start(job)
+            start(RESULTS[result])
     # Within each of those, files with `slow` tests first: the longest work starts earliest, so
     # the two processes finish together.
     file_rank: dict[str, tuple[int, int]] = {}

@@ -103,7 +103,8 @@ CALIBRATION_ROW = {
             {c: 0.5 for c in data.TABLES["procedure"].of("float")}
             | {c: 3 for c in data.TABLES["procedure"].of("int")}
             | {c: "x" for c in data.TABLES["procedure"].of("text")}
-            | {"predictor_a": "zero_shot", "predictor_b": "lora", "significant": True},
+            | {"predictor_a": "zero_shot", "predictor_b": "lora", "family": "primary"}
+            | {"significant": True},
             "p_value",
             "tiny",
         ),

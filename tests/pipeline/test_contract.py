@@ -351,4 +351,4 @@ def test_every_table_path_is_declared_once():
         example = spec.file(predictor="zero_shot", split="test", seed_folder="seed_1", plot="gaps")
         assert contract.declared(example) is spec
     for pattern, model in DOCUMENTS.items():
-        assert contract.declared(pattern.format(seed_folder="seed_1")) is model
+        assert contract.declared(pattern.format(predictor="lora", seed_folder="seed_1")) is model

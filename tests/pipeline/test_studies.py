@@ -25,9 +25,12 @@ CHEAP = {
     "lora.max_steps": 6,
     "lora.eval_steps": 3,
     "lora.checkpoint_steps": 3,
+    "head_only.max_steps": 6,
+    "head_only.eval_steps": 3,
+    "head_only.checkpoint_steps": 3,
     "probe.max_bios": None,  # every test bio (30): the planted nurses among them
     "analyze.bootstrap_resamples": 50,
-    "seeds.train": [1234],  # one LoRA run: the seeds' stages are the same code (the demo has 3)
+    "seeds.train": [1234],  # one run each: the seeds' stages are the same code (the demo has 3)
 }
 
 
