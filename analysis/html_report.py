@@ -19,7 +19,7 @@ import pandas as pd
 from markdown_it import MarkdownIt
 from matplotlib.figure import Figure
 
-from analysis import plots
+from analysis import plots, report
 from analysis.verdicts import fmt_level
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ def _figures(
     figures: dict[str, list[str]] = {}
     histories = {name: h for name, h in (histories or {}).items() if not h.empty}
     if histories:
-        figures["## Predictors"] = [
+        figures[report.PREDICTORS] = [
             figure_html(
                 plots.training_curves(histories, best_steps or {}),
                 f"Training, all {len(histories)} run(s) of the trained predictors (one per "
@@ -84,7 +84,7 @@ def _figures(
             )
         ]
     ece = result.overall[result.overall["metric"] == "ece"].set_index("predictor")["value"]
-    figures["## Headline"] = [
+    figures[report.HEADLINE] = [
         figure_html(
             plots.reliability(result.calibration, _models(result, references=True), ece.to_dict()),
             "Reliability diagrams: observed fraction female against mean predicted P(female)",
@@ -99,8 +99,8 @@ def _figures(
                 "a gender under analyze.min_group_size bios",
             )
         )
-    figures["## Where the gender gaps are"] = gaps
-    figures["## Proxy bias"] = [
+    figures[report.GAPS] = gaps
+    figures[report.PROXY] = [
         figure_html(
             plots.gap_vs_share(result.gaps, result.proxy, name),
             f"{name}: TPR gap against the profession's share of women (train split)",
@@ -109,7 +109,7 @@ def _figures(
         if name in set(result.proxy["predictor"])
     ]
     if not result.probes.empty:
-        figures["## Counterfactual probes"] = [
+        figures[report.PROBES] = [
             figure_html(
                 plots.probe_rates(result.probes, _models(result, references=True), level),
                 f"Flip rate and accuracy on the counterfactual probes, {level} Wilson intervals",
@@ -140,11 +140,14 @@ def render_html(
     renderer = MarkdownIt("commonmark", {"html": False}).enable("table")
     figures = _figures(result, params, histories, best_steps)
     body = []
+    placed = set()
     for heading, text in _sections(markdown):
         body.append(renderer.render(text))
-        for key, items in figures.items():
-            if heading.startswith(key):
-                body.extend(items)
+        if heading in figures:
+            body.extend(figures[heading])
+            placed.add(heading)
+    if set(figures) - placed:  # a figure whose section the report no longer has: a bug here
+        raise RuntimeError(f"report.md has no section {sorted(set(figures) - placed)[0]!r}")
     synthetic = bool(result.summary["data"].get("synthetic"))
     banner = (
         '<div class="synthetic">SYNTHETIC DATA: generated sample, not Bias in Bios</div>'

@@ -21,6 +21,15 @@ if TYPE_CHECKING:
     from pipeline.lib.params import AnalyzeParams
 
 
+# The report's sections that the HTML report puts figures under (analysis.html_report): each
+# heading is written here once and matched there exactly.
+HEADLINE = "## Headline"
+PREDICTORS = "## Predictors"
+GAPS = "## Where the gender gaps are"
+PROXY = "## Proxy bias: does the gap follow the profession's share of women (train split)?"
+PROBES = "## Counterfactual probes"
+
+
 def _num(value: Any, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
         return "n/a"
@@ -340,7 +349,7 @@ def render_report(result: Analysis, params: AnalyzeParams) -> str:
         "scored on the same bios, joined by id. Positive class: female.",
         "",
         *_warnings(result),
-        "## Headline",
+        HEADLINE,
         "",
         f"{level} intervals: Wilson for accuracy, percentile bootstrap "
         f"({params.bootstrap_resamples:,} resamples, seeded) for the others. Expected "
@@ -348,7 +357,7 @@ def render_report(result: Analysis, params: AnalyzeParams) -> str:
         "",
         *_headline(result),
         "",
-        "## Predictors",
+        PREDICTORS,
         "",
         *_models(result),
         "",
@@ -356,10 +365,10 @@ def render_report(result: Analysis, params: AnalyzeParams) -> str:
         "",
         *_seeds(result, params),
         "",
-        "## Where the gender gaps are",
+        GAPS,
         "",
         *_gaps(result, params),
-        "## Proxy bias: does the gap follow the profession's share of women (train split)?",
+        PROXY,
         "",
         "With gap = TPR(women) - TPR(men), a model that uses the profession as a proxy for gender "
         "recognises women better and men worse where women are many: a positive slope. Tested "
@@ -373,7 +382,7 @@ def render_report(result: Analysis, params: AnalyzeParams) -> str:
             for row in result.seed_proxy.itertuples()
         ],
         "",
-        "## Counterfactual probes",
+        PROBES,
         "",
         *_probes(result, params.confidence),
         "",

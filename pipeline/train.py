@@ -28,7 +28,7 @@ one of ``seeds.train`` (dvc.yaml's ``train`` stage runs over the catalogue's ``t
 ``seeds.train``, as ``train@<name>-<seed>``; the stage does not depend on the whole list, so
 adding a seed trains that seed only). Writes, atomically, ``models/<name>/seed_<n>/`` (the
 trained weights as the recipe saves them, tokenizer, ``metadata.json``),
-``results/<name>/seed_<n>/history.csv`` (DVC plot) and ``results/<name>/seed_<n>/metrics.json``
+``results/training/<name>/seed_<n>/history.csv`` (DVC plot) and its ``metrics.json``
 (DVC metrics); identical runs write identical bytes. The wall time and whether the run resumed
 go to ``runs/train@<name>-<n>.json``.
 
@@ -48,7 +48,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from pipeline.lib import paths
+from pipeline.lib import contract, paths
 from pipeline.lib.checkpoints import checkpoint_fingerprint, remove_checkpoints
 from pipeline.lib.classifier_training import TrainResult, train_classifier
 from pipeline.lib.divergence import check_finite_result
@@ -200,12 +200,16 @@ def write_outputs(
     """
     name = recipe.name
     check_finite_result(result, (name, settings), seed)
+    history_file, metrics_file = paths.train_history(name, seed), paths.train_metrics(name, seed)
+    # What the readers (analyze, the dashboard) will check: the same contract, before writing.
+    contract.check_table(result.history, contract.TABLES["history"], history_file, exact=True)
+    contract.validate(contract.TrainMetrics, metrics, metrics_file)
     history_text = _format_history(result.history)
     json.dumps(metrics, allow_nan=False)
     json.dumps(metadata, allow_nan=False)
     save_run(result, recipe, paths.trained_dir(name, seed), metadata)
-    write_text(history_text, paths.train_history(name, seed))
-    write_json(metrics, paths.train_metrics(name, seed))
+    write_text(history_text, history_file)
+    write_json(metrics, metrics_file)
 
 
 def save_run(result: TrainResult, recipe: Recipe, out_dir: Path, metadata: dict[str, Any]) -> None:
