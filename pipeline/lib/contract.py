@@ -22,7 +22,9 @@ What it declares:
   predictor, seed or split), its columns in order with their dtypes (``text``, ``int``,
   ``float``, ``bool``); CSV stores a ``bool`` column as ``True``/``False`` text. A text column
   of a closed vocabulary (:data:`VOCABULARIES`: ``variant``, ``family``, ``direction``,
-  ``gender``, ``profession``) holds only its words, in whichever table.
+  ``gender``, ``profession``) holds only its words, in whichever table; a column naming a
+  predictor (:data:`RUN_COLUMNS`) holds predictor names or runs ``<name>@seed<n>``
+  (:data:`pipeline.lib.paths.RUN_NAME`).
 
 Checking: :func:`validate` (a JSON document), :func:`check_table` (a table, read or about to be
 written), :func:`declared` (what the contract declares for a study path: the dashboard's one
@@ -93,6 +95,11 @@ VOCABULARIES: dict[str, tuple[tuple[str, ...], str]] = {
         f"one of the 28 professions or {ALL_PROFESSIONS!r}",
     ),
 }
+
+
+# Columns naming a predictor or one training seed's run of one (``lora@seed1234``), in the form
+# pipeline.lib.paths decides (paths.RUN_NAME).
+RUN_COLUMNS = ("predictor", "predictor_a", "predictor_b")
 
 
 # --- errors --------------------------------------------------------------------------------
@@ -560,6 +567,15 @@ def _checked_column(frame: pd.DataFrame, column: str, dtype: str, path: str | Pa
                 f"column {column!r} holds {_shown(values.iloc[position])} at row {row}, "
                 "expected text",
             )
+        if column in RUN_COLUMNS:
+            unknown = values.notna() & ~values.astype(str).str.fullmatch(paths.RUN_NAME.pattern)
+            if unknown.any():
+                row, position = _first_bad(frame, unknown)
+                raise ContractError(
+                    path,
+                    f"column {column!r} holds {_shown(values.iloc[position])} at row {row}, "
+                    "expected a predictor name or a run <name>@seed<n>",
+                )
         if column in VOCABULARIES:
             words, named = VOCABULARIES[column]
             unknown = values.notna() & ~values.isin(words)

@@ -89,7 +89,8 @@ PROBE_PREDICTIONS_DIR = Path("results/probes")
 
 # A seeded predictor (pipeline/catalogue.yaml's `trained`) has one run per training seed, named
 # `<predictor>@seed<n>`: its predictions are results/predictions/<predictor>@seed<n>.parquet.
-_RUN = re.compile(r"^([a-z][a-z0-9_]*)@seed([0-9]+)$")
+# A predictor's name (the catalogue's form), optionally one training seed's run of it.
+RUN_NAME = re.compile(r"^([a-z][a-z0-9_]*)(?:@seed([0-9]+))?$")
 
 
 def run_name(predictor: str, seed: int) -> str:
@@ -99,8 +100,10 @@ def run_name(predictor: str, seed: int) -> str:
 
 def split_run(name: str) -> tuple[str, int | None]:
     """``("lora", 1234)`` for ``lora@seed1234``; ``(name, None)`` for any other name."""
-    match = _RUN.match(name)
-    return (match.group(1), int(match.group(2))) if match else (name, None)
+    match = RUN_NAME.match(name)
+    if match is None or match.group(2) is None:
+        return name, None
+    return match.group(1), int(match.group(2))
 
 
 def predictions_path(predictor: str) -> Path:

@@ -229,6 +229,8 @@ TABLE_CASES = [
             ("gaps", set_cell("gap", "big"), "gap"),
             ("pairs", set_cell("significant", "maybe"), "significant"),
             ("pairs", set_cell("family", "tertiary"), "family"),
+            ("procedure", set_cell("predictor_b", "LoRA, seed 1234"), "predictor_b"),
+            ("overall", set_cell("predictor", "lora@1234"), "predictor"),
             ("overall", set_cell("n", 2.5), "n"),
             ("probes", set_cell("variant", "swaped"), "variant"),
             ("proxy", set_cell("direction", "sideways"), "direction"),
