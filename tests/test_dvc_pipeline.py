@@ -191,6 +191,13 @@ def test_dvc_yaml_declares_the_paths_the_code_writes(pipelines):
     }
 
 
+def test_the_committed_demo_lock_records_exactly_the_demo_stages(pipelines):
+    # DVC keeps the lock entry of a stage that dvc.yaml no longer has (a renamed train stage,
+    # a removed predictor): a reader of the lock would take its outputs for the study's.
+    lock = yaml.safe_load((REPO / "demo/dvc.lock").read_text())["stages"]
+    assert sorted(lock) == sorted(pipelines["demo"])
+
+
 def stage_params(name: str, cmd: str) -> tuple[str, ...]:
     """The params a stage's module declares (``PARAMS``, or ``params_keys(<foreach key>)``)."""
     module = importlib.import_module(cmd.split()[2])
