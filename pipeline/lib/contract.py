@@ -541,6 +541,23 @@ def check_table(
     return out
 
 
+def _refuse_cell(
+    frame: pd.DataFrame,
+    values: pd.Series,
+    column: str,
+    bad: np.ndarray | pd.Series,
+    path: str | Path,
+    expected: str,
+) -> None:
+    """Raise for the first ``bad`` cell of ``column``: its value, its row, what was expected."""
+    row, position = _first_bad(frame, bad)
+    raise ContractError(
+        path,
+        f"column {column!r} holds {_shown(values.iloc[position])} at row {row}, "
+        f"expected {expected}",
+    )
+
+
 def _checked_column(frame: pd.DataFrame, column: str, dtype: str, path: str | Path) -> pd.Series:
     values = frame[column]
     if dtype == BOOL:
@@ -549,43 +566,24 @@ def _checked_column(frame: pd.DataFrame, column: str, dtype: str, path: str | Pa
         text = values.astype("string").str.strip().str.lower()
         known = text.isna() | (text == "") | text.isin(["true", "false"])
         if not known.all():
-            row, position = _first_bad(frame, ~known)
-            raise ContractError(
-                path,
-                f"column {column!r} holds {_shown(values.iloc[position])} at row {row}, "
-                "expected True or False",
-            )
+            _refuse_cell(frame, values, column, ~known, path, "True or False")
         return text.map({"true": True, "false": False}).astype("boolean")
     if dtype == TEXT:
         present = values.dropna()
         if len(present) and not present.map(lambda v: isinstance(v, str)).all():
             # A column read from CSV is text unless every cell looked like a number.
             bad = values.map(lambda v: not (isinstance(v, str) or pd.isna(v)))
-            row, position = _first_bad(frame, bad)
-            raise ContractError(
-                path,
-                f"column {column!r} holds {_shown(values.iloc[position])} at row {row}, "
-                "expected text",
-            )
+            _refuse_cell(frame, values, column, bad, path, "text")
         if column in RUN_COLUMNS:
             unknown = values.notna() & ~values.astype(str).str.fullmatch(paths.RUN_NAME.pattern)
             if unknown.any():
-                row, position = _first_bad(frame, unknown)
-                raise ContractError(
-                    path,
-                    f"column {column!r} holds {_shown(values.iloc[position])} at row {row}, "
-                    "expected a predictor name or a run <name>@seed<n>",
-                )
+                expected = "a predictor name or a run <name>@seed<n>"
+                _refuse_cell(frame, values, column, unknown, path, expected)
         if column in VOCABULARIES:
             words, named = VOCABULARIES[column]
             unknown = values.notna() & ~values.isin(words)
             if unknown.any():
-                row, position = _first_bad(frame, unknown)
-                raise ContractError(
-                    path,
-                    f"column {column!r} holds {_shown(values.iloc[position])} at row {row}, "
-                    f"expected {named}",
-                )
+                _refuse_cell(frame, values, column, unknown, path, named)
         return values
     if pd.api.types.is_bool_dtype(values):
         row, position = _first_bad(frame, np.ones(len(values), dtype=bool))
@@ -606,12 +604,7 @@ def _checked_column(frame: pd.DataFrame, column: str, dtype: str, path: str | Pa
                 f"{row}, expected numbers",
             )
     if dtype == INT and not _integral(numbers).all():
-        row, position = _first_bad(frame, ~_integral(numbers))
-        raise ContractError(
-            path,
-            f"column {column!r} holds {_shown(numbers.iloc[position])} at row {row}, expected "
-            "whole numbers",
-        )
+        _refuse_cell(frame, numbers, column, ~_integral(numbers), path, "whole numbers")
     with np.errstate(invalid="ignore"):
         infinite = np.isinf(numbers.to_numpy(dtype=np.float64, na_value=np.nan))
     if infinite.any():

@@ -169,47 +169,55 @@ def load_random_head(ctx: LoadContext) -> Predictor:
     )
 
 
-@loader
-def load_lora(ctx: LoadContext) -> Predictor:
-    """The base model with the trained LoRA adapter and head of one seed's run."""
-    adapter_dir, trained, seed = ctx.trained_run("lora")
-    model, tokenizer = load_lora_classifier(adapter_dir, "cpu", merge=ctx.own("lora").merge_adapter)
-    model = place(model, ctx.runtime)  # merged in float32, then cast
+def _trained_predictor(
+    name: str,
+    ctx: LoadContext,
+    load: Callable[[Path], tuple[Any, Any]],
+    what: str,
+    info: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> Predictor:
+    """One seed's run of trained predictor ``name``: ``load(run folder)`` gives its model.
+
+    ``what`` names the trained part in the predictions' ``model`` column; ``info`` (from the
+    run's ``metadata.json``) adds to its ``model_info``, before the trainable-parameter count.
+    """
+    run_dir, trained, seed = ctx.trained_run(name)
+    model, tokenizer = load(run_dir)
+    model = place(model, ctx.runtime)  # loaded (and merged) in float32, then cast
     base = trained["base"]
     return Predictor(
-        name=paths.run_name("lora", seed) if seed is not None else "lora",
+        name=paths.run_name(name, seed) if seed is not None else name,
         scorer=ClassifierScorer(model, tokenizer, ctx.max_length),
-        model=f"{_label(base['name_or_path'], base['revision'])} + LoRA adapter ({adapter_dir})",
+        model=f"{_label(base['name_or_path'], base['revision'])} + {what} ({run_dir})",
         model_info={
             "training_seed": seed,
             **describe(model, {**base, "source": base.get("source")}),
-            "lora_r": trained.get("lora", {}).get("r"),
+            **(info(trained) if info is not None else {}),
             "trainable_params": trained.get("trainable_params"),
         },
         # The folder actually read (a seed's run when only --seed names it): without it the
         # predictions would record no weights and never be found stale after a retrain.
-        weights=adapter_dir,
+        weights=run_dir,
+    )
+
+
+@loader
+def load_lora(ctx: LoadContext) -> Predictor:
+    """The base model with the trained LoRA adapter and head of one seed's run."""
+    merge = ctx.own("lora").merge_adapter
+    return _trained_predictor(
+        "lora",
+        ctx,
+        lambda run_dir: load_lora_classifier(run_dir, "cpu", merge=merge),
+        "LoRA adapter",
+        lambda trained: {"lora_r": trained.get("lora", {}).get("r")},
     )
 
 
 @loader
 def load_head_only(ctx: LoadContext) -> Predictor:
     """The frozen base model with the classification head trained in one seed's run."""
-    run_dir, trained, seed = ctx.trained_run("head_only")
-    model, tokenizer = load_head_classifier(run_dir)
-    model = place(model, ctx.runtime)
-    base = trained["base"]
-    return Predictor(
-        name=paths.run_name("head_only", seed) if seed is not None else "head_only",
-        scorer=ClassifierScorer(model, tokenizer, ctx.max_length),
-        model=f"{_label(base['name_or_path'], base['revision'])} + trained head ({run_dir})",
-        model_info={
-            "training_seed": seed,
-            **describe(model, {**base, "source": base.get("source")}),
-            "trainable_params": trained.get("trainable_params"),
-        },
-        weights=run_dir,
-    )
+    return _trained_predictor("head_only", ctx, load_head_classifier, "trained head")
 
 
 @dataclass(frozen=True)
