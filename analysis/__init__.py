@@ -2,7 +2,9 @@
 
 The public API: keyword-only arguments, array-likes or pandas in, pandas out indexed by group.
 "Positive" is female (gender id 1). The ``analyze`` stage (``python -m analysis.analyze``) runs
-all of it over every predictions file of a study.
+all of it over every predictions file of a study. The occupation task (the label is the
+profession, gender the protected attribute) has its overall metrics and GAP^RMS in
+:mod:`analysis.occupation_metrics`.
 
 Example::
 
@@ -22,6 +24,7 @@ from analysis.metrics import (
     reliability_curve,
     wilson_interval,
 )
+from analysis.occupation_metrics import gap_rms, occupation_overall
 from analysis.probes import probe_effects
 from analysis.significance import (
     adjust_pvalues,
@@ -34,8 +37,10 @@ __all__ = [
     "adjust_pvalues",
     "compare_predictors",
     "expected_calibration_error",
+    "gap_rms",
     "group_error_rates",
     "mcnemar_test",
+    "occupation_overall",
     "overall_metrics",
     "overall_metrics_many",
     "paired_difference_interval",

@@ -1,7 +1,10 @@
 """Per-profession fairness: error rates per profession x gender, TPR gaps, proxy bias.
 
-- The true-positive rate of a gender in a profession is the share of that gender's bios predicted
-  as that gender (for women the TPR of "female", for men that of "male").
+- The true-positive rate of a gender in a profession is the share of that gender's bios the
+  model got right. In the gender task (the label IS the gender) that is the share predicted as
+  that gender (for women the TPR of "female", for men that of "male"); in the occupation task
+  (the label is the profession, gender the protected attribute) it is the share of the
+  profession's women (men) classified as that profession (Romanov et al. 2019).
 - The gap is ``tpr_female - tpr_male``. Its interval is Newcombe's hybrid score interval for a
   difference of independent proportions (statsmodels ``confint_proportions_2indep``, method
   ``newcomb``), built from two Wilson intervals, so it stays sensible at rates near 0 or 1.
@@ -48,6 +51,21 @@ def _errors(y_true: Any, y_pred: Any) -> int:
 
 def _correct(y_true: Any, y_pred: Any) -> int:
     return int((np.asarray(y_true) == np.asarray(y_pred)).sum())
+
+
+def _gender_ids(gender: Any, n: int) -> np.ndarray:
+    """Gender ids (0 male, 1 female) as int64, checked against the number of bios."""
+    ids = np.asarray(gender)
+    if ids.shape != (n,):
+        raise ValueError(f"gender has shape {ids.shape}; expected one id per bio, shape ({n},)")
+    if ids.dtype == bool:
+        return ids.astype(np.int64)
+    bad = ~np.isin(ids, [0, 1])
+    if bad.any():
+        raise ValueError(
+            f"gender holds {ids[bad][0]!r}; expected gender ids 0 (male) and 1 (female)"
+        )
+    return ids.astype(np.int64)
 
 
 def _as_frame(sensitive_features: Any) -> pd.DataFrame:
@@ -108,15 +126,24 @@ def tpr_gap_by_profession(
     y_true: Any,
     y_pred: Any,
     profession: Any,
+    gender: Any = None,
     confidence: float = 0.95,
     min_group_size: int = 30,
 ) -> pd.DataFrame:
     """TPR of women and of men in each profession, the gap, its interval and a test.
 
+    A bio counts as right when ``y_pred == y_true``; the gender of each bio is ``y_true`` in the
+    gender task (``gender=None``) and ``gender`` in the occupation task.
+
     Args:
-        y_true: true gender ids (0 male, 1 female).
-        y_pred: predicted gender ids.
-        profession: the profession of each bio (any labels).
+        y_true: true labels: gender ids (0 male, 1 female) when ``gender`` is None, otherwise
+            any labels (the occupation task: profession ids).
+        y_pred: predicted labels, of the same kind as ``y_true``.
+        profession: the profession of each bio (any labels); in the occupation task pass the
+            true profession (``y_true``).
+        gender: None (the gender task: gender IS ``y_true``), or the gender of each bio (0 male,
+            1 female; booleans count as 1 female): the protected attribute when the label is
+            something else.
         confidence: interval level.
         min_group_size: a profession where either gender has fewer bios is flagged ``small``.
 
@@ -128,13 +155,14 @@ def tpr_gap_by_profession(
         gap and the test are NaN (and excluded from the adjustment; significant is False).
     """
     y = np.asarray(y_true)
+    sensitive = y if gender is None else _gender_ids(gender, len(y))
     # The gender difference WITHIN each profession: gender is the sensitive feature, profession
     # the control feature (fairlearn's MetricFrame).
     frame = MetricFrame(
         metrics={"n": count, "correct": _correct},
         y_true=y,
         y_pred=np.asarray(y_pred),
-        sensitive_features=pd.Series(y, name="gender"),
+        sensitive_features=pd.Series(sensitive, name="gender"),
         control_features=pd.Series(np.asarray(profession), name="profession"),
     )
     counts = frame.by_group.dropna()

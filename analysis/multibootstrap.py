@@ -16,6 +16,11 @@ seed ``seeds.bootstrap`` (the same resamples as every other bootstrap of the ana
 seeds' counts come from a second stream of the same seed. With one seed ``v`` is always
 ``[1]``, so the Multi-Bootstrap IS the paired bootstrap over bios.
 
+Statistics: the mean difference in accuracy from a baseline (:func:`procedure_difference`),
+each profession's TPR gap (:func:`procedure_gaps`), the proxy slope
+(:func:`procedure_proxy_slope`) and the mean over seeds of each run's GAP^RMS, alone or as a
+difference from a baseline (:func:`procedure_gap_rms`, the occupation task).
+
 Decision and p-value agree by construction. With ``B`` finite resamples ``t`` the two-sided
 p-value is ``min(1, 2 (1 + min(#{t <= 0}, #{t >= 0})) / (B + 1))``: the observed data count as
 one more resample (Davison & Hinkley 1997, eq. 4.11), so a p-value is never 0 (at least
@@ -221,10 +226,15 @@ def procedure_difference(
     )[0]
 
 
-def _gap_statistic(
+def _run_gaps(
     correct: np.ndarray, profession: np.ndarray, female: np.ndarray
-) -> tuple[list[int], Callable[[np.ndarray, np.ndarray], np.ndarray]]:
-    """The professions with both genders, and a block statistic of their seed-mean TPR gaps."""
+) -> tuple[list[int], Callable[[np.ndarray], np.ndarray]]:
+    """The professions with both genders, and each run's TPR gaps on a block of bio counts.
+
+    The second item maps bio counts ``w`` ``(n, rows)`` to the gaps ``(runs, professions,
+    rows)`` of every run (row of ``correct``); NaN where a resample draws no woman or no man of
+    a profession.
+    """
     profession = np.asarray(profession, dtype=np.int64)
     female = np.asarray(female, dtype=bool)
     cell = profession * 2 + female  # one cell per profession x gender
@@ -236,14 +246,25 @@ def _gap_statistic(
     m_index = np.array([where[2 * p] for p in both], dtype=np.int64)
     sorted_correct = correct[:, order]
 
-    def statistic(v: np.ndarray, w: np.ndarray) -> np.ndarray:
+    def run_gaps(w: np.ndarray) -> np.ndarray:
         w = w[order]
         drawn = np.add.reduceat(w, starts, axis=0)  # (cells, rows)
         right = np.stack([np.add.reduceat(c[:, None] * w, starts, axis=0) for c in sorted_correct])
         with np.errstate(invalid="ignore", divide="ignore"):
             tpr = right / drawn[None]  # (S, cells, rows)
-        gap = tpr[:, f_index] - tpr[:, m_index]  # (S, professions, rows)
-        return _seed_mean(v, gap.transpose(0, 2, 1))
+        return tpr[:, f_index] - tpr[:, m_index]  # (S, professions, rows)
+
+    return both, run_gaps
+
+
+def _gap_statistic(
+    correct: np.ndarray, profession: np.ndarray, female: np.ndarray
+) -> tuple[list[int], Callable[[np.ndarray, np.ndarray], np.ndarray]]:
+    """The professions with both genders, and a block statistic of their seed-mean TPR gaps."""
+    both, run_gaps = _run_gaps(correct, profession, female)
+
+    def statistic(v: np.ndarray, w: np.ndarray) -> np.ndarray:
+        return _seed_mean(v, run_gaps(w).transpose(0, 2, 1))
 
     return both, statistic
 
@@ -285,6 +306,96 @@ def procedure_gaps(
         confidence=confidence,
     )
     return dict(zip(both, results, strict=True))
+
+
+def _rms_over_professions(gaps: np.ndarray) -> np.ndarray:
+    """GAP^RMS ``(runs, rows)`` of gaps ``(runs, professions, rows)`` over the non-NaN gaps.
+
+    NaN where no profession has a gap (a resample with no profession drawn with both genders).
+    """
+    finite = np.isfinite(gaps)
+    squares = np.where(finite, gaps, 0.0) ** 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.sqrt(squares.sum(axis=1) / finite.sum(axis=1))
+
+
+def procedure_gap_rms(
+    *,
+    correct: np.ndarray,
+    profession: np.ndarray,
+    female: np.ndarray,
+    baseline_correct: np.ndarray | None = None,
+    resamples: int,
+    seed: int,
+    confidence: float,
+) -> MultiBootstrapResult:
+    """Mean over seeds of each run's GAP^RMS, or its difference from a baseline, Multi-Bootstrapped.
+
+    A run's GAP^RMS is ``sqrt(mean over professions of gap^2)`` with gap = TPR(women) -
+    TPR(men) in the profession (Romanov et al. 2019). Each run is a classifier, so the statistic
+    is the mean over the drawn seeds of each run's own GAP^RMS, NOT the GAP^RMS of the seed-mean
+    gaps (where opposite gaps of two seeds would cancel). With ``baseline_correct`` it is the
+    mean over the drawn seeds of (the run's GAP^RMS - the baseline's GAP^RMS on the same bios),
+    paired exactly as :func:`procedure_difference` pairs: one baseline model ``(n,)``, or a
+    second procedure ``(S, n)`` whose run ``s`` goes with run ``s``.
+
+    Which professions enter: the estimate's mean runs over the professions with test bios of
+    both genders; a joint resample's over the professions it draws both a woman and a man of
+    (the others have no gap there and are left out of that resample's mean, a nanmean). A
+    resample that draws no profession with both genders is NaN and left out of the interval.
+
+    Args:
+        correct: ``(S, n)``: whether each seed's model got each test bio right (in the
+            occupation task: predicted the bio's profession).
+        profession: ``(n,)`` profession ids (in the occupation task, the true labels).
+        female: ``(n,)`` whether the bio's subject is a woman.
+        baseline_correct: None, or ``(n,)`` / ``(S, n)``: whether the baseline got each bio right.
+        resamples: joint resamples (``analyze.bootstrap_resamples``).
+        seed: ``seeds.bootstrap``.
+        confidence: interval level; the p-value is two-sided (of a difference from 0; without a
+            baseline GAP^RMS is never below 0, so it is read only for differences).
+
+    Returns:
+        One result; every field NaN (but the counts) where no profession has both genders.
+    """
+    correct = np.atleast_2d(np.asarray(correct, dtype=np.float64))
+    n_runs, n_bios = correct.shape
+    for name, values in (("profession", profession), ("female", female)):
+        if np.shape(values) != (n_bios,):
+            raise ValueError(
+                f"{name} has shape {np.shape(values)}; expected one value per bio, ({n_bios},)"
+            )
+    runs = correct
+    if baseline_correct is not None:
+        baseline = np.atleast_2d(np.asarray(baseline_correct, dtype=np.float64))
+        if baseline.shape[1] != n_bios:
+            raise ValueError(
+                f"baseline_correct covers {baseline.shape[1]} bios, correct {n_bios}: the "
+                "baseline is scored on the same bios"
+            )
+        if baseline.shape[0] not in (1, n_runs) and n_runs != 1:
+            raise ValueError(
+                f"{n_runs} runs against {baseline.shape[0]}: two seeded procedures are "
+                "compared seed by seed, so they need the same seeds"
+            )
+        runs = np.vstack([correct, baseline])
+    _, run_gaps = _run_gaps(runs, profession, female)
+
+    def statistic(v: np.ndarray, w: np.ndarray) -> np.ndarray:
+        rms = _rms_over_professions(run_gaps(w))  # (runs, rows)
+        # the baseline's rows broadcast against the procedure's: one model, or paired by seed
+        per_seed = rms[:n_runs] if baseline_correct is None else rms[:n_runs] - rms[n_runs:]
+        return _seed_mean(v, per_seed[:, :, None])
+
+    n_seeds = max(n_runs, len(runs) - n_runs)
+    return bootstrap_summary(
+        statistic,
+        n_seeds=n_seeds,
+        n_bios=n_bios,
+        resamples=resamples,
+        seed=seed,
+        confidence=confidence,
+    )[0]
 
 
 def procedure_proxy_slope(
