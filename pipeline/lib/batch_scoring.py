@@ -1,20 +1,25 @@
 """The scoring engine: tokenize once, score length-sorted dynamically padded batches.
 
 A :class:`Scorer` is one kind of model: ``encode`` turns texts into token ids (truncated to a
-budget), ``score`` turns one batch of ids into P(female). Two kinds exist:
+budget), ``score`` turns one batch of ids into P(female) (gender, one float per bio) or the K
+class probabilities (occupation, one row per bio). The kinds:
 
 - :class:`ClassifierScorer`: a sequence-classification model (``random_head``, ``lora``),
-  ``softmax(logits)[1]``, right padding with the pad token set on the model config (GPT-2 pools
-  the last non-pad token; real tokens never attend to pads).
+  ``softmax(logits)[1]`` for gender or the whole softmax over K labels, right padding with the
+  pad token set on the model config (GPT-2 pools the last non-pad token; real tokens never
+  attend to pads).
 - :class:`ZeroShotScorer`: a causal LM comparing female against male continuations of the bio
-  in one forward pass per batch (see its docstring).
+  in one forward pass per batch (see :class:`ContinuationScorer`).
+- :class:`ZeroShotClassScorer`: the same one-pass machinery scoring K class names as
+  continuations; softmax over the names' log-probabilities (summed or per token).
 
 :func:`predict_probs` runs a scorer over encoded bios: sorted by length (longest first, so an
 out-of-memory batch fails at once), cut into batches, each padded only to its own longest bio,
-scored under ``torch.inference_mode()``, and put back in the original order. Under
-``torch.distributed`` whole batches are dealt round-robin to the ranks and rank 0 gathers them;
-a bio lands in the same batch whatever the number of processes, so the result is the
-single-process result, byte for byte (on CPU with the same thread count per process).
+scored under ``torch.inference_mode()``, and put back in the original order: an ``(n,)`` array
+for P(female), ``(n, K)`` for class probabilities. Under ``torch.distributed`` whole batches are
+dealt round-robin to the ranks and rank 0 gathers them; a bio lands in the same batch whatever
+the number of processes, so the result is the single-process result, byte for byte (on CPU with
+the same thread count per process).
 
 Truncation: the zero-shot continuation must follow the END of the prompt, so zero-shot keeps
 the LAST tokens of a long bio (never the template's text); a classifier keeps whatever its
@@ -48,14 +53,19 @@ class Encoded:
 
 
 class Scorer(Protocol):
-    """One kind of model: turns texts into token ids, and a batch of ids into P(female)."""
+    """One kind of model: turns texts into token ids, and a batch of ids into probabilities.
+
+    P(female) (one float per bio) or the K class probabilities (one row of K per bio).
+    """
 
     def encode(self, texts: Sequence[str]) -> Encoded:
         """Tokenize (and truncate) every text."""
         ...
 
     def score(self, batch: list[list[int]], runtime: Runtime) -> torch.Tensor | np.ndarray:
-        """P(female) for each row of a batch of token ids.
+        """P(female) or the K class probabilities for each row of a batch of token ids.
+
+        Shape ``(batch,)`` or ``(batch, K)``.
 
         A model's scorer leaves it on the device (a tensor): the engine copies all probabilities
         to the host once, so no batch waits for the previous one to come back. A scorer without
@@ -86,16 +96,26 @@ def _right_pad(
 class ClassifierScorer:
     """A sequence-classification model: ``softmax(logits)[label 1]`` is P(female).
 
-    Shared by ``random_head`` and ``lora``. Right padding with the pad token set on the model
-    config: GPT-2 pools the last non-pad token, and real tokens never attend to pads.
+    With ``classes=K`` it is a K-class model (e.g. occupation) and the score is the whole
+    softmax over its K labels. Shared by ``random_head`` and ``lora``. Right padding with the pad
+    token set on the model config: GPT-2 pools the last non-pad token, and real tokens never
+    attend to pads.
     """
 
-    def __init__(self, model: Any, tokenizer: Any, max_length: int) -> None:
-        if model.config.num_labels != 2:
-            raise SuiteError(f"classifier has {model.config.num_labels} labels; expected 2")
+    def __init__(
+        self, model: Any, tokenizer: Any, max_length: int, *, classes: int | None = None
+    ) -> None:
+        expected = 2 if classes is None else classes
+        if classes is not None and classes < 2:
+            raise SuiteError(f"classes = {classes}: a classifier needs at least 2 classes")
+        if model.config.num_labels != expected:
+            raise SuiteError(
+                f"classifier has {model.config.num_labels} labels; expected {expected}"
+            )
         if tokenizer.pad_token_id is None or model.config.pad_token_id is None:
             raise SuiteError("classifier needs a pad token on the tokenizer and model config")
         self.model, self.tokenizer, self.max_length = model, tokenizer, max_length
+        self.classes = classes
         self.keep: Literal["start", "end"] = (
             "end" if tokenizer.truncation_side == "left" else "start"
         )
@@ -111,14 +131,20 @@ class ClassifierScorer:
         return Encoded(kept, truncated)
 
     def score(self, batch: list[list[int]], runtime: Runtime) -> torch.Tensor:
-        """P(label 1) for a batch, on the device."""
+        """P(label 1), or the K label probabilities, for a batch, float32 on the device."""
         input_ids, mask = _right_pad(batch, self.model.config.pad_token_id, runtime)
         logits = self.model(input_ids=input_ids, attention_mask=mask, use_cache=False).logits
-        return logits.float().softmax(-1)[:, 1]
+        probs = logits.float().softmax(-1)
+        return probs[:, 1] if self.classes is None else probs
 
 
-class ZeroShotScorer:
-    """A causal LM compares female against male continuations of the prompt.
+class ContinuationScorer:
+    """A causal LM's log-probability of each of several continuations of a prompt.
+
+    The shared machinery of :class:`ZeroShotScorer` and :class:`ZeroShotClassScorer`; a
+    subclass turns :meth:`word_log_probs` into its score. The prompt is ``template`` with
+    ``{text}`` replaced by the bio; a long bio keeps its LAST tokens, so that the continuation
+    follows the prompt's end (the template's own tokens are always kept).
 
     One forward pass per batch scores every continuation: each row holds the prompt, then all
     continuations side by side, with a 4D attention mask in which a continuation token sees the
@@ -127,9 +153,13 @@ class ZeroShotScorer:
     alone, and the LM head runs only at the few positions that predict a continuation token.
     """
 
-    def __init__(self, model: Any, tokenizer: Any, params: ZeroShotParams, max_length: int):
+    def __init__(
+        self, model: Any, tokenizer: Any, template: str, words: Sequence[str], max_length: int
+    ) -> None:
+        if template.count("{text}") != 1:
+            raise SuiteError(f"template {template!r} must contain {{text}} exactly once")
         self.model, self.tokenizer, self.max_length = model, tokenizer, max_length
-        prefix, suffix = params.template.split("{text}")
+        prefix, suffix = template.split("{text}")
         self.prefix = tokenizer(prefix)["input_ids"] if prefix else []
         self.suffix = tokenizer(suffix)["input_ids"] if suffix else []
         self.budget = max_length - len(self.prefix) - len(self.suffix)
@@ -138,9 +168,10 @@ class ZeroShotScorer:
                 f"predict.max_length = {max_length} leaves no room for the bio after the "
                 f"template's {len(self.prefix) + len(self.suffix)} tokens; raise it"
             )
-        words = [*params.female, *params.male]
         self.continuations = [tokenizer(word)["input_ids"] for word in words]
-        self.is_female = np.array([i < len(params.female) for i in range(len(words))])
+        empty = [word for word, ids in zip(words, self.continuations, strict=True) if not ids]
+        if empty:
+            raise SuiteError(f"continuation {empty[0]!r} tokenizes to nothing")
         longest = max(len(ids) for ids in self.continuations)
         n_positions = getattr(model.config, "n_positions", None) or getattr(
             model.config, "max_position_embeddings", None
@@ -216,6 +247,10 @@ class ZeroShotScorer:
         mask |= (query >= start + size) & (query == key)
         return mask[:, None]
 
+    def _word_arrays(self) -> dict[str, np.ndarray]:
+        """A subclass's own per-continuation arrays, put on the device with the block's."""
+        return {}
+
     def _constants(self, device: torch.device) -> dict[str, torch.Tensor]:
         """The block's tensors and the LM head in float32, on the device, made once."""
         if getattr(self, "_on", None) is None or self._on["device"] != device:
@@ -225,14 +260,17 @@ class ZeroShotScorer:
                 "block_mask": torch.from_numpy(self.block_mask).to(device),
                 "targets": torch.from_numpy(self.block_ids).to(device),
                 "segment": torch.from_numpy(self.segment).to(device),
-                "female": torch.from_numpy(self.is_female).to(device),
+                **{
+                    name: torch.from_numpy(array).to(device)
+                    for name, array in self._word_arrays().items()
+                },
                 # The log-softmax over the vocabulary runs in float32 whatever the weights.
                 "head": head.detach().float(),
             }
         return self._on
 
-    def score(self, batch: list[list[int]], runtime: Runtime) -> torch.Tensor:
-        """P(female) = sigmoid(logsumexp female - logsumexp male) for a batch, on the device."""
+    def word_log_probs(self, batch: list[list[int]], runtime: Runtime) -> torch.Tensor:
+        """Each continuation's summed token log-probability, (batch, words) float32 on device."""
         on = self._constants(runtime.device)
         input_ids, positions, lengths, predicting = (
             runtime.to_device(a) for a in self._layout(batch, runtime)
@@ -246,10 +284,76 @@ class ZeroShotScorer:
         log_probs = torch.log_softmax(torch.nn.functional.linear(picked, on["head"]), dim=-1)
         targets = on["targets"].expand(len(batch), -1)[..., None]
         token_lp = log_probs.gather(-1, targets)[..., 0]
-        word_lp = token_lp @ on["segment"]
+        return token_lp @ on["segment"]
+
+
+class ZeroShotScorer(ContinuationScorer):
+    """A causal LM compares female against male continuations of the prompt.
+
+    P(female) = sigmoid(logsumexp female - logsumexp male) of the continuations' summed token
+    log-probabilities, all scored in one pass (see :class:`ContinuationScorer`).
+    """
+
+    def __init__(self, model: Any, tokenizer: Any, params: ZeroShotParams, max_length: int):
+        words = [*params.female, *params.male]
+        super().__init__(model, tokenizer, params.template, words, max_length)
+        self.is_female = np.array([i < len(params.female) for i in range(len(words))])
+
+    def _word_arrays(self) -> dict[str, np.ndarray]:
+        return {"female": self.is_female}
+
+    def score(self, batch: list[list[int]], runtime: Runtime) -> torch.Tensor:
+        """P(female) = sigmoid(logsumexp female - logsumexp male) for a batch, on the device."""
+        word_lp = self.word_log_probs(batch, runtime)
+        on = self._constants(runtime.device)
         score_f = word_lp[:, on["female"]].logsumexp(-1)
         score_m = word_lp[:, ~on["female"]].logsumexp(-1)
         return torch.sigmoid(score_f - score_m)
+
+
+class ZeroShotClassScorer(ContinuationScorer):
+    """A causal LM picks one of K class names as the continuation of the prompt.
+
+    Each name is scored as the continuation ``" " + name`` (pass display names, e.g.
+    ``"interior designer"``) by the SUM of its tokens' log-probabilities (``length="sum"``: the
+    name's probability) or their MEAN (``length="mean"``: per token, which undoes the penalty a
+    sum puts on names of many tokens). The score is the softmax over the K names, (batch, K)
+    float32 on the device, in the order of ``names``.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        template: str,
+        names: Sequence[str],
+        max_length: int,
+        *,
+        length: Literal["sum", "mean"] = "sum",
+    ) -> None:
+        if length not in ("sum", "mean"):
+            raise SuiteError(f"length = {length!r}; expected 'sum' or 'mean'")
+        if len(names) < 2:
+            raise SuiteError(f"{len(names)} class names given; a classification needs 2 or more")
+        blank = [name for name in names if not name.strip()]
+        if blank:
+            raise SuiteError(f"class name {blank[0]!r} is blank; give every class a name")
+        repeated = sorted({name for name in names if list(names).count(name) > 1})
+        if repeated:
+            raise SuiteError(f"class name {repeated[0]!r} is given twice; names must differ")
+        super().__init__(model, tokenizer, template, [f" {name}" for name in names], max_length)
+        self.names, self.length = tuple(names), length
+        self.name_tokens = np.array([len(ids) for ids in self.continuations], dtype=np.float32)
+
+    def _word_arrays(self) -> dict[str, np.ndarray]:
+        return {"name_tokens": self.name_tokens}
+
+    def score(self, batch: list[list[int]], runtime: Runtime) -> torch.Tensor:
+        """Softmax over the K names' (summed or mean) log-probabilities, (batch, K) on device."""
+        word_lp = self.word_log_probs(batch, runtime)
+        if self.length == "mean":
+            word_lp = word_lp / self._constants(runtime.device)["name_tokens"]
+        return word_lp.softmax(-1)
 
 
 def predict_probs(
@@ -262,6 +366,7 @@ def predict_probs(
 ) -> np.ndarray | None:
     """Score encoded bios in length-sorted, dynamically padded batches; original order back.
 
+    A scorer of P(female) gives an ``(n,)`` array, one of K class probabilities ``(n, K)``.
     Under ``torch.distributed`` batches are dealt to ranks round-robin and gathered on rank 0,
     which returns every probability; other ranks return ``None``.
     """
@@ -299,7 +404,10 @@ def predict_probs(
         if runtime.rank != 0:
             return None
         done = [part for rank_done in gathered for part in rank_done]
-    prob = np.full(len(encoded.ids), np.nan)
+    # (n,) for P(female), (n, K) for class probabilities: the shape of a scored batch. With no
+    # bio at all there is no batch to tell, and the result is (0,).
+    row_shape = next((probs.shape[1:] for _, probs in done), ())
+    prob = np.full((len(encoded.ids), *row_shape), np.nan)
     for batch, probs in done:
         prob[batch] = probs
     return prob
