@@ -28,11 +28,29 @@ two", "started out as an actor"), some a sentence that mentions nobody ("Special
 ..."), and some names are gender-neutral (Alex, Jordan...). ``LABEL_NOISE`` (1%) of the labels
 are flipped, as pronoun-derived labels sometimes are.
 
+The occupation task (``task="occupation"``: predict ``profession``, gender is the protected
+attribute) gets one thing planted on top: ambiguity that only gender can resolve, the source of
+the proxy effect of De-Arteaga et al. (2019), where a profession's TPR gap (women minus men)
+rises with its share of women (r about 0.88 on the real data). Related occupations form families
+(``OCCUPATION_FAMILIES``: surgeon and nurse; physician, dietitian and chiropractor; psychologist
+and dentist; attorney and paralegal; architect, interior designer and painter; ...), and
+``FAMILY_CUE_SHARE`` (40%) of each member's bios get their family's cues instead of their
+profession's own field, work and place phrases: wording shared by the whole family ("spends most
+days in the operating theatre"), which tells the family but not the member. For those bios a
+classifier can only fall back on the pronouns and names, so it recognises women better in a
+family's more female occupations and men in its more male ones. The planting draws from a stream
+of its own: labels, genders and every other word are those of the gender sample, which
+``task="gender"`` (the default) gives exactly as before. A TF-IDF + logistic regression
+occupation classifier trained on 3,000 bios and scored on 4,000 (seeds 1234-1253) shows r 0.57
+to 0.91 on the occupation task, significant for all 20 seeds, at about 71% accuracy; on the gender
+sample r 0.14 to 0.77, 12 of 20 significant (a weaker effect from the few professions that are
+nearly all women or all men), at 79% (``tests/pipeline/test_sample.py``).
+
 Every random choice of a split is drawn at once with numpy from one ``np.random.default_rng``
 and the sentences are assembled with array operations (about 60,000 bios/s on one core, measured
-by ``benchmarks/bench_sample.py``: BENCHMARKS.md). The sample of a seed changed when this generator
-replaced the
-per-bio one (which was about 5,000 bios/s and easier: the zero-shot base sat at its ceiling).
+by ``benchmarks/bench_sample.py``: BENCHMARKS.md; the occupation task's planting adds no
+measurable time). The sample of a seed changed when this generator replaced the per-bio one
+(which was about 5,000 bios/s and easier: the zero-shot base sat at its ceiling).
 
 ``python -m pipeline.commands.sample OUT.parquet --rows 1000`` writes one split to a file.
 """
@@ -411,6 +429,113 @@ VOCAB: dict[str, _Profession] = {
     ),
 }
 
+# The tasks a sample can be made for: ``gender`` (the sample as it always was) and
+# ``occupation`` (the same sample with family-level cues planted, see the module docstring).
+TASKS = ("gender", "occupation")
+# Occupation task: share of each family member's bios whose occupation cues are family-level.
+FAMILY_CUE_SHARE = 0.4
+# Families of related occupations, after the real dataset's confusions, and the cues their
+# members share: wording of its own, with no word that only some members' own cues use, so it
+# tells the family, not the member. Gender can only break a tie between members of comparable
+# frequency: a member several times more frequent than the rest takes the family's ambiguous bios
+# from women and men alike. So physician (10% of bios) is not with surgeon and nurse, nor with
+# psychologist and dentist, but with dietitian and chiropractor; teacher-professor and
+# attorney-paralegal are such families too, kept because the real confusions are.
+# Accountant, comedian, pastor and software engineer are in no family and keep their own cues.
+OCCUPATION_FAMILIES: dict[str, tuple[tuple[str, ...], _Profession]] = {
+    "surgical_care": (
+        ("surgeon", "nurse"),
+        _p(
+            "perioperative medicine|wound healing",
+            "spends most days in the operating theatre"
+            "|looks after people before and after their operations"
+            "|is part of a busy theatre team",
+            "a hospital operating suite|an ambulatory theatre suite",
+        ),
+    ),
+    "primary_care": (
+        ("physician", "dietitian", "chiropractor"),
+        _p(
+            "whole-person health|long-term wellbeing",
+            "follows patients over many years|looks after patients with long-term conditions"
+            "|keeps patients well through every stage of life",
+            "a neighbourhood health office|a regional health network",
+        ),
+    ),
+    "practice": (
+        ("psychologist", "dentist"),
+        _p(
+            "individual treatment|long-term treatment plans",
+            "sees clients by appointment|builds lasting relationships with the people who come in"
+            "|takes time to listen before recommending anything",
+            "an independent consulting suite|a shared consulting office",
+        ),
+    ),
+    "law": (
+        ("paralegal", "attorney"),
+        _p(
+            "the justice system|dispute resolution",
+            "works on matters from first meeting to settlement"
+            "|guides people through the justice system|spends long hours on filings and hearings",
+            "a regional justice center|a small partnership",
+        ),
+    ),
+    "design": (
+        ("architect", "interior_designer", "painter"),
+        _p(
+            "drawing|form and proportion",
+            "turns rough ideas into finished pieces|takes on commissions for private clients"
+            "|fills a sketchbook before every commission",
+            "a shared atelier|a converted warehouse",
+        ),
+    ),
+    "teaching": (
+        ("teacher", "professor"),
+        _p(
+            "pedagogy|curriculum development",
+            "runs classes and tutorials|guides learners of many backgrounds"
+            "|writes curricula and assessments",
+            "a college|an academy",
+        ),
+    ),
+    "fitness": (
+        ("yoga_teacher", "personal_trainer"),
+        _p(
+            "movement|mobility and flexibility",
+            "runs sessions for beginners and regulars|builds routines around each person's body"
+            "|keeps people moving as they age",
+            "a leisure complex|a movement space",
+        ),
+    ),
+    "press": (
+        ("journalist", "photographer"),
+        _p(
+            "current affairs|editorial assignments",
+            "travels on assignment for editors|works to tight deadlines for national outlets"
+            "|is on call whenever a story breaks",
+            "a media house|a wire service",
+        ),
+    ),
+    "screen": (
+        ("filmmaker", "model"),
+        _p(
+            "on-camera performance|screen projects",
+            "spends long days on set|is at home among crews, stylists and directors"
+            "|travels for castings and location days",
+            "a talent management firm|a screen talent network",
+        ),
+    ),
+    "words_and_music": (
+        ("poet", "composer", "rapper", "dj"),
+        _p(
+            "sound and rhythm|stagecraft",
+            "appears at venues in many cities|puts out new material every year"
+            "|builds a following one show at a time",
+            "a performance venue|an arts venue",
+        ),
+    ),
+}
+
 # Titles of professions whose people are often called "Dr. <surname>".
 DOCTORS = frozenset(
     {"chiropractor", "dentist", "physician", "professor", "psychologist", "surgeon"}
@@ -671,7 +796,20 @@ _INTRO_IDS = [_register(_INTRODUCE, INTRODUCE[name]) for name, *_ in RELATIONS]
 _ABOUT_IDS = _register(_ABOUT_OTHER, ABOUT_OTHER)
 _MY_NAME_IDS = _register(_MY_NAME, MY_NAME)
 
-_PROFESSION_ARRAY = [VOCAB[name] for name in PROFESSIONS]
+# Vocabulary lists: one per profession (list = profession), then one per occupation family
+# (list = len(PROFESSIONS) + family), appended so that a profession's entries keep their indices.
+_PROFESSION_ARRAY = [VOCAB[name] for name in PROFESSIONS] + [
+    cues for _, cues in OCCUPATION_FAMILIES.values()
+]
+_FAMILY_OF = {
+    member: family
+    for family, (members, _) in enumerate(OCCUPATION_FAMILIES.values())
+    for member in members
+}
+# Per profession: the list of its family's cues, or -1 when it is in no family.
+_FAMILY_CUES_OF = np.array(
+    [len(PROFESSIONS) + _FAMILY_OF[name] if name in _FAMILY_OF else -1 for name in PROFESSIONS]
+)
 _FIELDS = _flat([p.field for p in _PROFESSION_ARRAY])
 _WORK_3SG, _WORK_STARTS, _WORK_COUNTS = _flat([p.work for p in _PROFESSION_ARRAY])
 # Work phrases per verb form: he/she, they, I.
@@ -686,6 +824,8 @@ _PLACES = _flat([p.place for p in _PROFESSION_ARRAY])
 _FAMILY = _flat(FAMILY)
 _YEARS = _objects([str(year) for year in range(100)])
 _IS_DOCTOR = np.array([name in DOCTORS for name in PROFESSIONS])
+# Second key of the occupation task's stream, next to the split's seed (any fixed number).
+_OCCUPATION_STREAM = 20190127
 
 
 def _pick(rng: np.random.Generator, values, size: int) -> np.ndarray:
@@ -695,6 +835,13 @@ def _pick(rng: np.random.Generator, values, size: int) -> np.ndarray:
 def _pick_within(u: np.ndarray, starts: np.ndarray, lengths: np.ndarray, group: np.ndarray):
     """Index into a flat table: a uniform pick within list ``group`` of each row."""
     return starts[group] + (u * lengths[group]).astype(np.int64)
+
+
+def _pick_two(u: np.ndarray, starts: np.ndarray, lengths: np.ndarray, group: np.ndarray):
+    """Two different uniform picks within list ``group`` of each row, from ``u[0]`` and ``u[1]``."""
+    first = _pick_within(u[0], starts, lengths, group)
+    shift = 1 + (u[1] * (lengths[group] - 1)).astype(np.int64)
+    return first, starts[group] + (first - starts[group] + shift) % lengths[group]
 
 
 class _Bios:
@@ -754,6 +901,22 @@ class _Bios:
         self.hobby = _pick(rng, HOBBIES, rows)
         self.kids = _pick(rng, KIDS, rows)
         self.language = _pick(rng, LANGUAGES, rows)
+
+    def plant_family_cues(self, rng: np.random.Generator) -> None:
+        """Give FAMILY_CUE_SHARE of each family member's bios its family's cues instead of its own.
+
+        ``rng`` is a stream of its own: the draws of the sample itself stay as they were.
+        """
+        rows = len(self.profession)
+        u = rng.random((6, rows))
+        family = _FAMILY_CUES_OF[self.profession]
+        self.family_cues = (family >= 0) & (u[0] < FAMILY_CUE_SHARE)
+        chosen, group = self.family_cues, family[self.family_cues]
+        self.field[chosen], self.field2[chosen] = _pick_two(u[1:3, chosen], *_FIELDS[1:], group)
+        self.work[chosen], self.work2[chosen] = _pick_two(
+            u[3:5, chosen], _WORK_STARTS, _WORK_COUNTS, group
+        )
+        self.place[chosen] = _pick_within(u[5, chosen], _PLACES[1], _PLACES[2], group)
 
     def _other_person(self, rows: int, rng: np.random.Generator) -> None:
         shares = np.array([share for _, share, _, _ in RELATIONS])
@@ -943,7 +1106,9 @@ class _Bios:
         return _objects(joined[:-1].split("\n"))
 
 
-def generate_split(rows: int, seed: int, *, annotate: bool = False) -> pd.DataFrame:
+def generate_split(
+    rows: int, seed: int, *, annotate: bool = False, task: str = "gender"
+) -> pd.DataFrame:
     """Return ``rows`` synthetic bios with the columns of ``LabHC/bias_in_bios``.
 
     With ``annotate``, also how each bio was made (the same rows and texts): ``style``,
@@ -951,9 +1116,18 @@ def generate_split(rows: int, seed: int, *, annotate: bool = False) -> pd.DataFr
     flipped), ``other_gender`` and ``other_name`` (of the other person a bio mentions; -1 and
     None when none),
     ``other_last`` (the bio ends on sentences about that person), ``gendered_noun`` (a gendered
-    noun about the subject) and ``neutral_name``.
+    noun about the subject) and ``neutral_name``; for the occupation task also ``family_cues``
+    (the bio has its occupation family's cues instead of its profession's).
+
+    ``task`` is ``"gender"`` (the sample as it always was) or ``"occupation"`` (the same bios, with
+    family-level cues planted in ``FAMILY_CUE_SHARE`` of the bios of each occupation family's
+    members: see the module docstring).
     """
+    if task not in TASKS:
+        raise ValueError(f"task {task!r} is not one of {', '.join(TASKS)}")
     bios = _Bios(rows, np.random.default_rng(seed))
+    if task == "occupation":
+        bios.plant_family_cues(np.random.default_rng([seed, _OCCUPATION_STREAM]))
     frame = pd.DataFrame(
         {
             "hard_text": bios.texts(),
@@ -975,13 +1149,20 @@ def generate_split(rows: int, seed: int, *, annotate: bool = False) -> pd.DataFr
         frame["other_last"] = bios.kind[last] >= _INTRODUCE
         frame["gendered_noun"] = has_noun
         frame["neutral_name"] = bios.neutral_name
+        if task == "occupation":
+            frame["family_cues"] = bios.family_cues
     return frame
 
 
-def generate_sample(sizes: dict[str, int], seed: int) -> dict[str, pd.DataFrame]:
-    """Return every split of the sample; each split has its own stream derived from ``seed``."""
+def generate_sample(
+    sizes: dict[str, int], seed: int, *, task: str = "gender"
+) -> dict[str, pd.DataFrame]:
+    """Return every split of the sample; each split has its own stream derived from ``seed``.
+
+    ``task`` is that of :func:`generate_split`.
+    """
     streams = np.random.SeedSequence(seed).spawn(len(sizes))
     return {
-        split: generate_split(rows, int(stream.generate_state(1)[0]))
+        split: generate_split(rows, int(stream.generate_state(1)[0]), task=task)
         for (split, rows), stream in zip(sizes.items(), streams, strict=True)
     }

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import re
 
 import numpy as np
@@ -11,11 +12,14 @@ from pipeline.lib.labels import PROFESSIONS
 from pipeline.lib.synthetic_sample import (
     _SUBJECT_NAME_IDS,
     _TABLE,
+    FAMILY_CUE_SHARE,
     LABEL_NOISE,
     MID_MENTION_SHARE,
+    OCCUPATION_FAMILIES,
     PROFESSION_STATS,
     STYLE_WEIGHTS,
     STYLES,
+    VOCAB,
     generate_sample,
     generate_split,
 )
@@ -209,3 +213,153 @@ def test_cli_writes_one_split(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     pd.testing.assert_frame_equal(pd.read_parquet(out), generate_split(40, seed=9))
+
+
+# -- the occupation task
+
+
+def test_gender_task_is_the_sample_of_the_gender_study():
+    # sha256 of the CSV text of this sample as the generator made it before the occupation task
+    # existed: the sample behind the gender study's committed outputs, byte for byte
+    sample = generate_sample({"train": 300, "dev": 50, "test": 200}, 1234)
+    digest = hashlib.sha256()
+    for split, frame in sample.items():
+        digest.update(split.encode())
+        digest.update(frame.to_csv(index=False).encode())
+    assert digest.hexdigest() == "3c3a00912515ac92ccd6c77c6800e20ce78996238f5eda2bdfebe7cb1b5386b6"
+    pd.testing.assert_frame_equal(
+        generate_split(300, seed=8, annotate=True),
+        generate_split(300, seed=8, annotate=True, task="gender"),
+    )
+
+
+def test_unknown_task_is_refused():
+    with pytest.raises(ValueError, match="'profession' is not one of gender, occupation"):
+        generate_split(10, seed=1, task="profession")
+
+
+def test_occupation_task_changes_only_the_planted_texts():
+    sizes = {"train": 3000, "test": 1000}
+    gender = generate_sample(sizes, seed=21)
+    occupation = generate_sample(sizes, seed=21, task="occupation")
+    for split in sizes:
+        # the same rows, labels and genders: only texts differ
+        pd.testing.assert_frame_equal(
+            occupation[split][["profession", "gender"]], gender[split][["profession", "gender"]]
+        )
+    annotated = generate_split(6000, seed=21, annotate=True, task="occupation")
+    plain = generate_split(6000, seed=21, annotate=True)
+    pd.testing.assert_frame_equal(
+        annotated.drop(columns=["hard_text", "family_cues"]), plain.drop(columns="hard_text")
+    )
+    differs = annotated["hard_text"] != plain["hard_text"]
+    planted = annotated["family_cues"]
+    in_a_family = [PROFESSIONS.index(m) for ms, _ in OCCUPATION_FAMILIES.values() for m in ms]
+    members = annotated["profession"].isin(in_a_family)
+    assert not (differs & ~planted).any() and not (planted & ~members).any()
+    assert within(planted[members].mean(), FAMILY_CUE_SHARE, members.sum())
+    # all but the bios whose sentences have no field, work or place to replace
+    assert differs[planted].mean() > 0.85
+    assert FAMILY_CUE_SHARE * 0.85 < differs[members].mean() < FAMILY_CUE_SHARE
+
+
+def _cue_words(phrases) -> set[str]:
+    """The words of ``phrases`` but for the function words every kind of phrase needs."""
+    words = set(re.findall(r"[a-z][a-z'-]+", " ".join(phrases).lower()))
+    return words - {"a", "an", "and", "at", "for", "in", "into", "on", "the", "with"}
+
+
+def test_family_cues_tell_the_family_not_the_member():
+    named = [member for members, _ in OCCUPATION_FAMILIES.values() for member in members]
+    assert len(named) == len(set(named)) and set(named) <= set(PROFESSIONS)
+    for name, (members, cues) in OCCUPATION_FAMILIES.items():
+        assert len(members) >= 2, name
+        words = _cue_words(cues.field + cues.work + cues.place)
+        for word in words:
+            # a word of the family's cues is in every member's own cues or in none
+            uses = {word in _cue_words(v.field + v.work + v.place) for v in map(VOCAB.get, members)}
+            assert len(uses) == 1, (name, word)
+    # and no planted bio carries a phrase of its family's members (a work phrase without its
+    # verb, which changes with "they" and "I"; "English" is also a language of every bio)
+    frame = generate_split(10_000, seed=4, annotate=True, task="occupation")
+    templates = " ".join(template.text for _, template in _TABLE)
+    for members, _ in OCCUPATION_FAMILIES.values():
+        phrases = [
+            phrase
+            for member in members
+            for phrase in VOCAB[member].field
+            + VOCAB[member].place
+            + tuple(work.split(" ", 1)[1] for work in VOCAB[member].work)
+            if phrase not in templates
+        ]
+        planted = frame[
+            frame["family_cues"]
+            & frame["profession"].isin([PROFESSIONS.index(member) for member in members])
+        ]
+        assert len(planted) > 10
+        pattern = "|".join(rf"\b{re.escape(phrase)}\b" for phrase in phrases)
+        assert not planted["hard_text"].str.contains(pattern).any(), members
+        # ... as most of the members' other bios do
+        others = frame[
+            ~frame["family_cues"]
+            & frame["profession"].isin([PROFESSIONS.index(member) for member in members])
+        ]
+        assert others["hard_text"].str.contains(pattern).mean() > 0.5, members
+
+
+def _proxy_effect(task: str, seed: int) -> tuple[float, float, float, int]:
+    """De-Arteaga et al.'s proxy effect, measured on the sample of ``task`` and ``seed``.
+
+    A TF-IDF (words and word pairs, min_df 2) + logistic regression occupation classifier
+    trained on 3,000 bios and scored on 4,000: its accuracy; Pearson's r and p between each
+    profession's TPR gap (women minus men) and its share of women in the train split, over the
+    professions with at least 10 test bios of each gender; and the number of those professions.
+    """
+    from scipy.stats import pearsonr
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_limits
+
+    sample = generate_sample({"train": 3000, "dev": 600, "test": 4000}, seed, task=task)
+    train, test = sample["train"], sample["test"]
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2)
+    model = LogisticRegression(max_iter=1000)
+    # one BLAS thread: about 1 s a fit, where two threads took 6-10 s on a busy machine
+    with threadpool_limits(limits=1, user_api="blas"):
+        model.fit(vectorizer.fit_transform(train["hard_text"]), train["profession"])
+        predicted = model.predict(vectorizer.transform(test["hard_text"]))
+    right = pd.Series(predicted == test["profession"])
+    by_group = right.groupby([test["profession"], test["gender"]]).agg(["mean", "size"])
+    by_group = by_group.unstack("gender", fill_value=0)
+    kept = by_group["size"].min(axis=1) >= 10
+    tpr_gap = (by_group["mean"][1] - by_group["mean"][0])[kept]
+    share_of_women = train.groupby("profession")["gender"].mean()[tpr_gap.index]
+    r, p = pearsonr(share_of_women, tpr_gap)
+    return float(right.mean()), float(r), float(p), int(kept.sum())
+
+
+# Measured (3,000 train, 4,000 test bios): occupation task, seeds 1234 / 1235 / 1236: accuracy
+# 0.705 / 0.712 / 0.698, r 0.80 / 0.81 / 0.84, p 7e-5 / 7e-5 / 3e-5, over 18 / 17 / 17
+# professions (seeds 1234-1253: r 0.57-0.91, all 20 significant). The gender sample, scored the
+# same way: accuracy 0.79, r 0.14 / 0.51 / 0.52, p 0.58 / 0.03 / 0.03 (a weaker effect from the
+# few professions that are nearly all women or all men, e.g. nurse and surgeon; seeds 1234-1253:
+# r 0.14-0.77, 12 of 20 significant, below the occupation task's r in all 20).
+# The test scores 4,000 bios, not 2,000: with 2,000, only 12-13 professions reach 10 of each
+# gender, all with shares of women between 0.13 and 0.65, and the noise of a TPR over 10-60 bios
+# hides the effect in single seeds (r 0.54 / 0.36 / 0.43, p 0.07 / 0.25 / 0.14; seeds
+# 1234-1253: mean r 0.65, 15 of 20 significant, against 0.31 and 4 of 20 for the gender sample).
+@pytest.mark.parametrize("seed", [1234, 1235, 1236])
+def test_occupation_task_shows_the_proxy_effect(seed):
+    accuracy, r, p, professions = _proxy_effect("occupation", seed)
+    assert 0.65 < accuracy < 0.85
+    assert professions >= 15
+    # strong, as on the real data (r about 0.88), and far above the gender sample's
+    assert r > 0.7 and p < 0.05
+
+
+def test_gender_sample_shows_no_proxy_effect_on_seed_1234():
+    # the sample without the planting, on the seed where its own effect is weakest
+    accuracy, r, p, professions = _proxy_effect("gender", 1234)
+    assert 0.75 < accuracy < 0.85
+    assert professions >= 15
+    assert r < 0.3 and p > 0.05
