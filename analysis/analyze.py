@@ -32,6 +32,7 @@ read and written is checked against :mod:`pipeline.lib.contract`.
 
 from __future__ import annotations
 
+import argparse
 import logging
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,7 @@ from analysis import table_builders as builders
 from analysis.html_report import render_html
 from analysis.report import render_report
 from analysis.result import Analysis
-from pipeline.lib import catalogue, contract, paths
+from pipeline.lib import catalogue, contract, paths, tasks
 from pipeline.lib.errors import SuiteError, run_main
 from pipeline.lib.io import atomic_dir, write_json, write_text
 from pipeline.lib.labels import PROFESSIONS
@@ -64,10 +65,10 @@ log = logging.getLogger(__name__)
 PARAMS = ("analyze", "seeds.bootstrap", "seeds.train")
 
 
-def discover_predictions(directory: Path) -> dict[str, Path]:
+def discover_predictions(directory: Path, task: str = "gender") -> dict[str, Path]:
     """Predictions files in ``directory``: catalogue predictors in report order, then others."""
     found = {p.stem: p for p in sorted(directory.glob("*.parquet"))} if directory.is_dir() else {}
-    return {name: found[name] for name in catalogue.order(list(found))}
+    return {name: found[name] for name in catalogue.order(list(found), task)}
 
 
 def in_order_of(ids: pd.Series, frame: pd.DataFrame) -> pd.DataFrame:
@@ -78,12 +79,15 @@ def in_order_of(ids: pd.Series, frame: pd.DataFrame) -> pd.DataFrame:
     return frame.iloc[pd.Index(frame["id"]).get_indexer(ids.astype(str))].reset_index(drop=True)
 
 
-def load_predictions(files: dict[str, Path], test: pd.DataFrame) -> dict[str, pd.DataFrame]:
+def load_predictions(
+    files: dict[str, Path], test: pd.DataFrame, task: str = "gender"
+) -> dict[str, pd.DataFrame]:
     """Each predictor's predictions aligned row by row with ``test`` (by id)."""
     hint = "its predictions were made on another test split: rerun its predict stage"
     return {
         name: in_order_of(
-            test["id"], read_predictions(path, expected_ids=test["id"], mismatch_hint=hint)
+            test["id"],
+            read_predictions(path, expected_ids=test["id"], mismatch_hint=hint, task=task),
         )
         for name, path in files.items()
     }
@@ -111,6 +115,7 @@ def analyze(
     probe_predictions: dict[str, pd.DataFrame] | None = None,
     data: dict[str, Any] | None = None,
     models: dict[str, dict[str, Any]] | None = None,
+    task: str = "gender",
 ) -> Analysis:
     """The stage's pure core: every table from aligned predictions.
 
@@ -124,35 +129,50 @@ def analyze(
         probe_predictions: ``{predictor: frame}`` aligned row by row with ``probes``.
         data: where the data came from (data/profile.json's ``source`` and ``synthetic``).
         models: per predictor, the model behind it (its predictions' ``model_info``), if known.
+        task: what the predictors predict (:mod:`pipeline.lib.tasks`): the label is the test
+            split's ``gender_id`` (gender) or ``profession_id`` (occupation, gender the
+            protected attribute).
     """
     if not predictions:
         raise SuiteError("no predictions to analyze")
     notes: list[str] = []
-    y = test["gender_id"].to_numpy(np.int64)
-    overall = builders.overall_table(y, predictions, params, seed)
+    label = tasks.get(task).label_column
+    y = test[label].to_numpy(np.int64)
+    # the protected attribute when it is not the label itself (the occupation task)
+    gender = None if task == "gender" else test["gender_id"].to_numpy(np.int64)
+    overall = builders.overall_table(y, predictions, params, seed, task=task, gender=gender)
     primary = builders.primary_pair(predictions, params, notes)
-    pairs = builders.pairs_table(y, predictions, primary, params)
+    pairs = builders.pairs_table(y, predictions, primary, params, task)
     builders.missing_professions(test, notes)
     features = builders.sensitive_features(test)
-    gaps = builders.gaps_table(y, predictions, features, share_women, params)
+    gaps = builders.gaps_table(y, predictions, features, share_women, params, gender)
     result = Analysis(
-        procedure=builders.procedure_table(y, predictions, pairs, params, seed),
+        procedure=builders.procedure_table(y, predictions, pairs, params, seed, task),
         seeds=builders.seeds_table(overall),
-        seed_gaps=builders.seed_gaps_table(y, predictions, gaps, features, params, seed),
+        seed_gaps=builders.seed_gaps_table(y, predictions, gaps, features, params, seed, task),
         seed_proxy=builders.seed_proxy_table(
-            y, predictions, gaps, features, share_women, params, seed
+            y, predictions, gaps, features, share_women, params, seed, task
         ),
         overall=overall,
         pairs=pairs,
         groups=builders.groups_table(y, predictions, features, params),
         gaps=gaps,
         proxy=builders.proxy_table(gaps, share_women, params),
-        calibration=builders.calibration_table(y, predictions, params),
-        probes=builders.probe_table(test, predictions, probes, probe_predictions or {}, params),
+        calibration=builders.calibration_table(y, predictions, params)
+        if task == "gender"
+        else pd.DataFrame(),
+        probes=builders.probe_table(
+            test, predictions, probes, probe_predictions or {}, params, label
+        ),
         notes=notes,
+        task=task,
     )
-    result.metrics = builders.headline_metrics(result)
-    result.summary = builders.summary_body(result, test, predictions, params, primary, data, models)
+    if task != "gender":
+        result.gap_rms = builders.gap_rms_table(y, predictions, features, params, seed, task)
+    result.metrics = builders.headline_metrics(result, task)
+    result.summary = builders.summary_body(
+        result, test, predictions, params, primary, data, models, task
+    )
     return result
 
 
@@ -192,10 +212,12 @@ def require_every_seed(files: dict[str, Path], train_seeds: list[int]) -> None:
                 )
 
 
-def _read_training(train_seeds: list[int]) -> tuple[dict[str, pd.DataFrame], dict[str, int]]:
+def _read_training(
+    train_seeds: list[int], task: str = "gender"
+) -> tuple[dict[str, pd.DataFrame], dict[str, int]]:
     """Every trained run's curve and selected step, for the HTML report (those present)."""
     histories, best_steps = {}, {}
-    for predictor in catalogue.seeded_names():
+    for predictor in catalogue.seeded_names(task):
         for seed in train_seeds:
             history_file = paths.train_history(predictor, seed)
             metrics_file = paths.train_metrics(predictor, seed)
@@ -222,8 +244,10 @@ def _read_profile() -> dict[str, Any]:
     return read_profile(paths.require(paths.PROFILE, "prepare"))
 
 
-def _read_probes(names: set[str]) -> tuple[pd.DataFrame | None, dict[str, pd.DataFrame]]:
-    files = discover_predictions(paths.PROBE_PREDICTIONS_DIR)
+def _read_probes(
+    names: set[str], task: str = "gender"
+) -> tuple[pd.DataFrame | None, dict[str, pd.DataFrame]]:
+    files = discover_predictions(paths.PROBE_PREDICTIONS_DIR, task)
     if not files:
         return None, {}
     if not paths.PROBES_FILE.is_file():
@@ -239,7 +263,8 @@ def _read_probes(names: set[str]) -> tuple[pd.DataFrame | None, dict[str, pd.Dat
             continue
         hint = "they were made on other probe texts: rerun its predictions on the probes"
         out[name] = in_order_of(
-            probes["id"], read_predictions(path, expected_ids=probes["id"], mismatch_hint=hint)
+            probes["id"],
+            read_predictions(path, expected_ids=probes["id"], mismatch_hint=hint, task=task),
         )
     return probes, out
 
@@ -247,14 +272,16 @@ def _read_probes(names: set[str]) -> tuple[pd.DataFrame | None, dict[str, pd.Dat
 def write_outputs(
     result: Analysis, report: str, meta: dict[str, Any], out_dir: Path, report_html: str = ""
 ) -> None:
-    """Write every table, the plot data, summary.json, report.md and report.html."""
-    tables = {name: getattr(result, name) for name in contract.ANALYSIS_TABLES}
+    """Write every table of the task, the plot data, summary.json, report.md and report.html."""
+    tables = {name: getattr(result, name) for name in contract.TASK_TABLES[result.task]}
     for name, frame in tables.items():
         spec = contract.TABLES[name]
         # the dashboard reads these columns: a builder out of step with the contract stops here
         contract.check_table(frame, spec, spec.path, exact=True)
         frame.to_csv(out_dir / Path(spec.path).name, index=False)
     for plot, (source, _, required) in contract.PLOTS.items():
+        if source not in tables:  # the occupation task has no reliability curve of P(female)
+            continue
         spec = contract.TABLES[f"plot_{plot}"]
         for predictor, part in tables[source].groupby("predictor", sort=False):
             relative = spec.file(predictor=predictor).relative_to(paths.ANALYSIS_DIR)
@@ -273,9 +300,12 @@ def write_outputs(
 
 def main() -> None:
     """Read params, the split, the profile and every predictions file; write the analysis."""
+    parser = argparse.ArgumentParser(description="Analyse every predictor on the test bios.")
+    tasks.add_argument(parser)
+    task = parser.parse_args().task
     params = load_stage_params(PARAMS)
     test_path = paths.require(paths.split_path("test"), "prepare")
-    files = current_runs(discover_predictions(paths.PREDICTIONS_DIR), params["seeds.train"])
+    files = current_runs(discover_predictions(paths.PREDICTIONS_DIR, task), params["seeds.train"])
     require_every_seed(files, params["seeds.train"])
     if not files:
         raise SuiteError(
@@ -285,11 +315,11 @@ def main() -> None:
     with run_log("analyze"):
         test = read_split(test_path, ["id", "profession_id", "profession", "gender_id"])
         profile = _read_profile()
-        predictions = load_predictions(files, test)
+        predictions = load_predictions(files, test, task)
         models = {
             name: read_suite_metadata(path).get("model_info", {}) for name, path in files.items()
         }
-        probes, probe_predictions = _read_probes(set(predictions))
+        probes, probe_predictions = _read_probes(set(predictions), task)
         log.info("analysing %s on %d test bios", ", ".join(predictions), len(test))
         result = analyze(
             test,
@@ -301,9 +331,10 @@ def main() -> None:
             probe_predictions=probe_predictions,
             data=profile,
             models=models,
+            task=task,
         )
         report = render_report(result, params["analyze"])
-        histories, best_steps = _read_training(params["seeds.train"])
+        histories, best_steps = _read_training(params["seeds.train"], task)
         report_html = render_html(result, params["analyze"], report, histories, best_steps)
         with atomic_dir(paths.ANALYSIS_DIR) as tmp:
             write_outputs(result, report, run_metadata("analyze", params), tmp, report_html)

@@ -83,13 +83,24 @@ def _figures(
                 "the step model selection kept, on dev only)",
             )
         ]
-    ece = result.overall[result.overall["metric"] == "ece"].set_index("predictor")["value"]
-    figures[report.HEADLINE] = [
-        figure_html(
-            plots.reliability(result.calibration, _models(result, references=True), ece.to_dict()),
-            "Reliability diagrams: observed fraction female against mean predicted P(female)",
-        )
-    ]
+    if result.task == "gender":
+        ece = result.overall[result.overall["metric"] == "ece"].set_index("predictor")["value"]
+        figures[report.HEADLINE] = [
+            figure_html(
+                plots.reliability(
+                    result.calibration, _models(result, references=True), ece.to_dict()
+                ),
+                "Reliability diagrams: observed fraction female against mean predicted P(female)",
+            )
+        ]
+    else:
+        figures[report.HEADLINE] = [
+            figure_html(
+                plots.accuracy_vs_gap_rms(result.overall, _models(result, references=True), level),
+                f"Occupation accuracy against GAP^RMS (the gender gaps), {level} intervals: one "
+                "point per predictor and training seed",
+            )
+        ]
     gaps: list[str] = []
     for name in _models(result):
         gaps.append(
@@ -102,7 +113,12 @@ def _figures(
     figures[report.GAPS] = gaps
     figures[report.PROXY] = [
         figure_html(
-            plots.gap_vs_share(result.gaps, result.proxy, name),
+            plots.gap_vs_share(
+                result.gaps,
+                result.proxy,
+                name,
+                band=None if result.task == "gender" else params.confidence,
+            ),
             f"{name}: TPR gap against the profession's share of women (train split)",
         )
         for name in _models(result)

@@ -14,7 +14,8 @@ In the occupation task the label is the profession (28 classes on Bias in Bios) 
   gender in a profession is the share of its bios of that profession classified as that
   profession. Over the professions with test bios of both genders.
 
-How: the intervals of macro-F1, ECE and GAP^RMS are percentile bootstrap intervals. A resample
+How: the intervals of macro-F1, ECE and GAP^RMS are percentile bootstrap intervals (GAP^RMS's
+re-centred on the observed value: :data:`RECENTRED`). A resample
 of the n bios is a count vector (how often each bio was drawn;
 :func:`analysis._bootstrap.resample_counts`, the resamples every bootstrap of the analysis
 uses), so every sum a metric needs (per class: true positives, support, predictions; per bin:
@@ -50,6 +51,22 @@ from sklearn.metrics import accuracy_score, f1_score
 from analysis._bootstrap import bin_index, percentile_interval, resample_counts
 from analysis.fairness import _gender_ids, tpr_gap_by_profession
 from analysis.metrics import bounded_interval, wilson_interval
+
+# GAP^RMS squares noisy gaps, so a resample's GAP^RMS sits above the value on the bios it
+# resamples (by the gaps' sampling variance): a percentile interval of it can miss its own point
+# estimate altogether (a predictor with no gap at all gets a GAP^RMS well above 0 in every
+# resample). Its resampled values are re-centred on the observed value first (the bootstrap's
+# estimate of the bias, mean of the resamples minus the value, is taken off each): the interval
+# then has the resamples' spread around the value actually observed.
+RECENTRED = "recentred bootstrap"
+
+
+def recentre(values: np.ndarray, value: float) -> np.ndarray:
+    """``values`` shifted so that their (finite) mean is ``value``: the bias taken off."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0 or not np.isfinite(value):
+        return values
+    return values - (finite.mean() - value)
 
 
 def gap_rms(*, gap: Any) -> float:
@@ -186,7 +203,7 @@ OCCUPATION_METRICS: tuple[OccupationMetric, ...] = (
         "gap_rms",
         "GAP^RMS (TPR gap, root mean square)",
         False,
-        "bootstrap",
+        RECENTRED,
         point=_gap_rms_point,
         resampled=_gap_rms_resampled,
     ),
@@ -345,9 +362,10 @@ def occupation_overall(
                     successes=int(obs.correct.sum()), n=n, confidence=confidence
                 )
             else:
-                low, high = bounded_interval(
-                    value, *percentile_interval(draws[name][spec.name], confidence)
-                )
+                values = draws[name][spec.name]
+                if spec.interval == RECENTRED:
+                    values = recentre(values, value)
+                low, high = bounded_interval(value, *percentile_interval(values, confidence))
             rows.append((name, spec.name, value, low, high, spec.interval, n))
     return pd.DataFrame(
         rows, columns=["predictor", "metric", "value", "ci_low", "ci_high", "ci_method", "n"]

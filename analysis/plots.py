@@ -105,8 +105,15 @@ def gaps_by_profession(gaps: pd.DataFrame, predictor: str, level: str) -> Figure
     return fig
 
 
-def gap_vs_share(gaps: pd.DataFrame, proxy: pd.DataFrame, predictor: str) -> Figure:
-    """Each profession's gap against its share of women, with the fitted line and its reading."""
+def gap_vs_share(
+    gaps: pd.DataFrame, proxy: pd.DataFrame, predictor: str, band: float | None = None
+) -> Figure:
+    """Each profession's gap against its share of women, with the fitted line and its reading.
+
+    ``band``: a confidence level (0.95) to shade the fitted line's confidence band, from the
+    professions the fit used (at least ``analyze.min_group_size`` bios of each gender): the
+    De-Arteaga et al. (2019) figure.
+    """
     valid = gaps[gaps["predictor"] == predictor].dropna(subset=["gap", "share_women"])
     fit = proxy.set_index("predictor").loc[predictor]
     share, gap = valid["share_women"].to_numpy() * 100, valid["gap"].to_numpy() * 100
@@ -125,6 +132,19 @@ def gap_vs_share(gaps: pd.DataFrame, proxy: pd.DataFrame, predictor: str) -> Fig
                 color="black",
                 label="fitted line",
             )
+            fitted = valid[~small]
+            if band is not None and len(fitted) > 2:
+                low, high = _line_band(
+                    fitted["share_women"].to_numpy(), fitted["gap"].to_numpy(), xs, band
+                )
+                ax.fill_between(
+                    xs * 100,
+                    low * 100,
+                    high * 100,
+                    color="black",
+                    alpha=0.12,
+                    label=f"{100 * band:.4g}% band of the line",
+                )
         ax.axhline(0, color="grey", linewidth=0.6)
         ax.set_xlabel("share of women in the profession (train split, %)")
         ax.set_ylabel("TPR gap, women − men (percentage points)")
@@ -134,6 +154,50 @@ def gap_vs_share(gaps: pd.DataFrame, proxy: pd.DataFrame, predictor: str) -> Fig
         unlabelled = _label_without_overlap(ax, share, gap, valid["profession"].tolist())
         if unlabelled:
             ax.set_xlabel(f"{ax.get_xlabel()}; {unlabelled} crowded point(s) left unlabelled")
+    return fig
+
+
+def _line_band(
+    x: np.ndarray, y: np.ndarray, at: np.ndarray, confidence: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The least-squares line's confidence band at ``at`` (Student t, n - 2 degrees of freedom)."""
+    from scipy.stats import t as student_t
+
+    n = len(x)
+    slope, intercept = np.polyfit(x, y, 1)
+    residual = y - (intercept + slope * x)
+    s = np.sqrt((residual @ residual) / (n - 2))
+    sxx = ((x - x.mean()) ** 2).sum()
+    half = (
+        student_t.ppf(0.5 + confidence / 2, n - 2) * s * np.sqrt(1 / n + (at - x.mean()) ** 2 / sxx)
+    )
+    line = intercept + slope * at
+    return line - half, line + half
+
+
+def accuracy_vs_gap_rms(overall: pd.DataFrame, predictors: Sequence[str], level: str) -> Figure:
+    """Each predictor's accuracy against its GAP^RMS, both with intervals: the trade-off view."""
+    table = overall.set_index(["predictor", "metric"])
+    with sns.axes_style("whitegrid"):
+        fig = Figure(figsize=(7, 4.5), layout="constrained")
+        ax = fig.subplots()
+        for i, name in enumerate(predictors):
+            acc = table.loc[(name, "accuracy")]
+            gap = table.loc[(name, "gap_rms")]
+            ax.errorbar(
+                [acc["value"] * 100],
+                [gap["value"] * 100],
+                xerr=_error_lengths([acc["value"]], [acc["ci_low"]], [acc["ci_high"]]) * 100,
+                yerr=_error_lengths([gap["value"]], [gap["ci_low"]], [gap["ci_high"]]) * 100,
+                fmt="o",
+                capsize=3,
+                color=f"C{i % 10}",
+                label=name,
+            )
+        ax.set_xlabel(f"occupation accuracy (%, {level} interval)")
+        ax.set_ylabel(f"GAP^RMS (TPR points, {level} interval)")
+        ax.set_title("Accuracy against the gender gaps: right is more accurate, lower is fairer")
+        ax.legend(fontsize="small")
     return fig
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from analysis.metrics import METRICS
+from analysis.occupation_metrics import OCCUPATION_METRICS
 from analysis.verdicts import fmt_level, gap_line, model_description
 from pipeline.lib.contract import ALL_PROFESSIONS, PairFamily
 
@@ -28,6 +29,7 @@ PREDICTORS = "## Predictors"
 GAPS = "## Where the gender gaps are"
 PROXY = "## Proxy bias: does the gap follow the profession's share of women (train split)?"
 PROBES = "## Counterfactual probes"
+GAP_RMS = "## Gender gaps over training seeds (GAP^RMS)"
 
 
 def _num(value: Any, digits: int = 3) -> str:
@@ -58,16 +60,23 @@ def _warnings(result: Analysis) -> list[str]:
     return lines
 
 
+def _metrics(task: str) -> list[tuple[str, str]]:
+    """``(name, label)`` of the task's overall metrics, in report order."""
+    specs = METRICS if task == "gender" else OCCUPATION_METRICS
+    return [(spec.name, spec.label) for spec in specs]
+
+
 def _headline(result: Analysis) -> list[str]:
+    metrics = _metrics(result.task)
     lines = [
-        "| predictor | " + " | ".join(spec.label for spec in METRICS) + " |",
-        "| --- | " + " | ".join("---" for _ in METRICS) + " |",
+        "| predictor | " + " | ".join(label for _, label in metrics) + " |",
+        "| --- | " + " | ".join("---" for _ in metrics) + " |",
     ]
     overall = result.overall.set_index(["predictor", "metric"])
     for predictor in result.overall["predictor"].unique():
         cells = [
-            _with_ci(*overall.loc[(predictor, spec.name), ["value", "ci_low", "ci_high"]])
-            for spec in METRICS
+            _with_ci(*overall.loc[(predictor, name), ["value", "ci_low", "ci_high"]])
+            for name, _ in metrics
         ]
         lines.append(f"| {predictor} | " + " | ".join(cells) + " |")
     return lines
@@ -170,6 +179,24 @@ def _comparisons(result: Analysis, params: AnalyzeParams) -> list[str]:
     return lines
 
 
+def _gap_rms(result: Analysis, params: AnalyzeParams) -> list[str]:
+    """The occupation task's GAP^RMS comparisons over training seeds (none for gender)."""
+    if result.gap_rms.empty:
+        return []
+    return [
+        GAP_RMS,
+        "",
+        "GAP^RMS: the root mean square over professions (those with test bios of both genders) "
+        "of the TPR gap between women and men, in percentage points; a seeded predictor's is the "
+        "mean over its runs. Compared as the accuracy above: the Multi-Bootstrap over seeds and "
+        "test bios; the primary comparison alone, the others Holm-adjusted together at the "
+        f"{fmt_level(1 - params.confidence)} level. A negative difference narrows the gaps.",
+        "",
+        *[f"- {row.verdict}" for row in result.gap_rms.itertuples()],
+        "",
+    ]
+
+
 def _seeds(result: Analysis, params: AnalyzeParams) -> list[str]:
     """Across training seeds: each metric's spread, and the gaps that hold over seeds."""
     if result.seeds.empty:
@@ -221,9 +248,14 @@ def _seeds(result: Analysis, params: AnalyzeParams) -> list[str]:
 
 def _gaps(result: Analysis, params: AnalyzeParams) -> list[str]:
     alpha, confidence, minimum = 1 - params.confidence, params.confidence, params.min_group_size
+    tpr = (
+        "share of that gender's bios predicted as that gender"
+        if result.task == "gender"
+        else "share of that gender's bios of the profession predicted as that profession"
+    )
     lines = [
-        f"Gap = TPR of women - TPR of men in a profession (TPR: share of that gender's bios "
-        f"predicted as that gender), with Newcombe's {fmt_level(confidence)} interval and "
+        f"Gap = TPR of women - TPR of men in a profession (TPR: {tpr}), with Newcombe's "
+        f"{fmt_level(confidence)} interval and "
         "Fisher's exact test, Holm-adjusted across professions. Listed per predictor: up to "
         f"{params.top_gaps} professions where both genders have at least {minimum} test bios "
         "(analyze.min_group_size), ranked by the evidence of a gap: the bound of its interval "
@@ -268,11 +300,22 @@ def _probes(result: Analysis, confidence: float) -> list[str]:
     probes = result.probes
     if probes.empty:
         return ["No probe predictions were found (results/probes/): nothing to report."]
+    if result.task == "gender":
+        intro = (
+            "Flip rate: share of bios whose predicted gender changes against the prediction on "
+            "the original bio. Accuracy under *swapped* is against the FLIPPED label (the gender "
+            "the swapped text describes); under *removed* against the original label (accuracy "
+            "without gendered words)."
+        )
+    else:
+        intro = (
+            "Flip rate: share of bios whose predicted occupation changes when only the gendered "
+            "words are swapped (*swapped*) or removed (*removed*: De-Arteaga's scrubbed bios), "
+            "against the prediction on the original bio. Accuracy: the bio's own occupation in "
+            "both variants."
+        )
     lines = [
-        "Flip rate: share of bios whose predicted gender changes against the prediction on the "
-        "original bio. Accuracy under *swapped* is against the FLIPPED label (the gender the "
-        "swapped text describes); under *removed* against the original label (accuracy without "
-        f"gendered words). Names are never changed. Wilson {fmt_level(confidence)} intervals.",
+        f"{intro} Names are never changed. Wilson {fmt_level(confidence)} intervals.",
         "",
         "| predictor | variant | n | flip rate | accuracy | accuracy on the originals |",
         "| --- | --- | --- | --- | --- | --- |",
@@ -297,12 +340,16 @@ def answer_lines(result: Analysis, params: AnalyzeParams) -> list[str]:
 
     The primary comparison's verdict (over training seeds when it has several: the
     Multi-Bootstrap sentence and where its variance comes from; else the one paired test),
-    then the proxy-bias verdict of the primary comparison's second predictor.
+    for the occupation task its GAP^RMS verdict (do the gender gaps widen or narrow?), then
+    the proxy-bias verdict of the primary comparison's second predictor.
     """
     primary = result.pairs[result.pairs["family"] == PairFamily.PRIMARY]
     if not _primary_procedure(result).empty:
         row = _primary_procedure(result).iloc[0]
         lines = [f"**{row.verdict}**"]
+        if result.task != "gender":
+            gap_rms = result.gap_rms[result.gap_rms["family"] == PairFamily.PRIMARY]
+            lines += [f"**{r.verdict}**" for r in gap_rms.itertuples()]
         if int(row.n_seeds) > 1:
             lines.append(row.variance_verdict)
         after = str(row.predictor_b)
@@ -328,7 +375,8 @@ def render_report(result: Analysis, params: AnalyzeParams) -> str:
     data = result.summary["data"]
     level = fmt_level(params.confidence)
     # Synthetic results say so in the title, before the answer they qualify.
-    title = "# Bias in Bios: analysis report" + (
+    task = "" if result.task == "gender" else f" ({result.task} classification)"
+    title = f"# Bias in Bios: analysis report{task}" + (
         " (SYNTHETIC data, not Bias in Bios)" if data.get("synthetic") else ""
     )
     lines = [title, ""]
@@ -344,16 +392,26 @@ def render_report(result: Analysis, params: AnalyzeParams) -> str:
         ]
     if result.summary.get("toy_model"):
         lines += [f"> **{result.summary['toy_model']}**", ""]
+    task_line = (
+        "Positive class: female."
+        if result.task == "gender"
+        else "Task: the occupation (28 professions); protected attribute: gender."
+    )
     lines += [
         f"Test bios: {data['n_test']:,} (source: {data.get('source')}). Every predictor is "
-        "scored on the same bios, joined by id. Positive class: female.",
+        f"scored on the same bios, joined by id. {task_line}",
         "",
         *_warnings(result),
         HEADLINE,
         "",
         f"{level} intervals: Wilson for accuracy, percentile bootstrap "
-        f"({params.bootstrap_resamples:,} resamples, seeded) for the others. Expected "
-        "calibration error: lower is better.",
+        f"({params.bootstrap_resamples:,} resamples, seeded) for the others. "
+        + (
+            "Expected calibration error: lower is better."
+            if result.task == "gender"
+            else "Top-label calibration error and GAP^RMS (the root mean square over "
+            "professions of the TPR gap between women and men): lower is better."
+        ),
         "",
         *_headline(result),
         "",
@@ -363,6 +421,7 @@ def render_report(result: Analysis, params: AnalyzeParams) -> str:
         "",
         *_comparisons(result, params),
         "",
+        *_gap_rms(result, params),
         *_seeds(result, params),
         "",
         GAPS,
@@ -370,8 +429,15 @@ def render_report(result: Analysis, params: AnalyzeParams) -> str:
         *_gaps(result, params),
         PROXY,
         "",
-        "With gap = TPR(women) - TPR(men), a model that uses the profession as a proxy for gender "
-        "recognises women better and men worse where women are many: a positive slope. Tested "
+        (
+            "With gap = TPR(women) - TPR(men), a model that uses the profession as a proxy for "
+            "gender recognises women better and men worse where women are many: a positive slope."
+            if result.task == "gender"
+            else "With gap = TPR(women) - TPR(men), a classifier that leans on gender to tell "
+            "occupations apart recognises women better and men worse where women are many, and "
+            "so compounds the imbalance (De-Arteaga et al. 2019): a positive slope."
+        )
+        + " Tested "
         f"with Pearson's r at the {fmt_level(1 - params.confidence)} level, per predictor, over "
         f"the professions with at least {params.min_group_size} test bios of each gender "
         "(analyze.min_group_size): a smaller cell's gap is too noisy to carry the relation.",

@@ -33,3 +33,6 @@ class Analysis:
     metrics: dict[str, Any] = field(default_factory=dict)  # results/metrics.json
     summary: dict[str, Any] = field(default_factory=dict)  # results/analysis/summary.json
     notes: list[str] = field(default_factory=list)
+    task: str = "gender"  # what the predictors predict (pipeline.lib.tasks)
+    # The occupation task's GAP^RMS comparisons over seeds (contract table gap_rms).
+    gap_rms: pd.DataFrame = field(default_factory=pd.DataFrame)

@@ -19,10 +19,13 @@ import pandas as pd
 from analysis import multibootstrap
 from analysis.fairness import group_error_rates, proxy_bias, tpr_gap_by_profession
 from analysis.metrics import METRICS, overall_metrics_many, reliability_curve
+from analysis.occupation_metrics import OCCUPATION_METRICS, gap_rms, occupation_overall
 from analysis.probes import probe_effects
 from analysis.result import Analysis
 from analysis.significance import compare_predictors, holm_level
 from analysis.verdicts import (
+    gap_rms_verdict,
+    occupation_probe_verdict,
     one_class_warning,
     probe_verdict,
     procedure_proxy_verdict,
@@ -35,7 +38,7 @@ from analysis.verdicts import (
 from pipeline.lib import catalogue, paths
 from pipeline.lib.contract import ALL_PROFESSIONS, TABLES, PairFamily, ProbeVariant
 from pipeline.lib.errors import SuiteError
-from pipeline.lib.labels import GENDERS, PROFESSIONS
+from pipeline.lib.labels import FEMALE, GENDERS, PROFESSIONS
 from pipeline.lib.params import AnalyzeParams
 
 log = logging.getLogger(__name__)
@@ -56,6 +59,11 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def _female(features: pd.DataFrame) -> np.ndarray:
+    """Whether each bio's subject is a woman (from :func:`sensitive_features`)."""
+    return (features["gender"] == GENDERS[FEMALE]).to_numpy()
+
+
 def sensitive_features(test: pd.DataFrame) -> pd.DataFrame:
     """Profession id, profession name and gender name of every test bio."""
     return pd.DataFrame(
@@ -67,11 +75,43 @@ def sensitive_features(test: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def metric_names(task: str = "gender") -> tuple[str, ...]:
+    """The overall metrics of ``task``, in report order (each declared once, with its formula)."""
+    if task == "gender":
+        return tuple(spec.name for spec in METRICS)
+    return tuple(spec.name for spec in OCCUPATION_METRICS)
+
+
 def overall_table(
-    y: np.ndarray, predictions: dict[str, pd.DataFrame], params: AnalyzeParams, seed: int
+    y: np.ndarray,
+    predictions: dict[str, pd.DataFrame],
+    params: AnalyzeParams,
+    seed: int,
+    *,
+    task: str = "gender",
+    gender: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """Every metric of :data:`analysis.metrics.METRICS` per predictor, with its interval."""
+    """Every overall metric of ``task`` per predictor, with its interval.
+
+    The gender task's are :data:`analysis.metrics.METRICS`; a K-class task's are
+    :data:`analysis.occupation_metrics.OCCUPATION_METRICS` (they need each bio's ``gender``).
+    """
     started = time.perf_counter()
+    if task != "gender":
+        overall = occupation_overall(
+            y_true=y,
+            predictions={
+                name: (frame["pred"].to_numpy(np.int64), frame["confidence"].to_numpy(np.float64))
+                for name, frame in predictions.items()
+            },
+            gender=gender,
+            seed=seed,
+            resamples=params.bootstrap_resamples,
+            confidence=params.confidence,
+            bins=params.calibration_bins,
+        )
+        log.info("overall metrics: %.1f s", time.perf_counter() - started)
+        return _front(overall.reset_index(), "predictor")
     overall, _ = overall_metrics_many(
         y_true=y,
         predictions={
@@ -131,6 +171,7 @@ def pairs_table(
     predictions: dict[str, pd.DataFrame],
     primary: list[tuple[str, str]],
     params: AnalyzeParams,
+    task: str = "gender",
 ) -> pd.DataFrame:
     """Every pair of predictors on the same bios (two seeds of one procedure excepted)."""
     predicted = pd.DataFrame(
@@ -141,8 +182,8 @@ def pairs_table(
         predictions=predicted,
         confidence=params.confidence,
         primary=primary or None,
-        references=[name for name in predictions if catalogue.is_reference(name)],
-        labels={name: catalogue.label(name) for name in predictions},
+        references=[name for name in predictions if catalogue.is_reference(name, task)],
+        labels={name: catalogue.label(name, task) for name in predictions},
         procedures={
             name: paths.split_run(name)[0]
             for name in predictions
@@ -190,14 +231,20 @@ def gaps_table(
     features: pd.DataFrame,
     share_women: pd.Series,
     params: AnalyzeParams,
+    gender: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """The TPR gap (women - men) per predictor x profession, with the train share of women."""
+    """The TPR gap (women - men) per predictor x profession, with the train share of women.
+
+    ``gender``: each bio's gender id when it is not the label (the occupation task, where the
+    TPR of women in an occupation is the share of its women classified as it).
+    """
     parts = []
     for name, frame in predictions.items():
         gaps = tpr_gap_by_profession(
             y_true=y,
             y_pred=frame["pred"].to_numpy(np.int64),
             profession=features["profession_id"],
+            **({} if gender is None else {"gender": gender}),
             confidence=params.confidence,
             min_group_size=params.min_group_size,
         )
@@ -259,8 +306,14 @@ def probe_table(
     probes: pd.DataFrame | None,
     probe_predictions: dict[str, pd.DataFrame],
     params: AnalyzeParams,
+    label: str = "gender_id",
 ) -> pd.DataFrame:
-    """Flip rate and accuracy on the counterfactual probes, per predictor x profession x variant."""
+    """Flip rate and accuracy on the counterfactual probes, per predictor x profession x variant.
+
+    ``label``: the test split's label column. For the gender task a probe's expected answer is
+    its ``expected_gender_id`` (the swapped gender); for the occupation task it is the source
+    bio's profession, whatever its gendered words say.
+    """
     if probes is None or not probe_predictions:
         return pd.DataFrame(columns=PROBE_COLUMNS)
     position = pd.Index(test["id"].astype(str)).get_indexer(probes["source_id"].astype(str))
@@ -276,12 +329,14 @@ def probe_table(
         if name not in predictions:
             log.warning("probe predictions of %s but no test predictions: skipped", name)
             continue
+        y_source = source[label].to_numpy(np.int64)
+        expected = probes["expected_gender_id"] if label == "gender_id" else y_source
         effects = probe_effects(
             variant=probes["variant"],
-            y_expected=probes["expected_gender_id"].to_numpy(np.int64),
+            y_expected=np.asarray(expected, dtype=np.int64),
             y_pred=frame["pred"].to_numpy(np.int64),
             y_pred_original=predictions[name]["pred"].to_numpy(np.int64)[position],
-            y_true_original=source["gender_id"].to_numpy(np.int64),
+            y_true_original=y_source,
             profession=source["profession"].to_numpy(object),
             confidence=params.confidence,
         ).reset_index()
@@ -319,19 +374,20 @@ def small_cells(
     }
 
 
-def probe_verdicts(probes: pd.DataFrame, confidence: float) -> dict[str, str]:
+def probe_verdicts(probes: pd.DataFrame, confidence: float, task: str = "gender") -> dict[str, str]:
     """One sentence per predictor on what its counterfactual probes show."""
     overall = probes[probes["profession"] == ALL_PROFESSIONS]
+    sentence = probe_verdict if task == "gender" else occupation_probe_verdict
     verdicts = {}
     for name, part in overall.groupby("predictor", sort=False):
         rows = {row["variant"]: row for row in part.to_dict(orient="records")}
         swapped, removed = rows.get(ProbeVariant.SWAPPED), rows.get(ProbeVariant.REMOVED)
-        verdicts[str(name)] = probe_verdict(swapped, removed, confidence)
+        verdicts[str(name)] = sentence(swapped, removed, confidence)
     return verdicts
 
 
-def _predictor_summary(name: str, model: dict[str, Any]) -> dict[str, Any]:
-    spec = catalogue.spec(name)
+def _predictor_summary(name: str, model: dict[str, Any], task: str) -> dict[str, Any]:
+    spec = catalogue.spec(name, task)
     return {
         "label": spec.display if spec else name,
         "description": spec.description if spec else "not in the predictor catalogue",
@@ -349,6 +405,7 @@ def summary_body(
     primary: list[tuple[str, str]],
     data: dict[str, Any] | None,
     models: dict[str, dict[str, Any]] | None,
+    task: str = "gender",
 ) -> dict[str, Any]:
     """``summary.json`` without the run facts: data, predictors, settings, cells, notes.
 
@@ -356,8 +413,10 @@ def summary_body(
     """
     cells = small_cells(test, params.min_group_size, result.notes)
     n_test = len(test)
-    verdicts = probe_verdicts(result.probes, params.confidence)
+    verdicts = probe_verdicts(result.probes, params.confidence, task)
+    one_class = task == "gender"  # "gives one gender to every bio": a gender classifier's slip
     return {
+        **({} if task == "gender" else {"task": task}),
         "data": {
             "source": str((data or {}).get("source", "unknown")),
             "synthetic": bool((data or {}).get("synthetic", False)),
@@ -365,9 +424,11 @@ def summary_body(
         },
         "predictors": {
             name: {
-                **_predictor_summary(name, (models or {}).get(name, {})),
+                **_predictor_summary(name, (models or {}).get(name, {}), task),
                 "probe_verdict": verdicts.get(name),
-                "warning": one_class_warning(predictions[name]["pred"], params.one_class_share),
+                "warning": one_class_warning(predictions[name]["pred"], params.one_class_share)
+                if one_class
+                else None,
             }
             for name in result.overall["predictor"].unique()
         },
@@ -384,7 +445,7 @@ def summary_body(
     }
 
 
-def headline_metrics(result: Analysis) -> dict[str, Any]:
+def headline_metrics(result: Analysis, task: str = "gender") -> dict[str, Any]:
     """``results/metrics.json``: the few numbers people compare across experiments.
 
     Per predictor: every metric of :data:`analysis.metrics.METRICS` (accuracy with its
@@ -398,7 +459,7 @@ def headline_metrics(result: Analysis) -> dict[str, Any]:
     )
     metrics: dict[str, Any] = {}
     for name in result.overall["predictor"].unique():
-        entry = {spec.name: _clean(overall.loc[(name, spec.name), "value"]) for spec in METRICS}
+        entry = {m: _clean(overall.loc[(name, m), "value"]) for m in metric_names(task)}
         entry["accuracy_ci_low"] = _clean(overall.loc[(name, "accuracy"), "ci_low"])
         entry["accuracy_ci_high"] = _clean(overall.loc[(name, "accuracy"), "ci_high"])
         entry["proxy_r"] = _clean(proxy.loc[name, "pearson_r"]) if name in proxy.index else None
@@ -438,7 +499,7 @@ def headline_metrics(result: Analysis) -> dict[str, Any]:
 
 
 def procedure_comparisons(
-    predictions: dict[str, pd.DataFrame], params: AnalyzeParams
+    predictions: dict[str, pd.DataFrame], params: AnalyzeParams, task: str = "gender"
 ) -> list[tuple[str, str, str]]:
     """``(a, b, family)`` of every comparison made over training seeds (b - a).
 
@@ -451,10 +512,10 @@ def procedure_comparisons(
     # trained per seed here: its predictions are runs <name>@seed<n> (not one unseeded file)
     present = [
         n
-        for n in catalogue.seeded_names()
+        for n in catalogue.seeded_names(task)
         if any(paths.split_run(r)[1] is not None for r in runs_of(n, predictions))
     ]
-    tested = [n for n in present if not catalogue.is_reference(n)]
+    tested = [n for n in present if not catalogue.is_reference(n, task)]
     both = all(runs_of(n, predictions) for n in (a, b))
     out = [(a, b, PairFamily.PRIMARY.value)] if both and (a in present or b in present) else []
     for other in tested:
@@ -492,6 +553,7 @@ def procedure_table(
     pairs: pd.DataFrame,
     params: AnalyzeParams,
     seed: int,
+    task: str = "gender",
 ) -> pd.DataFrame:
     """The comparisons over training seeds (:func:`procedure_comparisons`): Multi-Bootstrap.
 
@@ -503,7 +565,7 @@ def procedure_table(
     stopped at, so each interval excludes 0 exactly when its row is significant.
     """
     columns = list(TABLES["procedure"].columns)
-    comparisons = procedure_comparisons(predictions, params)
+    comparisons = procedure_comparisons(predictions, params, task)
     if not comparisons:
         return pd.DataFrame(columns=columns)
     alpha = 1 - params.confidence
@@ -529,8 +591,8 @@ def procedure_table(
             frame.loc[index, ["diff_ci_low", "diff_ci_high"]] = [boot.ci_low, boot.ci_high]
     frame["significant"] = frame["significant"].astype(bool)
     for index, row in frame.iterrows():
-        labels = {name: catalogue.label(name) for name in (row["predictor_a"], row["predictor_b"])}
-        seeded = tuple(bool(catalogue.spec(n) and catalogue.spec(n).seeded) for n in labels)
+        labels = {n: catalogue.label(n, task) for n in (row["predictor_a"], row["predictor_b"])}
+        seeded = tuple(n in catalogue.seeded_names(task) for n in labels)
         frame.loc[index, "verdict"] = procedure_verdict(row, labels, alpha, seeded)
         frame.loc[index, "variance_verdict"] = variance_split_sentence(row)
     return frame[columns]
@@ -597,6 +659,99 @@ def _procedure_row(
     return row
 
 
+def gap_rms_table(
+    y: np.ndarray,
+    predictions: dict[str, pd.DataFrame],
+    features: pd.DataFrame,
+    params: AnalyzeParams,
+    seed: int,
+    task: str,
+) -> pd.DataFrame:
+    """GAP^RMS compared over training seeds, for the comparisons of :func:`procedure_comparisons`.
+
+    Each row: each side's GAP^RMS (a seeded side's is the mean over its runs of each run's),
+    the difference b - a with its Multi-Bootstrap interval and p-value (seeds and bios resampled
+    jointly, two trained procedures paired by seed). The primary row is tested alone; the
+    secondary rows are Holm-adjusted within their family, each interval at the level Holm
+    stopped at, so it excludes 0 exactly when its row is significant.
+    """
+    columns = list(TABLES["gap_rms"].columns)
+    comparisons = procedure_comparisons(predictions, params, task)
+    if not comparisons:
+        return pd.DataFrame(columns=columns)
+    profession = features["profession_id"].to_numpy(np.int64)
+    female = _female(features)
+
+    def boot(a: str, b: str, confidence: float) -> multibootstrap.MultiBootstrapResult:
+        return multibootstrap.procedure_gap_rms(
+            correct=_correct_by_seed(b, predictions, y),
+            profession=profession,
+            female=female,
+            baseline_correct=_correct_by_seed(a, predictions, y),
+            resamples=params.bootstrap_resamples,
+            seed=seed,
+            confidence=confidence,
+        )
+
+    def level(name: str) -> float:
+        correct = _correct_by_seed(name, predictions, y)
+        return float(np.mean([_gap_rms_of(row, profession, female) for row in correct]))
+
+    alpha = 1 - params.confidence
+    rows = []
+    for a, b, family in comparisons:
+        result = boot(a, b, params.confidence)
+        rows.append(
+            {
+                "predictor_a": a,
+                "predictor_b": b,
+                "family": family,
+                "n_seeds": max(len(runs_of(a, predictions)), len(runs_of(b, predictions))),
+                "n_bios": len(y),
+                "resamples": params.bootstrap_resamples,
+                "gap_rms_a": level(a),
+                "gap_rms_b": level(b),
+                "diff": result.estimate,
+                "diff_ci_low": result.ci_low,
+                "diff_ci_high": result.ci_high,
+                "ci_level": params.confidence,
+                "p_value": result.p_value,
+                "p_adjusted": result.p_value,
+                "significant": bool(result.p_value < alpha),
+            }
+        )
+    frame = pd.DataFrame(rows)
+    secondary = frame["family"] == PairFamily.SECONDARY
+    if secondary.any():
+        adjusted, rejected, holm = holm_level(frame.loc[secondary, "p_value"], alpha)
+        frame.loc[secondary, "p_adjusted"] = adjusted
+        frame.loc[secondary, "significant"] = rejected
+        frame.loc[secondary, "ci_level"] = 1 - holm
+        for index in frame.index[secondary]:
+            again = boot(frame.loc[index, "predictor_a"], frame.loc[index, "predictor_b"], 1 - holm)
+            frame.loc[index, ["diff_ci_low", "diff_ci_high"]] = [again.ci_low, again.ci_high]
+    frame["significant"] = frame["significant"].astype(bool)
+    frame["verdict"] = [
+        gap_rms_verdict(
+            row,
+            {n: catalogue.label(n, task) for n in (row["predictor_a"], row["predictor_b"])},
+            tuple(
+                n in catalogue.seeded_names(task) for n in (row["predictor_a"], row["predictor_b"])
+            ),
+        )
+        for _, row in frame.iterrows()
+    ]
+    return frame[columns]
+
+
+def _gap_rms_of(correct: np.ndarray, profession: np.ndarray, female: np.ndarray) -> float:
+    """GAP^RMS of one run's right/wrong answers: over occupations with bios of both genders."""
+    frame = pd.DataFrame({"p": profession, "f": female, "c": correct})
+    tpr = frame.groupby(["p", "f"])["c"].mean().unstack("f")
+    gaps = (tpr[True] - tpr[False]).dropna() if {True, False} <= set(tpr.columns) else []
+    return gap_rms(gap=np.asarray(gaps, dtype=np.float64))
+
+
 def seeds_table(overall: pd.DataFrame) -> pd.DataFrame:
     """Every metric of each seeded predictor across its seeds: mean, SD, min, max."""
     runs = overall["predictor"].map(
@@ -619,11 +774,12 @@ def seed_gaps_table(
     features: pd.DataFrame,
     params: AnalyzeParams,
     seed: int,
+    task: str = "gender",
 ) -> pd.DataFrame:
     """Each profession's TPR gap over the seeds of each seeded predictor (Multi-Bootstrap)."""
     columns = list(TABLES["seed_gaps"].columns)
     parts = []
-    for procedure in catalogue.seeded_names():
+    for procedure in catalogue.seeded_names(task):
         runs = [r for r in runs_of(procedure, predictions) if paths.split_run(r)[1] is not None]
         if not runs:
             continue
@@ -631,7 +787,7 @@ def seed_gaps_table(
         results = multibootstrap.procedure_gaps(
             correct=correct,
             profession=features["profession_id"].to_numpy(np.int64),
-            female=y == 1,
+            female=_female(features),
             resamples=params.bootstrap_resamples,
             seed=seed,
             confidence=params.confidence,
@@ -666,6 +822,7 @@ def seed_proxy_table(
     share_women: pd.Series,
     params: AnalyzeParams,
     seed: int,
+    task: str = "gender",
 ) -> pd.DataFrame:
     """The proxy-bias slope of each seeded predictor over its seeds (Multi-Bootstrap).
 
@@ -674,7 +831,7 @@ def seed_proxy_table(
     """
     columns = list(TABLES["seed_proxy"].columns)
     rows = []
-    for procedure in catalogue.seeded_names():
+    for procedure in catalogue.seeded_names(task):
         runs = [r for r in runs_of(procedure, predictions) if paths.split_run(r)[1] is not None]
         if not runs:
             continue
@@ -687,7 +844,7 @@ def seed_proxy_table(
         boot = multibootstrap.procedure_proxy_slope(
             correct=np.stack([predictions[r]["pred"].to_numpy(np.int64) == y for r in runs]),
             profession=features["profession_id"].to_numpy(np.int64),
-            female=y == 1,
+            female=_female(features),
             share_women=shares,
             resamples=params.bootstrap_resamples,
             seed=seed,

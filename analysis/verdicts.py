@@ -290,6 +290,41 @@ def probe_verdict(
     return sentence[0].upper() + sentence[1:] + f" ({level} Wilson intervals)."
 
 
+def occupation_probe_verdict(
+    swapped: Mapping[str, Any] | None, removed: Mapping[str, Any] | None, confidence: float
+) -> str:
+    """What the counterfactual probes show about one occupation classifier (probes.csv "all").
+
+    A changed occupation under ``swapped`` is an answer that depends on the subject's gendered
+    words alone; ``removed`` (De-Arteaga's scrubbed bios) shows the accuracy without them.
+    """
+    level = fmt_level(confidence)
+    parts = []
+    if swapped is not None:
+        flips = _pct_ci(swapped["flip_rate"], swapped["flip_ci_low"], swapped["flip_ci_high"])
+        reading = (
+            "its answers never depend on the gendered words alone"
+            if swapped["flips"] == 0
+            else "for those bios its answer depends on the subject's gendered words alone"
+        )
+        parts.append(
+            f"swapping the gendered words changes the predicted occupation of {flips} of the "
+            f"bios: {reading}"
+        )
+    if removed is not None:
+        accuracy = _pct_ci(
+            removed["accuracy"], removed["accuracy_ci_low"], removed["accuracy_ci_high"]
+        )
+        parts.append(
+            f"with them removed (scrubbed bios) its accuracy is {accuracy} against "
+            f"{100 * removed['accuracy_original']:.1f}% on the same bios unchanged"
+        )
+    if not parts:
+        return "No probe predictions."
+    sentence = "; ".join(parts)
+    return sentence[0].upper() + sentence[1:] + f" ({level} Wilson intervals)."
+
+
 def seeds_count_phrase(significant: int, n_seeds: int, family: str = "primary") -> str:
     """``significant in 3 of 3 seeds``, with the family the per-seed tests were adjusted in.
 
@@ -352,6 +387,43 @@ def procedure_verdict(
         f"{seeds}, no significant difference in accuracy between {_name(a, labels)} and "
         f"{_name(b, labels)}: {b} minus {a} {100 * diff:+.1f} percentage points on average "
         f"({acc_b} against {acc_a}; {interval}; the interval includes 0); {count}."
+    )
+
+
+def gap_rms_verdict(
+    row: Mapping[str, Any], labels: Mapping[str, str], seeded: tuple[bool, bool] = (False, True)
+) -> str:
+    """GAP^RMS compared over training seeds (a gap_rms.csv row): which predictor's gaps are wider.
+
+    GAP^RMS is the root mean square of the per-occupation TPR gaps (women - men), in
+    percentage points; ``diff`` = b - a, so a negative difference means b NARROWS the gaps.
+    A secondary row quotes its Holm-adjusted p-value and its interval at the level Holm stopped
+    at (``ci_level``).
+    """
+    a, b, n = row["predictor_a"], row["predictor_b"], int(row["n_seeds"])
+    primary = row.get("family", "primary") == "primary"
+    diff, low, high = row["diff"], row["diff_ci_low"], row["diff_ci_high"]
+    p = fmt_p(row["p_value"]) if primary else f"Holm-adjusted {fmt_p(row['p_adjusted'])}"
+    where = "" if primary else " in the secondary family"
+    over = " averaged over seeds"
+    level_b = f"{b} {_points(row['gap_rms_b'])}{over if seeded[1] else ''}"
+    level_a = f"{a} {_points(row['gap_rms_a'])}{over if seeded[0] else ''}"
+    interval = (
+        f"{fmt_level(float(row['ci_level']))} Multi-Bootstrap CI {_points(low)} to "
+        f"{_points(high)} points over seeds and test bios; bootstrap {p}{where}"
+    )
+    seeds = f"Over {n} training seed{'s' if n != 1 else ''}"
+    if row["significant"]:
+        verb = "narrows" if diff < 0 else "widens"
+        return (
+            f"{seeds}, {_name(b, labels)} {verb} the gender gaps relative to "
+            f"{_name(a, labels)}: GAP^RMS {level_b} against {level_a} points, "
+            f"{100 * diff:+.1f} points ({interval})."
+        )
+    return (
+        f"{seeds}, no significant difference in GAP^RMS between {_name(a, labels)} and "
+        f"{_name(b, labels)}: {level_b} against {level_a} points, {100 * diff:+.1f} points "
+        f"({interval}; the interval includes 0)."
     )
 
 

@@ -53,7 +53,7 @@ else:
     from pipeline.lib.baseline_predictors import TfidfParams, fit_tfidf_logreg
     import yaml
     frame = generate_sample({"train": 3000}, seed=0)["train"]
-    train = frame.rename(columns={"hard_text": "text", "gender": "gender_id"})
+    train = frame.rename(columns={"hard_text": "text", "gender": "label"})
     params = yaml.safe_load(open("demo/params.yaml"))["baselines"]["tfidf_logreg"]
     start = time.perf_counter()
     fit_tfidf_logreg(train, TfidfParams.model_validate(params))

@@ -7,7 +7,8 @@ exit 0 with the old value in force. This stage closes that gap. It depends on ``
 as a FILE (any edit reruns it; it loads no model library and takes under a second), validates
 every key and value of it with the suite's schema (:mod:`pipeline.lib.params`: unknown keys at
 any level, with the nearest valid one; missing keys; values out of range; YAML anchors and
-aliases), and stops ``dvc repro`` with one line before any other stage runs: ``prepare``
+aliases) and that the study's ``dvc.yaml`` runs the predictors of the ``task`` it sets, and
+stops ``dvc repro`` with one line before any other stage runs: ``prepare``
 depends on its output, and every other stage descends from ``prepare``.
 
 Its output, ``results/params_check.json``, has the same bytes after every successful check, so
@@ -19,9 +20,10 @@ a valid edit reruns only the stages whose own keys changed. Run from a study dir
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
-from pipeline.lib import contract, paths
-from pipeline.lib.errors import run_main
+from pipeline.lib import catalogue, contract, paths
+from pipeline.lib.errors import SuiteError, run_main
 from pipeline.lib.io import write_json
 from pipeline.lib.params import PARAMS_FILE, parse_study, read_params
 
@@ -33,7 +35,20 @@ def main() -> None:
     # Its error line needs no `dvc checkout` hint: its only output is a constant record, and no
     # other stage's output was touched (run_main adds the hint when DVC_STAGE is set).
     os.environ.pop("DVC_STAGE", None)
-    parse_study(read_params(PARAMS_FILE), PARAMS_FILE)
+    study = parse_study(read_params(PARAMS_FILE), PARAMS_FILE)
+    pipeline = Path("dvc.yaml")
+    read_by = (
+        catalogue.pipeline_task(pipeline.read_text(encoding="utf-8"))
+        if pipeline.is_file()
+        else None
+    )
+    if read_by is not None and read_by != study.task:
+        raise SuiteError(
+            f"{PARAMS_FILE}: task is {study.task!r} but this study's dvc.yaml runs the {read_by!r} "
+            "task's predictors; run `make pipelines` to regenerate it (a generated study), or "
+            f"set task back to {read_by!r} (the root study is the {read_by} study; start a study "
+            "of another task with `python -m pipeline.commands.studies new DIR --task ...`)"
+        )
     record = {
         "params_file": PARAMS_FILE,
         "valid": True,

@@ -5,6 +5,7 @@ Run from a study directory::
     python -m pipeline.predict zero_shot                 # test split -> results/predictions/
     python -m pipeline.predict random_head --on probes   # probe texts -> results/probes/
     python -m pipeline.predict lora --seed 1234          # one training seed's run: lora@seed1234
+    python -m pipeline.predict zero_shot --task occupation  # the occupation task: 28 classes
     torchrun --nproc_per_node=4 -m pipeline.predict zero_shot   # sharded, one identical file
 
 The predictors are the catalogue's models (``pipeline/catalogue.yaml``), loaded by
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.lib import contract, paths
+from pipeline.lib import contract, paths, tasks
 from pipeline.lib.errors import run_main
 from pipeline.lib.model_predictors import (
     DEFAULT_BATCH_SIZE,
@@ -67,8 +68,9 @@ def main() -> None:
     parser.add_argument("predictor", choices=sorted(LOADERS))
     parser.add_argument("--on", choices=("test", "probes"), default="test")
     parser.add_argument("--seed", type=int, help="the training seed of a seeded predictor's run")
+    tasks.add_argument(parser)
     args = parser.parse_args()
-    params = load_stage_params(params_keys(args.predictor))
+    params = load_stage_params(params_keys(args.predictor, args.task))
     name = args.predictor if args.seed is None else paths.run_name(args.predictor, args.seed)
     if args.on == "test":
         source, out = paths.split_path("test"), paths.predictions_path(name)
@@ -82,7 +84,7 @@ def main() -> None:
     stage = stage_name(args.predictor, args.on, args.seed)
     try:
         with run_log(stage) as record:
-            context = LoadContext(params, runtime, seed=args.seed)
+            context = LoadContext(params, runtime, seed=args.seed, task=args.task)
             predictor = load_predictor(args.predictor, context)
             log.info(
                 "%s on %d bios (%s): %s, batch %d, %d process(es)",
@@ -112,7 +114,7 @@ def main() -> None:
                     batch_size=batch_size,
                 )
                 made_from = [predictor.weights] if predictor.weights is not None else []
-                write_predictions(result.frame, out, metadata, made_from=made_from)
+                write_predictions(result.frame, out, metadata, made_from=made_from, task=args.task)
                 record.update(processes=runtime.world_size)
                 log.info("wrote %s (%d bios truncated)", out, result.n_truncated)
     finally:

@@ -23,12 +23,13 @@ the train split and the dev or test split (leakage), and splits too small to say
 
 from __future__ import annotations
 
+import argparse
 import logging
 
 import numpy as np
 import pandas as pd
 
-from pipeline.lib import contract, paths
+from pipeline.lib import contract, paths, tasks
 from pipeline.lib.errors import SuiteError, run_main
 from pipeline.lib.io import write_json, write_parquet
 from pipeline.lib.labels import FEMALE, GENDERS, PROFESSIONS
@@ -132,7 +133,9 @@ def profile(splits: dict[str, pd.DataFrame], source: str) -> dict:
     return result
 
 
-def load(data: DataParams, seed: int) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+def load(
+    data: DataParams, seed: int, task: str = tasks.DEFAULT
+) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
     """The raw splits of ``data.source`` and, per split, where it came from."""
     if data.source == "hub":
         if data.hub.revision is None:
@@ -148,13 +151,14 @@ def load(data: DataParams, seed: int) -> tuple[dict[str, pd.DataFrame], dict[str
     if data.source == "local":
         assert data.local is not None  # guaranteed by DataParams
         return load_local(data.local)
-    raw = generate_sample(data.sample.model_dump(), seed)
+    # The occupation task's sample plants the proxy its question is about (synthetic_sample).
+    raw = generate_sample(data.sample.model_dump(), seed, task=task)
     return raw, {split: f"the sample's {split} split" for split in paths.SPLITS}
 
 
-def prepare(data: DataParams, seed: int) -> dict[str, pd.DataFrame]:
+def prepare(data: DataParams, seed: int, task: str = tasks.DEFAULT) -> dict[str, pd.DataFrame]:
     """Load, validate and subsample every split (the stage's pure core)."""
-    raw, sources = load(data, seed)
+    raw, sources = load(data, seed, task)
     splits = {}
     streams = np.random.SeedSequence(seed).spawn(len(paths.SPLITS))
     for split, stream in zip(paths.SPLITS, streams, strict=True):
@@ -169,11 +173,16 @@ def prepare(data: DataParams, seed: int) -> dict[str, pd.DataFrame]:
 
 def main() -> None:
     """Read params, run the stage, write the splits and the profile."""
+    parser = argparse.ArgumentParser(description="Load, check and subsample the splits.")
+    tasks.add_argument(parser)
+    task = parser.parse_args().task
     params = load_stage_params(PARAMS)
     data = params["data"]
     with run_log("prepare"):
-        splits = prepare(data, params["seeds.data"])
+        splits = prepare(data, params["seeds.data"], task)
         meta = run_metadata("prepare", params)
+        if task != tasks.DEFAULT:  # the synthetic sample differs by task
+            meta["task"] = task
         for split, frame in splits.items():
             write_parquet(frame, paths.split_path(split), metadata=meta)
             log.info("wrote %s: %d rows", paths.split_path(split), len(frame))

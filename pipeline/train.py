@@ -1,6 +1,7 @@
 """``train`` stage: one training seed's run of a trained predictor (``lora``, ``head_only``).
 
-``GPT2ForSequenceClassification`` (two labels: ``gender_id``, 0 male, 1 female) on the base model
+``GPT2ForSequenceClassification`` (the task's labels, ``--task``: ``gender_id``, 0 male, 1
+female; or ``profession_id``, 28 occupations, :mod:`pipeline.lib.tasks`) on the base model
 of the study (``models/base``), built by the predictor's recipe (:mod:`pipeline.lib.trainers`):
 ``lora`` adds a peft LoRA adapter on the layers in ``lora.target_modules`` and trains it with
 the classification head (``score``); ``head_only`` freezes the base and trains the head alone.
@@ -48,7 +49,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from pipeline.lib import contract, paths
+from pipeline.lib import catalogue, contract, paths, tasks
 from pipeline.lib.checkpoints import checkpoint_fingerprint, remove_checkpoints
 from pipeline.lib.classifier_training import TrainResult, train_classifier
 from pipeline.lib.divergence import check_finite_result
@@ -64,6 +65,7 @@ from pipeline.lib.predictor_settings import TrainingParams
 from pipeline.lib.provenance import run_log, run_metadata
 from pipeline.lib.runtime import Runtime, make_runtime, shutdown
 from pipeline.lib.tables import read_split
+from pipeline.lib.tasks import Task
 from pipeline.lib.trainers import Recipe, get_recipe
 
 log = logging.getLogger(__name__)
@@ -79,11 +81,24 @@ def params_keys(name: str) -> tuple[str, ...]:
 
 def parse_run(argv: list[str] | None = None) -> tuple[str, int]:
     """The trained predictor and the training seed (0..2^32-1, as numpy and torch take)."""
+    name, seed, _ = parse_args(argv)
+    return name, seed
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[str, int, Task]:
+    """The trained predictor, the training seed and the study's task (``--task``)."""
     parser = argparse.ArgumentParser(description="Train one run of a trained predictor.")
     parser.add_argument("predictor", help="a trained predictor of the catalogue (e.g. lora)")
     parser.add_argument("seed", help="the training seed (one of seeds.train)")
+    tasks.add_argument(parser)
     args = parser.parse_args(argv)
     get_recipe(args.predictor)  # one line naming the trained predictors if it is not one
+    if args.predictor not in catalogue.seeded_names(args.task):
+        known = ", ".join(catalogue.seeded_names(args.task))
+        raise SuiteError(
+            f"{args.predictor} is not a trained predictor of the {args.task} task ({known}); "
+            "this study's dvc.yaml was made for another task: run `make pipelines`"
+        )
     value = args.seed
     # isascii: str.isdigit also accepts digits int() refuses, such as a superscript two
     if not (value.isascii() and value.isdigit()) or int(value) > MAX_SEED:
@@ -91,27 +106,27 @@ def parse_run(argv: list[str] | None = None) -> tuple[str, int]:
             f"training seed {value!r}: expected an integer in 0..2^32-1 (0..{MAX_SEED}); "
             "use one of seeds.train"
         )
-    return args.predictor, int(value)
+    return args.predictor, int(value), tasks.get(args.task)
 
 
 def main() -> None:
     """Read params and splits, train one run, and write its weights, history and metrics."""
-    name, seed = parse_run()
-    recipe = get_recipe(name)  # checked by parse_run
+    name, seed, task = parse_args()
+    recipe = get_recipe(name)  # checked by parse_args
     params = load_stage_params(params_keys(name))
     settings = params[name]
-    columns = ("id", "text", "gender_id")
+    columns = ("id", "text", task.label_column)
     train = read_split(paths.split_path("train"), columns)
     dev = read_split(paths.split_path("dev"), columns)
     base = base_model_source(paths.BASE_MODEL_DIR)
     reference = base_model_reference(paths.BASE_MODEL_DIR)
     runtime = make_runtime("auto")
     checkpoint_dir = paths.checkpoints_dir(name) / checkpoint_fingerprint(
-        (name, settings), seed, paths.BASE_MODEL_DIR, runtime.world_size
+        (name, settings), seed, paths.BASE_MODEL_DIR, runtime.world_size, task.name
     )
     with run_log(paths.train_stage(name, seed)) as record:
         result = train_classifier(
-            train, dev, recipe, settings, seed, base, checkpoint_dir, runtime=runtime
+            train, dev, recipe, settings, seed, base, checkpoint_dir, runtime=runtime, task=task
         )
         record.update(
             resumed_from_checkpoint=result.resumed_from is not None,
@@ -126,6 +141,8 @@ def main() -> None:
             metadata = run_metadata_file(
                 result, params, name, seed, len(train), base, reference["source"], runtime
             )
+            if task.name != "gender":  # what its head predicts (its loader builds that head)
+                metadata["task"] = task.name
             write_outputs(result, recipe, settings, seed, metrics, metadata)
             remove_checkpoints(checkpoint_dir)
             for folder in (paths.checkpoints_dir(name), paths.CHECKPOINTS_DIR):

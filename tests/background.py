@@ -11,6 +11,8 @@ and the failing command's output. Jobs:
   GPT-2) and then ``dvc repro`` (the rest): between them the job publishes the demo's base model
   as the tests' tiny GPT-2, result ``tiny`` (``SHARED/tiny-gpt2``), so the session pretrains one
   tiny model, not two. ``first`` is both calls' output.
+- ``occupation``: ``dvc repro`` of the occupation demo (``demo/occupation``) in another fresh
+  copy ("bob"), with a snapshot of its files.
 
 A job may publish results before it ends (:data:`RESULTS` says which job makes which).
 
@@ -33,7 +35,7 @@ from pipeline.lib import paths
 from tests.conftest import copy_checkout, run_cli
 
 # Which job makes each result a test can wait for (a job's own result is written when it ends).
-RESULTS = {"demo": "demo", "tiny": "demo"}
+RESULTS = {"demo": "demo", "tiny": "demo", "occupation": "occupation"}
 
 
 def publish(shared: Path, name: str, result: dict) -> None:
@@ -78,7 +80,29 @@ def demo(shared: Path) -> dict:
     }
 
 
-JOBS = {"demo": demo}
+def occupation(shared: Path) -> dict:
+    """Run the occupation demo (demo/occupation) in its own fresh copy of this checkout."""
+    root = shared / "occupation-study"
+    root.mkdir()
+    clone = copy_checkout(root / "bob")
+    study = clone / "demo" / "occupation"
+    started = time.monotonic()
+    output = run_cli(["dvc", "repro"], study, clone)
+    seconds = time.monotonic() - started
+    status = run_cli(["git", "status", "--porcelain"], clone, clone, stdout_only=True)
+    snapshot = root / "snapshot"
+    shutil.copytree(study, snapshot, ignore=shutil.ignore_patterns(".dvc", "dvc.yaml"))
+    return {
+        "clone": str(clone),
+        "study": str(study),
+        "output": output,
+        "seconds": seconds,
+        "status": status,
+        "snapshot": str(snapshot),
+    }
+
+
+JOBS = {"demo": demo, "occupation": occupation}
 
 
 def main(job: str, shared: Path) -> int:

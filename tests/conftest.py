@@ -250,7 +250,11 @@ def pytest_unconfigure(config) -> None:
 
 # The results of the session's long builds (tests/background.py) and the fixture that each one
 # feeds: the job making it starts when the collected tests show that one needs it.
-BACKGROUND = {"tiny": "tiny_model_dir", "demo": "demo_pipeline"}
+BACKGROUND = {
+    "tiny": "tiny_model_dir",
+    "demo": "demo_pipeline",
+    "occupation": "occupation_pipeline",
+}
 
 
 def start(job: str) -> None:
@@ -315,7 +319,8 @@ def pytest_collection_modifyitems(config, items) -> None:
     # the two processes finish together.
     file_rank: dict[str, tuple[int, int]] = {}
     for item in items:
-        rank = 2 if id(item) in needs["demo"] else 1 if id(item) in needs["tiny"] else 0
+        built = id(item) in needs["demo"] or id(item) in needs["occupation"]
+        rank = 2 if built else 1 if id(item) in needs["tiny"] else 0
         slow = item.get_closest_marker("slow") is not None
         build, fast = file_rank.get(_file(item), (0, 1))
         file_rank[_file(item)] = (max(build, rank), min(fast, 0 if slow else 1))
@@ -349,6 +354,20 @@ def demo_pipeline() -> dict:
     """
     result = wait_for("demo")
     for key in ("root", "alice", "snapshot"):
+        result[key] = Path(result[key])
+    return result
+
+
+@pytest.fixture(scope="session")
+def occupation_pipeline() -> dict:
+    """The occupation demo (``demo/occupation``) run with real ``dvc repro`` in a fresh copy.
+
+    Built once per test session in the background; returns the copy (``clone``), the study
+    folder in it, DVC's output, the wall time, ``git status --porcelain`` after the run and a
+    read-only ``snapshot`` of the study's files.
+    """
+    result = wait_for("occupation")
+    for key in ("clone", "study", "snapshot"):
         result[key] = Path(result[key])
     return result
 

@@ -24,7 +24,7 @@ from pipeline.lib import catalogue, contract, paths
 from pipeline.lib.params import parse_key, read_params
 from tests.conftest import REPO, copy_checkout, demo_params, dvc, stage_env, stages_run
 
-STUDIES = {"real": REPO, "demo": REPO / "demo"}
+STUDIES = {"real": REPO, "demo": REPO / "demo", "occupation": REPO / "demo" / "occupation"}
 
 
 def resolved_stages(study: Path) -> dict[str, dict]:
@@ -122,8 +122,8 @@ def test_one_predict_stage_per_catalogue_model_and_one_baselines_stage_per_basel
                     ("predict_probes_seeded", " --on probes", paths.probe_predictions_path(run)),
                 ):
                     entry = stages[f"{stage}@{spec.name}-{seed}"]
-                    assert (
-                        entry["cmd"] == f"python -m pipeline.predict {spec.name} --seed {seed}{on}"
+                    assert entry["cmd"] == (
+                        f"python -m pipeline.predict {spec.name} --seed {seed}{on} --task gender"
                     )
                     assert str(paths.trained_dir(spec.name, seed)) in entry["deps"]
                     assert entry["outs"] == [str(out)]
@@ -133,7 +133,7 @@ def test_one_predict_stage_per_catalogue_model_and_one_baselines_stage_per_basel
                 ("predict_probes", " --on probes", paths.probe_predictions_path(spec.name)),
             ):
                 entry = stages[f"{stage}@{spec.name}"]
-                assert entry["cmd"] == f"python -m pipeline.predict {spec.name}{on}"
+                assert entry["cmd"] == f"python -m pipeline.predict {spec.name}{on} --task gender"
                 assert spec.weights in entry["deps"]
                 assert entry["outs"] == [str(out)]
         else:
@@ -167,7 +167,7 @@ def test_dvc_yaml_declares_the_paths_the_code_writes(pipelines):
     for name in trained:
         for seed in seeds:
             train = stages[paths.train_stage(name, seed)]
-            assert train["cmd"] == f"python -m pipeline.train {name} {seed}"
+            assert train["cmd"] == f"python -m pipeline.train {name} {seed} --task gender"
             assert train["outs"] == [str(paths.trained_dir(name, seed))]
             assert train["metrics"] == [str(paths.train_metrics(name, seed))]
             assert train["plots"] == [str(paths.train_history(name, seed))]
@@ -202,7 +202,11 @@ def stage_params(name: str, cmd: str) -> tuple[str, ...]:
     """The params a stage's module declares (``PARAMS``, or ``params_keys(<foreach key>)``)."""
     module = importlib.import_module(cmd.split()[2])
     if hasattr(module, "params_keys"):
-        return module.params_keys(name.split("@")[1].split("-")[0])  # predict_seeded@lora-1234
+        predictor = name.split("@")[1].split("-")[0]  # predict_seeded@lora-1234
+        words = cmd.split()
+        if module.__name__ == "pipeline.predict" and "--task" in words:  # its own settings key
+            return module.params_keys(predictor, words[words.index("--task") + 1])
+        return module.params_keys(predictor)
     return module.PARAMS
 
 
@@ -210,16 +214,23 @@ def test_every_stage_lists_exactly_the_params_its_module_reads(pipelines):
     # A stage can read only what its module declares (pipeline.lib.params.StageParams refuses the
     # rest), and every schema field is required: so if both lists agree and both params files
     # parse, no setting that changes an output is invisible to DVC.
-    files = {path: read_params(path) for path in (REPO / "params.yaml", REPO / "demo/params.yaml")}
+    files = {
+        path: read_params(path)
+        for path in (
+            REPO / "params.yaml",
+            *(study / "params.yaml" for study in studies.PARAMS_STUDIES),
+        )
+    }
     checked = 0
-    for name, stage in pipelines["demo"].items():
-        declared = stage_params(name, stage["cmd"])
-        assert tuple(stage["params"]) == tuple(declared), name
-        for key in declared:
-            for path, raw in files.items():
-                parse_key(raw, key, str(path))  # complete and valid in both studies
-            checked += 1
-    assert checked >= 30
+    for study in ("demo", "occupation"):  # the occupation task reads its own zero-shot settings
+        for name, stage in pipelines[study].items():
+            declared = stage_params(name, stage["cmd"])
+            assert tuple(stage["params"]) == tuple(declared), (study, name)
+            for key in declared:
+                for path, raw in files.items():
+                    parse_key(raw, key, str(path))  # complete and valid in every study
+                checked += 1
+    assert checked >= 60
 
 
 def test_a_schema_default_cannot_hide_from_dvc(tmp_path):
@@ -293,8 +304,9 @@ def test_every_stage_depends_on_the_code_it_runs_and_no_stage_imports_another(pi
         deps = {code_path(d, REPO / "demo") for d in stage["deps"]}
         missing = sorted(needed - PLUMBING - deps)
         assert not missing, f"stage {name} lacks deps {missing}"
-        if "pipeline/lib/catalogue.py" in needed:
-            assert "pipeline/catalogue.yaml" in deps, name
+        if "pipeline/lib/catalogue.py" in needed:  # it reads every task's catalogue
+            for file in catalogue.CATALOGUE_FILES.values():
+                assert file.relative_to(REPO).as_posix() in deps, (name, file.name)
         assert needed & stage_modules == {module}, f"{module} imports another stage's module"
     # The predict stages read the catalogue only through the params schema, which asks it for
     # predictor names and roles (which ``predict.<name>`` and recipe sections exist, which
@@ -311,7 +323,8 @@ def test_every_stage_depends_on_the_code_it_runs_and_no_stage_imports_another(pi
     assert readers == {"pipeline/lib/params.py"}
     params_source = (REPO / "pipeline/lib/params.py").read_text()
     calls = set(re.findall(r"catalogue\.(\w+)\(", params_source))
-    assert calls <= {"names", "seeded_names", "spec", "is_reference"}, calls
+    allowed = {"names_of_every_task", "seeded_names_of_every_task", "is_reference"}
+    assert calls <= allowed, calls
 
 
 def test_demo_prepare_repro_twice_second_is_noop(tmp_path):
@@ -381,11 +394,12 @@ def test_adding_a_predictor_is_a_catalogue_entry_and_a_loader(tmp_path, tiny_stu
     entry = (
         "  constant:\n"
         "    weights: models/base\n"
+        "    settings: predict.constant\n"
         "    label: constant guess\n"
         "    description: says 0.3 for every bio, whatever it reads\n"
     )
     text = (clone / "pipeline/catalogue.yaml").read_text()
-    text = text.replace("\nbaselines:\n", f"{entry}\nbaselines:\n")
+    text = text.replace("\nbaseline_predictors:\n", f"{entry}\nbaseline_predictors:\n")
     (clone / "pipeline/catalogue.yaml").write_text(text)
     with open(clone / "pipeline/lib/model_predictors.py", "a") as handle:
         handle.write(

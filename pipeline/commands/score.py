@@ -114,6 +114,7 @@ class BioScorer:
         if not train_file.is_file():
             raise SuiteError(f"{train_file}: not found; run the prepare stage first (dvc repro)")
         train = read_split(train_file, ("text", "gender_id"))  # one line if corrupt
+        train = train.rename(columns={"gender_id": "label"})  # score: the gender task
         self.baselines = {}
         for name in catalogue.names("baseline"):
             params = StageParams(raw, baseline_params(name), str(self.study / PARAMS_FILE))

@@ -13,6 +13,7 @@ The studies are ``demo/`` and every folder of this checkout whose ``dvc.yaml`` c
 generated header (``studies new`` writes one). A study of your own, from your own bios::
 
     python -m pipeline.commands.studies new DIR --data bios.csv [--model tiny|HUB_ID|FOLDER]
+        [--task gender|occupation]
 
 makes DIR its own DVC project (``dvc init --subdir`` inside a git repository, ``--no-scm``
 outside one), writes its ``dvc.yaml``, a ``params.yaml`` listing every setting (the root
@@ -38,9 +39,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from analysis.verdicts import MIN_PROXY_PROFESSIONS
-from pipeline.lib import catalogue, paths
+from pipeline.lib import catalogue, paths, tasks
 from pipeline.lib.errors import SuiteError, run_main
 from pipeline.lib.raw_data import (
     REQUIRED_COLUMNS,
@@ -59,7 +61,9 @@ SOURCE = REPO / "dvc.yaml"
 DEMO = REPO / "demo"
 # The lines of the root dvc.yaml that depend on where the study lies (exactly once each).
 CODE_VAR = "  - code: . # the suite's code, from this study directory\n"
-CATALOGUE_VAR = "  - pipeline/catalogue.yaml # the predictors: `models` and `baselines`\n"
+CATALOGUE_VAR = (
+    "  - pipeline/catalogue.yaml # the predictors: `models`, `trained`, `baseline_predictors`\n"
+)
 GENERATED_MARK = "# GENERATED from "
 # Folders never searched for studies (outputs, environments, DVC's and git's own).
 NOT_STUDIES = {"data", "models", "results", "checkpoints", "runs", "node_modules", "tests"}
@@ -83,9 +87,33 @@ DEMO_HEADER = (
 # --- generating dvc.yaml ------------------------------------------------------------------------
 
 
+def study_task(study: Path) -> str:
+    """The task ``study``'s ``params.yaml`` sets (the default task without one)."""
+    params = study / "params.yaml"
+    if not params.is_file():
+        return tasks.DEFAULT
+    raw = yaml.safe_load(params.read_text(encoding="utf-8")) or {}
+    return str(raw.get("task", tasks.DEFAULT)) if isinstance(raw, dict) else tasks.DEFAULT
+
+
+def catalogue_line(task: str, code: str = ".") -> str:
+    """The ``vars`` line of a study's ``dvc.yaml`` that reads ``task``'s catalogue."""
+    name = catalogue.CATALOGUE_FILES[task].name
+    line = CATALOGUE_VAR.replace("pipeline/catalogue.yaml", f"pipeline/{name}")
+    return line.replace("- pipeline/", f"- {code}/pipeline/") if code != "." else line
+
+
 def generated(study: Path, source_text: str) -> str:
-    """The ``dvc.yaml`` text of ``study``, made from the root ``dvc.yaml``'s text."""
+    """The ``dvc.yaml`` text of ``study``, made from the root ``dvc.yaml``'s text.
+
+    It reads the catalogue of the task the study's ``params.yaml`` sets.
+    """
     code = Path(os.path.relpath(REPO, study.resolve())).as_posix()
+    task = study_task(study)
+    if task not in catalogue.CATALOGUE_FILES:
+        raise SuiteError(
+            f"{study / 'params.yaml'}: task {task!r} is not one of {', '.join(tasks.TASKS)}"
+        )
     for line in (CODE_VAR, CATALOGUE_VAR):
         if source_text.count(line) != 1:
             raise SuiteError(f"{SOURCE.name}: expected the vars line {line.strip()!r} once")
@@ -95,7 +123,7 @@ def generated(study: Path, source_text: str) -> str:
         "# edit that file, then regenerate; a test fails when this copy drifts.\n"
     )
     text = source_text.replace(CODE_VAR, CODE_VAR.replace("code: .", f"code: {code}"))
-    text = text.replace(CATALOGUE_VAR, CATALOGUE_VAR.replace("- pipeline/", f"- {code}/pipeline/"))
+    text = text.replace(CATALOGUE_VAR, catalogue_line(task, code))
     return header + text
 
 
@@ -107,15 +135,16 @@ def _is_generated(dvc_yaml: Path) -> bool:
 
 
 def known_studies(extra: list[Path] | None = None) -> list[Path]:
-    """``demo/``, every folder of this checkout with a generated ``dvc.yaml``, and ``extra``."""
-    found = [DEMO]
+    """The generated-params studies, every folder with a generated dvc.yaml, and ``extra``."""
+    found = list(PARAMS_STUDIES)
     for root, dirs, files in os.walk(REPO):
         depth = len(Path(root).relative_to(REPO).parts)
         dirs[:] = sorted(
             d for d in dirs if not d.startswith(".") and d not in NOT_STUDIES and depth < 3
         )
         here = Path(root)
-        if here not in (REPO, DEMO) and "dvc.yaml" in files and _is_generated(here / "dvc.yaml"):
+        known = here == REPO or here in found
+        if not known and "dvc.yaml" in files and _is_generated(here / "dvc.yaml"):
             found.append(here)
     for study in extra or []:
         if not (study / "dvc.yaml").is_file():
@@ -222,34 +251,81 @@ def _comment(doc: Any, key: str) -> str | None:
     return token.value.strip().splitlines()[0].lstrip("#").strip() or None
 
 
-def demo_params() -> str:
-    """``demo/params.yaml``: the root ``params.yaml`` with ``demo/params.overrides.yaml`` applied.
+OVERRIDES = "params.overrides.yaml"
+# Studies whose params.yaml is GENERATED: the root params.yaml with these overrides files applied
+# in order (make pipelines), each with the header its copy opens with.
+OCCUPATION_DEMO = DEMO / "occupation"
+OCCUPATION_STUDY = REPO / "occupation"
+PARAMS_STUDIES: dict[Path, tuple[tuple[Path, ...], str]] = {
+    DEMO: ((DEMO_OVERRIDES,), DEMO_HEADER),
+    OCCUPATION_DEMO: (
+        (DEMO_OVERRIDES, OCCUPATION_DEMO / OVERRIDES),
+        "# GENERATED from ../../params.yaml, ../params.overrides.yaml and params.overrides.yaml\n"
+        "# by `make pipelines`: edit those, then regenerate (a test fails when this copy drifts).\n"
+        "# The offline demo of the OCCUPATION task: the demo's SYNTHETIC sample and tiny GPT-2,\n"
+        "# each predictor classifying the occupation; outputs stay in demo/occupation/.\n\n",
+    ),
+    OCCUPATION_STUDY: (
+        (OCCUPATION_STUDY / OVERRIDES,),
+        "# GENERATED from ../params.yaml and params.overrides.yaml by `make pipelines`: edit\n"
+        "# those, then regenerate (a test fails when this copy drifts). The real study of the\n"
+        "# OCCUPATION task: Bias in Bios from the Hugging Face Hub and GPT-2 124M, with the\n"
+        "# gender study's data, subsample, seeds and recipes (needs internet; a GPU\n"
+        "# recommended).\n\n",
+    ),
+}
 
-    Every value the two studies share is written once, in the root file (with its comments);
-    the demo's own values and the reason for each are the short overrides file. The result is
-    in the form DVC writes back, so ``dvc exp run -S key=value`` in demo/ is a one-line diff.
+
+def generated_params(study: Path) -> str:
+    """A generated study's ``params.yaml``: the root's with its overrides (:data:`PARAMS_STUDIES`).
+
+    Every value the studies share is written once, in the root file (with its comments); a
+    study's own values and the reason for each are its short overrides files. The result is in
+    the form DVC writes back, so ``dvc exp run -S key=value`` there is a one-line diff.
     """
+    files, header = PARAMS_STUDIES[study]
     doc = load_for_update((REPO / "params.yaml").read_text(encoding="utf-8"))
-    overrides = load_for_update(DEMO_OVERRIDES.read_text(encoding="utf-8"))
-    for section, node in overrides.items():
-        for leaf, value in _leaves(node, section).items():
-            _set(doc, leaf, value, _comment(overrides, leaf), always=True)
+    for file in files:
+        overrides = load_for_update(file.read_text(encoding="utf-8"))
+        for section, node in overrides.items():
+            for leaf, value in _leaves(node, section).items():
+                _set(doc, leaf, value, _comment(overrides, leaf), always=True)
     body = dump_as_dvc(doc)
-    return DEMO_HEADER + body[body.index("\nseeds:") + 1 :]
+    return header + body[body.index("\ntask:") + 1 :]
+
+
+def demo_params() -> str:
+    """``demo/params.yaml``: the root ``params.yaml`` with the demo's overrides applied."""
+    return generated_params(DEMO)
+
+
+def stale_params() -> list[Path]:
+    """The generated studies whose ``params.yaml`` differs from what it should be."""
+    return [
+        study
+        for study in PARAMS_STUDIES
+        if not (study / "params.yaml").is_file()
+        or (study / "params.yaml").read_text(encoding="utf-8") != generated_params(study)
+    ]
 
 
 def stale_demo_params() -> bool:
     """Whether ``demo/params.yaml`` differs from what :func:`demo_params` makes."""
-    target = DEMO / "params.yaml"
-    return not target.is_file() or target.read_text(encoding="utf-8") != demo_params()
+    return DEMO in stale_params()
 
 
 def study_params(
-    data_local: dict, model: str, revision: str | None, group: dict[str, int] | None = None
+    data_local: dict,
+    model: str,
+    revision: str | None,
+    group: dict[str, int] | None = None,
+    task: str = tasks.DEFAULT,
 ) -> str:
-    """The new study's ``params.yaml``: the real study's, commented, with data and model set."""
+    """The new study's ``params.yaml``: the real study's, commented, with data, model, task set."""
     root_text = (REPO / "params.yaml").read_text(encoding="utf-8")
     doc = load_for_update(root_text)
+    if task != tasks.DEFAULT:
+        _set(doc, "task", task, f"{tasks.get(task).question} (`studies new --task`)")
     # data: the user's files, every row kept (they are the study).
     _set(doc, "data.source", "local", "your files in data/raw/ (written by `studies new`)")
     local = load_for_update(dump_as_dvc(data_local))
@@ -279,7 +355,7 @@ def study_params(
     if group is not None and group["size"] != group["default"]:
         _set(doc, "analyze.min_group_size", group["size"], min_group_comment(group))
     body = dump_as_dvc(doc)
-    body = body[body.index("\nseeds:") + 1 :]  # the root's header speaks of the real study
+    body = body[body.index("\ntask:") + 1 :]  # the root's header speaks of the real study
     header = (
         "# A study of your own, made by `python -m pipeline.commands.studies new`: your bios\n"
         f"# (data/raw/) and the model {model!r}. Every setting that can change an output is\n"
@@ -404,8 +480,10 @@ def _in_git(folder: Path) -> bool:
     return result.returncode == 0 and result.stdout.strip() == "true"
 
 
-def new_study(study: Path, files: list[Path], model: str, revision: str | None) -> dict:
-    """Scaffold ``study``; return what was made (the printed summary's facts)."""
+def new_study(
+    study: Path, files: list[Path], model: str, revision: str | None, task: str = tasks.DEFAULT
+) -> dict:
+    """Scaffold ``study`` for ``task``; return what was made (the printed summary's facts)."""
     if study.exists() and any(study.iterdir()):
         raise SuiteError(f"{study}: exists and is not empty; give a new folder")
     for file in files:
@@ -459,7 +537,7 @@ def new_study(study: Path, files: list[Path], model: str, revision: str | None) 
             local[split] = (paths.RAW_DATA_DIR / name).as_posix()
     local = {k: local[k] for k in (*paths.SPLITS, "path")} | {"split_column": split_column}
     (study / "params.yaml").write_text(
-        study_params(local, model, revision, group), encoding="utf-8"
+        study_params(local, model, revision, group, task), encoding="utf-8"
     )
     _dvc(["init", "-q", "--subdir" if _in_git(study) else "--no-scm"], study)
     template = Path(os.path.relpath(REPO / ".dvc" / "plots" / "offline.html", study / ".dvc"))
@@ -538,30 +616,36 @@ def main() -> None:
         "(default: GPT-2 at the real study's pinned revision)",
     )
     new.add_argument("--revision", default=None, help="the hub model's commit sha")
+    new.add_argument(
+        "--task",
+        choices=tuple(tasks.TASKS),
+        default=tasks.DEFAULT,
+        help="what the study predicts: gender (default) or occupation (pipeline/lib/tasks.py)",
+    )
     args = parser.parse_args()
     if args.command == "new":
         root = load_for_update((REPO / "params.yaml").read_text(encoding="utf-8"))
         model = args.model or str(root["model"]["name"])
-        made = new_study(args.dir, args.data, model, args.revision)
+        made = new_study(args.dir, args.data, model, args.revision, args.task)
         _print_summary(args.dir, model, made)
         return
-    stale = stale_studies(args.study)
-    params_stale = stale_demo_params()
+    params_stale = stale_params()
     if args.check:
-        names = [f"{_shown(s)}/dvc.yaml" for s in stale]
-        names += ["demo/params.yaml"] if params_stale else []
+        names = [f"{_shown(s)}/params.yaml" for s in params_stale]
+        names += [f"{_shown(s)}/dvc.yaml" for s in stale_studies(args.study)]
         if names:
             raise SuiteError(
-                f"{', '.join(names)} out of date with dvc.yaml, params.yaml or "
-                "demo/params.overrides.yaml; run `make pipelines`"
+                f"{', '.join(names)} out of date with dvc.yaml, params.yaml or a "
+                "params.overrides.yaml; run `make pipelines`"
             )
         return
-    for study in stale:
+    # params first: a study's dvc.yaml reads the catalogue of the task its params.yaml sets
+    for study in params_stale:
+        (study / "params.yaml").write_text(generated_params(study), encoding="utf-8")
+        print(f"wrote {_shown(study)}/params.yaml", file=sys.stderr)
+    for study in stale_studies(args.study):
         write_dvc_yaml(study)
         print(f"wrote {_shown(study)}/dvc.yaml", file=sys.stderr)
-    if params_stale:
-        (DEMO / "params.yaml").write_text(demo_params(), encoding="utf-8")
-        print("wrote demo/params.yaml", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,13 @@
-"""The predictor catalogue (``pipeline/catalogue.yaml``): every predictor's name, role and words.
+"""The predictor catalogues: every predictor's name, role and words, one catalogue per task.
 
-``dvc.yaml`` iterates over the same file, so a predictor is declared once::
+``pipeline/catalogue.yaml`` holds the gender task's predictors, ``pipeline/catalogue_occupation
+.yaml`` the occupation task's (:mod:`pipeline.lib.tasks`). A study's ``dvc.yaml`` iterates over
+its task's file, so a predictor is declared once::
 
     from pipeline.lib.catalogue import predictors
-    for spec in predictors():          # report order: models, then baselines
+    for spec in predictors():          # report order: models, then baselines (gender task)
         print(spec.name, spec.label, spec.reference)
+    predictors("occupation")           # the occupation task's
 
 A malformed catalogue (a duplicate or badly formed name, an unknown field, a model without
 weights) stops whoever reads it with one line naming the entry.
@@ -24,14 +27,22 @@ from pipeline.lib.errors import SuiteError
 from pipeline.lib.paths import run_name as run_name  # re-exported: declared in paths
 from pipeline.lib.paths import split_run
 
-CATALOGUE_FILE = Path(__file__).resolve().parents[1] / "catalogue.yaml"
-KINDS = {"models": "model", "trained": "model", "baselines": "baseline"}
+CATALOGUE_FILE = Path(__file__).resolve().parents[1] / "catalogue.yaml"  # the gender task's
+# Each task's catalogue (pipeline.lib.tasks.TASKS); a study's dvc.yaml reads its task's file.
+CATALOGUE_FILES = {
+    "gender": CATALOGUE_FILE,
+    "occupation": CATALOGUE_FILE.with_name("catalogue_occupation.yaml"),
+}
+# Catalogue sections and the kind of predictor each holds. (Baselines are under
+# `baseline_predictors`: params.yaml's `baselines` section, which DVC also reads as variables,
+# would shadow a catalogue section of that name in dvc.yaml's foreach.)
+KINDS = {"models": "model", "trained": "model", "baseline_predictors": "baseline"}
 SEEDED_SECTION = "trained"  # models trained once per seed of seeds.train
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-_FIELDS = {"models": {"weights", "label", "description", "reference"}}
-_FIELDS["baselines"] = _FIELDS["models"] - {"weights"}
+_FIELDS = {"models": {"weights", "settings", "label", "description", "reference"}}
+_FIELDS["baseline_predictors"] = _FIELDS["models"] - {"weights", "settings"}
 # A trained model's weights are one folder per seed, models/<name>/seed_<n> (pipeline.lib.paths)
-_FIELDS["trained"] = _FIELDS["baselines"]
+_FIELDS["trained"] = _FIELDS["baseline_predictors"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +55,7 @@ class PredictorSpec:
     description: str  # one sentence: what it is
     reference: bool = False  # an untrained reference: shown and labelled, never tested
     weights: str | None = None  # untrained models only: the study folder its loader reads
+    settings: str | None = None  # untrained models only: its params key (predict.<name>)
     seeded: bool = False  # trained once per training seed: its runs are `<name>@seed<n>`
 
     @property
@@ -88,7 +100,8 @@ def parse_catalogue(text: str, source: str = CATALOGUE_FILE.name) -> tuple[Predi
             if unknown:
                 allowed = ", ".join(sorted(_FIELDS[section]))
                 raise SuiteError(f"{where}: unknown field {unknown[0]!r}; allowed: {allowed}")
-            for field in ("label", "description", *(("weights",) if section == "models" else ())):
+            model_fields = ("weights", "settings") if section == "models" else ()
+            for field in ("label", "description", *model_fields):
                 if not isinstance(entry.get(field), str) or not entry[field].strip():
                     raise SuiteError(f"{where}: {field} must be a non-empty string")
             if not isinstance(entry.get("reference", False), bool):
@@ -101,6 +114,7 @@ def parse_catalogue(text: str, source: str = CATALOGUE_FILE.name) -> tuple[Predi
                     description=" ".join(entry["description"].split()),
                     reference=entry.get("reference", False),
                     weights=entry.get("weights"),
+                    settings=entry.get("settings"),
                     seeded=section == SEEDED_SECTION,
                 )
             )
@@ -110,30 +124,45 @@ def parse_catalogue(text: str, source: str = CATALOGUE_FILE.name) -> tuple[Predi
 
 
 @cache
-def predictors() -> tuple[PredictorSpec, ...]:
-    """Every predictor of the catalogue, in report order (models, then baselines)."""
-    return parse_catalogue(CATALOGUE_FILE.read_text(encoding="utf-8"))
+def predictors(task: str = "gender") -> tuple[PredictorSpec, ...]:
+    """Every predictor of ``task``'s catalogue, in report order (models, then baselines)."""
+    if task not in CATALOGUE_FILES:
+        raise SuiteError(f"unknown task {task!r}; tasks: {', '.join(CATALOGUE_FILES)}")
+    path = CATALOGUE_FILES[task]
+    return parse_catalogue(path.read_text(encoding="utf-8"), path.name)
 
 
-def seeded_names() -> tuple[str, ...]:
+def seeded_names(task: str = "gender") -> tuple[str, ...]:
     """The predictors trained once per seed, in report order."""
-    return tuple(spec.name for spec in predictors() if spec.seeded)
+    return tuple(spec.name for spec in predictors(task) if spec.seeded)
 
 
-def names(kind: Literal["model", "baseline"] | None = None) -> tuple[str, ...]:
+def names(
+    kind: Literal["model", "baseline"] | None = None, task: str = "gender"
+) -> tuple[str, ...]:
     """Predictor names in report order, of one kind or all."""
-    return tuple(spec.name for spec in predictors() if kind is None or spec.kind == kind)
+    return tuple(spec.name for spec in predictors(task) if kind is None or spec.kind == kind)
 
 
-def spec(name: str) -> PredictorSpec | None:
+def names_of_every_task(kind: Literal["model", "baseline"] | None = None) -> tuple[str, ...]:
+    """Predictor names of every task's catalogue (each once): the params schema's keys."""
+    return tuple(dict.fromkeys(name for task in CATALOGUE_FILES for name in names(kind, task)))
+
+
+def seeded_names_of_every_task() -> tuple[str, ...]:
+    """The trained predictors of every task (each once): one recipe section each."""
+    return tuple(dict.fromkeys(n for task in CATALOGUE_FILES for n in seeded_names(task)))
+
+
+def spec(name: str, task: str = "gender") -> PredictorSpec | None:
     """The catalogue entry of ``name`` or of a run ``<name>@seed<n>``; None if unknown."""
     base = split_run(name)[0]
-    return next((s for s in predictors() if s.name == base), None)
+    return next((s for s in predictors(task) if s.name == base), None)
 
 
-def order(found: list[str] | tuple[str, ...] | set[str]) -> list[str]:
+def order(found: list[str] | tuple[str, ...] | set[str], task: str = "gender") -> list[str]:
     """``found`` in report order: catalogue predictors (runs by seed), then unknown ones."""
-    rank = {name: i for i, name in enumerate(names())}
+    rank = {name: i for i, name in enumerate(names(task=task))}
 
     def key(name: str) -> tuple[int, int, str]:
         base, seed = split_run(name)
@@ -142,16 +171,24 @@ def order(found: list[str] | tuple[str, ...] | set[str]) -> list[str]:
     return sorted(set(found), key=key)
 
 
-def label(name: str) -> str:
+def label(name: str, task: str = "gender") -> str:
     """The display label of a predictor (its name if the catalogue does not know it)."""
-    entry = spec(name)
+    entry = spec(name, task)
     seed = split_run(name)[1]
     if entry is None:
         return name
     return f"{entry.display}, seed {seed}" if seed is not None else entry.display
 
 
-def is_reference(name: str) -> bool:
+def is_reference(name: str, task: str = "gender") -> bool:
     """Whether ``name`` is an untrained reference (excluded from every test family)."""
-    entry = spec(name)
+    entry = spec(name, task)
     return bool(entry and entry.reference)
+
+
+def pipeline_task(dvc_yaml_text: str) -> str | None:
+    """The task whose catalogue a study's ``dvc.yaml`` reads (None if it reads none of them)."""
+    for task, path in CATALOGUE_FILES.items():
+        if re.search(rf"^  - (\S+/)?pipeline/{re.escape(path.name)} ", dvc_yaml_text, re.M):
+            return task
+    return None

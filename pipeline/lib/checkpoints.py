@@ -34,12 +34,18 @@ TRAINER_STATE_FILE = "trainer_state.json"  # transformers' TrainerState inside a
 
 
 def checkpoint_fingerprint(
-    recipe: tuple[str, TrainingParams], seed: int, base_dir: Path, processes: int
+    recipe: tuple[str, TrainingParams],
+    seed: int,
+    base_dir: Path,
+    processes: int,
+    task: str = "gender",
 ) -> str:
-    """Identify a training run: predictor, params, seed, data, base model and world size."""
+    """Identify a training run: predictor, params, seed, data, base model, world size, task."""
     name, settings = recipe
     digest = hashlib.sha256()
     digest.update(json.dumps({name: settings.model_dump(mode="json"), "seed": seed}).encode())
+    if task != "gender":  # a 28-way head must never resume from a 2-way one (same data)
+        digest.update(f"task={task}".encode())
     digest.update(f"world_size={processes}".encode())
     files = [paths.split_path("train"), paths.split_path("dev")]
     files += sorted(p for p in Path(base_dir).rglob("*") if p.is_file())

@@ -56,6 +56,7 @@ from pipeline.lib.divergence import gradient_norm, stop_if_not_finite
 from pipeline.lib.errors import SuiteError
 from pipeline.lib.predictor_settings import TrainingParams
 from pipeline.lib.runtime import Runtime, make_runtime
+from pipeline.lib.tasks import TASKS, Task
 from pipeline.lib.train_data import EncodedBios, check_data_fits, length_grouped_sampler
 from pipeline.lib.train_loss import train_loss
 from pipeline.lib.trainers import Recipe
@@ -90,10 +91,12 @@ def train_classifier(
     checkpoint_dir: Path,
     *,
     runtime: Runtime | None = None,
+    task: Task = TASKS["gender"],
 ) -> TrainResult:
     """Train ``recipe``'s model on ``train``, select on ``dev``, resume from ``checkpoint_dir``.
 
-    ``settings``: the recipe's params section. Returns the best model on dev (by
+    ``settings``: the recipe's params section; ``task``: what the classifier predicts (its
+    label column and classes). Returns the best model on dev (by
     ``<name>.metric_for_best_model``) in eval mode.
     """
     from transformers import set_seed
@@ -101,14 +104,15 @@ def train_classifier(
     runtime = runtime if runtime is not None else make_runtime("auto")
     check_data_fits(len(train), settings, runtime.world_size, recipe.name)
     set_seed(seed)  # before the head (and any adapter) is initialised
-    model, tokenizer = recipe.build(base, settings, runtime)
+    model, tokenizer = recipe.build(base, settings, runtime, task.classes)
     if settings.max_length > getattr(model.config, "n_positions", settings.max_length):
         raise SuiteError(
             f"{recipe.name}.max_length = {settings.max_length}: the base model reads at most "
             f"{model.config.n_positions} tokens; lower {recipe.name}.max_length"
         )
-    train_set = EncodedBios(train, tokenizer, settings.max_length)
-    dev_set = EncodedBios(dev, tokenizer, settings.max_length).sorted_by_length()
+    train_set = EncodedBios(train, tokenizer, settings.max_length, task.label_column)
+    dev_set = EncodedBios(dev, tokenizer, settings.max_length, task.label_column)
+    dev_set = dev_set.sorted_by_length()
     resume_from = last_complete_checkpoint(checkpoint_dir)
     if resume_from:
         log.info("resuming from %s", resume_from)

@@ -196,6 +196,8 @@ class Cells(_Document):
 class Summary(_Document):
     """``results/analysis/summary.json``: the data, predictors, settings, notes and run."""
 
+    # What the study predicts (pipeline.lib.tasks); written only for a task other than gender.
+    task: Literal["gender", "occupation"] = "gender"
     data: DataSummary
     predictors: dict[str, PredictorSummary]
     settings: Settings
@@ -418,9 +420,20 @@ _ANALYSIS_TABLES = {
     # The proxy-bias slope (gap on the share of women) at the level of the procedure.
     "seed_proxy": "predictor:text n_seeds:int n_professions:int slope:float slope_ci_low:float "
     "slope_ci_high:float p_value:float direction:text verdict:text",
+    # The occupation task's (pipeline.lib.tasks): GAP^RMS (the root mean square of the
+    # per-occupation TPR gaps) compared at the level of the procedure, as in "procedure".
+    "gap_rms": "predictor_a:text predictor_b:text family:text n_seeds:int n_bios:int "
+    "resamples:int gap_rms_a:float gap_rms_b:float diff:float diff_ci_low:float "
+    "diff_ci_high:float ci_level:float p_value:float p_adjusted:float significant:bool "
+    "verdict:text",
 }
-# The analysis tables, in the order the analyze stage writes them.
-ANALYSIS_TABLES = tuple(_ANALYSIS_TABLES)
+# The analysis tables of each task, in the order the analyze stage writes them. The occupation
+# task has no reliability curve of P(female) (its calibration is the top-label ECE of overall).
+ANALYSIS_TABLES = tuple(name for name in _ANALYSIS_TABLES if name != "gap_rms")
+TASK_TABLES = {
+    "gender": ANALYSIS_TABLES,
+    "occupation": tuple(name for name in _ANALYSIS_TABLES if name != "calibration"),
+}
 # Per-predictor data of DVC's top-level plots (one panel per predictor), and the columns of the
 # analysis table that must be defined for a point to be drawn.
 PLOTS: dict[str, tuple[str, str, tuple[str, ...]]] = {
@@ -487,6 +500,23 @@ TABLES: dict[str, TableSpec] = {
         {c: INT if c == "step" else FLOAT for c in paths.HISTORY_COLUMNS},
         "train",
     ),
+}
+
+
+# The occupation task's predictions (pipeline.lib.tasks), at the same paths as the gender task's
+# (a study has one task): the predicted profession id and its probability (the top label's;
+# what top-label calibration reads). Kept out of TABLES, whose paths each name one table.
+CLASS_PREDICTIONS: dict[str, TableSpec] = {
+    name: TableSpec(
+        name,
+        where("{predictor}").as_posix(),
+        _columns("id:text predictor:text pred:int confidence:float model:text params_hash:text"),
+        "predict",
+    )
+    for name, where in (
+        ("occupation_predictions", paths.predictions_path),
+        ("occupation_probe_predictions", paths.probe_predictions_path),
+    )
 }
 
 

@@ -38,3 +38,11 @@ PROFESSIONS: tuple[str, ...] = (
 # every metric is female. The one place the suite names genders.
 GENDERS: tuple[str, ...] = ("male", "female")
 FEMALE = GENDERS.index("female")  # the positive class
+
+
+def occupation_name(profession: str) -> str:
+    """How a bio would name the occupation in words: ``interior_designer`` -> ``interior designer``.
+
+    The zero-shot occupation scorer reads these as continuations (`` dj`` reads as ``DJ``).
+    """
+    return "DJ" if profession == "dj" else profession.replace("_", " ")

@@ -12,11 +12,13 @@ stored in bfloat16 once (:func:`frozen_matmuls_in_bfloat16`).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 
 from pipeline.lib.errors import SuiteError
+from pipeline.lib.labels import GENDERS
 from pipeline.lib.model_loading import build_classifier, load_tokenizer, peft_deprecation_silenced
 from pipeline.lib.predictor_settings import LoraParams
 from pipeline.lib.runtime import Runtime
@@ -90,7 +92,10 @@ def trainable_parameter_count(model) -> int:
 
 
 def lora_classifier(
-    base: tuple[str, str | None], lora: LoraParams, runtime: Runtime
+    base: tuple[str, str | None],
+    lora: LoraParams,
+    runtime: Runtime,
+    classes: Sequence[str] = GENDERS,
 ) -> tuple[Any, Any]:
     """``(model, tokenizer)``: the base classifier with a fresh head and LoRA adapter.
 
@@ -98,7 +103,7 @@ def lora_classifier(
     """
     name_or_path, revision = base
     tokenizer = load_tokenizer(name_or_path, revision)
-    model = build_classifier(name_or_path, revision, tokenizer)
+    model = build_classifier(name_or_path, revision, tokenizer, classes)
     model = attach_lora(model, lora)
     if runtime.is_cuda:
         frozen_matmuls_in_bfloat16(model)  # cast once, not at every autocast forward

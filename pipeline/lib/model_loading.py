@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ import torch
 from pipeline.lib import paths
 from pipeline.lib.errors import SuiteError
 from pipeline.lib.labels import GENDERS
+from pipeline.lib.tasks import get
 
 REFERENCE_FILE = paths.BASE_REFERENCE_FILE
 ADAPTER_METADATA_FILE = "metadata.json"  # in models/lora: what trained the adapter
@@ -161,11 +162,16 @@ def load_causal_lm(name_or_path: str, revision: str | None) -> Any:
     return fuse_gelu(model).eval()
 
 
-def build_classifier(name_or_path: str, revision: str | None, tokenizer: Any) -> Any:
-    """The base model with a fresh two-label head (0 male, 1 female); pad token on its config."""
+def build_classifier(
+    name_or_path: str, revision: str | None, tokenizer: Any, classes: Sequence[str] = GENDERS
+) -> Any:
+    """The base model with a fresh head, one label per class; pad token on its config.
+
+    ``classes``: the task's class names by id (the gender task's two: 0 male, 1 female).
+    """
     from transformers import AutoModelForSequenceClassification
 
-    labels = dict(enumerate(GENDERS))
+    labels = dict(enumerate(classes))
     model = load_pretrained(
         AutoModelForSequenceClassification,
         name_or_path,
@@ -201,6 +207,15 @@ def adapter_metadata(adapter_dir: str | Path) -> dict[str, Any]:
     return metadata
 
 
+def trained_classes(run_dir: str | Path) -> tuple[str, ...]:
+    """The class names of a trained run's head: its task's (``metadata.json``; gender if none)."""
+    task = adapter_metadata(run_dir).get("task", "gender")
+    try:
+        return get(task).classes
+    except ValueError as err:
+        raise SuiteError(f"{Path(run_dir) / ADAPTER_METADATA_FILE}: {err}") from None
+
+
 def _trained_base(run_dir: Path) -> tuple[str, str | None]:
     """The base model a trained run started from, as recorded in its ``metadata.json``."""
     base = adapter_metadata(run_dir)["base"]
@@ -228,7 +243,7 @@ def load_lora_classifier(
     adapter_dir = Path(adapter_dir)
     name_or_path, revision = _trained_base(adapter_dir)
     tokenizer = load_tokenizer(str(adapter_dir))
-    model = build_classifier(name_or_path, revision, tokenizer)
+    model = build_classifier(name_or_path, revision, tokenizer, trained_classes(adapter_dir))
     with peft_deprecation_silenced():
         try:
             model = PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=False)
@@ -255,7 +270,7 @@ def load_head_classifier(run_dir: str | Path) -> tuple[Any, Any]:
     run_dir = Path(run_dir)
     name_or_path, revision = _trained_base(run_dir)
     tokenizer = load_tokenizer(str(run_dir))
-    model = build_classifier(name_or_path, revision, tokenizer)
+    model = build_classifier(name_or_path, revision, tokenizer, trained_classes(run_dir))
     try:
         head = load_file(str(run_dir / HEAD_FILE))
         model.score.load_state_dict({"weight": head["score.weight"]})

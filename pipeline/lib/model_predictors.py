@@ -26,9 +26,16 @@ import numpy as np
 import pandas as pd
 import torch
 
-from pipeline.lib import paths
-from pipeline.lib.batch_scoring import ClassifierScorer, Scorer, ZeroShotScorer, predict_probs
+from pipeline.lib import paths, tasks
+from pipeline.lib.batch_scoring import (
+    ClassifierScorer,
+    Scorer,
+    ZeroShotClassScorer,
+    ZeroShotScorer,
+    predict_probs,
+)
 from pipeline.lib.errors import SuiteError
+from pipeline.lib.labels import occupation_name
 from pipeline.lib.model_loading import (
     adapter_metadata,
     base_model_reference,
@@ -40,8 +47,8 @@ from pipeline.lib.model_loading import (
     load_lora_classifier,
     load_tokenizer,
 )
-from pipeline.lib.params import StageParams
-from pipeline.lib.prediction_files import predictions_frame
+from pipeline.lib.params import OccupationParams, StageParams
+from pipeline.lib.prediction_files import class_predictions_frame, predictions_frame
 from pipeline.lib.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -51,9 +58,23 @@ log = logging.getLogger(__name__)
 DEFAULT_BATCH_SIZE = {"cpu": 32, "cuda": 256}
 
 
-def params_keys(predictor: str) -> tuple[str, ...]:
+def settings_key(predictor: str, task: str = tasks.DEFAULT) -> str:
+    """The params key of a predictor's own settings.
+
+    ``predict.<name>``, except where a task has its own settings for it (the occupation
+    task's ``occupation.zero_shot``: its prompt and how a name's tokens add up). The
+    catalogue's ``settings`` field names the same key for ``dvc.yaml`` (a test checks they
+    agree); the predict stage does not read the catalogue.
+    """
+    if task == "occupation" and predictor in OccupationParams.model_fields:
+        return f"occupation.{predictor}"
+    return f"predict.{predictor}"
+
+
+def params_keys(predictor: str, task: str = tasks.DEFAULT) -> tuple[str, ...]:
     """The params a predictor's predict stages read (``dvc.yaml`` lists the same)."""
-    return ("predict.device", "predict.batch_size", "predict.max_length", f"predict.{predictor}")
+    shared = ("predict.device", "predict.batch_size", "predict.max_length")
+    return (*shared, settings_key(predictor, task))
 
 
 # --- loading -------------------------------------------------------------------------------------
@@ -81,6 +102,7 @@ class LoadContext:
     base_dir: Path = paths.BASE_MODEL_DIR
     seed: int | None = None  # a trained predictor's training seed (its run)
     run_dir: Path | None = None  # a trained run's folder; default: paths.trained_dir(name, seed)
+    task: str = tasks.DEFAULT  # what the study predicts (pipeline.lib.tasks)
 
     @property
     def max_length(self) -> int:
@@ -88,8 +110,13 @@ class LoadContext:
         return self.params["predict.max_length"]
 
     def own(self, name: str) -> Any:
-        """The predictor's own params key, ``predict.<name>``."""
-        return self.params[f"predict.{name}"]
+        """The predictor's own settings (:func:`settings_key`: ``predict.<name>`` mostly)."""
+        return self.params[settings_key(name, self.task)]
+
+    @property
+    def classes(self) -> int | None:
+        """A classifier's class count for a K-class task; None for the gender task (P(female))."""
+        return None if self.task == "gender" else tasks.get(self.task).n_classes
 
     def trained_run(self, name: str) -> tuple[Path, dict[str, Any], int | None]:
         """A trained predictor's run: its folder, its ``metadata.json`` and its seed."""
@@ -143,9 +170,17 @@ def load_zero_shot(ctx: LoadContext) -> Predictor:
     name_or_path, revision = base_model_source(ctx.base_dir)
     tokenizer = load_tokenizer(name_or_path, revision)
     model = place(load_causal_lm(name_or_path, revision), ctx.runtime)
+    settings = ctx.own("zero_shot")
+    if ctx.task == "gender":
+        scorer: Scorer = ZeroShotScorer(model, tokenizer, settings, ctx.max_length)
+    else:  # each class's name in words after the prompt (pipeline.lib.labels.occupation_name)
+        names = [occupation_name(name) for name in tasks.get(ctx.task).classes]
+        scorer = ZeroShotClassScorer(
+            model, tokenizer, settings.template, names, ctx.max_length, length=settings.length
+        )
     return Predictor(
         name="zero_shot",
-        scorer=ZeroShotScorer(model, tokenizer, ctx.own("zero_shot"), ctx.max_length),
+        scorer=scorer,
         model=_label(name_or_path, revision),
         model_info=describe(model, base_model_reference(ctx.base_dir)),
         weights=ctx.base_dir,
@@ -159,10 +194,11 @@ def load_random_head(ctx: LoadContext) -> Predictor:
     tokenizer = load_tokenizer(name_or_path, revision)
     # The head is the only new weight: seeding right before loading makes it reproducible.
     torch.manual_seed(ctx.own("random_head").seed)
-    model = place(build_classifier(name_or_path, revision, tokenizer), ctx.runtime)
+    classes = tasks.get(ctx.task).classes
+    model = place(build_classifier(name_or_path, revision, tokenizer, classes), ctx.runtime)
     return Predictor(
         name="random_head",
-        scorer=ClassifierScorer(model, tokenizer, ctx.max_length),
+        scorer=ClassifierScorer(model, tokenizer, ctx.max_length, classes=ctx.classes),
         model=f"{_label(name_or_path, revision)} + random head",
         model_info=describe(model, base_model_reference(ctx.base_dir)),
         weights=ctx.base_dir,
@@ -182,12 +218,18 @@ def _trained_predictor(
     run's ``metadata.json``) adds to its ``model_info``, before the trainable-parameter count.
     """
     run_dir, trained, seed = ctx.trained_run(name)
+    made_for = trained.get("task", "gender")
+    if made_for != ctx.task:
+        raise SuiteError(
+            f"{run_dir}: trained for the {made_for} task, but this study's task is {ctx.task}; "
+            f"run its train stage again (dvc repro {paths.train_stage(name, seed or 0)})"
+        )
     model, tokenizer = load(run_dir)
     model = place(model, ctx.runtime)  # loaded (and merged) in float32, then cast
     base = trained["base"]
     return Predictor(
         name=paths.run_name(name, seed) if seed is not None else name,
-        scorer=ClassifierScorer(model, tokenizer, ctx.max_length),
+        scorer=ClassifierScorer(model, tokenizer, ctx.max_length, classes=ctx.classes),
         model=f"{_label(base['name_or_path'], base['revision'])} + {what} ({run_dir})",
         model_info={
             "training_seed": seed,
@@ -258,7 +300,8 @@ def predict_frame(
         return PredictResult(None, n_truncated)
     # Rounding noise can leave a sigmoid a hair outside [0, 1] in low precision.
     prob = np.clip(prob, 0.0, 1.0)
-    frame = predictions_frame(
+    make = predictions_frame if prob.ndim == 1 else class_predictions_frame  # K classes
+    frame = make(
         ids,
         prob,
         predictor=predictor.name,

@@ -246,8 +246,8 @@ class PredictParams(Section):
 
     @classmethod
     def own_names(cls) -> list[str]:
-        """The predictors with a key ``predict.<name>``: the catalogue's models."""
-        return catalogue.names("model")
+        """The predictors with a key ``predict.<name>``: every task catalogue's models."""
+        return list(catalogue.names_of_every_task("model"))
 
     @classmethod
     def own_schema(cls, name: str) -> type[Section] | None:
@@ -272,8 +272,8 @@ class BaselinesParams(Section):
 
     @classmethod
     def own_names(cls) -> list[str]:
-        """The predictors with a key ``baselines.<name>``: the catalogue's baselines."""
-        return catalogue.names("baseline")
+        """The predictors with a key ``baselines.<name>``: every task catalogue's baselines."""
+        return list(catalogue.names_of_every_task("baseline"))
 
     @classmethod
     def own_schema(cls, name: str) -> type[Section] | None:
@@ -313,17 +313,26 @@ class AnalyzeParams(Section):
         if primary[0] == primary[1]:
             raise ValueError("compares a predictor with itself; name two predictors")
         for name in primary:
-            if catalogue.spec(name) is None:
-                known = ", ".join(catalogue.names())
-                raise ValueError(f"{name!r} is not a predictor; predictors: {known}")
-            if catalogue.is_reference(name):
+            known = catalogue.names_of_every_task()
+            if name not in known:
+                raise ValueError(f"{name!r} is not a predictor; predictors: {', '.join(known)}")
+            if any(catalogue.is_reference(name, task) for task in catalogue.CATALOGUE_FILES):
                 raise ValueError(f"{name!r} is an untrained reference: it is never tested")
         return primary
+
+
+class OccupationParams(Section):
+    """``occupation``: the settings only the occupation task reads (``task: occupation``)."""
+
+    zero_shot: predictor_settings.OccupationZeroShotParams
 
 
 class _FixedSections(Section):
     """The sections every study has; :class:`StudyParams` adds one per trained predictor."""
 
+    # What the study predicts (pipeline.lib.tasks): dvc.yaml passes it to the stages that
+    # depend on it (--task ${task}); `make pipelines` points the study at its task's catalogue.
+    task: Literal["gender", "occupation"]
     seeds: Seeds
     data: DataParams
     model: ModelParams
@@ -331,6 +340,7 @@ class _FixedSections(Section):
     baselines: BaselinesParams
     probe: ProbeParams
     analyze: AnalyzeParams
+    occupation: OccupationParams
 
 
 def _study_schema() -> type[Section]:
@@ -339,7 +349,7 @@ def _study_schema() -> type[Section]:
     A trained predictor's section holds its recipe (``lora``: rank, learning rate, dev
     selection...), with the schema registered in :data:`pipeline.lib.predictor_settings.TRAIN`.
     """
-    trained = catalogue.seeded_names()
+    trained = catalogue.seeded_names_of_every_task()
     clash = sorted(set(trained) & set(_FixedSections.model_fields))
     if clash:
         raise SuiteError(

@@ -9,10 +9,13 @@ One row per (predictor, bio)::
     model         str      what made it: model name/path and revision, or the baseline's name
     params_hash   str      hash of the params that made it (pipeline.lib.provenance.params_hash)
 
-``pred`` is always ``prob_female >= 0.5`` (:data:`THRESHOLD`). Run metadata (params, seeds,
-versions, device, git revision) sits in the parquet schema metadata
-(``pipeline.lib.io.read_parquet_metadata``). :func:`read_predictions` checks all of this before any
-statistic sees a file.
+``pred`` is always ``prob_female >= 0.5`` (:data:`THRESHOLD`). That is the gender task's schema;
+the occupation task's (:mod:`pipeline.lib.tasks`) has ``pred`` (the predicted profession id,
+0-27) and ``confidence`` (its probability: the top label's) instead of ``prob_female`` and
+``pred`` (:func:`class_predictions_frame`); everything else below holds for both. Run metadata
+(params, seeds, versions, device, git revision) sits in the parquet schema metadata
+(``pipeline.lib.io.read_parquet_metadata``). :func:`read_predictions` checks all of this before
+any statistic sees a file.
 
 **Whose predictions these are.** :func:`write_predictions` adds to that metadata the file's
 ``predictor``, ``made_from`` (the SHA-256 of each weights folder or data file the predictor was
@@ -37,13 +40,24 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.lib import contract
+from pipeline.lib import contract, paths
 from pipeline.lib.errors import SuiteError
 from pipeline.lib.io import write_parquet
 from pipeline.lib.tables import check_ids, read_suite_metadata, read_table
 
 COLUMNS = contract.TABLES["predictions"].columns
 THRESHOLD = 0.5  # pred = prob_female >= THRESHOLD
+# Each task's table of predictions on the test split and on the probe texts.
+SPECS = {
+    "gender": ("predictions", "probe_predictions"),
+    "occupation": ("occupation_predictions", "occupation_probe_predictions"),
+}
+
+
+def table_spec(task: str = "gender", on: str = "test") -> contract.TableSpec:
+    """The contract of ``task``'s predictions on the test split (``on="test"``) or the probes."""
+    name = SPECS[task][0 if on == "test" else 1]
+    return contract.TABLES[name] if task == "gender" else contract.CLASS_PREDICTIONS[name]
 
 
 def predictions_frame(
@@ -66,6 +80,36 @@ def predictions_frame(
             "predictor": predictor,
             "prob_female": prob,
             "pred": (prob >= THRESHOLD).astype(np.int64),
+            "model": model,
+            "params_hash": params_hash,
+        }
+    )
+
+
+def class_predictions_frame(
+    ids: Any,
+    probs: Any,
+    *,
+    predictor: str,
+    model: str,
+    params_hash: str,
+) -> pd.DataFrame:
+    """A K-class predictions frame: ``pred`` the likeliest class, ``confidence`` its probability.
+
+    Ties go to the lower class id (``numpy.argmax``).
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    if probs.ndim != 2 or len(probs) != len(ids):
+        raise ValueError(f"{len(ids)} ids but class probabilities of shape {probs.shape}")
+    if not np.isfinite(probs).all() or (probs < 0).any() or (probs > 1).any():
+        raise ValueError(f"{predictor}: probabilities must be finite and in [0, 1]")
+    pred = probs.argmax(axis=1)
+    return pd.DataFrame(
+        {
+            "id": pd.Series(ids, dtype=object).astype(str).to_numpy(),
+            "predictor": predictor,
+            "pred": pred.astype(np.int64),
+            "confidence": probs[np.arange(len(probs)), pred],
             "model": model,
             "params_hash": params_hash,
         }
@@ -117,13 +161,16 @@ def write_predictions(
     path: str | os.PathLike[str],
     metadata: dict[str, Any],
     made_from: Sequence[str | os.PathLike[str]] = (),
+    task: str = "gender",
 ) -> None:
     """Write a predictions frame atomically with its run metadata and its identity.
 
     ``made_from``: the weights folders and data files the predictor was made from (study
     paths); their digests and the fingerprint go into the metadata (module docstring).
+    ``task``: whose schema the frame has; a file of a task other than gender records it.
     """
-    contract.check_table(frame, contract.TABLES["predictions"], path, exact=True)
+    on = "probes" if Path(path).parent.name == Path(paths.PROBE_PREDICTIONS_DIR).name else "test"
+    contract.check_table(frame, table_spec(task, on), path, exact=True)
     names = frame["predictor"].unique()
     if len(names) != 1:
         raise ValueError(f"a predictions file holds one predictor, not {list(names)[:3]}")
@@ -131,6 +178,7 @@ def write_predictions(
     made = {Path(p).as_posix(): content_digest(p) for p in made_from}
     hashes = [str(h) for h in frame["params_hash"].unique()]
     identity = {
+        **({} if task == "gender" else {"task": task}),
         "predictor": predictor,
         "made_from": made,
         "fingerprint": fingerprint(predictor, hashes, made),
@@ -193,6 +241,43 @@ def check_predictions(frame: pd.DataFrame, where: str) -> pd.DataFrame:
         )
     frame["prob_female"] = prob
     frame["pred"] = pred.astype(np.int64)
+    return frame
+
+
+def check_class_predictions(frame: pd.DataFrame, where: str, n_classes: int) -> pd.DataFrame:
+    """Check a K-class predictions frame (the occupation task's); return it typed.
+
+    Stops with one line naming ``where`` at: no rows, a null or repeated id, other than one
+    predictor, a ``pred`` that is not a class id (0 .. K-1), a ``confidence`` that is not a
+    probability or is below 1/K (the top label of K can never be less likely than that).
+    """
+    if frame.empty:
+        raise SuiteError(f"{where}: no predictions (0 rows); run its predict stage again")
+    frame = frame.copy()
+    frame["id"] = check_ids(frame, where)
+    names = frame["predictor"].dropna().unique()
+    if len(names) != 1 or frame["predictor"].isna().any():
+        raise SuiteError(f"{where}: the predictor column must hold one name, not {len(names)}")
+    pred = pd.to_numeric(frame["pred"], errors="coerce").to_numpy(np.float64, na_value=np.nan)
+    bad = ~np.isin(pred, np.arange(n_classes, dtype=np.float64))
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise SuiteError(
+            f"{where}: pred {frame['pred'].iloc[row]!r} at row {row} "
+            f"(id {frame['id'].iloc[row]!r}) is not a class id; expected 0 to {n_classes - 1}"
+        )
+    conf = pd.to_numeric(frame["confidence"], errors="coerce").to_numpy(np.float64, na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(conf) | (conf > 1) | (conf < 1 / n_classes - 1e-9)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise SuiteError(
+            f"{where}: confidence {conf[row]!r} at row {row} (id {frame['id'].iloc[row]!r}) is not "
+            f"the probability of a top label of {n_classes}; expected a number in "
+            f"[1/{n_classes}, 1]"
+        )
+    frame["pred"] = pred.astype(np.int64)
+    frame["confidence"] = conf
     return frame
 
 
@@ -263,6 +348,7 @@ def read_predictions(
     mismatch_hint: str = "its predictions were made on another split: rerun its predict stage",
     predictor: str | None = None,
     check_sources: bool = True,
+    task: str = "gender",
 ) -> pd.DataFrame:
     """Read and check a predictions file (:func:`check_predictions`); one clear line if bad.
 
@@ -271,15 +357,21 @@ def read_predictions(
     must be ``predictor``'s (default: its name without suffix) and prove it
     (:func:`check_identity`).
     """
+    spec = table_spec(task)
     frame = read_table(
         path,
         what="predictions file",
-        columns=COLUMNS,
+        columns=spec.columns,
         formats=("parquet",),
         missing_hint="run its predict stage first",
     )
-    frame = check_predictions(frame, str(path))
-    contract.check_table(frame, contract.TABLES["predictions"], path)  # model, params_hash: text
+    if task == "gender":
+        frame = check_predictions(frame, str(path))
+    else:
+        from pipeline.lib.tasks import get
+
+        frame = check_class_predictions(frame, str(path), get(task).n_classes)
+    contract.check_table(frame, spec, path)  # model, params_hash: text
     check_identity(frame, path, predictor, check_sources)
     if expected_ids is not None:
         expected = pd.Index(pd.Series(expected_ids, dtype=object).astype(str))

@@ -51,6 +51,24 @@ class ZeroShotParams(Section):
         return self
 
 
+class OccupationZeroShotParams(Section):
+    """``occupation.zero_shot``: the prompt after which the zero-shot LM names the occupation."""
+
+    # The prompt; {text} is the bio. Each occupation's name (pipeline.lib.labels.occupation_name,
+    # "interior designer") is scored as its continuation, after a space.
+    template: Str
+    # How a multi-token name is scored: sum of its tokens' log-probabilities (the probability of
+    # the whole name; favours short names) or their mean (per token; no length penalty).
+    length: Literal["sum", "mean"]
+
+    @field_validator("template")
+    @classmethod
+    def _one_slot(cls, template: str) -> str:
+        if template.count("{text}") != 1:
+            raise ValueError(f"template {template!r} must contain {{text}} exactly once")
+        return template
+
+
 class RandomHeadParams(Section):
     """``predict.random_head``: the seed of the untrained classification head."""
 
@@ -145,7 +163,7 @@ TRAIN: dict[str, type[TrainingParams]] = {
     "head_only": HeadOnlyParams,
 }
 BASELINES: dict[str, type[Section]] = {
-    "pronoun_rule": PronounRuleParams,
+    "pronoun_rule": PronounRuleParams,  # gender task only
     "tfidf_logreg": TfidfParams,
 }
 

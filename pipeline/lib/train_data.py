@@ -25,10 +25,12 @@ from pipeline.lib.predictor_settings import TrainingParams
 class EncodedBios(torch.utils.data.Dataset):
     """Tokenised bios (no padding: the collator pads each batch to its longest bio)."""
 
-    def __init__(self, frame: pd.DataFrame, tokenizer, max_length: int) -> None:
+    def __init__(
+        self, frame: pd.DataFrame, tokenizer, max_length: int, label_column: str = "gender_id"
+    ) -> None:
         encoded = tokenizer(frame["text"].tolist(), truncation=True, max_length=max_length)
         self.input_ids: list[list[int]] = encoded["input_ids"]
-        self.labels = frame["gender_id"].astype(int).tolist()
+        self.labels = frame[label_column].astype(int).tolist()
         self.lengths = [len(ids) for ids in self.input_ids]
 
     def __len__(self) -> int:

@@ -17,7 +17,7 @@ Its settings are the params section of the same name, with the schema in
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,8 @@ class Recipe:
     """How one trained predictor is built before training and saved after it."""
 
     name: str
-    build: Callable[[Base, Any, Runtime], tuple[Any, Any]]  # -> (model, tokenizer)
+    # (base, settings, runtime, the task's class names) -> (model, tokenizer)
+    build: Callable[[Base, Any, Runtime, Sequence[str]], tuple[Any, Any]]
     save: Callable[[Any, Path], None]  # the trained model's weights into a run folder
 
 
@@ -74,11 +75,13 @@ def _save_adapter(model: Any, folder: Path) -> None:
 
 
 @recipe(save=_save_adapter)
-def build_lora(base: Base, settings: LoraParams, runtime: Runtime) -> tuple[Any, Any]:
+def build_lora(
+    base: Base, settings: LoraParams, runtime: Runtime, classes: Sequence[str]
+) -> tuple[Any, Any]:
     """The base classifier with a LoRA adapter; the adapter and the head are trained."""
     from pipeline.lib.lora_model import lora_classifier
 
-    return lora_classifier(base, settings, runtime)
+    return lora_classifier(base, settings, runtime, classes)
 
 
 def _save_head(model: Any, folder: Path) -> None:
@@ -89,19 +92,22 @@ def _save_head(model: Any, folder: Path) -> None:
 
 
 @recipe(save=_save_head)
-def build_head_only(base: Base, settings: HeadOnlyParams, runtime: Runtime) -> tuple[Any, Any]:
+def build_head_only(
+    base: Base, settings: HeadOnlyParams, runtime: Runtime, classes: Sequence[str]
+) -> tuple[Any, Any]:
     """The base classifier with every base weight frozen: only the head (``score``) is trained.
 
     The head reads the last real token's final hidden state, as in the LoRA classifier, so the
     two differ only in what is trained. The base's dropout is off (set to 0): the head learns
     from the same representation it is scored on, the frozen base's. Nothing in the base
-    changes, so the run saves the head alone (``head.safetensors``, ``2 x width`` numbers).
+    changes, so the run saves the head alone (``head.safetensors``, ``classes x width``
+    numbers).
     """
     import torch
 
     name_or_path, revision = base
     tokenizer = load_tokenizer(name_or_path, revision)
-    model = build_classifier(name_or_path, revision, tokenizer)
+    model = build_classifier(name_or_path, revision, tokenizer, classes)
     for name, param in model.named_parameters():
         param.requires_grad_(name.startswith("score."))
     for module in model.modules():

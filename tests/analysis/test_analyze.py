@@ -44,10 +44,11 @@ def populate(study: Path) -> None:
     """Probes, both baselines and three synthetic model predictors, written in the schema."""
     test = pd.read_parquet(study / paths.split_path("test"))
     train = pd.read_parquet(study / paths.split_path("train"))
+    train = train.rename(columns={"gender_id": "label"})
     probes = make_probes(test)
     write_parquet(probes, study / paths.PROBES_FILE)
     params = parse_key(demo_params(), "baselines")
-    for name in BASELINES:
+    for name in catalogue.names("baseline"):
         frames = predict_baseline(
             name, train, {"test": test, "probes": probes}, getattr(params, name)
         )

@@ -114,7 +114,7 @@ def test_score_input_that_is_not_text_is_one_line(tmp_path, monkeypatch, content
 
 def test_a_min_df_larger_than_the_data_is_one_line():
     train = generate_sample({"train": 40, "dev": 10, "test": 10}, seed=2)["train"]
-    train = pd.DataFrame({"text": train["hard_text"], "gender_id": train["gender"]})
+    train = pd.DataFrame({"text": train["hard_text"], "label": train["gender"]})
     params = parse_key(demo_params({"baselines": {"tfidf_logreg": {"min_df": 41}}}), "baselines")
     with pytest.raises(SuiteError, match=r"min_df = 41: larger than the train split \(40 bios\)"):
         fit_tfidf_logreg(train, params.tfidf_logreg)

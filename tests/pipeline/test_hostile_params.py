@@ -207,6 +207,6 @@ def test_a_stage_run_directly_refuses_a_duplicate_key_in_one_line(tmp_path):
     result = run_module("pipeline.prepare", tmp_path)
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     assert result.stderr.strip().splitlines() == [
-        "error: params.yaml: duplicate key seeds.data on line 3 (first on line 2); keep one of them"
+        "error: params.yaml: duplicate key seeds.data on line 4 (first on line 3); keep one of them"
     ]
     assert not (tmp_path / "data").exists()

@@ -330,3 +330,39 @@ def test_studies_new_scales_the_smallest_group_to_its_test_split(tmp_path, rows)
     warned = [n for n in _notes(made.stderr) if "cannot carry any per-profession" in n]
     assert len(warned) == (1 if qualifying == 0 else 0)
     assert (rows, qualifying == 0) in {(300, True), (3000, False)}
+
+
+def test_studies_new_task_occupation_makes_a_study_of_that_task_that_runs(tmp_path):
+    _bios_csv(tmp_path, 300)
+    made = run_module(
+        "pipeline.commands.studies",
+        tmp_path,
+        *("new", "mine", "--data", "bios.csv", "--model", "tiny", "--task", "occupation"),
+    )
+    assert made.returncode == 0, made.stderr
+    study = tmp_path / "mine"
+    assert yaml.safe_load((study / "params.yaml").read_text())["task"] == "occupation"
+    assert "pipeline/catalogue_occupation.yaml" in (study / "dvc.yaml").read_text()
+    with modify_yaml(study / "params.yaml") as doc:
+        for key, value in CHEAP.items():
+            *parents, last = key.split(".")
+            node = doc
+            for part in parents:
+                node = node[part]
+            node[last] = value
+    run = dvc(["repro"], study)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "Running stage 'baselines@majority'" in run.stdout
+    assert "pronoun_rule" not in run.stdout  # a baseline of the gender task only
+    summary = yaml.safe_load((study / paths.ANALYSIS_SUMMARY).read_text())
+    assert summary["task"] == "occupation"
+    gap_rms = pd.read_csv(study / contract.TABLES["gap_rms"].file())
+    assert set(gap_rms["family"]) == {"primary", "secondary"}
+    report = (study / paths.ANALYSIS_REPORT).read_text()
+    assert report.split("\n\n")[2] == f"**{gap_rms.iloc[0]['verdict']}**"
+    # setting the task back in params.yaml alone is refused: the dvc.yaml is the other task's
+    with modify_yaml(study / "params.yaml") as doc:
+        doc["task"] = "gender"
+    again = dvc(["repro"], study)
+    assert again.returncode != 0
+    assert "task is 'gender' but this study's dvc.yaml runs the 'occupation'" in again.stderr
