@@ -126,7 +126,7 @@ def test_a_seeds_lora_predictions_go_stale_when_its_adapter_is_retrained(tmp_pat
         lambda *args, **kwargs: (torch.nn.Linear(1, 1), None),
     )
     monkeypatch.setattr(model_predictors, "describe", lambda model, reference: {})
-    monkeypatch.setattr(model_predictors, "ClassifierScorer", lambda *args: None)
+    monkeypatch.setattr(model_predictors, "ClassifierScorer", lambda *args, **kwargs: None)
     params = StageParams(demo_params(), model_predictors.params_keys("lora"))
     predictor = model_predictors.load_lora(model_predictors.LoadContext(params, CPU, seed=3))
     assert predictor.name == "lora@seed3"
