@@ -24,7 +24,7 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from dashboard import ui  # noqa: E402
+from dashboard import data, ui  # noqa: E402
 
 PAGES = Path(__file__).parent / "pages"
 
@@ -46,6 +46,9 @@ def main() -> None:
     with st.sidebar:
         st.caption("Study directory")
         st.text(str(study))
+        task = data.task(study)  # the study's params.yaml `task` (pipeline.lib.tasks)
+        st.caption("Task")
+        st.text(f"{task.name}: {task.question}")
     ui.synthetic_banner(study)  # on every page: nothing here is about real bios
     page.run()
 

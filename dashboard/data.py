@@ -12,6 +12,10 @@ Which study:
 
 Loaders are keyed on each file's modification time and size, so a rerun of the pipeline shows
 up on the next page load without restarting the dashboard.
+
+A study has one task (``pipeline.lib.tasks``: ``gender`` or ``occupation``; :func:`task`): it
+decides which analysis tables exist (:func:`task_tables`), which headline metrics they hold
+(:func:`metric_specs`) and the schema of the predictions files.
 """
 
 from __future__ import annotations
@@ -28,9 +32,11 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
+import yaml
 
 from analysis.metrics import METRICS as METRIC_SPECS
-from pipeline.lib import catalogue, contract, paths
+from analysis.occupation_metrics import OCCUPATION_METRICS
+from pipeline.lib import catalogue, contract, paths, tasks
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEMO_STUDY = REPO_ROOT / "demo"
@@ -40,9 +46,12 @@ STUDY_ENV = "BIOS_STUDY"
 METRICS = paths.ANALYSIS_METRICS
 SUMMARY = paths.ANALYSIS_SUMMARY
 REPORT = paths.ANALYSIS_REPORT
-# The analysis tables the pages read (:func:`table`), by name.
+# The analysis tables the pages read (:func:`table`), by name: the gender task's
+# (:func:`task_tables` gives any task's).
 TABLES = {name: contract.TABLES[name] for name in contract.ANALYSIS_TABLES}
 METRIC_NAMES = tuple(spec.name for spec in METRIC_SPECS)
+# Each task's headline metrics (name, label, direction), declared once by its analysis module.
+TASK_METRICS = {"gender": METRIC_SPECS, "occupation": OCCUPATION_METRICS}
 # How the Experiments page prefixes each DVC metrics file's keys.
 # A trained run's results/training/<name>/seed_<n>/metrics.json gets "train.<name>.seed_<n>.".
 METRIC_SCOPES = {METRICS.as_posix(): ""}
@@ -134,12 +143,21 @@ def _read_parquet(path: str, stamp: tuple[int, int]) -> pd.DataFrame:
     return pd.read_parquet(path)
 
 
-def _load(study: Path, name: str, rel: Path, reader, required: Sequence[str] = ()) -> Loaded:
+def _load(
+    study: Path,
+    name: str,
+    rel: Path,
+    reader,
+    required: Sequence[str] = (),
+    spec: contract.TableSpec | None = None,
+) -> Loaded:
     """Read ``study / rel`` and check it against what the contract declares for ``rel``.
 
     A table (:data:`pipeline.lib.contract.TABLES`) comes back with its CSV text turned into
     numbers and nullable booleans; a JSON document is checked against its model and comes back
     as read. ``required``: the columns a file the contract does not declare must have.
+    ``spec``: the table's declaration where the path alone does not say it (an occupation
+    study's predictions, at the gender task's paths).
     """
     path = study / rel
     stamp = _stamp(path)
@@ -152,7 +170,7 @@ def _load(study: Path, name: str, rel: Path, reader, required: Sequence[str] = (
         return Loaded(name, path, problem=f"`{rel}` could not be read ({_first_line(err)})")
     except RecursionError:  # JSON nested thousands deep: not something the pipeline writes
         return Loaded(name, path, problem=f"`{rel}` could not be read (nested too deeply)")
-    spec = contract.declared(rel)
+    spec = spec or contract.declared(rel)
     try:
         if isinstance(spec, contract.TableSpec):
             value = contract.check_table(value, spec, rel)
@@ -182,7 +200,7 @@ def table(study: Path, name: str) -> Loaded:
     Checked against :data:`pipeline.lib.contract.TABLES`: numbers as numbers, True/False columns
     as nullable booleans (an empty cell, an untested pair, stays missing, not False).
     """
-    spec = TABLES[name]
+    spec = contract.TABLES[name]
     rel = Path(spec.path)
     loaded = _load(study, name, rel, _read_csv)
     if loaded.ok and loaded.value.empty:
@@ -236,6 +254,42 @@ def report(study: Path) -> Loaded:
     return Loaded("report", path, value=text)
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def _params_task(path: str, stamp: tuple[int, int]) -> str | None:
+    del stamp
+    try:
+        with open(path, encoding="utf-8") as handle:
+            params = yaml.safe_load(handle)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    return params.get("task") if isinstance(params, dict) else None
+
+
+def task(study: Path) -> tasks.Task:
+    """The study's task: summary.json's ``task`` (absent: gender), else params.yaml's, else gender.
+
+    The analysis summary says which task its tables are about; before there is one (or when it is
+    unusable) the study's ``params.yaml`` says which task its pipeline runs.
+    """
+    loaded = summary(study)
+    if loaded.ok and isinstance(loaded.value, dict):
+        name = loaded.value.get("task") or tasks.DEFAULT
+    else:
+        stamp = _stamp(study / "params.yaml")
+        name = _params_task(str(study / "params.yaml"), stamp) if stamp else None
+    return tasks.TASKS.get(str(name or tasks.DEFAULT), tasks.TASKS[tasks.DEFAULT])
+
+
+def task_tables(task_name: str) -> tuple[str, ...]:
+    """The analysis tables a study of ``task_name`` has (an occupation study: no calibration)."""
+    return contract.TASK_TABLES[task_name]
+
+
+def metric_specs(task_name: str) -> tuple:
+    """The overall metrics of ``task_name`` in report order (name, label, higher_is_better)."""
+    return TASK_METRICS[task_name]
+
+
 def training_seeds(study: Path, predictor: str) -> list[int]:
     """The seeds whose run of ``predictor`` has results (``results/training/<name>/seed_<n>/``)."""
     folder = study / paths.trained_results_dir(predictor)
@@ -274,42 +328,53 @@ def bios(study: Path) -> Loaded:
     return _load(study, "test split", paths.split_path("test"), _read_parquet)
 
 
-def predictor_order(names: Sequence[str]) -> list[str]:
-    """The catalogue's predictors in report order, then any others alphabetically."""
-    return catalogue.order(list(names))
+def predictor_order(names: Sequence[str], task_name: str = tasks.DEFAULT) -> list[str]:
+    """The task's catalogue's predictors in report order, then any others alphabetically."""
+    return catalogue.order(list(names), task=task_name)
+
+
+# The score column of each task's predictions files, and its column prefix in :func:`examples`.
+SCORE_COLUMNS = {"gender": ("prob_female", "p_female"), "occupation": ("confidence", "confidence")}
 
 
 def predictions(study: Path) -> dict[str, Loaded]:
     """Every ``results/predictions/<predictor>.parquet`` of the study, by predictor."""
     folder = study / paths.PREDICTIONS_DIR
     stems = [p.stem for p in folder.glob("*.parquet")] if folder.is_dir() else []
+    name = task(study).name
+    # An occupation study's predictions sit at the gender task's paths with their own schema.
+    spec = contract.CLASS_PREDICTIONS["occupation_predictions"] if name == "occupation" else None
     return {
-        stem: _load(study, stem, paths.predictions_path(stem), _read_parquet)
-        for stem in predictor_order(stems)
+        stem: _load(study, stem, paths.predictions_path(stem), _read_parquet, spec=spec)
+        for stem in predictor_order(stems, name)
     }
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _examples(
-    split_path: str, split_stamp: tuple[int, int], preds: tuple[tuple[str, str, Any], ...]
+    split_path: str,
+    split_stamp: tuple[int, int],
+    preds: tuple[tuple[str, str, Any], ...],
+    task_name: str = tasks.DEFAULT,
 ) -> pd.DataFrame:
     split = _read_parquet(split_path, split_stamp)
     frame = split[list(contract.TABLES["split"].columns)].copy()
     frame["id"] = frame["id"].astype(str)
+    score, prefix = SCORE_COLUMNS[task_name]
     for predictor, path, stamp in preds:
-        pred = _read_parquet(path, stamp)[["id", "prob_female", "pred"]].copy()
+        pred = _read_parquet(path, stamp)[["id", score, "pred"]].copy()
         pred["id"] = pred["id"].astype(str)
-        pred = pred.rename(
-            columns={"prob_female": f"p_female:{predictor}", "pred": f"pred:{predictor}"}
-        )
+        pred = pred.rename(columns={score: f"{prefix}:{predictor}", "pred": f"pred:{predictor}"})
         frame = frame.merge(pred, on="id", how="left", validate="one_to_one")
     return frame
 
 
 def examples(study: Path) -> Loaded:
-    """The test split joined on ``id`` with every predictor's probability and label.
+    """The test split joined on ``id`` with every predictor's score and label.
 
-    Columns: the split's, then ``p_female:<predictor>`` and ``pred:<predictor>`` per predictor.
+    Columns: the split's, then per predictor ``pred:<predictor>`` (the predicted class id) and
+    its score: ``p_female:<predictor>`` (gender task) or ``confidence:<predictor>`` (occupation
+    task: the predicted profession's probability).
     """
     split = bios(study)
     if not split.ok:
@@ -325,7 +390,7 @@ def examples(study: Path) -> Loaded:
     return Loaded(
         "examples",
         split.path,
-        value=_examples(str(split.path), _stamp(split.path), preds),
+        value=_examples(str(split.path), _stamp(split.path), preds, task(study).name),
     )
 
 

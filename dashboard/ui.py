@@ -51,12 +51,40 @@ def synthetic_banner(study_dir: Path) -> None:
         st.warning(SYNTHETIC_BANNER, icon=":material/science:")
 
 
+# The one line that opens every page of a study whose task is not the default (gender) one.
+TASK_LINES = {
+    "occupation": "**Task:** occupation classification ({n} professions); protected attribute: "
+    "gender. Each predictor names the bio's profession; the gaps are between women and men.",
+}
+
+
+def task_line(study_dir: Path) -> str:
+    """The study's task (``pipeline.lib.tasks``); its line opens the page (not for gender).
+
+    A gender study's pages look as they did before the occupation task existed.
+    """
+    task = data.task(study_dir)
+    line = TASK_LINES.get(task.name)
+    if line:
+        st.markdown(line.format(n=task.n_classes))
+    return task.name
+
+
+def not_applicable(what: str) -> None:
+    """One line saying that a part of a page does not apply to the study's task, then stop."""
+    st.info(what, icon=":material/block:")
+    st.stop()
+
+
 def labels(study_dir: Path) -> dict[str, str]:
-    """Display labels of the predictors: the analysis summary's, else the catalogue's."""
+    """Display labels of the predictors: the analysis summary's, else the task catalogue's."""
     loaded = data.summary(study_dir)
     found = loaded.value["predictors"] if loaded.ok else {}
-    names = set(found) | set(catalogue.names())
-    return {name: str(found.get(name, {}).get("label") or catalogue.label(name)) for name in names}
+    task = data.task(study_dir).name
+    names = set(found) | set(catalogue.names(task=task))
+    return {
+        name: str(found.get(name, {}).get("label") or catalogue.label(name, task)) for name in names
+    }
 
 
 def default_predictor(options: Sequence[str], study_dir: Path) -> int:

@@ -1,4 +1,8 @@
-"""Calibration page: a reliability diagram per model, with the diagonal of perfect calibration."""
+"""Calibration page: a reliability diagram per model, with the diagonal of perfect calibration.
+
+An occupation study has no reliability curve of P(female): its calibration is the top-label ECE
+of overall.csv, which this page lists instead.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,18 @@ from dashboard import data, ui
 
 study = ui.study()
 st.title("Calibration")
+task = ui.task_line(study)
+if task == "occupation":
+    overall = data.table(study, "overall")
+    ui.require(study, overall)
+    ece = overall.value[overall.value["metric"] == "ece"]
+    order = data.predictor_order(list(ece["predictor"]), task)
+    ui.table(ece.set_index("predictor").loc[order].reset_index(), "top-label ECE")
+    ui.not_applicable(
+        "No reliability diagram of P(female) here: the occupation task's calibration is the "
+        "top-label ECE (the predicted profession's probability against how often it is right) "
+        "in the overall table, above and on the Overview."
+    )
 st.caption(
     "When a model says 'female with probability 0.8', is the subject female 80% of the time? "
     "Each point is one probability bin (size ∝ number of bios); the dashed diagonal is perfect "
@@ -21,7 +37,7 @@ ui.require(study, calibration)
 frame = calibration.value
 overall = data.table(study, "overall")
 labels = ui.labels(study)
-predictors = data.predictor_order(list(frame["predictor"].unique()))
+predictors = data.predictor_order(list(frame["predictor"].unique()), task)
 chosen = st.multiselect("Models", predictors, default=predictors)
 if not chosen:
     st.info("Pick at least one model.")

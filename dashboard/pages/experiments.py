@@ -13,6 +13,7 @@ EXAMPLE = "dvc exp run -S lora.r=16"
 
 study = ui.study()
 st.title("Experiments")
+task = ui.task_line(study)
 st.caption(
     "The workspace, the last git commits of this study and their DVC experiments (queued ones "
     "too), from `dvc exp show`: params from params.yaml, headline metrics from "
@@ -112,12 +113,15 @@ if len(frame) >= 2:
         side[column] = [readable(v) for v in side[column]]
     ui.table(side, "experiment comparison")
     st.header("Training curves")
-    trained = catalogue.seeded_names()
+    trained = catalogue.seeded_names(task)
     predictor = st.selectbox(
-        "Trained predictor", trained, format_func=catalogue.label, key="exp_predictor"
+        "Trained predictor",
+        trained,
+        format_func=lambda name: catalogue.label(name, task),
+        key="exp_predictor",
     )
     chosen = st.multiselect(
-        f"Overlay the training curves of {catalogue.label(predictor)} at",
+        f"Overlay the training curves of {catalogue.label(predictor, task)} at",
         names,
         default=[first, second] if first != second else [first],
         key="exp_curves",

@@ -1,10 +1,15 @@
-"""Overview page: which data and predictors, headline metrics with intervals, the primary test."""
+"""Overview page: which data and predictors, headline metrics with intervals, the primary test.
+
+An occupation study (``pipeline.lib.tasks``) also gets its GAP^RMS verdicts (gap_rms.csv) and
+accuracy against GAP^RMS; the headline metrics are those its analysis declares.
+"""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
+from analysis import plots
 from analysis.verdicts import fmt_p
 from analysis.verdicts import model_description as describe
 from dashboard import data, ui
@@ -13,6 +18,9 @@ from pipeline.lib.contract import PairFamily
 
 study = ui.study()
 st.title("Overview")
+task = ui.task_line(study)
+specs = data.metric_specs(task)  # the task's headline metrics, as its analysis declares them
+metric_names = [spec.name for spec in specs]
 
 # --- which data ----------------------------------------------------------------------------------
 profile = data.profile(study)
@@ -32,7 +40,7 @@ if source is not None:
 
 # --- status of every results file: on top only when something is wrong --------------------------
 checks = [summary, data.metrics(study), profile, data.bios(study)]
-checks += [data.table(study, name) for name in data.TABLES]
+checks += [data.table(study, name) for name in data.task_tables(task)]
 preds = data.predictions(study)
 files_ok = all(c.ok for c in checks) and bool(preds)
 
@@ -134,9 +142,37 @@ else:
             "significant. Every other pair is on the Significance page."
         )
 
-# --- predictors and headline table ---------------------------------------------------------------
+# --- the occupation task: is fine-tuning fairer? GAP^RMS over training seeds ---------------------
 overall = data.table(study, "overall").value
-predictors = data.predictor_order(list(summary.value["predictors"]))
+predictors = data.predictor_order(list(summary.value["predictors"]), task)
+if task == "occupation":
+    st.header("Does fine-tuning narrow the gender gaps? (GAP^RMS)")
+    gap_rms = data.table(study, "gap_rms")
+    if not gap_rms.ok:
+        st.info(f"{gap_rms.problem}. Make it with `{data.make_command(study, 'analyze')}`.")
+    else:
+        # The analysis decided (gap_rms.csv's verdict); a narrower gap is a negative difference.
+        for family in (PairFamily.PRIMARY, PairFamily.SECONDARY):
+            for pair in gap_rms.value[gap_rms.value["family"] == family].itertuples():
+                narrows = pd.notna(pair.significant) and pair.significant and pair.diff < 0
+                if family == PairFamily.PRIMARY:
+                    (st.success if narrows else st.info)(pair.verdict)
+                else:
+                    st.caption(pair.verdict)
+        st.caption(
+            "GAP^RMS: the root mean square over professions of the TPR gap (women minus men), "
+            "in TPR points; 0 is no gap. Each trained side is its mean over training seeds, "
+            "with the Multi-Bootstrap interval (seeds and bios resampled jointly)."
+        )
+    found = set(zip(overall["predictor"], overall["metric"], strict=True))
+    plotted = [p for p in predictors if {(p, "accuracy"), (p, "gap_rms")} <= found]
+    if plotted:
+        ui.figure(
+            plots.accuracy_vs_gap_rms(overall, plotted, ui.level(study)),
+            alt="Each predictor's accuracy against its GAP^RMS, with intervals",
+        )
+
+# --- predictors and headline table ---------------------------------------------------------------
 toy = summary.value.get("toy_model")
 if toy:
     st.info(toy, icon=":material/toys:")
@@ -149,7 +185,7 @@ for predictor in predictors:
     # The metrics come first, their intervals after them: at 1400 px the five numbers are what
     # the eye meets; labels and model descriptions are in the table below.
     row, intervals, n = {"predictor": predictor}, {}, None
-    for metric in data.METRIC_NAMES:
+    for metric in metric_names:
         if (predictor, metric) not in cells.index:
             continue
         cell = cells.loc[(predictor, metric)]
@@ -162,13 +198,23 @@ for predictor in predictors:
     if entry.get("warning"):
         st.warning(f"**{predictor}:** {entry['warning']}", icon=":material/warning:")
 headline = pd.DataFrame(rows)
-st.caption(
-    f"On the same test bios, each with its {level} interval (Wilson for accuracy, bootstrap "
-    "otherwise; see the CSV's ci_method). ECE: expected calibration error, lower is better. "
-    "Click a header to sort. The table scrolls sideways: the five metrics first, then their "
-    "intervals."
-)
-number = {m: st.column_config.NumberColumn(m, format="%.4f") for m in data.METRIC_NAMES}
+if task == "gender":
+    st.caption(
+        f"On the same test bios, each with its {level} interval (Wilson for accuracy, bootstrap "
+        "otherwise; see the CSV's ci_method). ECE: expected calibration error, lower is better. "
+        "Click a header to sort. The table scrolls sideways: the five metrics first, then their "
+        "intervals."
+    )
+else:
+    st.caption(
+        f"On the same test bios, each with its {level} interval (see the CSV's ci_method). "
+        + "; ".join(
+            f"{s.name}: {s.label}, {'higher' if s.higher_is_better else 'lower'} is better"
+            for s in specs
+        )
+        + ". Click a header to sort."
+    )
+number = {m: st.column_config.NumberColumn(m, format="%.4f") for m in metric_names}
 ui.table(headline, "headline metrics", column_config=number)
 st.subheader("Predictors")
 ui.table(

@@ -10,20 +10,29 @@ from analysis import plots
 from dashboard import data, ui
 from pipeline.lib.contract import ALL_PROFESSIONS
 
+# What the probes measure, per task: the same rewritten bios, a different label.
+ABOUT = {
+    "gender": "Flip rate: share of bios whose predicted gender changes. Accuracy for 'removed' is "
+    "against the original label (how well a model does WITHOUT pronouns); for 'swapped' it is "
+    "against the flipped label (a model that reads pronouns follows them).",
+    "occupation": "Flip rate: share of bios whose predicted occupation changes (an answer that "
+    "depends on the subject's gendered words alone). Accuracy, for both variants, is against "
+    "the bio's own occupation, which no rewrite changes.",
+}
+
 study = ui.study()
 st.title("Probes")
+task = ui.task_line(study)
 st.caption(
     "The same test bios rewritten: 'swapped' exchanges gendered words (she ↔ he, her ↔ his...), "
-    "'removed' deletes them. Flip rate: share of bios whose predicted gender changes. Accuracy "
-    "for 'removed' is against the original label (how well a model does WITHOUT pronouns); "
-    "for 'swapped' it is against the flipped label (a model that reads pronouns follows them)."
+    "'removed' deletes them. " + ABOUT[task]
 )
 probes = data.table(study, "probes")
 ui.require(study, probes, stage="analyze")
 
 frame = probes.value
 overall = frame[frame["profession"] == ALL_PROFESSIONS]
-predictors = data.predictor_order(list(frame["predictor"].unique()))
+predictors = data.predictor_order(list(frame["predictor"].unique()), task)
 
 st.header("All professions")
 level = ui.level(study)

@@ -11,6 +11,7 @@ from pipeline.lib.contract import ProxyDirection
 
 study = ui.study()
 st.title("Professions")
+task = ui.task_line(study)
 st.caption(
     "Where do the models fail? Error rate per profession and gender, the true-positive-rate gap "
     "(women minus men: positive means the model recognises women in that profession better) "
@@ -24,7 +25,7 @@ groups, gaps, proxy = (
 )
 ui.require(study, groups, gaps, proxy)
 
-predictors = data.predictor_order(list(gaps.value["predictor"].unique()))
+predictors = data.predictor_order(list(gaps.value["predictor"].unique()), task)
 predictor = ui.predictor_select(predictors, study, key="professions_model")
 level = ui.level(study)
 
@@ -67,7 +68,13 @@ if row.empty:
 else:
     fit = row.iloc[0]
     ui.figure(
-        plots.gap_vs_share(gaps.value, proxy.value, predictor),
+        # The occupation task's figure is De-Arteaga et al.'s: the fitted line with its band.
+        plots.gap_vs_share(
+            gaps.value,
+            proxy.value,
+            predictor,
+            band=ui.confidence(study) if task == "occupation" else None,
+        ),
         alt=f"Gap versus share of women for {predictor}",
     )
     # The analysis read the sign (analysis/verdicts.py): a positive slope is what leaning on the

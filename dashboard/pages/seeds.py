@@ -13,6 +13,7 @@ from dashboard import data, ui
 
 study = ui.study()
 st.title("Seeds")
+ui.task_line(study)
 procedure = data.table(study, "procedure")
 spread = data.table(study, "seeds")
 seed_gaps = data.table(study, "seed_gaps")

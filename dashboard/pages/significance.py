@@ -20,6 +20,7 @@ FAMILIES = {
 
 study = ui.study()
 st.title("Significance")
+task = ui.task_line(study)
 pairs = data.table(study, "pairs")
 ui.require(study, pairs)
 frame = pairs.value
@@ -70,7 +71,7 @@ st.header("Gender gap tests per profession")
 if not gaps.ok:
     st.info(f"{gaps.problem}: make it with `{data.make_command(study)}`.")
 else:
-    predictors = data.predictor_order(list(gaps.value["predictor"].unique()))
+    predictors = data.predictor_order(list(gaps.value["predictor"].unique()), task)
     predictor = ui.predictor_select(predictors, study, key="significance_model")
     g = gaps.value[gaps.value["predictor"] == predictor]
     cols = ["profession", "n_female", "n_male", "gap", "p_value", "p_holm", "p_bh", "significant"]

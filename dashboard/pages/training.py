@@ -11,7 +11,8 @@ from pipeline.lib import catalogue, paths
 
 study = ui.study()
 st.title("Training")
-trained = catalogue.seeded_names()
+task = ui.task_line(study)
+trained = catalogue.seeded_names(task)
 runs = {name: data.training_seeds(study, name) for name in trained}
 st.caption(
     "Every trained predictor's runs in this study, one per training seed (seeds.train), from "
@@ -35,7 +36,7 @@ for name in trained:
     mine = {seed: pair for (owner, seed), pair in loaded.items() if owner == name}
     if not mine:
         continue
-    label = catalogue.label(name)
+    label = catalogue.label(name, task)
     st.header(f"{label} ({name})")
     st.caption(f"{len(mine)} run(s), one per training seed; settings: the params section {name}.")
     histories = {paths.run_name(name, s): h.value for s, (h, _) in mine.items()}

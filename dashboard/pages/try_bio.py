@@ -36,6 +36,12 @@ def scorer(study: str, stamps: tuple) -> BioScorer:
 
 study = ui.study()
 st.title("Try a bio")
+if ui.task_line(study) != "gender":
+    ui.not_applicable(
+        "Try a bio scores P(female) with the gender task's predictors "
+        "(`python -m pipeline.commands.score`); it does not apply to an occupation study. "
+        "Read its predictions on the Examples page."
+    )
 st.caption(
     "Type a bio: every model of this study scores it, and the same bio with its gendered words "
     "swapped and removed (as the probe stage rewrites test bios). This is the one page of the "
