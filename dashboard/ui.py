@@ -71,9 +71,8 @@ def task_line(study_dir: Path) -> str:
 
 
 def not_applicable(what: str) -> None:
-    """One line saying that a part of a page does not apply to the study's task, then stop."""
+    """One line saying that (a part of) a page does not apply to the study's task."""
     st.info(what, icon=":material/block:")
-    st.stop()
 
 
 def labels(study_dir: Path) -> dict[str, str]:

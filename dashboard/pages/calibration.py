@@ -16,16 +16,17 @@ study = ui.study()
 st.title("Calibration")
 task = ui.task_line(study)
 if task == "occupation":
+    ui.not_applicable(
+        "No reliability diagram of P(female) here: the occupation task's calibration is the "
+        "top-label ECE (the predicted profession's probability against how often it is right) "
+        "of the overall table, below and on the Overview."
+    )
     overall = data.table(study, "overall")
     ui.require(study, overall)
     ece = overall.value[overall.value["metric"] == "ece"]
     order = data.predictor_order(list(ece["predictor"]), task)
     ui.table(ece.set_index("predictor").loc[order].reset_index(), "top-label ECE")
-    ui.not_applicable(
-        "No reliability diagram of P(female) here: the occupation task's calibration is the "
-        "top-label ECE (the predicted profession's probability against how often it is right) "
-        "in the overall table, above and on the Overview."
-    )
+    st.stop()
 st.caption(
     "When a model says 'female with probability 0.8', is the subject female 80% of the time? "
     "Each point is one probability bin (size ∝ number of bios); the dashed diagonal is perfect "

@@ -42,6 +42,7 @@ if ui.task_line(study) != "gender":
         "(`python -m pipeline.commands.score`); it does not apply to an occupation study. "
         "Read its predictions on the Examples page."
     )
+    st.stop()
 st.caption(
     "Type a bio: every model of this study scores it, and the same bio with its gendered words "
     "swapped and removed (as the probe stage rewrites test bios). This is the one page of the "
