@@ -37,7 +37,10 @@ predictors = data.predictor_order(
 
 c1, c2, c3 = st.columns(3)
 profession = c1.selectbox("Profession", [ALL, *sorted(frame["profession"].unique())], key="ex_prof")
-gender = c2.selectbox("Gender (label)", [ALL, *GENDERS], key="ex_gender")
+# The label is the gender in the gender task; in the occupation task it is the profession.
+gender = c2.selectbox(
+    "Gender" if occupation else "Gender (label)", [ALL, *GENDERS], key="ex_gender"
+)
 predictor = c3.selectbox(
     "Predictor",
     predictors,
