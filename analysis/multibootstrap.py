@@ -44,7 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from analysis._bootstrap import resample_counts
+from analysis._bootstrap import recentre, resample_counts
 
 
 @dataclass(frozen=True)
@@ -129,11 +129,7 @@ def bootstrap_summary(
     )
     results = []
     for k in range(joint.shape[1]):
-        samples = joint[:, k]
-        if recentred:
-            finite = samples[np.isfinite(samples)]
-            if finite.size and np.isfinite(estimate[k]):
-                samples = samples - (finite.mean() - estimate[k])
+        samples = recentre(joint[:, k], estimate[k]) if recentred else joint[:, k]
         low, high, p_value = interval_and_p(samples, 1 - confidence)
         results.append(
             MultiBootstrapResult(

@@ -48,7 +48,7 @@ import pandas as pd
 from scipy import sparse
 from sklearn.metrics import accuracy_score, f1_score
 
-from analysis._bootstrap import bin_index, percentile_interval, resample_counts
+from analysis._bootstrap import bin_index, percentile_interval, recentre, resample_counts
 from analysis.fairness import _gender_ids, tpr_gap_by_profession
 from analysis.metrics import bounded_interval, wilson_interval
 
@@ -59,14 +59,6 @@ from analysis.metrics import bounded_interval, wilson_interval
 # estimate of the bias, mean of the resamples minus the value, is taken off each): the interval
 # then has the resamples' spread around the value actually observed.
 RECENTRED = "recentred bootstrap"
-
-
-def recentre(values: np.ndarray, value: float) -> np.ndarray:
-    """``values`` shifted so that their (finite) mean is ``value``: the bias taken off."""
-    finite = values[np.isfinite(values)]
-    if finite.size == 0 or not np.isfinite(value):
-        return values
-    return values - (finite.mean() - value)
 
 
 def gap_rms(*, gap: Any) -> float:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -573,6 +574,36 @@ def procedure_table(
     for a, b, family in comparisons:
         rows.append(_procedure_row(y, predictions, pairs, params, seed, (a, b, family)))
     frame = pd.DataFrame(rows)
+
+    def interval(a: str, b: str, level: float) -> multibootstrap.MultiBootstrapResult:
+        return multibootstrap.procedure_difference(
+            correct=_correct_by_seed(b, predictions, y),
+            baseline_correct=_correct_by_seed(a, predictions, y),
+            resamples=params.bootstrap_resamples,
+            seed=seed,
+            confidence=level,
+        )
+
+    _holm_secondary(frame, alpha, interval)
+    for index, row in frame.iterrows():
+        labels = {n: catalogue.label(n, task) for n in (row["predictor_a"], row["predictor_b"])}
+        seeded = tuple(n in catalogue.seeded_names(task) for n in labels)
+        frame.loc[index, "verdict"] = procedure_verdict(row, labels, alpha, seeded)
+        frame.loc[index, "variance_verdict"] = variance_split_sentence(row)
+    return frame[columns]
+
+
+def _holm_secondary(
+    frame: pd.DataFrame,
+    alpha: float,
+    interval: Callable[[str, str, float], multibootstrap.MultiBootstrapResult],
+) -> None:
+    """Holm-adjust the secondary rows of a comparison table in place, intervals at Holm's level.
+
+    ``interval(a, b, level)`` is the row's Multi-Bootstrap at ``level``: each secondary row's
+    interval is recomputed at the level Holm's procedure stopped at, so it excludes 0 exactly
+    when the row is significant. ``significant`` ends as a plain bool column.
+    """
     secondary = frame["family"] == PairFamily.SECONDARY
     if secondary.any():
         adjusted, rejected, level = holm_level(frame.loc[secondary, "p_value"], alpha)
@@ -581,21 +612,9 @@ def procedure_table(
         frame.loc[secondary, "ci_level"] = 1 - level
         for index in frame.index[secondary]:
             row = frame.loc[index]
-            boot = multibootstrap.procedure_difference(
-                correct=_correct_by_seed(row["predictor_b"], predictions, y),
-                baseline_correct=_correct_by_seed(row["predictor_a"], predictions, y),
-                resamples=params.bootstrap_resamples,
-                seed=seed,
-                confidence=1 - level,
-            )
-            frame.loc[index, ["diff_ci_low", "diff_ci_high"]] = [boot.ci_low, boot.ci_high]
+            again = interval(row["predictor_a"], row["predictor_b"], 1 - level)
+            frame.loc[index, ["diff_ci_low", "diff_ci_high"]] = [again.ci_low, again.ci_high]
     frame["significant"] = frame["significant"].astype(bool)
-    for index, row in frame.iterrows():
-        labels = {n: catalogue.label(n, task) for n in (row["predictor_a"], row["predictor_b"])}
-        seeded = tuple(n in catalogue.seeded_names(task) for n in labels)
-        frame.loc[index, "verdict"] = procedure_verdict(row, labels, alpha, seeded)
-        frame.loc[index, "variance_verdict"] = variance_split_sentence(row)
-    return frame[columns]
 
 
 def _procedure_row(
@@ -721,16 +740,7 @@ def gap_rms_table(
             }
         )
     frame = pd.DataFrame(rows)
-    secondary = frame["family"] == PairFamily.SECONDARY
-    if secondary.any():
-        adjusted, rejected, holm = holm_level(frame.loc[secondary, "p_value"], alpha)
-        frame.loc[secondary, "p_adjusted"] = adjusted
-        frame.loc[secondary, "significant"] = rejected
-        frame.loc[secondary, "ci_level"] = 1 - holm
-        for index in frame.index[secondary]:
-            again = boot(frame.loc[index, "predictor_a"], frame.loc[index, "predictor_b"], 1 - holm)
-            frame.loc[index, ["diff_ci_low", "diff_ci_high"]] = [again.ci_low, again.ci_high]
-    frame["significant"] = frame["significant"].astype(bool)
+    _holm_secondary(frame, alpha, boot)
     frame["verdict"] = [
         gap_rms_verdict(
             row,
