@@ -169,6 +169,9 @@ def analyze(
     )
     if task != "gender":
         result.gap_rms = builders.gap_rms_table(y, predictions, features, params, seed, task)
+        result.scrubbed = builders.scrubbed_table(
+            test, predictions, probes, probe_predictions or {}, params, seed
+        )
     result.metrics = builders.headline_metrics(result, task)
     result.summary = builders.summary_body(
         result, test, predictions, params, primary, data, models, task
@@ -204,8 +207,7 @@ def require_every_seed(files: dict[str, Path], train_seeds: list[int]) -> None:
         for seed in train_seeds:
             if seed not in seeds:
                 missing = paths.predictions_path(paths.run_name(predictor, seed))
-                # the stage name of pipeline.predict.stage_name(predictor, "test", seed)
-                stage = f"predict_seeded@{predictor}-{seed}"
+                stage = paths.predict_stage(predictor, seed)
                 raise SuiteError(
                     f"{missing}: not found, but seed {seed} is in seeds.train; make it with "
                     f"`dvc repro {stage}` (or remove the seed from seeds.train)"

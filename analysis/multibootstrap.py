@@ -184,6 +184,26 @@ def _seed_mean(v: np.ndarray, per_seed: np.ndarray) -> np.ndarray:
     return np.einsum("rs,srk->rk", v, per_seed) / v.sum(axis=1)[:, None]
 
 
+def _paired_baseline(correct: np.ndarray, baseline_correct: np.ndarray) -> np.ndarray:
+    """``baseline_correct`` as ``(1 or S, n)``, checked to pair with ``correct`` ``(S, n)``.
+
+    One baseline model ``(n,)`` is compared with every run; a seeded baseline ``(S, n)`` is
+    paired seed by seed, so it needs as many runs as ``correct``; both cover the same bios.
+    """
+    baseline = np.atleast_2d(np.asarray(baseline_correct, dtype=np.float64))
+    if baseline.shape[1] != correct.shape[1]:
+        raise ValueError(
+            f"baseline_correct covers {baseline.shape[1]} bios, correct {correct.shape[1]}: the "
+            "baseline is scored on the same bios"
+        )
+    if baseline.shape[0] not in (1, correct.shape[0]) and correct.shape[0] != 1:
+        raise ValueError(
+            f"{correct.shape[0]} runs against {baseline.shape[0]}: two seeded procedures are "
+            "compared seed by seed, so they need the same seeds"
+        )
+    return baseline
+
+
 def procedure_difference(
     *,
     correct: np.ndarray,
@@ -208,13 +228,7 @@ def procedure_difference(
         confidence: interval level; the p-value is two-sided.
     """
     correct = np.atleast_2d(np.asarray(correct, dtype=np.float64))
-    baseline = np.atleast_2d(np.asarray(baseline_correct, dtype=np.float64))
-    if baseline.shape[0] not in (1, correct.shape[0]) and correct.shape[0] != 1:
-        raise ValueError(
-            f"{correct.shape[0]} runs against {baseline.shape[0]}: two seeded procedures are "
-            "compared seed by seed, so they need the same seeds"
-        )
-    diff = correct - baseline
+    diff = correct - _paired_baseline(correct, baseline_correct)
     n_seeds, n_bios = diff.shape
 
     def statistic(v: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -376,18 +390,7 @@ def procedure_gap_rms(
             )
     runs = correct
     if baseline_correct is not None:
-        baseline = np.atleast_2d(np.asarray(baseline_correct, dtype=np.float64))
-        if baseline.shape[1] != n_bios:
-            raise ValueError(
-                f"baseline_correct covers {baseline.shape[1]} bios, correct {n_bios}: the "
-                "baseline is scored on the same bios"
-            )
-        if baseline.shape[0] not in (1, n_runs) and n_runs != 1:
-            raise ValueError(
-                f"{n_runs} runs against {baseline.shape[0]}: two seeded procedures are "
-                "compared seed by seed, so they need the same seeds"
-            )
-        runs = np.vstack([correct, baseline])
+        runs = np.vstack([correct, _paired_baseline(correct, baseline_correct)])
     _, run_gaps = _run_gaps(runs, profession, female)
 
     def statistic(v: np.ndarray, w: np.ndarray) -> np.ndarray:

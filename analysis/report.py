@@ -332,6 +332,32 @@ def _probes(result: Analysis, confidence: float) -> list[str]:
     for name, entry in result.summary["predictors"].items():
         if entry.get("probe_verdict"):
             lines.append(f"- {name}: {entry['probe_verdict']}")
+    return lines + _scrubbed(result, confidence)
+
+
+def _scrubbed(result: Analysis, confidence: float) -> list[str]:
+    """The occupation task's accuracy and GAP^RMS on the probed bios, unchanged and scrubbed."""
+    if result.scrubbed.empty:
+        return []
+    table = result.scrubbed.set_index(["predictor", "version", "metric"])
+    n = int(result.scrubbed["n"].iloc[0])
+    lines = [
+        "",
+        f"The same {n:,} probed bios as they are and scrubbed (their gendered words removed): "
+        f"accuracy and GAP^RMS with {fmt_level(confidence)} intervals (GAP^RMS's re-centred "
+        "bootstrap; both versions on the same resampled bios). How much of a predictor's gap "
+        "the explicit gender indicators carry is the drop from one GAP^RMS to the other.",
+        "",
+        "| predictor | accuracy | accuracy, scrubbed | GAP^RMS | GAP^RMS, scrubbed |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for name in result.scrubbed["predictor"].unique():
+        cells = [
+            _with_ci(*table.loc[(name, version, metric), ["value", "ci_low", "ci_high"]])
+            for metric in ("accuracy", "gap_rms")
+            for version in ("unchanged", "scrubbed")
+        ]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return lines
 
 

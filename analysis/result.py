@@ -36,3 +36,5 @@ class Analysis:
     task: str = "gender"  # what the predictors predict (pipeline.lib.tasks)
     # The occupation task's GAP^RMS comparisons over seeds (contract table gap_rms).
     gap_rms: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # The occupation task's metrics on the probed bios, unchanged and scrubbed (table scrubbed).
+    scrubbed: pd.DataFrame = field(default_factory=pd.DataFrame)

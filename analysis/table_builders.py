@@ -348,6 +348,61 @@ def probe_table(
     return table[PROBE_COLUMNS]
 
 
+def scrubbed_table(
+    test: pd.DataFrame,
+    predictions: dict[str, pd.DataFrame],
+    probes: pd.DataFrame | None,
+    probe_predictions: dict[str, pd.DataFrame],
+    params: AnalyzeParams,
+    seed: int,
+) -> pd.DataFrame:
+    """The occupation task's overall metrics on the probed bios, unchanged and scrubbed.
+
+    Per predictor with probe predictions: accuracy, macro-F1, top-label ECE and GAP^RMS (with
+    their intervals, :func:`analysis.occupation_metrics.occupation_overall`) of its answers on
+    the probed test bios as they are (``unchanged``) and with their gendered words removed
+    (``scrubbed``: the probe variant ``removed``), against each bio's own profession and gender.
+    The two versions share the bootstrap resamples (the same bios), so they are paired.
+    """
+    columns = list(TABLES["scrubbed"].columns)
+    if probes is None or not probe_predictions:
+        return pd.DataFrame(columns=columns)
+    removed = (probes["variant"] == ProbeVariant.REMOVED).to_numpy()
+    source = pd.Index(test["id"].astype(str)).get_indexer(probes["source_id"][removed].astype(str))
+    y = test["profession_id"].to_numpy(np.int64)[source]
+    gender = test["gender_id"].to_numpy(np.int64)[source]
+    parts = []
+    for name, frame in probe_predictions.items():
+        if name not in predictions:
+            continue
+        scrubbed = frame[removed]
+        unchanged = predictions[name].iloc[source]
+        versions = {
+            "unchanged": unchanged,
+            "scrubbed": scrubbed,
+        }
+        table = occupation_overall(
+            y_true=y,
+            predictions={
+                version: (
+                    part["pred"].to_numpy(np.int64),
+                    part["confidence"].to_numpy(np.float64),
+                )
+                for version, part in versions.items()
+            },
+            gender=gender,
+            seed=seed,
+            resamples=params.bootstrap_resamples,
+            confidence=params.confidence,
+            bins=params.calibration_bins,
+        )
+        table = table.reset_index().rename(columns={"predictor": "version"})
+        parts.append(table.assign(predictor=name))
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(parts, ignore_index=True)[columns]
+
+
 def small_cells(
     test: pd.DataFrame, min_group_size: int, notes: list[str] | None = None
 ) -> dict[str, Any]:

@@ -1,9 +1,10 @@
-"""``predict`` stage: one model predictor's P(female) for every bio, through one scoring path.
+"""``predict`` stage: one model predictor's answer for every bio, through one scoring path.
 
 Run from a study directory::
 
     python -m pipeline.predict zero_shot                 # test split -> results/predictions/
     python -m pipeline.predict random_head --on probes   # probe texts -> results/probes/
+    python -m pipeline.predict zero_shot --on test probes  # both, the model loaded once (the stage)
     python -m pipeline.predict lora --seed 1234          # one training seed's run: lora@seed1234
     python -m pipeline.predict zero_shot --task occupation  # the occupation task: 28 classes
     torchrun --nproc_per_node=4 -m pipeline.predict zero_shot   # sharded, one identical file
@@ -44,14 +45,6 @@ from pipeline.lib.tables import read_prepared
 log = logging.getLogger(__name__)
 
 
-def stage_name(predictor: str, on: str, seed: int | None = None) -> str:
-    """The DVC stage that runs ``predictor`` (one seed's run of it) on the test split or probes."""
-    stage = "predict" if on == "test" else "predict_probes"
-    if seed is None:
-        return f"{stage}@{predictor}"
-    return f"{stage}_seeded@{predictor}-{seed}"
-
-
 def read_texts(path: Path, stage: str) -> pd.DataFrame:
     """Read and check ``id`` and ``text`` of a table that ``stage`` made; one line if unusable.
 
@@ -62,63 +55,90 @@ def read_texts(path: Path, stage: str) -> pd.DataFrame:
     return read_prepared(path, ("id", "text"), what=what, stage=stage, spec=contract.TABLES[table])
 
 
+# What the stage scores: the test split (made by ``prepare``) and the probe texts (``probe``).
+TARGETS = {
+    "test": (paths.split_path("test"), paths.predictions_path, "prepare"),
+    "probes": (paths.PROBES_FILE, paths.probe_predictions_path, "probe"),
+}
+
+
 def main() -> None:
-    """Predict the test split (or the probe texts) with one model predictor."""
-    parser = argparse.ArgumentParser(description="Predict P(female) for every bio.")
+    """Predict the test split and/or the probe texts with one model predictor, loaded once."""
+    parser = argparse.ArgumentParser(description="Predict every bio with one model predictor.")
     parser.add_argument("predictor", choices=sorted(LOADERS))
-    parser.add_argument("--on", choices=("test", "probes"), default="test")
+    parser.add_argument(
+        "--on",
+        nargs="+",
+        choices=tuple(TARGETS),
+        default=["test"],
+        help="what to score: the test split, the probe texts or both (the stage: both)",
+    )
     parser.add_argument("--seed", type=int, help="the training seed of a seeded predictor's run")
     tasks.add_argument(parser)
     args = parser.parse_args()
     params = load_stage_params(params_keys(args.predictor, args.task))
     name = args.predictor if args.seed is None else paths.run_name(args.predictor, args.seed)
-    if args.on == "test":
-        source, out = paths.split_path("test"), paths.predictions_path(name)
-        made_by = "prepare"
-    else:
-        source, out = paths.PROBES_FILE, paths.probe_predictions_path(name)
-        made_by = "probe"
-    bios = read_texts(source, made_by)
+    targets = [target for target in TARGETS if target in args.on]
+    # every input is read and checked before the model loads: a bad file stops at once
+    bios = {target: read_texts(TARGETS[target][0], TARGETS[target][2]) for target in targets}
     runtime = make_runtime(params["predict.device"])
     batch_size = params["predict.batch_size"] or DEFAULT_BATCH_SIZE[runtime.device.type]
-    stage = stage_name(args.predictor, args.on, args.seed)
+    stage = paths.predict_stage(args.predictor, args.seed)
     try:
         with run_log(stage) as record:
             context = LoadContext(params, runtime, seed=args.seed, task=args.task)
             predictor = load_predictor(args.predictor, context)
-            log.info(
-                "%s on %d bios (%s): %s, batch %d, %d process(es)",
-                predictor.name,
-                len(bios),
-                source,
-                runtime.description,
-                batch_size,
-                runtime.world_size,
-            )
-            result = predict_frame(
-                bios["id"].tolist(),
-                bios["text"].tolist(),
-                predictor,
-                runtime,
-                batch_size,
-                identity=params_hash(params.as_dict()),
-            )
-            if result.frame is not None:
-                metadata = run_metadata(stage, params, device=runtime.description)
-                metadata.update(
-                    predictor=predictor.name,
-                    model_info=predictor.model_info,
-                    input=str(source),
-                    n_bios=len(bios),
-                    truncated_bios=result.n_truncated,
-                    batch_size=batch_size,
+            for target in targets:
+                source, out_path, _ = TARGETS[target]
+                _predict(
+                    predictor,
+                    bios[target],
+                    source,
+                    out_path(name),
+                    stage,
+                    params,
+                    runtime,
+                    batch_size,
+                    args.task,
                 )
-                made_from = [predictor.weights] if predictor.weights is not None else []
-                write_predictions(result.frame, out, metadata, made_from=made_from, task=args.task)
-                record.update(processes=runtime.world_size)
-                log.info("wrote %s (%d bios truncated)", out, result.n_truncated)
+            record.update(processes=runtime.world_size)
     finally:
         shutdown(runtime)
+
+
+def _predict(predictor, bios, source, out, stage, params, runtime, batch_size, task) -> None:
+    """Score ``bios`` (read from ``source``) with a loaded predictor and write ``out``."""
+    log.info(
+        "%s on %d bios (%s): %s, batch %d, %d process(es)",
+        predictor.name,
+        len(bios),
+        source,
+        runtime.description,
+        batch_size,
+        runtime.world_size,
+    )
+    result = predict_frame(
+        bios["id"].tolist(),
+        bios["text"].tolist(),
+        predictor,
+        runtime,
+        batch_size,
+        identity=params_hash(params.as_dict()),
+    )
+    if result.frame is None:  # a process of a sharded run other than the first
+        return
+    metadata = run_metadata(stage, params, device=runtime.description)
+    metadata.update(
+        predictor=predictor.name,
+        model_info=predictor.model_info,
+        input=str(source),
+        n_bios=len(bios),
+        truncated_bios=result.n_truncated,
+        batch_size=batch_size,
+    )
+    made_from = [predictor.weights] if predictor.weights is not None else []
+    write_predictions(result.frame, out, metadata, made_from=made_from, task=task)
+    log.info("wrote %s (%d bios truncated)", out, result.n_truncated)
 
 
 if __name__ == "__main__":

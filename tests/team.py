@@ -19,8 +19,8 @@ from tests.conftest import (
     run_cli,
 )
 
-# The demo trains three seeds of each trained predictor: train@<name>-<seed> and that run's two
-# predict stages each.
+# The demo trains three seeds of each trained predictor: train@<name>-<seed> and that run's
+# predict stage (test split and probes) each.
 SEEDS = yaml.safe_load((Path(__file__).parents[1] / "demo/params.yaml").read_text())["seeds"][
     "train"
 ]
@@ -29,11 +29,7 @@ FIRST = paths.run_name("lora", SEEDS[0])  # the first seed's run, where one run 
 
 def seed_chain(seed: int, predictor: str = "lora") -> list[str]:
     """The stages of one training seed's run of a trained predictor, in the order they run."""
-    return [
-        paths.train_stage(predictor, seed),
-        f"predict_seeded@{predictor}-{seed}",
-        f"predict_probes_seeded@{predictor}-{seed}",
-    ]
+    return [paths.train_stage(predictor, seed), paths.predict_stage(predictor, seed)]
 
 
 def seed_chains(seed: int) -> list[str]:
@@ -51,7 +47,7 @@ ALL_STAGES = {
     "base_model",
     "probe",
     "analyze",
-    *(f"{stage}@{m}" for m in UNSEEDED for stage in ("predict", "predict_probes")),
+    *(paths.predict_stage(m) for m in UNSEEDED),
     *(f"baselines@{b}" for b in catalogue.names("baseline")),
     *(stage for seed in SEEDS for stage in seed_chains(seed)),
 }

@@ -114,28 +114,30 @@ def test_one_predict_stage_per_catalogue_model_and_one_baselines_stage_per_basel
     stages = pipelines["demo"]
     seeds = demo_params()["seeds"]["train"]
     for spec in catalogue.predictors():
+        inputs = [str(paths.split_path("test")), str(paths.PROBES_FILE)]
         if spec.seeded:  # one predict stage per training seed, reading that seed's weights
             for seed in seeds:
                 run = paths.run_name(spec.name, seed)
-                for stage, on, out in (
-                    ("predict_seeded", "", paths.predictions_path(run)),
-                    ("predict_probes_seeded", " --on probes", paths.probe_predictions_path(run)),
-                ):
-                    entry = stages[f"{stage}@{spec.name}-{seed}"]
-                    assert entry["cmd"] == (
-                        f"python -m pipeline.predict {spec.name} --seed {seed}{on} --task gender"
-                    )
-                    assert str(paths.trained_dir(spec.name, seed)) in entry["deps"]
-                    assert entry["outs"] == [str(out)]
+                entry = stages[paths.predict_stage(spec.name, seed)]
+                assert entry["cmd"] == (
+                    f"python -m pipeline.predict {spec.name} --seed {seed} --on test probes "
+                    "--task gender"
+                )
+                assert str(paths.trained_dir(spec.name, seed)) in entry["deps"]
+                assert entry["deps"][-2:] == inputs
+                outs = [str(paths.predictions_path(run)), str(paths.probe_predictions_path(run))]
+                assert entry["outs"] == outs
         elif spec.kind == "model":
-            for stage, on, out in (
-                ("predict", "", paths.predictions_path(spec.name)),
-                ("predict_probes", " --on probes", paths.probe_predictions_path(spec.name)),
-            ):
-                entry = stages[f"{stage}@{spec.name}"]
-                assert entry["cmd"] == f"python -m pipeline.predict {spec.name}{on} --task gender"
-                assert spec.weights in entry["deps"]
-                assert entry["outs"] == [str(out)]
+            entry = stages[paths.predict_stage(spec.name)]
+            assert entry["cmd"] == (
+                f"python -m pipeline.predict {spec.name} --on test probes --task gender"
+            )
+            assert spec.weights in entry["deps"]
+            assert entry["deps"][-2:] == inputs
+            assert entry["outs"] == [
+                str(paths.predictions_path(spec.name)),
+                str(paths.probe_predictions_path(spec.name)),
+            ]
         else:
             entry = stages[f"baselines@{spec.name}"]
             assert entry["outs"] == [
@@ -421,7 +423,7 @@ def test_adding_a_predictor_is_a_catalogue_entry_and_a_loader(tmp_path, tiny_stu
         params_file.write_text(yaml.safe_dump(params, sort_keys=False))
     # dvc.yaml needs no edit: its predict stages iterate over the catalogue
     listed = dvc(["stage", "list"], clone / "demo", clone).stdout
-    assert "predict@constant" in listed and "predict_probes@constant" in listed
+    assert "predict@constant" in listed
 
     # Run the new predictor's stage and the analysis in a prepared study with this code.
     study = tmp_path / "study"

@@ -99,3 +99,29 @@ def test_the_report_opens_with_procedure_figures_that_equal_a_recomputation(occu
     summary = json.loads((study / paths.ANALYSIS_SUMMARY).read_text())
     assert summary["task"] == "occupation"
     contract.validate(contract.Summary, summary, paths.ANALYSIS_SUMMARY)
+
+
+def test_the_scrubbed_gap_rms_equals_a_recomputation_from_the_probe_files(occupation_pipeline):
+    study = occupation_pipeline["snapshot"]
+    test = pd.read_parquet(study / paths.split_path("test"))
+    probes = pd.read_parquet(study / paths.PROBES_FILE)
+    removed = probes[probes["variant"] == "removed"]
+    scrubbed = pd.read_csv(study / contract.TABLES["scrubbed"].file())
+    table = scrubbed.set_index(["predictor", "version", "metric"])["value"]
+    checked = 0
+    for name in scrubbed["predictor"].unique():
+        frame = pd.read_parquet(study / paths.probe_predictions_path(name)).set_index("id")
+        source = test.set_index("id").loc[removed["source_id"]].reset_index()
+        pred = pd.Series(frame.loc[removed["id"], "pred"].to_numpy(), index=source["id"])
+        assert table[(name, "scrubbed", "gap_rms")] == pytest.approx(
+            _gap_rms(source, pred), abs=1e-12
+        )
+        assert table[(name, "scrubbed", "accuracy")] == pytest.approx(
+            _accuracy(source, pred), abs=1e-12
+        )
+        unchanged = _predictions(study, name)
+        assert table[(name, "unchanged", "gap_rms")] == pytest.approx(
+            _gap_rms(source, unchanged), abs=1e-12
+        )
+        checked += 1
+    assert checked >= 6  # every predictor with probe predictions

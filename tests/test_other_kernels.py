@@ -77,7 +77,7 @@ def test_every_kind_of_stage_gives_the_same_bytes_under_other_cpu_kernels(tmp_pa
         "prepare",
         "base_model",
         "probe",
-        *(f"{stage}@{m}" for stage in ("predict", "predict_probes") for m in UNSEEDED),
+        *(paths.predict_stage(m) for m in UNSEEDED),
         *(f"baselines@{b}" for b in catalogue.names("baseline")),
         *seed_chains(SEEDS[0]),
         "analyze",

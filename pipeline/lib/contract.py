@@ -426,10 +426,16 @@ _ANALYSIS_TABLES = {
     "resamples:int gap_rms_a:float gap_rms_b:float diff:float diff_ci_low:float "
     "diff_ci_high:float ci_level:float p_value:float p_adjusted:float significant:bool "
     "verdict:text",
+    # The occupation task's: every overall metric of each predictor on the probed bios as they
+    # are (version "unchanged") and with their gendered words removed ("scrubbed", De-Arteaga's
+    # scrubbed bios): how much of the gap the explicit gender indicators carry.
+    "scrubbed": "predictor:text version:text metric:text value:float ci_low:float "
+    "ci_high:float ci_method:text n:int",
 }
 # The analysis tables of each task, in the order the analyze stage writes them. The occupation
 # task has no reliability curve of P(female) (its calibration is the top-label ECE of overall).
-ANALYSIS_TABLES = tuple(name for name in _ANALYSIS_TABLES if name != "gap_rms")
+_OCCUPATION_ONLY = ("gap_rms", "scrubbed")
+ANALYSIS_TABLES = tuple(name for name in _ANALYSIS_TABLES if name not in _OCCUPATION_ONLY)
 TASK_TABLES = {
     "gender": ANALYSIS_TABLES,
     "occupation": tuple(name for name in _ANALYSIS_TABLES if name != "calibration"),

@@ -66,6 +66,14 @@ def train_stage(predictor: str, seed: int) -> str:
     return f"train@{predictor}-{seed}"
 
 
+def predict_stage(predictor: str, seed: int | None = None) -> str:
+    """The DVC stage of a model predictor (one seed's run of it): ``predict_seeded@lora-1234``.
+
+    One stage scores both the test split and the probe texts (``predict@zero_shot``).
+    """
+    return f"predict@{predictor}" if seed is None else f"predict_seeded@{predictor}-{seed}"
+
+
 def checkpoints_dir(predictor: str) -> Path:
     """The resumable checkpoints of a trained predictor's runs in progress."""
     return CHECKPOINTS_DIR / predictor

@@ -186,12 +186,11 @@ def write_predictions(
     write_parquet(frame, path, metadata={**metadata, **identity})
 
 
-def check_predictions(frame: pd.DataFrame, where: str) -> pd.DataFrame:
-    """Check a predictions frame; return it with ``id`` as text and ``pred`` as int64.
+def _one_predictor_frame(frame: pd.DataFrame, where: str) -> pd.DataFrame:
+    """A copy of ``frame`` with ``id`` as text, checked as every predictions file is.
 
     Stops with one line naming ``where`` at: no rows, a null or repeated id, a predictor column
-    holding other than one name, a probability that is not a finite number in [0, 1], a ``pred``
-    that is not 0 or 1 or that disagrees with ``prob_female >= 0.5``.
+    holding other than one name.
     """
     if frame.empty:
         raise SuiteError(f"{where}: no predictions (0 rows); run its predict stage again")
@@ -204,33 +203,50 @@ def check_predictions(frame: pd.DataFrame, where: str) -> pd.DataFrame:
             f"{where}: the predictor column holds {len(names)} names ({shown}) or nulls, "
             "expected one predictor per file"
         )
+    return frame
 
-    def first_bad(mask: np.ndarray, column: str, expected: str) -> None:
-        if mask.any():
-            row = int(np.flatnonzero(mask)[0])
-            value = frame[column].iloc[row]
-            value = value.item() if isinstance(value, np.generic) else value
-            raise SuiteError(
-                f"{where}: {column} {value!r} at row {row} (id {frame['id'].iloc[row]!r}) "
-                f"{expected}"
-            )
 
-    def numbers(column: str) -> np.ndarray:
-        values = frame[column]
-        if values.dtype == bool:
-            values = values.astype(np.int64)
-        as_numbers = pd.to_numeric(values, errors="coerce")
-        return as_numbers.to_numpy(dtype=np.float64, na_value=np.nan)
+def _numbers(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """``frame[column]`` as float64, NaN where a value is not a number (booleans as 0/1)."""
+    values = frame[column]
+    if values.dtype == bool:
+        values = values.astype(np.int64)
+    as_numbers = pd.to_numeric(values, errors="coerce")
+    return as_numbers.to_numpy(dtype=np.float64, na_value=np.nan)
 
-    prob = numbers("prob_female")
+
+def _stop_at_first(frame: pd.DataFrame, where: str, mask: np.ndarray, column: str, expected: str):
+    """Stop with one line naming the first row where ``mask`` holds, its value and id."""
+    if mask.any():
+        row = int(np.flatnonzero(mask)[0])
+        value = frame[column].iloc[row]
+        value = value.item() if isinstance(value, np.generic) else value
+        raise SuiteError(
+            f"{where}: {column} {value!r} at row {row} (id {frame['id'].iloc[row]!r}) {expected}"
+        )
+
+
+def check_predictions(frame: pd.DataFrame, where: str) -> pd.DataFrame:
+    """Check a predictions frame; return it with ``id`` as text and ``pred`` as int64.
+
+    Stops with one line naming ``where`` at: no rows, a null or repeated id, a predictor column
+    holding other than one name, a probability that is not a finite number in [0, 1], a ``pred``
+    that is not 0 or 1 or that disagrees with ``prob_female >= 0.5``.
+    """
+    frame = _one_predictor_frame(frame, where)
+    prob = _numbers(frame, "prob_female")
     with np.errstate(invalid="ignore"):
-        first_bad(
+        _stop_at_first(
+            frame,
+            where,
             ~np.isfinite(prob) | (prob < 0) | (prob > 1),
             "prob_female",
             "is not a probability; expected a finite number in [0, 1]",
         )
-    pred = numbers("pred")
-    first_bad(~np.isin(pred, (0.0, 1.0)), "pred", "is not a gender id; expected 0 or 1")
+    pred = _numbers(frame, "pred")
+    _stop_at_first(
+        frame, where, ~np.isin(pred, (0.0, 1.0)), "pred", "is not a gender id; expected 0 or 1"
+    )
     disagree = pred != (prob >= THRESHOLD)
     if disagree.any():
         row = int(np.flatnonzero(disagree)[0])
@@ -251,30 +267,24 @@ def check_class_predictions(frame: pd.DataFrame, where: str, n_classes: int) -> 
     predictor, a ``pred`` that is not a class id (0 .. K-1), a ``confidence`` that is not a
     probability or is below 1/K (the top label of K can never be less likely than that).
     """
-    if frame.empty:
-        raise SuiteError(f"{where}: no predictions (0 rows); run its predict stage again")
-    frame = frame.copy()
-    frame["id"] = check_ids(frame, where)
-    names = frame["predictor"].dropna().unique()
-    if len(names) != 1 or frame["predictor"].isna().any():
-        raise SuiteError(f"{where}: the predictor column must hold one name, not {len(names)}")
-    pred = pd.to_numeric(frame["pred"], errors="coerce").to_numpy(np.float64, na_value=np.nan)
-    bad = ~np.isin(pred, np.arange(n_classes, dtype=np.float64))
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise SuiteError(
-            f"{where}: pred {frame['pred'].iloc[row]!r} at row {row} "
-            f"(id {frame['id'].iloc[row]!r}) is not a class id; expected 0 to {n_classes - 1}"
-        )
-    conf = pd.to_numeric(frame["confidence"], errors="coerce").to_numpy(np.float64, na_value=np.nan)
+    frame = _one_predictor_frame(frame, where)
+    pred = _numbers(frame, "pred")
+    _stop_at_first(
+        frame,
+        where,
+        ~np.isin(pred, np.arange(n_classes, dtype=np.float64)),
+        "pred",
+        f"is not a class id; expected 0 to {n_classes - 1}",
+    )
+    conf = _numbers(frame, "confidence")
     with np.errstate(invalid="ignore"):
-        bad = ~np.isfinite(conf) | (conf > 1) | (conf < 1 / n_classes - 1e-9)
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise SuiteError(
-            f"{where}: confidence {conf[row]!r} at row {row} (id {frame['id'].iloc[row]!r}) is not "
-            f"the probability of a top label of {n_classes}; expected a number in "
-            f"[1/{n_classes}, 1]"
+        _stop_at_first(
+            frame,
+            where,
+            ~np.isfinite(conf) | (conf > 1) | (conf < 1 / n_classes - 1e-9),
+            "confidence",
+            f"is not the probability of a top label of {n_classes}; expected a number in "
+            f"[1/{n_classes}, 1]",
         )
     frame["pred"] = pred.astype(np.int64)
     frame["confidence"] = conf

@@ -915,7 +915,6 @@ def test_analyze_stops_when_a_seed_of_seeds_train_has_no_predictions(
     # issue 26 item 6e: with seeds.train [1234, 1235] and only lora@seed1234's file, analyze
     # gave a "procedure" over one seed without a word
     from analysis.analyze import main
-    from pipeline.predict import stage_name
 
     study = Path(shutil.copytree(analyzed, tmp_path / "study", symlinks=True))
     params = yaml.safe_load((study / "params.yaml").read_text())
@@ -927,7 +926,7 @@ def test_analyze_stops_when_a_seed_of_seeds_train_has_no_predictions(
     write_predictions(frame, study / paths.predictions_path(run), {})
     before = outputs(study, ANALYSIS_OUTPUTS)
     line = run_stage(main, study, capsys, monkeypatch)
-    assert stage_name("lora", "test", 1235) == "predict_seeded@lora-1235"
+    assert paths.predict_stage("lora", 1235) == "predict_seeded@lora-1235"
     assert line == (
         "error: results/predictions/lora@seed1235.parquet: not found, but seed 1235 is in "
         "seeds.train; make it with `dvc repro predict_seeded@lora-1235` (or remove the seed "

@@ -259,10 +259,19 @@ def test_cli_probes(tiny_study):
     probes.to_parquet(tiny_study / paths.PROBES_FILE)
     result = run_module("pipeline.predict", tiny_study, "zero_shot", "--on", "probes")
     assert result.returncode == 0, result.stderr
-    frame = read_predictions(tiny_study / paths.probe_predictions_path("zero_shot"))
+    out = tiny_study / paths.probe_predictions_path("zero_shot")
+    frame = read_predictions(out)
     assert frame["id"].tolist() == probes["id"].tolist()
     assert frame["pred"].tolist()[:2] == [0, 1]
     assert not (tiny_study / paths.predictions_path("zero_shot")).exists()
+    # The stage's command scores both with the model loaded once: the same bytes for the probes
+    alone = out.read_bytes()
+    both = run_module("pipeline.predict", tiny_study, "zero_shot", "--on", "probes", "test")
+    assert both.returncode == 0, both.stderr
+    assert out.read_bytes() == alone
+    test = pd.read_parquet(tiny_study / paths.split_path("test"))
+    scored = read_predictions(tiny_study / paths.predictions_path("zero_shot"))
+    assert scored["id"].tolist() == test["id"].tolist()
 
 
 def test_empty_split_and_missing_model_fail_with_one_line(tiny_study):
