@@ -90,6 +90,21 @@ def test_demo_params_are_the_root_params_with_the_demo_overrides():
     assert len(overrides) < len(demo) / 3  # a short file: the demo's own values only
 
 
+def test_a_value_overridden_twice_carries_the_last_reason_once():
+    # The occupation demo overrides the demo's overrides (lora.checkpoint_steps: the root has
+    # no comment there, the demo adds one, the occupation demo replaces it): one comment each.
+    for study in studies.PARAMS_STUDIES:
+        text = studies.generated_params(study)
+        twice = [line for line in text.splitlines() if line.count(" # ") > 1]
+        assert not twice, (study, twice)
+    line = next(
+        line
+        for line in studies.generated_params(studies.OCCUPATION_DEMO).splitlines()
+        if line.strip().startswith("checkpoint_steps: 80")
+    )
+    assert line.split(" # ")[1] in (studies.OCCUPATION_DEMO / studies.OVERRIDES).read_text()
+
+
 def test_the_same_stages_in_both_studies(pipelines):
     real, demo = pipelines["real"], pipelines["demo"]
     # The same stage definitions; the real study trains 5 seeds, the demo 3 (seeds.train).

@@ -224,8 +224,8 @@ def _set(doc: Any, key: str, value: Any, why: str | None = None, always: bool = 
     token = node.ca.items.get(last, [None, None, None, None])[2]
     if token is None:
         node.yaml_add_eol_comment(f"# {why}", last)
-    elif token.value.startswith("#"):
-        token.value = re.sub(r"^#[^\n]*", f"# {why}", token.value)
+    elif token.value.lstrip(" ").startswith("#"):  # (a comment added here starts with spaces)
+        token.value = re.sub(r"^( *)#[^\n]*", lambda m: f"{m.group(1)}# {why}", token.value)
     else:
         token.value = f" # {why}{token.value}"
 
