@@ -70,6 +70,20 @@ ui.require(study, summary, data.table(study, "overall"))
 labels = ui.labels(study)
 level = ui.level(study)
 
+# The occupation task's second answer (gap_rms.csv): shown right under the first, so that both
+# verdicts are on the first screen; the other GAP^RMS comparisons are in their own section.
+gap_rms = data.table(study, "gap_rms") if task == "occupation" else None
+
+
+def primary_gap_rms_verdict() -> None:
+    """The primary GAP^RMS verdict, in the analysis' words (a narrower gap: a negative diff)."""
+    if gap_rms is None or not gap_rms.ok:
+        return
+    for pair in gap_rms.value[gap_rms.value["family"] == PairFamily.PRIMARY].itertuples():
+        narrows = pd.notna(pair.significant) and pair.significant and pair.diff < 0
+        (st.success if narrows else st.info)(pair.verdict)
+
+
 # --- the answer first: the primary comparison, over training seeds when it has several ----------
 st.header("Does fine-tuning beat the base model?")
 pairs = data.table(study, "pairs")
@@ -98,6 +112,7 @@ else:
         a, b, n_seeds = row["predictor_a"], row["predictor_b"], int(row["n_seeds"])
         decided = pd.notna(row["significant"]) and row["significant"]  # parsed once, in data
         (st.success if decided and row["acc_diff"] > 0 else st.info)(row["verdict"])
+        primary_gap_rms_verdict()
         # The procedure's figures: the mean over seeds and the Multi-Bootstrap interval.
         cols = st.columns(4)
         cols[0].metric(f"Accuracy, {a}", f"{100 * row['acc_a']:.1f}%")
@@ -127,6 +142,7 @@ else:
         a, b = pair["predictor_a"], pair["predictor_b"]
         verdict = row["verdict"] if row is not None else pair["verdict"]
         (st.success if pair["significant"] and pair["acc_diff"] > 0 else st.info)(verdict)
+        primary_gap_rms_verdict()
         cols = st.columns(3)
         cols[0].metric(f"Accuracy, {a}", f"{100 * pair['acc_a']:.1f}%")
         cols[1].metric(
@@ -145,24 +161,19 @@ else:
 # --- the occupation task: is fine-tuning fairer? GAP^RMS over training seeds ---------------------
 overall = data.table(study, "overall").value
 predictors = data.predictor_order(list(summary.value["predictors"]), task)
-if task == "occupation":
+if gap_rms is not None:
     st.header("Does fine-tuning narrow the gender gaps? (GAP^RMS)")
-    gap_rms = data.table(study, "gap_rms")
     if not gap_rms.ok:
         st.info(f"{gap_rms.problem}. Make it with `{data.make_command(study, 'analyze')}`.")
     else:
-        # The analysis decided (gap_rms.csv's verdict); a narrower gap is a negative difference.
-        for family in (PairFamily.PRIMARY, PairFamily.SECONDARY):
-            for pair in gap_rms.value[gap_rms.value["family"] == family].itertuples():
-                narrows = pd.notna(pair.significant) and pair.significant and pair.diff < 0
-                if family == PairFamily.PRIMARY:
-                    (st.success if narrows else st.info)(pair.verdict)
-                else:
-                    st.caption(pair.verdict)
+        # The primary verdict is at the top of the page, under the accuracy verdict.
+        for pair in gap_rms.value[gap_rms.value["family"] == PairFamily.SECONDARY].itertuples():
+            st.caption(pair.verdict)
         st.caption(
             "GAP^RMS: the root mean square over professions of the TPR gap (women minus men), "
             "in TPR points; 0 is no gap. Each trained side is its mean over training seeds, "
-            "with the Multi-Bootstrap interval (seeds and bios resampled jointly)."
+            "with the Multi-Bootstrap interval (seeds and bios resampled jointly). The primary "
+            "comparison's verdict is the second sentence at the top of the page."
         )
     found = set(zip(overall["predictor"], overall["metric"], strict=True))
     plotted = [p for p in predictors if {(p, "accuracy"), (p, "gap_rms")} <= found]

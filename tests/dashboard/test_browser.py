@@ -7,6 +7,7 @@ that only that page shows, never by a fixed sleep. Screenshots land in a pytest 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -21,7 +22,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from dashboard import ui
 from pipeline.lib import contract, paths
+from pipeline.lib.labels import PROFESSIONS
 from tests.conftest import DEMO_PARAMS, REPO, stage_env
 
 # The LoRA run a one-run page shows first: the first training seed's.
@@ -97,6 +100,20 @@ def browser_study(tmp_path_factory, results_study) -> Path:
 @pytest.fixture(scope="module")
 def server(browser_study, tmp_path_factory):
     """A `streamlit run` of the dashboard on a free loopback port; always terminated."""
+    with serve(browser_study, tmp_path_factory) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def occupation_server(occupation_study, tmp_path_factory):
+    """The same for the occupation demo's study (``task: occupation``)."""
+    with serve(occupation_study, tmp_path_factory) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def serve(study: Path, tmp_path_factory):
+    """Run `streamlit run dashboard/app.py -- --study STUDY`; yield its url once it is healthy."""
     port = free_port()
     log = (tmp_path_factory.mktemp("server") / "streamlit.log").open("w")
     proc = subprocess.Popen(
@@ -118,7 +135,7 @@ def server(browser_study, tmp_path_factory):
             "none",
             "--",
             "--study",
-            str(browser_study),
+            str(study),
         ],
         cwd=REPO,
         env={**stage_env(), "BIOS_STUDY": ""},
@@ -276,3 +293,29 @@ def test_the_answer_is_on_the_overview_first_screen(server, browser, browser_stu
     assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 900, box
     assert page.evaluate("window.scrollY") == 0
     assert page.get_by_text("some are missing").count() == 0
+
+
+def test_every_page_of_an_occupation_study_renders_and_names_the_task(
+    occupation_server, browser, occupation_study, tmp_path_factory
+):
+    # The occupation demo's study: each page opens with the task line and draws without an
+    # error; the overview's first screen (1400x900) holds both verdicts, accuracy and GAP^RMS.
+    shots = tmp_path_factory.mktemp("occupation-screenshots")
+    task_line = ui.TASK_LINES["occupation"].format(n=len(PROFESSIONS)).split("**")[-1].strip()
+    page = browser.new_page()
+    page.set_viewport_size({"width": 1400, "height": 900})
+    for name, _, _, _ in ui.PAGES:
+        url_path = "" if name == "overview" else name
+        page.goto(f"{occupation_server}/{url_path}", timeout=PAGE_RENDER_MS)
+        page.get_by_text(task_line, exact=False).first.wait_for(timeout=PAGE_RENDER_MS)
+        page.wait_for_function(RENDERED_JS, timeout=PAGE_RENDER_MS)
+        assert page.locator('[data-testid="stException"]').count() == 0, name
+        if name == "overview":
+            for table in ("procedure", "gap_rms"):
+                verdict = pd.read_csv(occupation_study / contract.TABLES[table].file())
+                shown = page.get_by_text(verdict["verdict"].iloc[0], exact=True).first
+                box = shown.bounding_box()
+                assert box is not None and 0 <= box["y"] <= 900 - box["height"], (table, box)
+        shot = shots / f"{name}.png"
+        page.screenshot(path=str(shot), full_page=True)
+        print(f"occupation {name}: screenshot {shot}")
