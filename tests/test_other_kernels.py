@@ -67,15 +67,17 @@ def test_every_kind_of_stage_gives_the_same_bytes_under_other_cpu_kernels(tmp_pa
     # seed runs the same code), takes the other two seeds' files from Alice and runs the
     # analysis: every output is Alice's, byte for byte, and DVC finds the committed lock up to
     # date. (His stages run while Alice's demo run is still going: the test waits for hers only
-    # to compare, and for the two seeds it does not train.)
+    # to compare, and for the two seeds it does not train.) The base model's 300 pretraining
+    # steps are Alice's too (the session's tiny GPT-2, published as soon as she has it): the
+    # base_model stage's code runs under both kernels in the test below, at fewer steps.
     ivan = copy_checkout(tmp_path / "ivan")
     demo = ivan / "demo"
     kernels = other_kernels()
     print(f"the session's environment: {[os.environ.get(k) for k in kernels]}; Ivan's: {kernels}")
+    shutil.copytree(wait_for("tiny")["path"], demo / paths.BASE_MODEL_DIR)
     stages = [
         "check_params",
         "prepare",
-        "base_model",
         "probe",
         *(paths.predict_stage(m) for m in UNSEEDED),
         *(f"baselines@{b}" for b in catalogue.names("baseline")),
@@ -127,3 +129,36 @@ def test_every_kind_of_stage_gives_the_same_bytes_under_other_cpu_kernels(tmp_pa
     assert "Data and pipelines are up to date" in status, status
     changed = run_cli(["git", "status", "--porcelain"], ivan, ivan, stdout_only=True)
     assert changed == "", changed
+
+
+@pytest.mark.skipif(not _kernels._cpu_runs_avx2(), reason="this CPU runs no pinned kernels")
+def test_the_base_model_stage_gives_the_same_bytes_under_other_cpu_kernels(tmp_path):
+    # The stage Ivan takes from Alice above: the tokenizer and the tiny GPT-2's pretraining,
+    # here at 30 steps (the demo's 300 are the same code), in two fresh copies of the demo's
+    # prepared splits, one under the session's kernels and one under other ones.
+    first = copy_checkout(tmp_path / "first") / "demo"
+    params = yaml.safe_load((first / "params.yaml").read_text())
+    params["model"]["tiny"]["pretrain_steps"] = 30
+    (first / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run_cli(["dvc", "repro", "prepare"], first, first.parent)
+    second = Path(shutil.copytree(first.parent, tmp_path / "second", symlinks=True)) / "demo"
+    for study, kernels in ((first, {}), (second, other_kernels())):
+        done = subprocess.run(
+            [sys.executable, "-m", "pipeline.base_model"],
+            cwd=study,
+            env={**stage_env(study.parent), **kernels},
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert done.returncode == 0, done.stderr[-4000:]
+    ours, theirs = (
+        {
+            str(file.relative_to(study)): file.read_bytes()
+            for file in sorted((study / paths.BASE_MODEL_DIR).rglob("*"))
+            if file.is_file()
+        }
+        for study in (first, second)
+    )
+    assert "model.safetensors" in {Path(name).name for name in ours}
+    assert ours == theirs, sorted(name for name in ours if ours[name] != theirs.get(name))

@@ -14,6 +14,7 @@ from tests.conftest import run_module, study_predictors
 
 FEMALE_BIO = "She has practised dentistry in Lyon for ten years. Her patients adore her."
 MALE_BIO = "He is a software engineer in Berlin, where he leads a small team."
+LONG_BIO = MALE_BIO + " He also mentors junior engineers on weekends." * 60
 
 pytestmark = pytest.mark.slow
 
@@ -24,8 +25,29 @@ def score(study, *args: str) -> list[dict]:
     return json.loads(result.stdout)
 
 
-def test_typed_bios_land_on_the_right_side_and_the_swap_flips_them(demo_pipeline):
-    female, male = score(demo_pipeline["snapshot"], FEMALE_BIO, MALE_BIO)
+@pytest.fixture(scope="module")
+def scored(demo_pipeline, tmp_path_factory) -> dict:
+    """One ``score --json`` run (every model loads once) over the bios these tests read: the
+    two typed bios, a long one, and the first six test bios of the demo."""
+    study = demo_pipeline["snapshot"]
+    test = pd.read_parquet(study / paths.split_path("test")).head(6)
+    bios = tmp_path_factory.mktemp("score") / "bios.txt"
+    bios.write_text("\n".join([FEMALE_BIO, MALE_BIO, LONG_BIO, *test["text"]]) + "\n")
+    female, male, long, *rest = score(study, "--file", str(bios))
+    return {"female": female, "male": male, "long": long, "test": test, "test_scores": rest}
+
+
+@pytest.fixture(scope="module")
+def plain(demo_pipeline):
+    """What ``score`` prints for five bios (one too long), run once for the module."""
+    bios = [LONG_BIO, FEMALE_BIO, MALE_BIO, FEMALE_BIO, MALE_BIO]
+    result = run_module("pipeline.commands.score", demo_pipeline["snapshot"], *bios)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result
+
+
+def test_typed_bios_land_on_the_right_side_and_the_swap_flips_them(demo_pipeline, scored):
+    female, male = scored["female"], scored["male"]
     names = study_predictors(demo_pipeline["snapshot"])  # LoRA: every training seed's run
     assert set(female["predictions"]) == set(names)
     first = next(name for name in names if name.startswith("lora@seed"))
@@ -38,25 +60,20 @@ def test_typed_bios_land_on_the_right_side_and_the_swap_flips_them(demo_pipeline
         assert entry["label"] == ("female" if entry["prob_female"] >= 0.5 else "male")
 
 
-def test_numbers_equal_the_predict_stage_for_the_same_text(demo_pipeline, tmp_path):
-    study = demo_pipeline["snapshot"]
-    test = pd.read_parquet(study / paths.split_path("test")).head(6)
-    bios = tmp_path / "bios.txt"
-    bios.write_text("\n".join(test["text"]) + "\n")
-    scored = score(study, "--file", str(bios))
+def test_numbers_equal_the_predict_stage_for_the_same_text(demo_pipeline, scored):
+    study, test = demo_pipeline["snapshot"], scored["test"]
     for name in study_predictors(study):
         stage = pd.read_parquet(study / paths.predictions_path(name)).set_index("id")
         expected = stage.loc[test["id"], "prob_female"].to_numpy()
-        got = [bio["predictions"][name]["original"]["prob_female"] for bio in scored]
+        got = [bio["predictions"][name]["original"]["prob_female"] for bio in scored["test_scores"]]
         assert got == pytest.approx(expected, abs=1e-6), name
 
 
-def test_plain_output_names_every_predictor_and_the_reference(demo_pipeline):
-    result = run_module("pipeline.commands.score", demo_pipeline["snapshot"], FEMALE_BIO)
-    assert result.returncode == 0, result.stderr[-2000:]
+def test_plain_output_names_every_predictor_and_the_reference(demo_pipeline, plain):
     for name in study_predictors(demo_pipeline["snapshot"]):
-        assert f"  {name} " in result.stdout
-    assert "(untrained reference)" in result.stdout and "swapped: He has practised" in result.stdout
+        assert f"  {name} " in plain.stdout
+    assert "(untrained reference)" in plain.stdout
+    assert "swapped: He has practised" in plain.stdout
 
 
 def test_missing_models_and_no_bio_are_one_line(demo_pipeline, tmp_path):
@@ -100,14 +117,14 @@ def test_from_the_repo_root_it_suggests_the_demo(tmp_path, monkeypatch, capsys):
     assert capsys.readouterr().err.strip().endswith("add --study demo")
 
 
-def test_json_says_which_predictor_truncated_a_long_bio(demo_pipeline):
-    long_bio = MALE_BIO + " He also mentors junior engineers on weekends." * 60
-    (scored,) = score(demo_pipeline["snapshot"], long_bio)
-    original = {name: p["original"]["truncated"] for name, p in scored["predictions"].items()}
+def test_json_says_which_predictor_truncated_a_long_bio(scored):
+    original = {
+        name: p["original"]["truncated"] for name, p in scored["long"]["predictions"].items()
+    }
     assert {paths.split_run(name)[0] for name in original} == set(catalogue.names())
     models = catalogue.names("model")  # the LMs read max_length tokens; baselines read it all
     assert original == {name: paths.split_run(name)[0] in models for name in original}
-    (short,) = score(demo_pipeline["snapshot"], MALE_BIO)
+    short = scored["male"]
     assert not any(p["original"]["truncated"] for p in short["predictions"].values())
 
 
@@ -122,12 +139,8 @@ def test_a_bio_argument_that_is_not_utf8_is_one_line(tmp_path):
     ]
 
 
-def test_the_table_alone_on_stdout_and_truncation_counted_in_bios(demo_pipeline):
-    long_bio = MALE_BIO + " He also mentors junior engineers on weekends." * 60
-    bios = [long_bio, FEMALE_BIO, MALE_BIO, FEMALE_BIO, MALE_BIO]
-    result = run_module("pipeline.commands.score", demo_pipeline["snapshot"], *bios)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert " INFO " not in result.stderr and " INFO " not in result.stdout  # quiet by default
+def test_the_table_alone_on_stdout_and_truncation_counted_in_bios(plain):
+    assert " INFO " not in plain.stderr and " INFO " not in plain.stdout  # quiet by default
     # one of the five bios is too long (each is scored as three variants: still five bios)
-    assert "1 of 5 bios longer than predict.max_length" in result.stdout
-    assert "of 15" not in result.stdout + result.stderr
+    assert "1 of 5 bios longer than predict.max_length" in plain.stdout
+    assert "of 15" not in plain.stdout + plain.stderr
