@@ -40,10 +40,11 @@ demo: setup
 	cd demo && dvc repro
 
 # Two test processes (pytest-xdist), a test file's tests in one of them (so its module fixtures
-# are built once); the session's one demo run builds in the background meanwhile (conftest.py).
+# are built once), files in the order tests/conftest.py gives them; the session's demo runs
+# build in the background meanwhile (conftest.py).
 test: setup
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 repro: setup
 	dvc repro

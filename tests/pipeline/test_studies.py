@@ -64,6 +64,7 @@ def _plant_explicit_nurses(csv: Path, rows: int = 60) -> None:
     frame.to_csv(csv, index=False)
 
 
+@pytest.mark.slow  # a whole study's dvc repro (about a minute)
 def test_a_csv_becomes_a_study_that_dvc_repro_runs_offline(tmp_path):
     csv = _bios_csv(tmp_path, 300)
     _plant_explicit_nurses(csv)
@@ -332,6 +333,7 @@ def test_studies_new_scales_the_smallest_group_to_its_test_split(tmp_path, rows)
     assert (rows, qualifying == 0) in {(300, True), (3000, False)}
 
 
+@pytest.mark.slow  # a whole study's dvc repro (about a minute)
 def test_studies_new_task_occupation_makes_a_study_of_that_task_that_runs(tmp_path):
     _bios_csv(tmp_path, 300)
     made = run_module(
