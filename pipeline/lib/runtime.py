@@ -91,11 +91,11 @@ def flush_denormals() -> None:
     """Treat subnormal floats as zero on the CPU (flush-to-zero and denormals-are-zero).
 
     A training run can drift into numbers below float32's normal range (about 1e-38), and x86
-    CPUs compute with those through a microcode path tens of times slower: the demo's LoRA run
-    of seed 1235 took 75 to 190 s instead of about 15 s, and predicting with its adapter 4x
-    longer (measured in BENCHMARKS.md). Those numbers are far below anything a weight or a
-    probability can resolve; on the demo every output is byte-identical either way (checked
-    against the committed lock when this was switched on).
+    CPUs compute with those through a microcode path tens of times slower. Switched on after
+    by-hand timings of the demo's LoRA run of seed 1235 (75 to 190 s instead of about 15 s)
+    that the side-by-side benchmark did not reproduce (about 17 s either way: BENCHMARKS.md).
+    Those numbers are far below anything a weight or a probability can resolve; on the demo
+    every output is byte-identical either way (the committed lock, and the benchmark's adapters).
     """
     torch.set_flush_denormal(True)
 
