@@ -16,21 +16,11 @@ from analysis.occupation_metrics import OCCUPATION_METRICS
 from dashboard import data, ui
 from pipeline.lib import contract, paths, tasks
 from pipeline.lib.labels import PROFESSIONS
-from tests.conftest import REPO
+from tests.dashboard.test_app import open_page
 
-APP = REPO / "dashboard/app.py"
 TITLES = {name: title for name, title, _, _ in ui.PAGES}
 TASK_LINE = ui.TASK_LINES["occupation"].format(n=len(PROFESSIONS))
 METRICS = [spec.name for spec in OCCUPATION_METRICS]
-
-
-def open_page(study, page: str, monkeypatch) -> AppTest:
-    monkeypatch.setenv(data.STUDY_ENV, str(study))
-    app = AppTest.from_file(str(APP), default_timeout=120).run()
-    if page != "overview":
-        app.switch_page(f"pages/{page}.py").run()
-    assert not app.exception, [e.value for e in app.exception]
-    return app
 
 
 def frame_with(app: AppTest, column: str) -> pd.DataFrame:
