@@ -99,18 +99,7 @@ def overall_table(
     """
     started = time.perf_counter()
     if task != "gender":
-        overall = occupation_overall(
-            y_true=y,
-            predictions={
-                name: (frame["pred"].to_numpy(np.int64), frame["confidence"].to_numpy(np.float64))
-                for name, frame in predictions.items()
-            },
-            gender=gender,
-            seed=seed,
-            resamples=params.bootstrap_resamples,
-            confidence=params.confidence,
-            bins=params.calibration_bins,
-        )
+        overall = _class_overall(y, predictions, gender, params, seed)
         log.info("overall metrics: %.1f s", time.perf_counter() - started)
         return _front(overall.reset_index(), "predictor")
     overall, _ = overall_metrics_many(
@@ -348,6 +337,28 @@ def probe_table(
     return table[PROBE_COLUMNS]
 
 
+def _class_overall(
+    y: np.ndarray,
+    frames: dict[str, pd.DataFrame],
+    gender: np.ndarray,
+    params: AnalyzeParams,
+    seed: int,
+) -> pd.DataFrame:
+    """:func:`analysis.occupation_metrics.occupation_overall` of K-class predictions frames."""
+    return occupation_overall(
+        y_true=y,
+        predictions={
+            name: (frame["pred"].to_numpy(np.int64), frame["confidence"].to_numpy(np.float64))
+            for name, frame in frames.items()
+        },
+        gender=gender,
+        seed=seed,
+        resamples=params.bootstrap_resamples,
+        confidence=params.confidence,
+        bins=params.calibration_bins,
+    )
+
+
 def scrubbed_table(
     test: pd.DataFrame,
     predictions: dict[str, pd.DataFrame],
@@ -381,21 +392,7 @@ def scrubbed_table(
             "unchanged": unchanged,
             "scrubbed": scrubbed,
         }
-        table = occupation_overall(
-            y_true=y,
-            predictions={
-                version: (
-                    part["pred"].to_numpy(np.int64),
-                    part["confidence"].to_numpy(np.float64),
-                )
-                for version, part in versions.items()
-            },
-            gender=gender,
-            seed=seed,
-            resamples=params.bootstrap_resamples,
-            confidence=params.confidence,
-            bins=params.calibration_bins,
-        )
+        table = _class_overall(y, versions, gender, params, seed)
         table = table.reset_index().rename(columns={"predictor": "version"})
         parts.append(table.assign(predictor=name))
     if not parts:
