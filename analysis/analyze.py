@@ -54,6 +54,7 @@ from pipeline.lib.provenance import run_log, run_metadata
 from pipeline.lib.tables import (
     read_document,
     read_numbers,
+    read_prepared,
     read_probes,
     read_profile,
     read_split,
@@ -105,6 +106,33 @@ def train_share_women(profile: dict[str, Any]) -> pd.Series:
     return series
 
 
+def train_female_share(profile: dict[str, Any]) -> float:
+    """The TRAIN split's share of women over every profession, from data/profile.json."""
+    professions = contract.validate(contract.Profile, profile, paths.PROFILE).splits["train"]
+    women = sum(stats.female for stats in professions.professions.values())
+    total = sum(stats.female + stats.male for stats in professions.professions.values())
+    return women / total if total else float("nan")
+
+
+def read_leakage(test: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The erase stage's gender probes (results/leakage/*.parquet), aligned with the test split.
+
+    One line naming the stage to rerun if a file is unreadable, lacks a column or does not hold
+    exactly the test split's bios.
+    """
+    spec = contract.TABLES["leakage_probes"]
+    out = {}
+    for path in sorted(paths.LEAKAGE_DIR.glob("*.parquet")):
+        frame = read_prepared(path, spec.columns, what="leakage probes", stage="erase", spec=spec)
+        if len(frame) != len(test) or set(frame["id"].astype(str)) != set(test["id"].astype(str)):
+            raise SuiteError(
+                f"{path}: its bios are not the test split's; run the erase stage again "
+                "(dvc repro erase)"
+            )
+        out[path.stem] = in_order_of(test["id"], frame)
+    return out
+
+
 def analyze(
     test: pd.DataFrame,
     predictions: dict[str, pd.DataFrame],
@@ -116,6 +144,8 @@ def analyze(
     data: dict[str, Any] | None = None,
     models: dict[str, dict[str, Any]] | None = None,
     task: str = "gender",
+    leakage: dict[str, pd.DataFrame] | None = None,
+    train_female: float | None = None,
 ) -> Analysis:
     """The stage's pure core: every table from aligned predictions.
 
@@ -132,6 +162,9 @@ def analyze(
         task: what the predictors predict (:mod:`pipeline.lib.tasks`): the label is the test
             split's ``gender_id`` (gender) or ``profession_id`` (occupation, gender the
             protected attribute).
+        leakage: the erase stage's gender probes per representation, aligned with ``test``.
+        train_female: the TRAIN split's share of women (its majority gender is what a constant
+            answer gives: the rate leakage is read against); default: the test split's.
     """
     if not predictions:
         raise SuiteError("no predictions to analyze")
@@ -172,10 +205,18 @@ def analyze(
         result.scrubbed = builders.scrubbed_table(
             test, predictions, probes, probe_predictions or {}, params, seed
         )
+    female_share = float(test["gender_id"].mean()) if train_female is None else train_female
+    result.leakage = builders.leakage_table(leakage or {}, female_share, params, seed)
     result.metrics = builders.headline_metrics(result, task)
     result.summary = builders.summary_body(
         result, test, predictions, params, primary, data, models, task
     )
+    if task == "gender":
+        checks = builders.erasure_checks(
+            result.overall, test["gender_id"].to_numpy(np.int64), female_share, params.confidence
+        )
+        if checks:
+            result.summary["erasure_checks"] = checks
     return result
 
 
@@ -207,7 +248,7 @@ def require_every_seed(files: dict[str, Path], train_seeds: list[int]) -> None:
         for seed in train_seeds:
             if seed not in seeds:
                 missing = paths.predictions_path(paths.run_name(predictor, seed))
-                stage = paths.predict_stage(predictor, seed)
+                stage = catalogue.predict_stage(predictor, seed)
                 raise SuiteError(
                     f"{missing}: not found, but seed {seed} is in seeds.train; make it with "
                     f"`dvc repro {stage}` (or remove the seed from seeds.train)"
@@ -226,7 +267,7 @@ def _read_training(
             if not (history_file.exists() and metrics_file.exists()):
                 continue
             name = paths.run_name(predictor, seed)
-            fix = f"run the train stage again (dvc repro {paths.train_stage(predictor, seed)})"
+            fix = f"run the train stage again (dvc repro {catalogue.train_stage(predictor, seed)})"
             # Through the suite's checked readers: a corrupt file is one line, not a traceback.
             histories[name] = read_numbers(
                 history_file,
@@ -334,6 +375,8 @@ def main() -> None:
             data=profile,
             models=models,
             task=task,
+            leakage=read_leakage(test),
+            train_female=train_female_share(profile),
         )
         report = render_report(result, params["analyze"])
         histories, best_steps = _read_training(params["seeds.train"], task)

@@ -131,6 +131,14 @@ def _figures(
                 f"Flip rate and accuracy on the counterfactual probes, {level} Wilson intervals",
             )
         ]
+    if not result.leakage.empty:
+        figures[report.LEAKAGE] = [
+            figure_html(
+                plots.leakage_rates(result.leakage, level),
+                f"A linear gender probe's accuracy per representation, as is and with gender "
+                f"erased (LEACE), {level} Wilson intervals; dashed: the majority rate",
+            )
+        ]
     return figures
 
 

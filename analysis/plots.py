@@ -456,3 +456,44 @@ def seed_gap_heatmap(gaps: pd.DataFrame, seed_gaps: pd.DataFrame, procedure: str
             frameon=False,
         )
     return fig
+
+
+def leakage_rates(leakage: pd.DataFrame, level: str) -> Figure:
+    """The gender probe's accuracy per representation, as is and erased, with the majority rate.
+
+    One pair of bars per representation (leakage.csv), Wilson intervals, and a dashed line at
+    that representation's majority rate: a bar whose interval holds the line leaks nothing a
+    linear probe finds.
+    """
+    representations = list(dict.fromkeys(leakage["representation"]))
+    versions = list(dict.fromkeys(leakage["version"]))
+    width = 0.8 / max(1, len(versions))
+    with sns.axes_style("whitegrid"):
+        fig = Figure(figsize=(2.5 + 2.2 * len(representations), 3.6), layout="constrained")
+        ax = fig.subplots()
+        for i, version in enumerate(versions):
+            part = leakage[leakage["version"] == version].set_index("representation")
+            part = part.reindex(representations)
+            x = np.arange(len(representations)) + (i - (len(versions) - 1) / 2) * width
+            mid = part["accuracy"].to_numpy() * 100
+            err = _error_lengths(
+                mid, part["ci_low"].to_numpy() * 100, part["ci_high"].to_numpy() * 100
+            )
+            ax.bar(x, mid, width=width, label=version, yerr=err, capsize=3)
+        rates = leakage.drop_duplicates("representation").set_index("representation")
+        for j, name in enumerate(representations):
+            ax.hlines(
+                rates.loc[name, "majority_rate"] * 100,
+                j - 0.45,
+                j + 0.45,
+                colors="black",
+                linestyles="dashed",
+                label="majority rate" if j == 0 else None,
+            )
+        ax.set_xticks(range(len(representations)), representations)
+        ax.set_xlabel("representation")
+        ax.set_ylabel(f"gender probe accuracy (%, {level} CI)")
+        ax.set_ylim(0, 100)
+        ax.set_title("Gender leakage: a linear probe's accuracy")
+        ax.legend(fontsize="small", loc="lower right")
+    return fig

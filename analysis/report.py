@@ -12,7 +12,7 @@ import numpy as np
 
 from analysis.metrics import METRICS
 from analysis.occupation_metrics import OCCUPATION_METRICS
-from analysis.verdicts import fmt_level, gap_line, model_description
+from analysis.verdicts import fmt_level, gap_line, leakage_sentence, model_description
 from pipeline.lib.contract import ALL_PROFESSIONS, PairFamily
 
 if TYPE_CHECKING:
@@ -30,6 +30,7 @@ GAPS = "## Where the gender gaps are"
 PROXY = "## Proxy bias: does the gap follow the profession's share of women (train split)?"
 PROBES = "## Counterfactual probes"
 GAP_RMS = "## Gender gaps over training seeds (GAP^RMS)"
+LEAKAGE = "## Mitigation: what erasing gender (LEACE) changes, and gender leakage"
 
 
 def _num(value: Any, digits: int = 3) -> str:
@@ -361,6 +362,56 @@ def _scrubbed(result: Analysis, confidence: float) -> list[str]:
     return lines
 
 
+def _leakage(result: Analysis, confidence: float) -> list[str]:
+    """The erase stage's gender probes per representation, and the gender task's LEACE check."""
+    checks = result.summary.get("erasure_checks") or {}
+    mitigation = [
+        row.verdict
+        for table in (result.procedure, result.gap_rms)
+        if not table.empty
+        for row in table[table["family"] == PairFamily.MITIGATION].itertuples()
+    ]
+    if result.leakage.empty and not checks and not mitigation:
+        return []
+    lines = [LEAKAGE, ""]
+    if mitigation:
+        lines += [
+            "Each mitigated predictor against the predictor it mitigates (the catalogue's "
+            "`mitigates`), as procedures over training seeds: the Multi-Bootstrap as above, "
+            "paired by seed, Holm-adjusted within this family"
+            + (" (accuracy and GAP^RMS apart)." if result.task != "gender" else "."),
+            "",
+            *[f"- {verdict}" for verdict in mitigation],
+            "",
+        ]
+    lines += [
+        "A logistic regression fitted on the train split's representations (the last token's "
+        "final hidden state, what a classification head reads) predicts each test bio's gender, "
+        "from the representation as it is and with gender erased by LEACE (fitted on the train "
+        f"split). The majority rate is what always answering the train split's majority gender "
+        f"scores on the test bios. {fmt_level(confidence)} Wilson intervals.",
+        "",
+    ]
+    if not result.leakage.empty:
+        lines += [
+            "| representation | version | gender probe accuracy | majority rate | reading |",
+            "| --- | --- | --- | --- | --- |",
+            *[
+                f"| {r.representation} | {r.version} | {_with_ci(r.accuracy, r.ci_low, r.ci_high)}"
+                f" | {_num(r.majority_rate)} ({r.majority_gender}) | {r.verdict} |"
+                for r in result.leakage.itertuples()
+            ],
+            "",
+            *[
+                f"- {leakage_sentence(row, confidence)}"
+                for row in result.leakage.to_dict("records")
+            ],
+            "",
+        ]
+    lines += [*[f"{sentence}" for sentence in checks.values()], ""] if checks else []
+    return lines
+
+
 def answer_lines(result: Analysis, params: AnalyzeParams) -> list[str]:
     """The answer, as the analysis decided it: the report's (and the Overview's) first words.
 
@@ -478,6 +529,7 @@ def render_report(result: Analysis, params: AnalyzeParams) -> str:
         "",
         *_probes(result, params.confidence),
         "",
+        *_leakage(result, params.confidence),
     ]
     if result.notes:
         lines += ["## Notes", "", *[f"- {note}" for note in result.notes], ""]

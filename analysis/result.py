@@ -38,3 +38,5 @@ class Analysis:
     gap_rms: pd.DataFrame = field(default_factory=pd.DataFrame)
     # The occupation task's metrics on the probed bios, unchanged and scrubbed (table scrubbed).
     scrubbed: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # Gender leakage of each representation, as is and erased (table leakage; both tasks).
+    leakage: pd.DataFrame = field(default_factory=pd.DataFrame)

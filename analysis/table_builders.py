@@ -19,13 +19,15 @@ import pandas as pd
 
 from analysis import multibootstrap
 from analysis.fairness import group_error_rates, proxy_bias, tpr_gap_by_profession
-from analysis.metrics import METRICS, overall_metrics_many, reliability_curve
+from analysis.metrics import METRICS, overall_metrics_many, reliability_curve, wilson_interval
 from analysis.occupation_metrics import OCCUPATION_METRICS, gap_rms, occupation_overall
 from analysis.probes import probe_effects
 from analysis.result import Analysis
 from analysis.significance import compare_predictors, holm_level
 from analysis.verdicts import (
+    erasure_check_sentence,
     gap_rms_verdict,
+    majority_reading,
     occupation_probe_verdict,
     one_class_warning,
     probe_verdict,
@@ -359,6 +361,94 @@ def _class_overall(
     )
 
 
+def majority_rate(test_gender: np.ndarray, train_female_share: float) -> tuple[str, float]:
+    """The train split's majority gender and its share of the test bios.
+
+    What a constant answer (the train split's majority) scores on the test bios: the rate LEACE
+    promises an erased representation cannot beat with a linear probe.
+    """
+    majority = FEMALE if train_female_share > 0.5 else 1 - FEMALE
+    rate = float(np.mean(test_gender == majority)) if len(test_gender) else math.nan
+    return GENDERS[majority], rate
+
+
+def leakage_table(
+    leakage: dict[str, pd.DataFrame],
+    train_female_share: float,
+    params: AnalyzeParams,
+    seed: int,
+) -> pd.DataFrame:
+    """Per representation: the gender probe's accuracy as is and erased, against the majority.
+
+    ``leakage``: the erase stage's files (results/leakage/<representation>.parquet), aligned
+    with the test split. Wilson intervals; the verdict reads the interval against the rate
+    (:func:`analysis.verdicts.majority_reading`). The erased row also gives erased - as is,
+    with a paired bootstrap interval and p-value over the test bios (the representation is one
+    for every training seed: only the bios vary).
+    """
+    rows = []
+    for representation, frame in leakage.items():
+        gender = frame["gender_id"].to_numpy(np.int64)
+        majority, rate = majority_rate(gender, train_female_share)
+        right = {
+            version: frame[column].to_numpy(np.int64) == gender
+            for version, column in (("as is", "pred"), ("erased", "pred_erased"))
+        }
+        change = multibootstrap.procedure_difference(
+            correct=right["erased"][None].astype(np.float64),
+            baseline_correct=right["as is"].astype(np.float64),
+            resamples=params.bootstrap_resamples,
+            seed=seed,
+            confidence=params.confidence,
+        )
+        for version in ("as is", "erased"):
+            correct = int(np.sum(right[version]))
+            n = len(gender)
+            low, high = wilson_interval(successes=correct, n=n, confidence=params.confidence)
+            erased = version == "erased"
+            rows.append(
+                {
+                    "representation": representation,
+                    "version": version,
+                    "n": n,
+                    "correct": correct,
+                    "accuracy": correct / n if n else math.nan,
+                    "ci_low": low,
+                    "ci_high": high,
+                    "majority_gender": majority,
+                    "majority_rate": rate,
+                    "diff": change.estimate if erased else math.nan,
+                    "diff_ci_low": change.ci_low if erased else math.nan,
+                    "diff_ci_high": change.ci_high if erased else math.nan,
+                    "p_value": change.p_value if erased else math.nan,
+                    "verdict": majority_reading(low, high, rate),
+                }
+            )
+    return pd.DataFrame(rows, columns=list(TABLES["leakage"].columns))
+
+
+def erasure_checks(
+    overall: pd.DataFrame, test_gender: np.ndarray, train_female_share: float, confidence: float
+) -> dict[str, str]:
+    """The gender task's LEACE check: each `erased` predictor's accuracy against the majority.
+
+    Its runs' accuracy rows (overall.csv) against the test share of the train split's majority
+    gender (:func:`majority_rate`), in words (:func:`analysis.verdicts.erasure_check_sentence`).
+    """
+    _, rate = majority_rate(test_gender, train_female_share)
+    accuracy = overall[overall["metric"] == "accuracy"]
+    checks = {}
+    for spec in catalogue.predictors("gender"):
+        if spec.section != "erased":
+            continue
+        runs = accuracy[accuracy["predictor"].map(lambda n: catalogue.split_run(n)[0]) == spec.name]
+        if len(runs):
+            checks[spec.name] = erasure_check_sentence(
+                spec.name, spec.label, runs.to_dict("records"), rate, confidence
+            )
+    return checks
+
+
 def scrubbed_table(
     test: pd.DataFrame,
     predictions: dict[str, pd.DataFrame],
@@ -559,7 +649,9 @@ def procedure_comparisons(
     ``analyze.primary`` when one of its sides is trained per seed (family ``primary``); then
     every other trained predictor ``c`` against both sides, ``(a, c)`` and ``(c, b)`` (family
     ``secondary``, Holm-adjusted within it): is it better than the "before", and does the
-    "after" beat it? Only predictors with predictions; references are never tested.
+    "after" beat it? Then each mitigated predictor (the catalogue's ``erased``) against the
+    predictor it mitigates, ``(mitigates, it)`` (family ``mitigation``, Holm within it): what
+    the mitigation changes. Only predictors with predictions; references are never tested.
     """
     a, b = params.primary
     # trained per seed here: its predictions are runs <name>@seed<n> (not one unseeded file)
@@ -571,14 +663,20 @@ def procedure_comparisons(
     tested = [n for n in present if not catalogue.is_reference(n, task)]
     both = all(runs_of(n, predictions) for n in (a, b))
     out = [(a, b, PairFamily.PRIMARY.value)] if both and (a in present or b in present) else []
+    mitigated = {spec.name: spec.mitigates for spec in catalogue.predictors(task) if spec.mitigates}
     for other in tested:
-        if other in (a, b):
+        if other in (a, b) or other in mitigated:
             continue
         out += [
             (x, y, PairFamily.SECONDARY.value)
             for x, y in ((a, other), (other, b))
             if runs_of(x, predictions) and runs_of(y, predictions)
         ]
+    out += [
+        (counterpart, name, PairFamily.MITIGATION.value)
+        for name, counterpart in mitigated.items()
+        if name in present and counterpart in present
+    ]
     return out
 
 
@@ -636,7 +734,7 @@ def procedure_table(
             confidence=level,
         )
 
-    _holm_secondary(frame, alpha, interval)
+    _holm_families(frame, alpha, interval)
     for index, row in frame.iterrows():
         labels = {n: catalogue.label(n, task) for n in (row["predictor_a"], row["predictor_b"])}
         seeded = tuple(n in catalogue.seeded_names(task) for n in labels)
@@ -645,18 +743,30 @@ def procedure_table(
     return frame[columns]
 
 
-def _holm_secondary(
+def _holm_families(
     frame: pd.DataFrame,
     alpha: float,
     interval: Callable[[str, str, float], multibootstrap.MultiBootstrapResult],
 ) -> None:
-    """Holm-adjust the secondary rows of a comparison table in place, intervals at Holm's level.
+    """Holm-adjust each family but the primary of a comparison table in place.
 
-    ``interval(a, b, level)`` is the row's Multi-Bootstrap at ``level``: each secondary row's
-    interval is recomputed at the level Holm's procedure stopped at, so it excludes 0 exactly
-    when the row is significant. ``significant`` ends as a plain bool column.
+    Within each family (secondary, mitigation) apart: ``interval(a, b, level)`` is the row's
+    Multi-Bootstrap at ``level``: each row's interval is recomputed at the level Holm's
+    procedure stopped at, so it excludes 0 exactly when the row is significant.
+    ``significant`` ends as a plain bool column.
     """
-    secondary = frame["family"] == PairFamily.SECONDARY
+    for family in (PairFamily.SECONDARY, PairFamily.MITIGATION):
+        _holm_family(frame, frame["family"] == family, alpha, interval)
+    frame["significant"] = frame["significant"].astype(bool)
+
+
+def _holm_family(
+    frame: pd.DataFrame,
+    secondary: pd.Series,
+    alpha: float,
+    interval: Callable[[str, str, float], multibootstrap.MultiBootstrapResult],
+) -> None:
+    """Holm within the rows ``secondary`` (one family), intervals at Holm's level."""
     if secondary.any():
         adjusted, rejected, level = holm_level(frame.loc[secondary, "p_value"], alpha)
         frame.loc[secondary, "p_adjusted"] = adjusted
@@ -666,7 +776,6 @@ def _holm_secondary(
             row = frame.loc[index]
             again = interval(row["predictor_a"], row["predictor_b"], 1 - level)
             frame.loc[index, ["diff_ci_low", "diff_ci_high"]] = [again.ci_low, again.ci_high]
-    frame["significant"] = frame["significant"].astype(bool)
 
 
 def _procedure_row(
@@ -792,7 +901,7 @@ def gap_rms_table(
             }
         )
     frame = pd.DataFrame(rows)
-    _holm_secondary(frame, alpha, boot)
+    _holm_families(frame, alpha, boot)
     frame["verdict"] = [
         gap_rms_verdict(
             row,

@@ -11,7 +11,7 @@ their differences and intervals in percentage points, rates and gaps as fraction
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -49,7 +49,10 @@ def fmt_level(confidence: float) -> str:
 
 
 def _points(value: float) -> str:
-    return f"{100 * value:.1f}" if math.isfinite(value) else "n/a"
+    if not math.isfinite(value):
+        return "n/a"
+    text = f"{100 * value:.1f}"
+    return "0.0" if text == "-0.0" else text  # a hair below zero rounds to zero, not "-0.0"
 
 
 def _name(predictor: str, labels: Mapping[str, str]) -> str:
@@ -249,6 +252,82 @@ def _against_half(low: float, high: float, *, above: str, below: str, within: st
     return within
 
 
+def majority_reading(low: float, high: float, rate: float) -> str:
+    """An accuracy interval against the majority rate (what a constant answer scores).
+
+    ``above the majority rate`` when the whole interval lies above it, ``below`` when wholly
+    below, else ``at the majority rate`` (the interval contains it).
+    """
+    if low > rate:
+        return "above the majority rate"
+    if high < rate:
+        return "below the majority rate"
+    return "at the majority rate"
+
+
+def leakage_sentence(row: Mapping[str, Any], confidence: float) -> str:
+    """One representation's leakage (leakage.csv row) in words, the reading from its numbers.
+
+    Above the majority rate: a linear probe still recovers gender from it; at the rate: no
+    linear probe tells gender better than a constant answer, on these bios.
+    """
+    accuracy = _pct_ci(row["accuracy"], row["ci_low"], row["ci_high"])
+    rate = f"{_points(row['majority_rate'])}%"
+    reading = {
+        "above the majority rate": "a linear probe still recovers gender from it",
+        "at the majority rate": "this linear probe tells gender no better than always answering "
+        "the majority gender",
+        "below the majority rate": "the probe does worse than always answering the majority gender",
+    }[row["verdict"]]
+    sentence = (
+        f"A linear gender probe on the {row['representation']} representation, {row['version']}, "
+        f"is right for {accuracy} of the test bios against the majority rate {rate} "
+        f"({fmt_level(confidence)} Wilson interval): {row['verdict']}, so {reading}."
+    )
+    diff = row.get("diff")
+    if diff is None or not math.isfinite(float(diff)):
+        return sentence
+    low, high = row["diff_ci_low"], row["diff_ci_high"]
+    if low > 0 or high < 0:
+        change = f"erasure {'raises' if diff > 0 else 'lowers'} the probe's accuracy"
+    else:
+        change = "erasure changes the probe's accuracy by no significant amount"
+    return sentence + (
+        f" Against the representation as is, {change}: {100 * diff:+.1f} points "
+        f"({fmt_level(confidence)} paired bootstrap CI {_points(low)} to {_points(high)} over "
+        f"the test bios; bootstrap {fmt_p(row['p_value'])})."
+    )
+
+
+def erasure_check_sentence(
+    name: str, label: str, runs: Sequence[Mapping[str, Any]], rate: float, confidence: float
+) -> str:
+    """The gender task's check of LEACE: an erased predictor should sit at the majority rate.
+
+    ``runs``: the accuracy rows (overall.csv) of its seeds' runs. Passes when every run's
+    interval contains the rate or lies below it; otherwise names how many runs are above it.
+    """
+    mean = sum(float(r["value"]) for r in runs) / len(runs)
+    above = sum(
+        majority_reading(r["ci_low"], r["ci_high"], rate) == "above the majority rate" for r in runs
+    )
+    head = (
+        f"Erasure check: {name} ({label}) predicts gender with {_points(mean)}% accuracy "
+        f"averaged over {len(runs)} seed(s), against the majority rate {_points(rate)}% "
+    )
+    if above == 0:
+        return head + (
+            f"(no seed's {fmt_level(confidence)} Wilson interval lies above it): with gender "
+            "erased it does no better than always answering the majority gender, as LEACE's "
+            "guarantee (no linear classifier beats a constant on the data it was fitted on) "
+            "leads one to expect."
+        )
+    return head + (
+        f"({above} of {len(runs)} seeds' {fmt_level(confidence)} Wilson intervals lie above "
+        "it): the erased representation still tells gender, which LEACE should have prevented."
+    )
+
+
 def probe_verdict(
     swapped: Mapping[str, Any] | None, removed: Mapping[str, Any] | None, confidence: float
 ) -> str:
@@ -366,7 +445,7 @@ def procedure_verdict(
     diff, low, high = row["acc_diff"], row["diff_ci_low"], row["diff_ci_high"]
     level = fmt_level(float(row["ci_level"]))
     p = fmt_p(row["p_value"]) if primary else f"Holm-adjusted {fmt_p(row['p_adjusted'])}"
-    where = "" if primary else " in the secondary family of comparisons over seeds"
+    where = "" if primary else f" in the {family} family of comparisons over seeds"
     interval = (
         f"{level} Multi-Bootstrap CI {_points(low)} to {_points(high)} points over seeds and "
         f"test bios; bootstrap {p} at the {fmt_level(alpha)} level{where}"
@@ -401,13 +480,14 @@ def gap_rms_verdict(
     at (``ci_level``).
     """
     a, b, n = row["predictor_a"], row["predictor_b"], int(row["n_seeds"])
-    primary = row.get("family", "primary") == "primary"
+    family = row.get("family", "primary")
+    primary = family == "primary"
     diff, low, high = row["diff"], row["diff_ci_low"], row["diff_ci_high"]
     p = fmt_p(row["p_value"]) if primary else f"Holm-adjusted {fmt_p(row['p_adjusted'])}"
-    where = "" if primary else " in the secondary family"
+    where = "" if primary else f" in the {family} family"
     over = " averaged over seeds"
-    level_b = f"{b} {_points(row['gap_rms_b'])}{over if seeded[1] else ''}"
-    level_a = f"{a} {_points(row['gap_rms_a'])}{over if seeded[0] else ''}"
+    level_b = f"{b} {_points(row['gap_rms_b'])} points{over if seeded[1] else ''}"
+    level_a = f"{a} {_points(row['gap_rms_a'])} points{over if seeded[0] else ''}"
     interval = (
         f"{fmt_level(float(row['ci_level']))} Multi-Bootstrap CI {_points(low)} to "
         f"{_points(high)} points over seeds and test bios; bootstrap {p}{where}"
@@ -417,12 +497,12 @@ def gap_rms_verdict(
         verb = "narrows" if diff < 0 else "widens"
         return (
             f"{seeds}, {_name(b, labels)} {verb} the gender gaps relative to "
-            f"{_name(a, labels)}: GAP^RMS {level_b} against {level_a} points, "
+            f"{_name(a, labels)}: GAP^RMS {level_b} against {level_a}, "
             f"{100 * diff:+.1f} points ({interval})."
         )
     return (
         f"{seeds}, no significant difference in GAP^RMS between {_name(a, labels)} and "
-        f"{_name(b, labels)}: {level_b} against {level_a} points, {100 * diff:+.1f} points "
+        f"{_name(b, labels)}: {level_b} against {level_a}, {100 * diff:+.1f} points "
         f"({interval}; the interval includes 0)."
     )
 

@@ -217,10 +217,14 @@ def primary_procedure(procedure: Loaded) -> pd.Series | None:
 
 
 def other_procedures(procedure: Loaded) -> pd.DataFrame:
-    """procedure.csv's secondary rows: other trained predictors against the primary's sides."""
+    """procedure.csv's rows but the primary one (secondary, then mitigation).
+
+    Other trained predictors against the primary's sides, then each mitigated predictor against
+    the one it mitigates.
+    """
     if not procedure.ok:
         return pd.DataFrame()
-    return procedure.value[procedure.value["family"] == contract.PairFamily.SECONDARY]
+    return procedure.value[procedure.value["family"] != contract.PairFamily.PRIMARY]
 
 
 def metrics(study: Path) -> Loaded:

@@ -27,6 +27,7 @@ PAGES = (
     ("calibration", "Calibration", ":material/show_chart:", "reliability diagrams"),
     ("training", "Training", ":material/trending_up:", "every trained run's training curve"),
     ("probes", "Probes", ":material/swap_horiz:", "swapped and removed gendered words"),
+    ("mitigation", "Mitigation", ":material/healing:", "gender leakage, erased by LEACE"),
     ("examples", "Examples", ":material/article:", "read the bios and predictions"),
     ("try_bio", "Try a bio", ":material/edit_note:", "score a bio you type (runs the models)"),
     ("experiments", "Experiments", ":material/science:", "compare DVC runs"),

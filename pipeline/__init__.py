@@ -8,7 +8,9 @@ docs/stages.md):
 - ``check_params`` the whole ``params.yaml`` is valid, before any other stage runs
 - ``prepare``      the dataset splits and the profile (share of women per profession)
 - ``base_model``   the base GPT-2: a pinned hub reference, a local folder or the tiny demo model
-- ``train``        one seed's run of a trained predictor (LoRA adapter + head, or head only)
+- ``erase``        the LEACE eraser of gender for the base's representation, and leakage probes
+- ``train``        one seed's run of a trained predictor (LoRA adapter + head, or head only;
+                   ``train_erased``: a head behind the LEACE eraser)
 - ``predict``      one model predictor's P(female) per bio (test split or probe texts)
 - ``probe``        the counterfactual probe texts (gendered words swapped / removed)
 - ``baselines``    one baseline fitted on the train split, predicting test and probe texts

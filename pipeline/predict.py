@@ -27,7 +27,8 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.lib import contract, paths, tasks
-from pipeline.lib.errors import run_main
+from pipeline.lib.errors import SuiteError, run_main
+from pipeline.lib.model_loading import adapter_metadata
 from pipeline.lib.model_predictors import (
     DEFAULT_BATCH_SIZE,
     LOADERS,
@@ -62,6 +63,21 @@ TARGETS = {
 }
 
 
+def trained_in(predictor: str, seed: int | None) -> str | None:
+    """The train stage a seed's run records (its ``metadata.json``); None without a seed.
+
+    Its predict stage is the one paired with it (``paths.predict_stage``); a run too old to
+    record it was made by ``train``.
+    """
+    if seed is None:
+        return None
+    try:
+        stage = adapter_metadata(paths.trained_dir(predictor, seed)).get("run", {}).get("stage")
+    except SuiteError:  # no run yet: loading it says so, in one line
+        return None
+    return stage if isinstance(stage, str) else None
+
+
 def main() -> None:
     """Predict the test split and/or the probe texts with one model predictor, loaded once."""
     parser = argparse.ArgumentParser(description="Predict every bio with one model predictor.")
@@ -83,7 +99,7 @@ def main() -> None:
     bios = {target: read_texts(TARGETS[target][0], TARGETS[target][2]) for target in targets}
     runtime = make_runtime(params["predict.device"])
     batch_size = params["predict.batch_size"] or DEFAULT_BATCH_SIZE[runtime.device.type]
-    stage = paths.predict_stage(args.predictor, args.seed)
+    stage = paths.predict_stage(args.predictor, args.seed, trained_in(args.predictor, args.seed))
     try:
         with run_log(stage) as record:
             context = LoadContext(params, runtime, seed=args.seed, task=args.task)

@@ -124,7 +124,7 @@ def main() -> None:
     checkpoint_dir = paths.checkpoints_dir(name) / checkpoint_fingerprint(
         (name, settings), seed, paths.BASE_MODEL_DIR, runtime.world_size, task.name
     )
-    with run_log(paths.train_stage(name, seed)) as record:
+    with run_log(catalogue.train_stage(name, seed)) as record:
         result = train_classifier(
             train, dev, recipe, settings, seed, base, checkpoint_dir, runtime=runtime, task=task
         )
@@ -194,7 +194,7 @@ def run_metadata_file(
         name: params[name].model_dump(mode="json"),
         "seed": seed,
         "run": {
-            **run_metadata(paths.train_stage(name, seed), params, runtime.device_name),
+            **run_metadata(catalogue.train_stage(name, seed), params, runtime.device_name),
             "seeds": {"seeds.train": seed},
             "world_size": result.world_size,
         },

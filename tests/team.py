@@ -29,7 +29,7 @@ FIRST = paths.run_name("lora", SEEDS[0])  # the first seed's run, where one run 
 
 def seed_chain(seed: int, predictor: str = "lora") -> list[str]:
     """The stages of one training seed's run of a trained predictor, in the order they run."""
-    return [paths.train_stage(predictor, seed), paths.predict_stage(predictor, seed)]
+    return [catalogue.train_stage(predictor, seed), catalogue.predict_stage(predictor, seed)]
 
 
 def seed_chains(seed: int) -> list[str]:
@@ -46,8 +46,9 @@ ALL_STAGES = {
     "prepare",
     "base_model",
     "probe",
+    "erase",
     "analyze",
-    *(paths.predict_stage(m) for m in UNSEEDED),
+    *(catalogue.predict_stage(m) for m in UNSEEDED),
     *(f"baselines@{b}" for b in catalogue.names("baseline")),
     *(stage for seed in SEEDS for stage in seed_chains(seed)),
 }

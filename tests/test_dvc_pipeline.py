@@ -133,7 +133,7 @@ def test_one_predict_stage_per_catalogue_model_and_one_baselines_stage_per_basel
         if spec.seeded:  # one predict stage per training seed, reading that seed's weights
             for seed in seeds:
                 run = paths.run_name(spec.name, seed)
-                entry = stages[paths.predict_stage(spec.name, seed)]
+                entry = stages[catalogue.predict_stage(spec.name, seed)]
                 assert entry["cmd"] == (
                     f"python -m pipeline.predict {spec.name} --seed {seed} --on test probes "
                     "--task gender"
@@ -143,7 +143,7 @@ def test_one_predict_stage_per_catalogue_model_and_one_baselines_stage_per_basel
                 outs = [str(paths.predictions_path(run)), str(paths.probe_predictions_path(run))]
                 assert entry["outs"] == outs
         elif spec.kind == "model":
-            entry = stages[paths.predict_stage(spec.name)]
+            entry = stages[catalogue.predict_stage(spec.name)]
             assert entry["cmd"] == (
                 f"python -m pipeline.predict {spec.name} --on test probes --task gender"
             )
@@ -179,11 +179,11 @@ def test_dvc_yaml_declares_the_paths_the_code_writes(pipelines):
     assert len(seeds) == 3  # the demo trains three seeds
     trained = catalogue.seeded_names()
     assert {name for name in stages if name.startswith("train")} == {
-        paths.train_stage(name, s) for name in trained for s in seeds
+        catalogue.train_stage(name, s) for name in trained for s in seeds
     }
     for name in trained:
         for seed in seeds:
-            train = stages[paths.train_stage(name, seed)]
+            train = stages[catalogue.train_stage(name, seed)]
             assert train["cmd"] == f"python -m pipeline.train {name} {seed} --task gender"
             assert train["outs"] == [str(paths.trained_dir(name, seed))]
             assert train["metrics"] == [str(paths.train_metrics(name, seed))]
@@ -192,6 +192,18 @@ def test_dvc_yaml_declares_the_paths_the_code_writes(pipelines):
             # Checkpoints must survive DVC deleting the outs of a stage it is about to rerun.
             for declared in (*train["outs"], *train["metrics"], *train["plots"]):
                 assert not paths.checkpoints_dir(name).is_relative_to(declared)
+    # the erase stage's eraser feeds every `erased` run; its leakage probes feed the analysis
+    assert stages["erase"]["outs"] == [
+        str(paths.eraser_dir("base")),
+        str(paths.leakage_path("base")),
+    ]
+    for spec in catalogue.predictors():
+        if spec.section == "erased":
+            for seed in seeds:
+                train = stages[catalogue.train_stage(spec.name, seed)]
+                assert train["cmd"].startswith("python -m pipeline.train ")
+                assert str(paths.eraser_dir("base")) in train["deps"]
+    assert str(paths.LEAKAGE_DIR) in stages["analyze"]["deps"]
     # analyze reads every run's curve: the folder holding all of them is its dependency
     assert str(paths.TRAINED_RESULTS_DIR) in stages["analyze"]["deps"]
     assert stages["probe"]["outs"] == [str(paths.PROBES_FILE)]

@@ -166,8 +166,9 @@ if gap_rms is not None:
     if not gap_rms.ok:
         st.info(f"{gap_rms.problem}. Make it with `{data.make_command(study, 'analyze')}`.")
     else:
-        # The primary verdict is at the top of the page, under the accuracy verdict.
-        for pair in gap_rms.value[gap_rms.value["family"] == PairFamily.SECONDARY].itertuples():
+        # The primary verdict is at the top of the page, under the accuracy verdict; then the
+        # secondary comparisons and each mitigation against what it mitigates.
+        for pair in gap_rms.value[gap_rms.value["family"] != PairFamily.PRIMARY].itertuples():
             st.caption(pair.verdict)
         st.caption(
             "GAP^RMS: the root mean square over professions of the TPR gap (women minus men), "

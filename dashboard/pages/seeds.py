@@ -47,9 +47,11 @@ others = data.other_procedures(procedure)
 if not others.empty:
     st.header("Other trained predictors over seeds")
     st.caption(
-        "Each other trained predictor against both sides of the primary comparison, as "
-        "procedures (Multi-Bootstrap, two trained predictors paired by seed), Holm-adjusted "
-        "together; each interval at the level Holm stopped at (ci_level)."
+        "Each other trained predictor against both sides of the primary comparison (family "
+        "secondary), then each mitigated predictor against the one it mitigates (family "
+        "mitigation), as procedures (Multi-Bootstrap, two trained predictors paired by seed), "
+        "Holm-adjusted within their family; each interval at the level Holm stopped at "
+        "(ci_level)."
     )
     for other in others.itertuples():
         (st.success if other.significant else st.info)(other.verdict)

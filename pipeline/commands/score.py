@@ -164,7 +164,7 @@ def _load(name: str, context: LoadContext, seed: int | None = None) -> Predictor
     try:
         return load_predictor(name, context)
     except SuiteError as err:
-        stage = paths.train_stage(name, seed) if seed is not None else "base_model"
+        stage = catalogue.train_stage(name, seed) if seed is not None else "base_model"
         raise SuiteError(f"{name}: {err}".rstrip(".") + f" (made by the {stage} stage)") from None
 
 

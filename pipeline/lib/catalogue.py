@@ -23,6 +23,7 @@ from typing import Literal
 
 import yaml
 
+from pipeline.lib import paths
 from pipeline.lib.errors import SuiteError
 from pipeline.lib.paths import run_name as run_name  # re-exported: declared in paths
 from pipeline.lib.paths import split_run
@@ -36,13 +37,25 @@ CATALOGUE_FILES = {
 # Catalogue sections and the kind of predictor each holds. (Baselines are under
 # `baseline_predictors`: params.yaml's `baselines` section, which DVC also reads as variables,
 # would shadow a catalogue section of that name in dvc.yaml's foreach.)
-KINDS = {"models": "model", "trained": "model", "baseline_predictors": "baseline"}
-SEEDED_SECTION = "trained"  # models trained once per seed of seeds.train
+KINDS = {
+    "models": "model",
+    "trained": "model",
+    "erased": "model",
+    "baseline_predictors": "baseline",
+}
+# Models trained once per seed of seeds.train: `trained` (train stage), and `erased`, whose head
+# reads a representation with gender erased by a LEACE eraser (train_erased stage: it depends on
+# the eraser, which the erase stage fits).
+SEEDED_SECTIONS = ("trained", "erased")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _FIELDS = {"models": {"weights", "settings", "label", "description", "reference"}}
 _FIELDS["baseline_predictors"] = _FIELDS["models"] - {"weights", "settings"}
 # A trained model's weights are one folder per seed, models/<name>/seed_<n> (pipeline.lib.paths)
 _FIELDS["trained"] = _FIELDS["baseline_predictors"]
+_FIELDS["erased"] = _FIELDS["baseline_predictors"] | {"mitigates"}
+# Each seeded section's DVC train stage group, as dvc.yaml names it (the predict group paired
+# with each: pipeline.lib.paths.SEEDED_STAGE_GROUPS).
+TRAIN_GROUPS = {"trained": "train", "erased": "train_erased"}
 
 
 @dataclass(frozen=True)
@@ -57,6 +70,8 @@ class PredictorSpec:
     weights: str | None = None  # untrained models only: the study folder its loader reads
     settings: str | None = None  # untrained models only: its params key (predict.<name>)
     seeded: bool = False  # trained once per training seed: its runs are `<name>@seed<n>`
+    section: str = "models"  # the catalogue section it is declared in
+    mitigates: str | None = None  # `erased` only: the trained predictor it is compared with
 
     @property
     def display(self) -> str:
@@ -106,6 +121,8 @@ def parse_catalogue(text: str, source: str = CATALOGUE_FILE.name) -> tuple[Predi
                     raise SuiteError(f"{where}: {field} must be a non-empty string")
             if not isinstance(entry.get("reference", False), bool):
                 raise SuiteError(f"{where}: reference must be true or false")
+            if section == "erased" and not isinstance(entry.get("mitigates"), str):
+                raise SuiteError(f"{where}: mitigates must name the trained predictor it mitigates")
             specs.append(
                 PredictorSpec(
                     name=name,
@@ -115,11 +132,20 @@ def parse_catalogue(text: str, source: str = CATALOGUE_FILE.name) -> tuple[Predi
                     reference=entry.get("reference", False),
                     weights=entry.get("weights"),
                     settings=entry.get("settings"),
-                    seeded=section == SEEDED_SECTION,
+                    seeded=section in SEEDED_SECTIONS,
+                    section=section,
+                    mitigates=entry.get("mitigates"),
                 )
             )
     if not specs:
         raise SuiteError(f"{source}: no predictors")
+    trained = {spec.name for spec in specs if spec.section == "trained"}
+    for spec in specs:
+        if spec.mitigates is not None and spec.mitigates not in trained:
+            raise SuiteError(
+                f"{source}: erased.{spec.name}: mitigates {spec.mitigates!r}, which is not a "
+                f"trained predictor of this catalogue ({', '.join(sorted(trained))})"
+            )
     return tuple(specs)
 
 
@@ -152,6 +178,27 @@ def names_of_every_task(kind: Literal["model", "baseline"] | None = None) -> tup
 def seeded_names_of_every_task() -> tuple[str, ...]:
     """The trained predictors of every task (each once): one recipe section each."""
     return tuple(dict.fromkeys(n for task in CATALOGUE_FILES for n in seeded_names(task)))
+
+
+def train_stage(predictor: str, seed: int) -> str:
+    """The DVC stage of one run, as dvc.yaml's matrix names it: ``train@lora-1234``.
+
+    A predictor of the catalogue's ``erased`` section (any task's) trains in
+    ``train_erased@<name>-<seed>``.
+    """
+    section = next(
+        (e.section for t in CATALOGUE_FILES if (e := spec(predictor, t)) is not None), "trained"
+    )
+    return f"{TRAIN_GROUPS.get(section, 'train')}@{predictor}-{seed}"
+
+
+def predict_stage(predictor: str, seed: int | None = None) -> str:
+    """The DVC stage of a model predictor (one seed's run of it): ``predict_seeded@lora-1234``.
+
+    An ``erased`` predictor's runs are scored in ``predict_erased@<name>-<seed>``.
+    """
+    trained_in = train_stage(predictor, seed) if seed is not None else None
+    return paths.predict_stage(predictor, seed, trained_in)
 
 
 def spec(name: str, task: str = "gender") -> PredictorSpec | None:

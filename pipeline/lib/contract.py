@@ -68,6 +68,9 @@ class PairFamily(StrEnum):
 
     PRIMARY = "primary"  # analyze.primary, tested alone
     SECONDARY = "secondary"  # every other pair, Holm-adjusted within the family
+    # over seeds only (procedure.csv, gap_rms.csv): each mitigated predictor (the catalogue's
+    # `erased`) against the predictor it mitigates (its `mitigates`), Holm within the family
+    MITIGATION = "mitigation"
     REFERENCE = "reference"  # a pair with an untrained reference: shown, never tested
 
 
@@ -204,6 +207,8 @@ class Summary(_Document):
     cells: Cells
     notes: list[Text]
     toy_model: Text | None
+    # The gender task's check of LEACE, per `erased` predictor: at the majority rate or not.
+    erasure_checks: dict[str, Text] = {}
     run: dict[str, Any] | None = None  # provenance (pipeline.lib.provenance.run_metadata)
 
 
@@ -431,6 +436,15 @@ _ANALYSIS_TABLES = {
     # scrubbed bios): how much of the gap the explicit gender indicators carry.
     "scrubbed": "predictor:text version:text metric:text value:float ci_low:float "
     "ci_high:float ci_method:text n:int",
+    # Gender leakage (the erase stage's probes, results/leakage/): per representation, a linear
+    # gender probe's accuracy on the test bios from the representation as it is ("as is") and
+    # with gender erased by LEACE ("erased"), against the majority rate: the test share of the
+    # train split's majority gender, what always answering it scores.
+    # An erased row also gives its difference from the row as is (erased - as is, same bios:
+    # a paired bootstrap over the test bios, analyze.bootstrap_resamples, seeds.bootstrap).
+    "leakage": "representation:text version:text n:int correct:int accuracy:float "
+    "ci_low:float ci_high:float majority_gender:text majority_rate:float diff:float "
+    "diff_ci_low:float diff_ci_high:float p_value:float verdict:text",
 }
 # The analysis tables of each task, in the order the analyze stage writes them. The occupation
 # task has no reliability curve of P(female) (its calibration is the top-label ECE of overall).
@@ -500,6 +514,14 @@ TABLES: dict[str, TableSpec] = {
             ("probe_predictions", paths.probe_predictions_path, "predict"),
         )
     },
+    # The erase stage's gender probes (pipeline.lib.erasure): on every test bio, the probe's
+    # answer from the representation as it is and from the erased one (0 male, 1 female).
+    "leakage_probes": TableSpec(
+        "leakage_probes",
+        paths.leakage_path("{predictor}").as_posix(),
+        _columns("id:text gender_id:int pred:int pred_erased:int"),
+        "erase",
+    ),
     "history": TableSpec(
         "history",
         (paths.TRAINED_RESULTS_DIR / "{predictor}" / "{seed_folder}" / "history.csv").as_posix(),

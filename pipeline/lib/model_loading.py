@@ -262,8 +262,12 @@ def load_lora_classifier(
 HEAD_FILE = "head.safetensors"  # a head-only run's one trained tensor, score.weight
 
 
-def load_head_classifier(run_dir: str | Path) -> tuple[Any, Any]:
-    """The recorded base classifier with a trained head (``head.safetensors``): eval mode, CPU."""
+def load_head_classifier(run_dir: str | Path, *, erased: bool = False) -> tuple[Any, Any]:
+    """The recorded base classifier with a trained head (``head.safetensors``): eval mode, CPU.
+
+    With ``erased``, the head reads the base's representation through the LEACE eraser saved in
+    the run folder (a ``leace_head_only`` run; :mod:`pipeline.lib.erasure`).
+    """
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -271,9 +275,14 @@ def load_head_classifier(run_dir: str | Path) -> tuple[Any, Any]:
     name_or_path, revision = _trained_base(run_dir)
     tokenizer = load_tokenizer(str(run_dir))
     model = build_classifier(name_or_path, revision, tokenizer, trained_classes(run_dir))
+    head_layer = model.score
+    if erased:
+        from pipeline.lib.erasure import erased_head, load_eraser
+
+        model = erased_head(model, load_eraser(run_dir))
     try:
         head = load_file(str(run_dir / HEAD_FILE))
-        model.score.load_state_dict({"weight": head["score.weight"]})
+        head_layer.load_state_dict({"weight": head["score.weight"]})
     except (OSError, KeyError, RuntimeError, SafetensorError) as err:
         raise SuiteError(
             f"{run_dir / HEAD_FILE}: cannot load the head ({_first_line(err)}); run the train "

@@ -49,13 +49,10 @@ from pipeline.lib.model_loading import (
 )
 from pipeline.lib.params import OccupationParams, StageParams
 from pipeline.lib.prediction_files import class_predictions_frame, predictions_frame
+from pipeline.lib.runtime import DEFAULT_BATCH_SIZE as DEFAULT_BATCH_SIZE  # re-exported
 from pipeline.lib.runtime import Runtime
 
 log = logging.getLogger(__name__)
-
-# Bios per batch when predict.batch_size is null. On CPU a batch of ~30 length-sorted bios
-# (a few thousand tokens) already keeps the matmuls near peak; a GPU needs far more rows.
-DEFAULT_BATCH_SIZE = {"cpu": 32, "cuda": 256}
 
 
 def settings_key(predictor: str, task: str = tasks.DEFAULT) -> str:
@@ -205,6 +202,12 @@ def load_random_head(ctx: LoadContext) -> Predictor:
     )
 
 
+def _train_stage(trained: dict[str, Any], name: str, seed: int | None) -> str:
+    """The train stage a run records in its metadata.json (``train@<name>-<seed>`` if none)."""
+    stage = trained.get("run", {}).get("stage") if isinstance(trained.get("run"), dict) else None
+    return stage if isinstance(stage, str) else f"train@{name}-{seed or 0}"
+
+
 def _trained_predictor(
     name: str,
     ctx: LoadContext,
@@ -222,7 +225,7 @@ def _trained_predictor(
     if made_for != ctx.task:
         raise SuiteError(
             f"{run_dir}: trained for the {made_for} task, but this study's task is {ctx.task}; "
-            f"run its train stage again (dvc repro {paths.train_stage(name, seed or 0)})"
+            f"run its train stage again (dvc repro {_train_stage(trained, name, seed)})"
         )
     model, tokenizer = load(run_dir)
     model = place(model, ctx.runtime)  # loaded (and merged) in float32, then cast
@@ -260,6 +263,17 @@ def load_lora(ctx: LoadContext) -> Predictor:
 def load_head_only(ctx: LoadContext) -> Predictor:
     """The frozen base model with the classification head trained in one seed's run."""
     return _trained_predictor("head_only", ctx, load_head_classifier, "trained head")
+
+
+@loader
+def load_leace_head_only(ctx: LoadContext) -> Predictor:
+    """The frozen base, gender erased by the run's LEACE eraser, and the head trained on that."""
+    return _trained_predictor(
+        "leace_head_only",
+        ctx,
+        lambda run_dir: load_head_classifier(run_dir, erased=True),
+        "LEACE eraser + trained head",
+    )
 
 
 @dataclass(frozen=True)

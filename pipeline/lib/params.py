@@ -293,6 +293,15 @@ class ProbeParams(Section):
     max_bios: Int | None = Field(ge=1)
 
 
+class EraseParams(Section):
+    """``erase``: the LEACE erasers and the gender probes that measure leakage (erase stage)."""
+
+    max_length: Int = Field(ge=8)  # tokens of a bio read for its representation
+    batch_size: Int | None = Field(ge=1)  # bios per batch; null: 32 on CPU, 256 on CUDA
+    probe_C: Float = Field(gt=0)  # the gender probe's inverse L2 strength (logistic regression)
+    probe_max_iter: Int = Field(ge=10)  # its lbfgs iterations
+
+
 class AnalyzeParams(Section):
     """``analyze``: settings of the analysis (changing one never reruns a model)."""
 
@@ -339,6 +348,7 @@ class _FixedSections(Section):
     predict: PredictParams
     baselines: BaselinesParams
     probe: ProbeParams
+    erase: EraseParams
     analyze: AnalyzeParams
     occupation: OccupationParams
 

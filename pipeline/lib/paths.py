@@ -61,22 +61,46 @@ def train_metrics(predictor: str, seed: int) -> Path:
     return trained_results_dir(predictor) / seed_folder(seed) / "metrics.json"
 
 
-def train_stage(predictor: str, seed: int) -> str:
-    """The DVC stage of one run, as dvc.yaml's matrix names it: ``train@lora-1234``."""
-    return f"train@{predictor}-{seed}"
+# The stage groups of a seeded predictor's runs (dvc.yaml): each train group and the predict
+# group that scores its runs. The catalogue says which train group a predictor is in
+# (pipeline.lib.catalogue.train_stage); a run records its train stage in its metadata.json.
+SEEDED_STAGE_GROUPS = {"train": "predict_seeded", "train_erased": "predict_erased"}
 
 
-def predict_stage(predictor: str, seed: int | None = None) -> str:
+def predict_stage(predictor: str, seed: int | None = None, train_stage: str | None = None) -> str:
     """The DVC stage of a model predictor (one seed's run of it): ``predict_seeded@lora-1234``.
 
-    One stage scores both the test split and the probe texts (``predict@zero_shot``).
+    One stage scores both the test split and the probe texts (``predict@zero_shot``). A seed's
+    run is scored by the predict group paired with the train stage that made it
+    (``train_stage``, e.g. ``train_erased@leace_head_only-1234``; default: ``train``).
     """
-    return f"predict@{predictor}" if seed is None else f"predict_seeded@{predictor}-{seed}"
+    if seed is None:
+        return f"predict@{predictor}"
+    group = SEEDED_STAGE_GROUPS[(train_stage or "train").split("@")[0]]
+    return f"{group}@{predictor}-{seed}"
 
 
 def checkpoints_dir(predictor: str) -> Path:
     """The resumable checkpoints of a trained predictor's runs in progress."""
     return CHECKPOINTS_DIR / predictor
+
+
+# LEACE erasers (pipeline/lib/erasure.py): one folder per representation they erase gender from
+# (models/erasers/base: the frozen base's, which head-only heads read), made by the erase stage.
+ERASERS_DIR = TRAINED_DIR / "erasers"
+# The gender probes' answers on every test bio, per representation, as is and erased
+# (results/leakage/base.parquet): what the analysis reports as leakage.
+LEAKAGE_DIR = Path("results/leakage")
+
+
+def eraser_dir(representation: str) -> Path:
+    """The LEACE eraser of one representation (``models/erasers/base``)."""
+    return ERASERS_DIR / representation
+
+
+def leakage_path(representation: str) -> Path:
+    """The leakage probes' answers for one representation (``results/leakage/base.parquet``)."""
+    return LEAKAGE_DIR / f"{representation}.parquet"
 
 
 PREDICTIONS_DIR = Path("results/predictions")

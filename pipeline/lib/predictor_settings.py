@@ -87,6 +87,10 @@ class HeadOnlyPredictParams(Section):
     """``predict.head_only``: nothing to choose (the frozen base and the trained head)."""
 
 
+class ErasedHeadPredictParams(Section):
+    """``predict.leace_head_only``: nothing to choose (the run holds its eraser and head)."""
+
+
 # --- trained predictors' recipes: ``<name>`` ----------------------------------------------------
 
 
@@ -133,6 +137,10 @@ class HeadOnlyParams(TrainingParams):
     """``head_only``: the classification head on the frozen base; the shared recipe only."""
 
 
+class ErasedHeadParams(TrainingParams):
+    """``leace_head_only``: a head behind the LEACE eraser on the frozen base; shared recipe."""
+
+
 # --- baselines: ``baselines.<name>`` -------------------------------------------------------------
 
 
@@ -157,10 +165,12 @@ PREDICT: dict[str, type[Section]] = {
     "random_head": RandomHeadParams,
     "lora": LoraPredictParams,
     "head_only": HeadOnlyPredictParams,
+    "leace_head_only": ErasedHeadPredictParams,
 }
 TRAIN: dict[str, type[TrainingParams]] = {
     "lora": LoraParams,
     "head_only": HeadOnlyParams,
+    "leace_head_only": ErasedHeadParams,
 }
 BASELINES: dict[str, type[Section]] = {
     "pronoun_rule": PronounRuleParams,  # gender task only

@@ -23,6 +23,10 @@ import torch
 
 from pipeline.lib.errors import SuiteError
 
+# Bios per batch when a stage's batch_size param is null. On CPU a batch of ~30 length-sorted
+# bios (a few thousand tokens) already keeps the matmuls near peak; a GPU needs far more rows.
+DEFAULT_BATCH_SIZE = {"cpu": 32, "cuda": 256}
+
 
 @dataclass(frozen=True)
 class Runtime:

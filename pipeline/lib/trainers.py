@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipeline.lib.erasure import ERASER_TENSORS
 from pipeline.lib.errors import SuiteError
 from pipeline.lib.model_loading import HEAD_FILE, build_classifier, load_tokenizer
-from pipeline.lib.predictor_settings import HeadOnlyParams, LoraParams
+from pipeline.lib.predictor_settings import ErasedHeadParams, HeadOnlyParams, LoraParams
 from pipeline.lib.runtime import Runtime
 
 Base = tuple[str, str | None]  # the base model: name or path, revision
@@ -84,11 +85,15 @@ def build_lora(
     return lora_classifier(base, settings, runtime, classes)
 
 
-def _save_head(model: Any, folder: Path) -> None:
+def _save_head_weight(weight: Any, folder: Path) -> None:
     from safetensors.torch import save_file
 
-    weight = model.score.weight.detach().to("cpu", copy=True).contiguous()
+    weight = weight.detach().to("cpu", copy=True).contiguous()
     save_file({"score.weight": weight}, str(folder / HEAD_FILE))
+
+
+def _save_head(model: Any, folder: Path) -> None:
+    _save_head_weight(model.score.weight, folder)
 
 
 @recipe(save=_save_head)
@@ -114,3 +119,28 @@ def build_head_only(
         if isinstance(module, torch.nn.Dropout):
             module.p = 0.0
     return model, tokenizer
+
+
+def _save_erased_head(model: Any, folder: Path) -> None:
+    from pipeline.lib.erasure import save_eraser
+
+    _save_head_weight(model.score.linear.weight, folder)
+    save_eraser({name: getattr(model.score, name) for name in ERASER_TENSORS}, folder)
+
+
+@recipe(save=_save_erased_head)
+def build_leace_head_only(
+    base: Base, settings: ErasedHeadParams, runtime: Runtime, classes: Sequence[str]
+) -> tuple[Any, Any]:
+    """head_only's model with the LEACE eraser of the frozen base's representation before the head.
+
+    The eraser (``models/erasers/base``, fitted by the erase stage on the train split) is frozen;
+    the head is initialised as head_only's (same seed, same draw), so the two runs of a seed
+    differ only in the eraser. The run saves the head and a copy of the eraser: its folder is
+    all its loader reads.
+    """
+    from pipeline.lib import paths
+    from pipeline.lib.erasure import erased_head, load_eraser
+
+    model, tokenizer = build_head_only(base, settings, runtime, classes)
+    return erased_head(model, load_eraser(paths.eraser_dir("base"))), tokenizer

@@ -79,6 +79,43 @@ def test_every_trained_predictor_is_compared_with_both_sides_of_the_primary():
         assert excludes_zero == row.significant, row.verdict
 
 
+def test_a_mitigated_predictor_is_compared_with_what_it_mitigates_in_its_own_family():
+    # leace_head_only mitigates head_only (the catalogue's `mitigates`): one comparison, in the
+    # mitigation family, not among the secondary ones
+    table, y, predictions = procedure(
+        {
+            "zero_shot": 0.80,
+            **runs("lora", (0.90, 0.91, 0.89)),
+            **runs("head_only", (0.84, 0.85, 0.83)),
+            **runs("leace_head_only", (0.70, 0.72, 0.69)),
+        }
+    )
+    assert table[["predictor_a", "predictor_b", "family"]].values.tolist() == [
+        ["zero_shot", "lora", "primary"],
+        ["zero_shot", "head_only", "secondary"],
+        ["head_only", "lora", "secondary"],
+        ["head_only", "leace_head_only", "mitigation"],
+    ]
+    row = table.iloc[-1]
+    # paired by seed: the mean over seeds of each seed's difference
+    diffs = [
+        (predictions[paths.run_name("leace_head_only", s)]["pred"].to_numpy() == y).mean()
+        - (predictions[paths.run_name("head_only", s)]["pred"].to_numpy() == y).mean()
+        for s in SEEDS
+    ]
+    assert row.acc_diff == pytest.approx(np.mean(diffs), abs=1e-12)
+    # alone in its family: Holm of one p-value is that p-value; the secondary family keeps two
+    assert row.p_adjusted == row.p_value
+    secondary = table[table["family"] == "secondary"]
+    holm = multipletests(secondary["p_value"], alpha=0.05, method="holm")[1]
+    assert secondary["p_adjusted"].tolist() == pytest.approx(holm.tolist(), abs=1e-15)
+    # about 14 points less accurate on 1,500 bios: significant, and the sentence says so
+    assert row.significant and row.diff_ci_high < 0
+    assert row.verdict.startswith("Over 3 training seeds, head_only (frozen base + trained head)")
+    assert "is more accurate than leace_head_only" in row.verdict
+    assert "in the mitigation family of comparisons over seeds" in row.verdict
+
+
 def test_the_sentences_follow_the_numbers_beside_them():
     table, _, _ = procedure(
         {

@@ -31,6 +31,7 @@ PAGES = (
     "training",
     "seeds",
     "probes",
+    "mitigation",
     "examples",
     "try_bio",
 )
@@ -203,6 +204,18 @@ def test_calibration_and_probes_tables_equal_files(results_study, monkeypatch):
     assert shown["accuracy"].tolist() == pytest.approx(overall["accuracy"].tolist())
 
 
+def test_mitigation_shows_the_leakage_table_and_the_erasure_check(results_study, monkeypatch):
+    app = open_page(results_study, "mitigation", monkeypatch)
+    shown = frame_with(app, "majority_rate")
+    pd.testing.assert_frame_equal(
+        shown.reset_index(drop=True), analysis_csv(results_study, "leakage"), check_dtype=False
+    )
+    summary = json.loads((results_study / paths.ANALYSIS_SUMMARY).read_text())
+    texts = [s.value for s in app.success]
+    assert list(summary["erasure_checks"].values()) == texts
+    assert any("erased, is right for" in m.value for m in app.markdown)
+
+
 def test_examples_filters_change_rows(results_study, monkeypatch):
     app = open_page(results_study, "examples", monkeypatch)
     test = pd.read_parquet(results_study / paths.split_path("test"))
@@ -371,7 +384,8 @@ def test_training_page_shows_every_seed_and_its_selected_step(results_study, mon
     # one section per trained predictor, in catalogue order: its runs, then its history
     run_tables = frames_with(app, "selected step")
     histories = frames_with(app, "dev_accuracy")
-    assert len(run_tables) == len(histories) == len(trained) == 2  # lora and head_only
+    # lora, head_only and leace_head_only
+    assert len(run_tables) == len(histories) == len(trained) == 3
     for name, runs, history in zip(trained, run_tables, histories, strict=True):
         runs = runs.set_index("seed")
         assert list(runs.index) == SEEDS
@@ -392,10 +406,11 @@ def test_seeds_page_shows_the_procedure_and_every_seed(results_study, monkeypatc
     procedures = analysis_csv(results_study, "procedure")
     procedure = procedures[procedures["family"] == "primary"].iloc[0]
     shown_verdicts = [a.value for a in [*app.success, *app.info]]
-    # every comparison over seeds: the primary, then head-only against both of its sides
+    # every comparison over seeds: the primary, then head-only against both of its sides, then
+    # leace_head_only against head_only, which it mitigates
     assert set(procedures["verdict"]) <= set(shown_verdicts)
     assert procedure["verdict"] in shown_verdicts
-    assert procedures["family"].tolist() == ["primary", "secondary", "secondary"]
+    assert procedures["family"].tolist() == ["primary", "secondary", "secondary", "mitigation"]
     shown = {m.label: m.value for m in app.metric}
     assert shown["Training seeds"] == str(len(SEEDS))
     assert shown["Mean difference"] == f"{100 * procedure['acc_diff']:+.1f} pts"

@@ -50,6 +50,7 @@ PAGES = {
     "seeds": "Download gaps over seeds lora as CSV",
     "calibration": "Download calibration as CSV",
     "probes": "Download probes removed by profession as CSV",
+    "mitigation": "Download leakage as CSV",
     "examples": "predictions as CSV",
     "training": "Compare the curves of several experiments",
     "try_bio": "A model that reads the gendered words flips",

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipeline.lib import contract, paths
+from pipeline.lib import catalogue, contract, paths
 from pipeline.lib.errors import SuiteError, run_main
 from pipeline.lib.prediction_files import predictions_frame, read_predictions, write_predictions
 from pipeline.lib.synthetic_sample import generate_sample
@@ -926,7 +926,7 @@ def test_analyze_stops_when_a_seed_of_seeds_train_has_no_predictions(
     write_predictions(frame, study / paths.predictions_path(run), {})
     before = outputs(study, ANALYSIS_OUTPUTS)
     line = run_stage(main, study, capsys, monkeypatch)
-    assert paths.predict_stage("lora", 1235) == "predict_seeded@lora-1235"
+    assert catalogue.predict_stage("lora", 1235) == "predict_seeded@lora-1235"
     assert line == (
         "error: results/predictions/lora@seed1235.parquet: not found, but seed 1235 is in "
         "seeds.train; make it with `dvc repro predict_seeded@lora-1235` (or remove the seed "

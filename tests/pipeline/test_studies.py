@@ -28,6 +28,9 @@ CHEAP = {
     "head_only.max_steps": 6,
     "head_only.eval_steps": 3,
     "head_only.checkpoint_steps": 3,
+    "leace_head_only.max_steps": 6,
+    "leace_head_only.eval_steps": 3,
+    "leace_head_only.checkpoint_steps": 3,
     "probe.max_bios": None,  # every test bio (30): the planted nurses among them
     "analyze.bootstrap_resamples": 50,
     "seeds.train": [1234],  # one run each: the seeds' stages are the same code (the demo has 3)
@@ -359,7 +362,7 @@ def test_studies_new_task_occupation_makes_a_study_of_that_task_that_runs(tmp_pa
     summary = yaml.safe_load((study / paths.ANALYSIS_SUMMARY).read_text())
     assert summary["task"] == "occupation"
     gap_rms = pd.read_csv(study / contract.TABLES["gap_rms"].file())
-    assert set(gap_rms["family"]) == {"primary", "secondary"}
+    assert set(gap_rms["family"]) == {"primary", "secondary", "mitigation"}
     report = (study / paths.ANALYSIS_REPORT).read_text()
     assert report.split("\n\n")[2] == f"**{gap_rms.iloc[0]['verdict']}**"
     # setting the task back in params.yaml alone is refused: the dvc.yaml is the other task's

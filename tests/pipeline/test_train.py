@@ -16,7 +16,7 @@ import yaml
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config
 
-from pipeline.lib import paths
+from pipeline.lib import catalogue, paths
 from pipeline.lib.classifier_training import train_classifier
 from pipeline.lib.lora_model import attach_lora, trainable_parameter_count
 from pipeline.lib.model_loading import (
@@ -377,7 +377,7 @@ def test_kills_at_every_phase_resume_to_the_uninterrupted_result(tiny_study, tmp
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert resumed_from(resumed.stderr) == 30
     assert "holds the end of training" in resumed.stderr
-    log = json.loads((study / paths.run_log_path(paths.train_stage("lora", 0))).read_text())
+    log = json.loads((study / paths.run_log_path(catalogue.train_stage("lora", 0))).read_text())
     assert log["resumed_from_checkpoint"] is True
     assert not (study / paths.checkpoints_dir("lora")).exists()  # removed after success
     # the killed save's temporary folder is gone
