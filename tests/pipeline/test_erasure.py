@@ -126,13 +126,15 @@ def erased_study(tmp_path_factory, tiny_study_template) -> Path:
     params["leace_head_only"].update(FAST_HEAD)
     params["erase"]["max_length"] = FAST_HEAD["max_length"]
     (study / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    for module, *args in (
-        ("pipeline.erase",),
-        ("pipeline.train", "leace_head_only", "0"),
-        ("pipeline.predict", "leace_head_only", "--seed", "0"),
-    ):
-        result = run_module(module, study, *args)
-        assert result.returncode == 0, result.stderr[-3000:]
+    # the three stages in one interpreter (tests/run_stages.py): torch and transformers load once
+    result = run_module(
+        "tests.run_stages",
+        study,
+        "python -m pipeline.erase",
+        "python -m pipeline.train leace_head_only 0",
+        "python -m pipeline.predict leace_head_only --seed 0",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
     return study
 
 
