@@ -44,19 +44,22 @@ def runs(name: str, accuracies: tuple[float, ...]) -> dict[str, float]:
     return {paths.run_name(name, s): a for s, a in zip(SEEDS, accuracies, strict=True)}
 
 
+# Three procedures (zero-shot, LoRA and head-only over three seeds) and their comparisons.
+THREE = {
+    "zero_shot": 0.80,
+    **runs("lora", (0.90, 0.91, 0.89)),
+    **runs("head_only", (0.84, 0.85, 0.83)),
+}
+THREE_ROWS = [
+    ["zero_shot", "lora", "primary"],
+    ["zero_shot", "head_only", "secondary"],
+    ["head_only", "lora", "secondary"],
+]
+
+
 def test_every_trained_predictor_is_compared_with_both_sides_of_the_primary():
-    table, y, predictions = procedure(
-        {
-            "zero_shot": 0.80,
-            **runs("lora", (0.90, 0.91, 0.89)),
-            **runs("head_only", (0.84, 0.85, 0.83)),
-        }
-    )
-    assert table[["predictor_a", "predictor_b", "family"]].values.tolist() == [
-        ["zero_shot", "lora", "primary"],
-        ["zero_shot", "head_only", "secondary"],
-        ["head_only", "lora", "secondary"],
-    ]
+    table, y, predictions = procedure(THREE)
+    assert table[["predictor_a", "predictor_b", "family"]].values.tolist() == THREE_ROWS
 
     # estimates: the mean over seeds of b's accuracy minus a's (a seeded side averaged too)
     def accuracy(name):
@@ -82,18 +85,9 @@ def test_every_trained_predictor_is_compared_with_both_sides_of_the_primary():
 def test_a_mitigated_predictor_is_compared_with_what_it_mitigates_in_its_own_family():
     # leace_head_only mitigates head_only (the catalogue's `mitigates`): one comparison, in the
     # mitigation family, not among the secondary ones
-    table, y, predictions = procedure(
-        {
-            "zero_shot": 0.80,
-            **runs("lora", (0.90, 0.91, 0.89)),
-            **runs("head_only", (0.84, 0.85, 0.83)),
-            **runs("leace_head_only", (0.70, 0.72, 0.69)),
-        }
-    )
+    table, y, predictions = procedure({**THREE, **runs("leace_head_only", (0.70, 0.72, 0.69))})
     assert table[["predictor_a", "predictor_b", "family"]].values.tolist() == [
-        ["zero_shot", "lora", "primary"],
-        ["zero_shot", "head_only", "secondary"],
-        ["head_only", "lora", "secondary"],
+        *THREE_ROWS,
         ["head_only", "leace_head_only", "mitigation"],
     ]
     row = table.iloc[-1]
