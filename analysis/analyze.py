@@ -47,7 +47,7 @@ from analysis.result import Analysis
 from pipeline.lib import catalogue, contract, paths, tasks
 from pipeline.lib.errors import SuiteError, run_main
 from pipeline.lib.io import atomic_dir, write_json, write_text
-from pipeline.lib.labels import PROFESSIONS
+from pipeline.lib.labels import GENDERS, PROFESSIONS
 from pipeline.lib.params import AnalyzeParams, load_stage_params
 from pipeline.lib.prediction_files import read_predictions
 from pipeline.lib.provenance import run_log, run_metadata
@@ -62,6 +62,7 @@ from pipeline.lib.tables import (
 )
 
 log = logging.getLogger(__name__)
+GENDER_IDS = tuple(range(len(GENDERS)))  # 0 male, 1 female
 
 PARAMS = ("analyze", "seeds.bootstrap", "seeds.train")
 
@@ -124,6 +125,13 @@ def read_leakage(test: pd.DataFrame) -> dict[str, pd.DataFrame]:
     out = {}
     for path in sorted(paths.LEAKAGE_DIR.glob("*.parquet")):
         frame = read_prepared(path, spec.columns, what="leakage probes", stage="erase", spec=spec)
+        for column in ("pred", "pred_erased"):
+            bad = ~frame[column].isin(GENDER_IDS)
+            if bad.any():
+                raise SuiteError(
+                    f"{path}: {column} holds {frame[column][bad].iloc[0]!r}, not a gender id "
+                    "(0 male, 1 female); run the erase stage again (dvc repro erase)"
+                )
         if len(frame) != len(test) or set(frame["id"].astype(str)) != set(test["id"].astype(str)):
             raise SuiteError(
                 f"{path}: its bios are not the test split's; run the erase stage again "

@@ -506,3 +506,35 @@ def test_the_written_report_opens_with_the_primary_and_proxy_verdicts(analyzed):
         f"Proxy bias, {primary['predictor_b']}: {proxy.loc[primary['predictor_b'], 'verdict']}",
     ]
     assert proxy.loc["lora", "direction"] == "stereotype-consistent"  # the planted bias
+
+
+def test_a_leakage_file_is_read_against_the_test_split_or_refused_in_one_line(study):
+    # The erase stage's probe answers (results/leakage/<representation>.parquet): bios joined by
+    # id, whatever their order; a file of other bios, a label out of range or a missing column
+    # stops the analysis with one line naming the file and the stage to rerun.
+    test = pd.read_parquet(study / paths.split_path("test"))
+    rng = np.random.default_rng(1)
+    gender = test["gender_id"].to_numpy(np.int64)
+    leakage = pd.DataFrame(
+        {
+            "id": test["id"],
+            "gender_id": gender,
+            "pred": np.where(rng.random(len(test)) < 0.9, gender, 1 - gender),
+            "pred_erased": np.zeros(len(test), dtype=np.int64),
+        }
+    ).iloc[::-1]
+    file = study / paths.leakage_path("base")
+    file.parent.mkdir(parents=True, exist_ok=True)
+    leakage.to_parquet(file, index=False)
+    assert run_module("analysis.analyze", study).returncode == 0
+    table = pd.read_csv(study / contract.TABLES["leakage"].file()).set_index("version")
+    assert table.loc["as is", "correct"] == int((leakage["pred"] == leakage["gender_id"]).sum())
+    assert table.loc["erased", "correct"] == int((gender == 0).sum())
+    for broken, says in (
+        (leakage.iloc[1:], "its bios are not the test split's; run the erase stage again"),
+        (leakage.assign(pred=2), "pred"),
+        (leakage.drop(columns="pred_erased"), "missing column 'pred_erased'"),
+    ):
+        broken.to_parquet(file, index=False)
+        line = error_line(run_module("analysis.analyze", study))
+        assert str(paths.leakage_path("base")) in line and says in line, line
