@@ -352,6 +352,23 @@ class _FixedSections(Section):
     analyze: AnalyzeParams
     occupation: OccupationParams
 
+    @model_validator(mode="after")
+    def _erased_heads_read_what_the_eraser_was_fitted_on(self) -> _FixedSections:
+        # The erase stage fits the LEACE eraser on the first erase.max_length tokens of each
+        # bio; a head behind it that read more or fewer would read a representation the eraser
+        # was not fitted on (the two stages read their own sections: only here do both meet).
+        for task in catalogue.CATALOGUE_FILES:
+            for spec in catalogue.predictors(task):
+                recipe = getattr(self, spec.name, None) if spec.section == "erased" else None
+                if recipe is not None and recipe.max_length != self.erase.max_length:
+                    raise ValueError(
+                        f"{spec.name}.max_length = {recipe.max_length} but erase.max_length = "
+                        f"{self.erase.max_length}: the LEACE eraser is fitted on the first "
+                        "erase.max_length tokens of a bio and its head must read the same; set "
+                        "both to one value"
+                    )
+        return self
+
 
 def _study_schema() -> type[Section]:
     """The whole schema: the fixed sections, then ``<name>`` per trained predictor (catalogue).
@@ -632,8 +649,14 @@ def _one_line(err: ValidationError, key: str, source: str) -> str:
 
 
 def parse_study(raw: dict[str, Any], source: str = PARAMS_FILE) -> StudyParams:
-    """Validate every section of read params (the whole study)."""
-    return StudyParams(**{name: parse_key(raw, name, source) for name in SECTIONS})
+    """Validate every section of read params (the whole study), then what ties sections."""
+    sections = {name: parse_key(raw, name, source) for name in SECTIONS}
+    try:
+        return StudyParams(**sections)
+    except ValidationError as err:  # a rule across sections (e.g. the eraser's max_length)
+        first = err.errors()[0]
+        message = str(first.get("ctx", {}).get("error") or first["msg"])
+        raise SuiteError(f"{source}: {message.removeprefix('Value error, ')}") from None
 
 
 class StageParams:

@@ -11,7 +11,7 @@ import yaml
 
 from pipeline.lib import paths
 from pipeline.lib.errors import SuiteError
-from pipeline.lib.params import parse_key, read_params
+from pipeline.lib.params import parse_key, parse_study, read_params
 from tests.conftest import copy_checkout, demo_params, dvc, run_module, write_params
 
 # (change merged into the demo's params, the one error line's text after "params.yaml: ")
@@ -210,3 +210,18 @@ def test_a_stage_run_directly_refuses_a_duplicate_key_in_one_line(tmp_path):
         "error: params.yaml: duplicate key seeds.data on line 4 (first on line 3); keep one of them"
     ]
     assert not (tmp_path / "data").exists()
+
+
+def test_an_erased_head_reading_other_tokens_than_its_eraser_is_one_line(tmp_path):
+    # The eraser is fitted on erase.max_length tokens; leace_head_only's head must read as many.
+    write_params(tmp_path, demo_params({"leace_head_only": {"max_length": 128}}))
+    with pytest.raises(SuiteError) as err:
+        parse_study(read_params(tmp_path / "params.yaml"), tmp_path / "params.yaml")
+    text = str(err.value)
+    assert "\n" not in text
+    assert "leace_head_only.max_length = 128 but erase.max_length = 256" in text, text
+    write_params(
+        tmp_path,
+        demo_params({"leace_head_only": {"max_length": 128}, "erase": {"max_length": 128}}),
+    )
+    parse_study(read_params(tmp_path / "params.yaml"))  # both at one value: accepted
