@@ -96,9 +96,15 @@ def _figures(
     else:
         figures[report.HEADLINE] = [
             figure_html(
-                plots.accuracy_vs_gap_rms(result.overall, _models(result, references=True), level),
+                plots.accuracy_vs_gap_rms(
+                    result.overall,
+                    _models(result, references=True),
+                    level,
+                    plots.leakage_by_predictor(result.leakage, result.task),
+                ),
                 f"Occupation accuracy against GAP^RMS (the gender gaps), {level} intervals: one "
-                "point per predictor and training seed",
+                "point per predictor and training seed; in the legend, a linear gender probe's "
+                "accuracy on the representation the head reads, where it was measured",
             )
         ]
     gaps: list[str] = []

@@ -18,8 +18,10 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.transforms import Bbox
 
+from pipeline.lib import catalogue
 from pipeline.lib.contract import ALL_PROFESSIONS
 from pipeline.lib.labels import GENDERS
+from pipeline.lib.paths import BASE_REPRESENTATION
 
 PALETTE = dict(zip(GENDERS, ("#1d4ed8", "#c2410c"), strict=True))  # male blue, female orange
 ACCENT = "#7c3aed"
@@ -175,11 +177,40 @@ def _line_band(
     return line - half, line + half
 
 
-def accuracy_vs_gap_rms(overall: pd.DataFrame, predictors: Sequence[str], level: str) -> Figure:
-    """Each predictor's accuracy against its GAP^RMS, both with intervals: the trade-off view."""
+def leakage_by_predictor(leakage: pd.DataFrame | None, task: str) -> dict[str, float]:
+    """The gender leakage of the representation each predictor's head reads (leakage.csv).
+
+    Each `erased` predictor of the catalogue reads the base representation erased; the one it
+    mitigates reads it as it is. Other predictors: none (their representation is not probed).
+    """
+    if leakage is None or leakage.empty:
+        return {}
+    base = leakage[leakage["representation"] == BASE_REPRESENTATION].set_index("version")
+    if not {"as is", "erased"} <= set(base.index):
+        return {}
+    found = {}
+    for spec in catalogue.predictors(task):
+        if spec.section == "erased" and spec.mitigates:
+            found[spec.name] = float(base.loc["erased", "accuracy"])
+            found[spec.mitigates] = float(base.loc["as is", "accuracy"])
+    return found
+
+
+def accuracy_vs_gap_rms(
+    overall: pd.DataFrame,
+    predictors: Sequence[str],
+    level: str,
+    leakage: Mapping[str, float] | None = None,
+) -> Figure:
+    """Each predictor's accuracy against its GAP^RMS, both with intervals: the trade-off view.
+
+    ``leakage`` (:func:`leakage_by_predictor`): a linear gender probe's accuracy on the
+    representation a predictor's head reads, given in its legend entry where known.
+    """
     table = overall.set_index(["predictor", "metric"])
+    leakage = leakage or {}
     with sns.axes_style("whitegrid"):
-        fig = Figure(figsize=(7, 4.5), layout="constrained")
+        fig = Figure(figsize=(10 if leakage else 8, 4.5), layout="constrained")
         ax = fig.subplots()
         for i, name in enumerate(predictors):
             acc = table.loc[(name, "accuracy")]
@@ -192,13 +223,26 @@ def accuracy_vs_gap_rms(overall: pd.DataFrame, predictors: Sequence[str], level:
                 fmt="o",
                 capsize=3,
                 color=f"C{i % 10}",
-                label=name,
+                label=_with_leakage(name, leakage),
             )
         ax.set_xlabel(f"occupation accuracy (%, {level} interval)")
         ax.set_ylabel(f"GAP^RMS (TPR points, {level} interval)")
         ax.set_title("Accuracy against the gender gaps: right is more accurate, lower is fairer")
-        ax.legend(fontsize="small")
+        # outside the axes: inside, it covered points
+        fig.legend(
+            *ax.get_legend_handles_labels(),
+            fontsize="small",
+            title="(gender probe on what the head reads)" if leakage else None,
+            title_fontsize="small",
+            loc="outside right upper",
+        )
     return fig
+
+
+def _with_leakage(name: str, leakage: Mapping[str, float]) -> str:
+    """A legend entry: the predictor (or run), with its representation's leakage if known."""
+    value = leakage.get(catalogue.split_run(name)[0])
+    return name if value is None else f"{name} (gender probe {100 * value:.0f}%)"
 
 
 # Offsets (points) tried around a point, nearest first: right, above, left, below, diagonals.

@@ -36,6 +36,18 @@ if verdicts:
     st.header("Over training seeds")
     for verdict in verdicts:
         st.markdown(f"**{verdict}**")
+if task == "occupation":  # the trade-off: accuracy, GAP^RMS and leakage in one figure
+    overall = data.table(study, "overall")
+    if overall.ok:
+        found = set(zip(overall.value["predictor"], overall.value["metric"], strict=True))
+        names = data.predictor_order(list(overall.value["predictor"].unique()), task)
+        plotted = [p for p in names if {(p, "accuracy"), (p, "gap_rms")} <= found]
+        ui.figure(
+            plots.accuracy_vs_gap_rms(
+                overall.value, plotted, ui.level(study), plots.leakage_by_predictor(frame, task)
+            ),
+            alt="Accuracy against GAP^RMS per predictor and run, leakage in the legend",
+        )
 st.header("Gender leakage")
 level = ui.level(study)
 fig = plots.leakage_rates(frame, level)

@@ -180,7 +180,12 @@ if gap_rms is not None:
     plotted = [p for p in predictors if {(p, "accuracy"), (p, "gap_rms")} <= found]
     if plotted:
         ui.figure(
-            plots.accuracy_vs_gap_rms(overall, plotted, ui.level(study)),
+            plots.accuracy_vs_gap_rms(
+                overall,
+                plotted,
+                ui.level(study),
+                plots.leakage_by_predictor(data.table(study, "leakage").value, task),
+            ),
             alt="Each predictor's accuracy against its GAP^RMS, with intervals",
         )
 

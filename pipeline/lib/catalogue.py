@@ -180,6 +180,18 @@ def seeded_names_of_every_task() -> tuple[str, ...]:
     return tuple(dict.fromkeys(n for task in CATALOGUE_FILES for n in seeded_names(task)))
 
 
+def erased_names_of_every_task() -> tuple[str, ...]:
+    """The `erased` predictors of every task (each once): heads behind a LEACE eraser."""
+    return tuple(
+        dict.fromkeys(
+            spec.name
+            for task in CATALOGUE_FILES
+            for spec in predictors(task)
+            if spec.section == "erased"
+        )
+    )
+
+
 def train_stage(predictor: str, seed: int) -> str:
     """The DVC stage of one run, as dvc.yaml's matrix names it: ``train@lora-1234``.
 

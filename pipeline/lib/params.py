@@ -357,16 +357,15 @@ class _FixedSections(Section):
         # The erase stage fits the LEACE eraser on the first erase.max_length tokens of each
         # bio; a head behind it that read more or fewer would read a representation the eraser
         # was not fitted on (the two stages read their own sections: only here do both meet).
-        for task in catalogue.CATALOGUE_FILES:
-            for spec in catalogue.predictors(task):
-                recipe = getattr(self, spec.name, None) if spec.section == "erased" else None
-                if recipe is not None and recipe.max_length != self.erase.max_length:
-                    raise ValueError(
-                        f"{spec.name}.max_length = {recipe.max_length} but erase.max_length = "
-                        f"{self.erase.max_length}: the LEACE eraser is fitted on the first "
-                        "erase.max_length tokens of a bio and its head must read the same; set "
-                        "both to one value"
-                    )
+        for name in catalogue.erased_names_of_every_task():
+            recipe = getattr(self, name, None)
+            if recipe is not None and recipe.max_length != self.erase.max_length:
+                raise ValueError(
+                    f"{name}.max_length = {recipe.max_length} but erase.max_length = "
+                    f"{self.erase.max_length}: the LEACE eraser is fitted on the first "
+                    "erase.max_length tokens of a bio and its head must read the same; set "
+                    "both to one value"
+                )
         return self
 
 

@@ -93,6 +93,11 @@ ERASERS_DIR = TRAINED_DIR / "erasers"
 LEAKAGE_DIR = Path("results/leakage")
 
 
+# The one representation erased so far: the frozen base's, which head_only reads as it is and
+# every `erased` predictor (leace_head_only) reads erased (pipeline/erase.py fits its eraser).
+BASE_REPRESENTATION = "base"
+
+
 def eraser_dir(representation: str) -> Path:
     """The LEACE eraser of one representation (``models/erasers/base``)."""
     return ERASERS_DIR / representation

@@ -254,3 +254,33 @@ def test_seed_gap_heatmap_is_readable_and_marks_small_cells():
     hatched = [p for p in ax.patches if p.get_hatch()]
     assert len(hatched) == 3 * int((np.arange(len(PROFESSIONS)) % 3 == 0).sum())
     assert any("small" in t.get_text() for legend in fig.legends for t in legend.get_texts())
+
+
+def test_the_trade_off_figure_names_each_heads_leakage():
+    # head_only reads the base representation as is, leace_head_only erased (the catalogue's
+    # `mitigates`); the figure's legend gives each run the probe's accuracy on what it reads.
+    leakage = pd.DataFrame(
+        {
+            "representation": [paths.BASE_REPRESENTATION] * 2,
+            "version": ["as is", "erased"],
+            "accuracy": [0.908, 0.535],
+        }
+    )
+    found = plots.leakage_by_predictor(leakage, "occupation")
+    assert found == {"head_only": 0.908, "leace_head_only": 0.535}
+    assert plots.leakage_by_predictor(leakage.iloc[:1], "occupation") == {}
+    runs = ["zero_shot", "head_only@seed1", "leace_head_only@seed1"]
+    overall = pd.DataFrame(
+        [
+            {"predictor": p, "metric": m, "value": v, "ci_low": v - 0.02, "ci_high": v + 0.02}
+            for p, (a, g) in zip(runs, [(0.05, 0.0), (0.29, 0.01), (0.30, 0.02)], strict=True)
+            for m, v in (("accuracy", a), ("gap_rms", g))
+        ]
+    )
+    fig = plots.accuracy_vs_gap_rms(overall, runs, "95%", found)
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels == [
+        "zero_shot",
+        "head_only@seed1 (gender probe 91%)",
+        "leace_head_only@seed1 (gender probe 54%)",
+    ]
