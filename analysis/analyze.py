@@ -49,7 +49,7 @@ from pipeline.lib.errors import SuiteError, run_main
 from pipeline.lib.io import atomic_dir, write_json, write_text
 from pipeline.lib.labels import GENDERS, PROFESSIONS
 from pipeline.lib.params import AnalyzeParams, load_stage_params
-from pipeline.lib.prediction_files import read_predictions
+from pipeline.lib.prediction_files import check_same_ids, read_predictions
 from pipeline.lib.provenance import run_log, run_metadata
 from pipeline.lib.tables import (
     read_document,
@@ -132,11 +132,8 @@ def read_leakage(test: pd.DataFrame) -> dict[str, pd.DataFrame]:
                     f"{path}: {column} holds {frame[column][bad].iloc[0]!r}, not a gender id "
                     "(0 male, 1 female); run the erase stage again (dvc repro erase)"
                 )
-        if len(frame) != len(test) or set(frame["id"].astype(str)) != set(test["id"].astype(str)):
-            raise SuiteError(
-                f"{path}: its bios are not the test split's; run the erase stage again "
-                "(dvc repro erase)"
-            )
+        hint = "its bios are not the test split's; run the erase stage again (dvc repro erase)"
+        check_same_ids(frame["id"], test["id"], path, hint)
         out[path.stem] = in_order_of(test["id"], frame)
     return out
 

@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 PARAMS = ("erase",)
 STAGE = "erase"
-REPRESENTATION = "base"  # the frozen base's: what head_only and leace_head_only heads read
+REPRESENTATION = paths.BASE_REPRESENTATION  # what head_only and leace_head_only heads read
 
 
 def main() -> None:
@@ -100,7 +100,7 @@ def main() -> None:
             write_parquet(leakage, out, metadata=metadata)
             for column, what in (("pred", "as is"), ("pred_erased", "erased")):
                 accuracy = float((leakage[column] == leakage["gender_id"]).mean())
-                log.info("gender probe on the %s representation, %s: %.3f", "base", what, accuracy)
+                log.info("gender probe, %s, %s: %.3f", REPRESENTATION, what, accuracy)
             log.info("wrote %s and %s", paths.eraser_dir(REPRESENTATION), out)
     finally:
         shutdown(runtime)

@@ -28,7 +28,7 @@ import pandas as pd
 
 from pipeline.lib import contract, paths, tasks
 from pipeline.lib.errors import SuiteError, run_main
-from pipeline.lib.model_loading import adapter_metadata
+from pipeline.lib.model_loading import adapter_metadata, recorded_train_stage
 from pipeline.lib.model_predictors import (
     DEFAULT_BATCH_SIZE,
     LOADERS,
@@ -72,10 +72,9 @@ def trained_in(predictor: str, seed: int | None) -> str | None:
     if seed is None:
         return None
     try:
-        stage = adapter_metadata(paths.trained_dir(predictor, seed)).get("run", {}).get("stage")
+        return recorded_train_stage(adapter_metadata(paths.trained_dir(predictor, seed)))
     except SuiteError:  # no run yet: loading it says so, in one line
         return None
-    return stage if isinstance(stage, str) else None
 
 
 def main() -> None:

@@ -207,6 +207,13 @@ def adapter_metadata(adapter_dir: str | Path) -> dict[str, Any]:
     return metadata
 
 
+def recorded_train_stage(metadata: dict[str, Any]) -> str | None:
+    """The train stage a run's ``metadata.json`` records (``run.stage``); None if it has none."""
+    run = metadata.get("run")
+    stage = run.get("stage") if isinstance(run, dict) else None
+    return stage if isinstance(stage, str) else None
+
+
 def trained_classes(run_dir: str | Path) -> tuple[str, ...]:
     """The class names of a trained run's head: its task's (``metadata.json``; gender if none)."""
     task = adapter_metadata(run_dir).get("task", "gender")

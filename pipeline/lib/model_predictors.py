@@ -46,6 +46,7 @@ from pipeline.lib.model_loading import (
     load_head_classifier,
     load_lora_classifier,
     load_tokenizer,
+    recorded_train_stage,
 )
 from pipeline.lib.params import OccupationParams, StageParams
 from pipeline.lib.prediction_files import class_predictions_frame, predictions_frame
@@ -202,12 +203,6 @@ def load_random_head(ctx: LoadContext) -> Predictor:
     )
 
 
-def _train_stage(trained: dict[str, Any], name: str, seed: int | None) -> str:
-    """The train stage a run records in its metadata.json (``train@<name>-<seed>`` if none)."""
-    stage = trained.get("run", {}).get("stage") if isinstance(trained.get("run"), dict) else None
-    return stage if isinstance(stage, str) else f"train@{name}-{seed or 0}"
-
-
 def _trained_predictor(
     name: str,
     ctx: LoadContext,
@@ -225,7 +220,8 @@ def _trained_predictor(
     if made_for != ctx.task:
         raise SuiteError(
             f"{run_dir}: trained for the {made_for} task, but this study's task is {ctx.task}; "
-            f"run its train stage again (dvc repro {_train_stage(trained, name, seed)})"
+            "run its train stage again (dvc repro "
+            f"{recorded_train_stage(trained) or f'train@{name}-{seed or 0}'})"
         )
     model, tokenizer = load(run_dir)
     model = place(model, ctx.runtime)  # loaded (and merged) in float32, then cast

@@ -384,14 +384,19 @@ def read_predictions(
     contract.check_table(frame, spec, path)  # model, params_hash: text
     check_identity(frame, path, predictor, check_sources)
     if expected_ids is not None:
-        expected = pd.Index(pd.Series(expected_ids, dtype=object).astype(str))
-        found = pd.Index(frame["id"])
-        missing, extra = expected.difference(found), found.difference(expected)
-        if len(missing) or len(extra):
-            parts = []
-            if len(missing):
-                parts.append(f"{len(missing)} ids of the split missing (e.g. {missing[0]!r})")
-            if len(extra):
-                parts.append(f"{len(extra)} ids not in the split (e.g. {extra[0]!r})")
-            raise SuiteError(f"{path}: {' and '.join(parts)}; {mismatch_hint}")
+        check_same_ids(frame["id"], expected_ids, path, mismatch_hint)
     return frame
+
+
+def check_same_ids(found_ids: Any, expected_ids: Any, path: str | Path, hint: str) -> None:
+    """One line naming ``path`` unless it holds exactly the split's ids (in any order)."""
+    expected = pd.Index(pd.Series(expected_ids, dtype=object).astype(str))
+    found = pd.Index(pd.Series(found_ids, dtype=object).astype(str))
+    missing, extra = expected.difference(found), found.difference(expected)
+    if len(missing) or len(extra):
+        parts = []
+        if len(missing):
+            parts.append(f"{len(missing)} ids of the split missing (e.g. {missing[0]!r})")
+        if len(extra):
+            parts.append(f"{len(extra)} ids not in the split (e.g. {extra[0]!r})")
+        raise SuiteError(f"{path}: {' and '.join(parts)}; {hint}")

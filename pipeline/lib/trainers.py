@@ -143,4 +143,5 @@ def build_leace_head_only(
     from pipeline.lib.erasure import erased_head, load_eraser
 
     model, tokenizer = build_head_only(base, settings, runtime, classes)
-    return erased_head(model, load_eraser(paths.eraser_dir("base"))), tokenizer
+    eraser = load_eraser(paths.eraser_dir(paths.BASE_REPRESENTATION))
+    return erased_head(model, eraser), tokenizer
