@@ -278,27 +278,37 @@ def _label_without_overlap(ax, x: np.ndarray, y: np.ndarray, names: Sequence[str
     if legend is not None:
         taken.append(legend.get_window_extent(renderer))
     unlabelled = 0
+
+    def fits(box: Bbox, own: Bbox) -> bool:
+        clear = not any(box.overlaps(other) for other in taken if other is not own)
+        return clear and inside.contains(box.x0, box.y0) and inside.contains(box.x1, box.y1)
+
     for i in np.argsort(-np.abs(y), kind="stable"):
         if not (math.isfinite(x[i]) and math.isfinite(y[i])):
             continue
         unlabelled += 1
         for dx, dy in _LABEL_OFFSETS:
-            text = ax.annotate(
-                names[i],
-                (x[i], y[i]),
-                xytext=(dx, dy),
-                textcoords="offset points",
-                ha="left" if dx > 0 else "right" if dx < 0 else "center",
-                va="bottom" if dy > 0 else "top",
-                fontsize=6,
-                alpha=0.8,
-                # a leader line ties a label pushed away from its point back to it
-                arrowprops=None if abs(dx) + abs(dy) < 8 else {"arrowstyle": "-", "lw": 0.4},
-            )
+            # a leader line ties a label pushed away from its point back to it
+            arrow = None if abs(dx) + abs(dy) < 8 else {"arrowstyle": "-", "lw": 0.4}
+            label = {
+                "text": names[i],
+                "xy": (x[i], y[i]),
+                "xytext": (dx, dy),
+                "textcoords": "offset points",
+                "ha": "left" if dx > 0 else "right" if dx < 0 else "center",
+                "va": "bottom" if dy > 0 else "top",
+                "fontsize": 6,
+                "alpha": 0.8,
+            }
+            # The text's box first: a label's box with its leader line holds the text's box, so
+            # a text that does not fit rules the place out without measuring the line (clipping
+            # a line to the text is most of the cost).
+            text = ax.annotate(**label)
+            if arrow is not None and fits(text.get_window_extent(renderer), taken[i]):
+                text.remove()
+                text = ax.annotate(**label, arrowprops=arrow)
             box = text.get_window_extent(renderer)
-            own = taken[i]
-            clear = not any(box.overlaps(other) for other in taken if other is not own)
-            if clear and inside.contains(box.x0, box.y0) and inside.contains(box.x1, box.y1):
+            if fits(box, taken[i]):
                 taken.append(box)
                 unlabelled -= 1
                 break

@@ -130,10 +130,16 @@ def train_classifier(
     loop_started = time.monotonic()
     _train_or_load_end(trainer, resume_from)
     loop_seconds = time.monotonic() - loop_started
-    # Before the final evaluation: it logs the best model's scores under the last step.
     history = history_frame(trainer.state.log_history)
     trainer.suite_selection.restore_best(trainer.model)
-    dev_metrics = trainer.evaluate()
+    # The best model's dev scores are those logged at its step: the same weights on the same dev
+    # batches (scoring dev again would give the same numbers, at the cost of a pass over dev).
+    best_step = int(trainer.suite_selection.best_step)
+    dev_metrics = next(
+        entry
+        for entry in reversed(trainer.state.log_history)
+        if entry.get("step") == best_step and "eval_accuracy" in entry
+    )
     return TrainResult(
         model=trainer.model.eval(),
         tokenizer=tokenizer,
@@ -143,7 +149,7 @@ def train_classifier(
             "loss": float(dev_metrics["eval_loss"]),
             "n": len(dev_set),
         },
-        best_step=int(trainer.suite_selection.best_step),
+        best_step=best_step,
         global_step=int(trainer.state.global_step),
         trainable_params=sum(p.numel() for p in model.parameters() if p.requires_grad),
         world_size=runtime.world_size,

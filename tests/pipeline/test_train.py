@@ -167,6 +167,9 @@ def test_lora_beats_chance_and_matches_zero_shot_on_dev(trained):
     assert list(history["step"]) == [10, 20, 30, 40]
     best = history.loc[history["dev_accuracy"].idxmax()]
     assert result.best_step == best["step"]
+    # the reported dev scores are those logged at the selected step (not scored again), and
+    # equal the returned model's own accuracy on dev (above)
+    assert (accuracy, result.dev_metrics["loss"]) == (best["dev_accuracy"], best["dev_loss"])
     assert history[["train_loss", "dev_loss", "learning_rate"]].notna().all().all()
 
 
