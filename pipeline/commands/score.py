@@ -32,29 +32,25 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from analysis.verdicts import toy_model_notice
 from pipeline.lib import catalogue, paths
-from pipeline.lib.baseline_predictors import BASELINES
-from pipeline.lib.baseline_predictors import params_keys as baseline_params
 from pipeline.lib.errors import SuiteError, run_main
 from pipeline.lib.gendered_words import PROBE_VARIANTS
 from pipeline.lib.labels import GENDERS
-from pipeline.lib.model_predictors import (
-    DEFAULT_BATCH_SIZE,
-    LoadContext,
-    Predictor,
-    load_predictor,
-    params_keys,
-    predict_frame,
-)
 from pipeline.lib.params import PARAMS_FILE, StageParams, read_params
 from pipeline.lib.prediction_files import THRESHOLD
 from pipeline.lib.provenance import params_hash
-from pipeline.lib.runtime import Runtime, make_runtime
 from pipeline.lib.tables import read_split
+
+if TYPE_CHECKING:
+    from pipeline.lib.model_predictors import LoadContext, Predictor
+    from pipeline.lib.runtime import Runtime
+
+# torch, transformers, scikit-learn and the analysis are imported where the models and
+# baselines load (BioScorer), so that a bad bio or file is refused in a fraction of a second.
 
 VARIANTS = ("original", *PROBE_VARIANTS)
 # truncated: the model read only predict.max_length tokens of the text (baselines read it all)
@@ -80,6 +76,12 @@ class BioScorer:
     """Every predictor of one study, loaded once, scoring typed bios and their probes."""
 
     def __init__(self, study: str | Path, device: str | None = None) -> None:
+        from analysis.verdicts import toy_model_notice
+        from pipeline.lib.baseline_predictors import BASELINES
+        from pipeline.lib.baseline_predictors import params_keys as baseline_params
+        from pipeline.lib.model_predictors import DEFAULT_BATCH_SIZE, LoadContext, params_keys
+        from pipeline.lib.runtime import make_runtime
+
         self.study = Path(study).resolve()
         raw = read_params(self.study / PARAMS_FILE)
         self.models: dict[str, _Model] = {}
@@ -122,6 +124,8 @@ class BioScorer:
 
     def score(self, bios: Sequence[str]) -> pd.DataFrame:
         """One row per bio x variant x predictor (columns :data:`COLUMNS`), catalogue order."""
+        from pipeline.lib.model_predictors import predict_frame
+
         texts = [
             (i, variant, text)
             for i, bio in enumerate(bios)
@@ -161,6 +165,8 @@ class BioScorer:
 
 
 def _load(name: str, context: LoadContext, seed: int | None = None) -> Predictor:
+    from pipeline.lib.model_predictors import load_predictor
+
     try:
         return load_predictor(name, context)
     except SuiteError as err:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
 
 from pipeline.lib import catalogue, paths
-from tests.conftest import run_module, study_predictors
+from tests.conftest import run_module, stage_env, study_predictors
 
 FEMALE_BIO = "She has practised dentistry in Lyon for ten years. Her patients adore her."
 MALE_BIO = "He is a software engineer in Berlin, where he leads a small team."
@@ -102,6 +104,20 @@ def test_bad_input_is_one_line_before_any_model_loads(tmp_path):
         lines = result.stderr.strip().splitlines()
         assert result.returncode == 1 and len(lines) == 1, result.stderr
         assert lines[0].startswith("error: ") and message in lines[0], lines[0]
+
+
+def test_the_command_refuses_bad_input_before_torch_or_the_analysis_is_imported(tmp_path):
+    # a typo in a bio costs a fraction of a second, not the seconds torch and transformers take
+    code = (
+        "import sys\n"
+        "from pipeline.commands import score\n"
+        "heavy = {'torch', 'transformers', 'sklearn', 'fairlearn', 'analysis'} & set(sys.modules)\n"
+        "print(sorted(heavy))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=stage_env(), capture_output=True, text=True
+    )
+    assert result.returncode == 0 and result.stdout.strip() == "[]", result.stdout + result.stderr
 
 
 def test_from_the_repo_root_it_suggests_the_demo(tmp_path, monkeypatch, capsys):
