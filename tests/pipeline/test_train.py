@@ -260,7 +260,7 @@ import os, signal, sys
 from contextlib import contextmanager
 import transformers
 from pipeline import train
-from pipeline.lib import checkpoints
+from pipeline.lib import checkpoints, dev_selection
 from pipeline.lib.errors import run_main
 
 phase = sys.argv[1]
@@ -270,20 +270,10 @@ Trainer = transformers.Trainer
 def die():
     os.kill(os.getpid(), signal.SIGKILL)
 
-real_train, real_evaluate, real_step = Trainer.train, Trainer.evaluate, Trainer.training_step
-
-def training(self, *args, **kwargs):
-    self.suite_training = True
-    try:
-        return real_train(self, *args, **kwargs)
-    finally:
-        self.suite_training = False
+real_evaluate, real_step = Trainer.evaluate, Trainer.training_step
 
 def evaluate(self, *args, **kwargs):
-    in_training = getattr(self, "suite_training", False)  # else: the final dev evaluation
-    if phase == "evaluation" and in_training and self.state.global_step == 20:
-        die()
-    if phase == "final_evaluation" and not in_training and self.state.global_step == 30:
+    if phase == "evaluation" and self.state.global_step == 20:
         die()
     return real_evaluate(self, *args, **kwargs)
 
@@ -292,7 +282,17 @@ def training_step(self, *args, **kwargs):
         die()
     return real_step(self, *args, **kwargs)
 
-Trainer.train, Trainer.evaluate, Trainer.training_step = training, evaluate, training_step
+Trainer.evaluate, Trainer.training_step = evaluate, training_step
+
+selection = dev_selection._dev_selection_class()
+real_restore = selection.restore_best
+
+def restore_best(self, model):
+    if phase == "selection":  # after the last step: the best step's weights, then the writes
+        die()
+    return real_restore(self, model)
+
+selection.restore_best = restore_best
 
 real_write_json, real_atomic_dir = checkpoints.write_json, train.atomic_dir
 
@@ -328,7 +328,7 @@ PHASES = (
     ("mid_epoch", None, False),  # killed computing step 18: checkpoint 15 is the last
     ("evaluation", 15, False),  # killed scoring dev at step 20, before checkpoint 20
     ("checkpoint", 15, False),  # killed writing checkpoint 20, before its marker
-    ("final_evaluation", 15, False),  # killed in the final dev evaluation after step 30
+    ("selection", 15, False),  # killed restoring the best step's weights after step 30
     ("final_save", 30, True),  # killed with the adapter complete but not renamed into place
     ("cleanup", 30, True),  # killed after every write, before the checkpoints are removed
 )
