@@ -132,14 +132,7 @@ def train_classifier(
     loop_seconds = time.monotonic() - loop_started
     history = history_frame(trainer.state.log_history)
     trainer.suite_selection.restore_best(trainer.model)
-    # The best model's dev scores are those logged at its step: the same weights on the same dev
-    # batches (scoring dev again would give the same numbers, at the cost of a pass over dev).
-    best_step = int(trainer.suite_selection.best_step)
-    dev_metrics = next(
-        entry
-        for entry in reversed(trainer.state.log_history)
-        if entry.get("step") == best_step and "eval_accuracy" in entry
-    )
+    dev_metrics = trainer.suite_selection.best_scores(trainer.state)
     return TrainResult(
         model=trainer.model.eval(),
         tokenizer=tokenizer,
@@ -149,7 +142,7 @@ def train_classifier(
             "loss": float(dev_metrics["eval_loss"]),
             "n": len(dev_set),
         },
-        best_step=best_step,
+        best_step=int(trainer.suite_selection.best_step),
         global_step=int(trainer.state.global_step),
         trainable_params=sum(p.numel() for p in model.parameters() if p.requires_grad),
         world_size=runtime.world_size,

@@ -54,7 +54,21 @@ def _dev_selection_class():
                 self.best_step, self.best_weights = saved
 
         def _evaluations(self, state) -> list[tuple[int, float]]:
-            return [(e["step"], e[self.key]) for e in state.log_history if self.key in e]
+            return [(e["step"], e[self.key]) for e in self._logged(state)]
+
+        def _logged(self, state) -> list[dict[str, Any]]:
+            return [entry for entry in state.log_history if self.key in entry]
+
+        def best_scores(self, state) -> dict[str, Any]:
+            """The dev scores logged at the best step: the best weights' scores on dev.
+
+            The same weights on the same dev batches: scoring dev again after
+            :meth:`restore_best` would give the same numbers, at the cost of a pass over dev.
+            """
+            found = [e for e in self._logged(state) if e["step"] == self.best_step]
+            if not found:
+                raise RuntimeError(f"no dev evaluation logged at the best step {self.best_step}")
+            return found[-1]
 
         def on_step_end(self, args, state, control, **kwargs):
             # Always score the last step, so a run shorter than eval_steps still selects.
