@@ -36,7 +36,7 @@ import numpy as np
 import torch
 import yaml
 
-from pipeline.lib import catalogue, paths
+from pipeline.lib import catalogue, paths, tasks
 from pipeline.lib.erasure import representations
 from pipeline.lib.model_predictors import (
     DEFAULT_BATCH_SIZE,
@@ -46,6 +46,7 @@ from pipeline.lib.model_predictors import (
     predict_probs,
 )
 from pipeline.lib.params import PARAMS_FILE, StageParams, read_params
+from pipeline.lib.prediction_files import THRESHOLD
 from pipeline.lib.runtime import make_runtime
 from pipeline.lib.tables import read_split
 
@@ -59,7 +60,7 @@ def main() -> None:
     study = Path(args.study).resolve()
     os.chdir(study)
     raw = read_params(study / PARAMS_FILE)
-    task = raw.get("task", "gender")
+    task = raw.get("task", tasks.DEFAULT)
     seeds = raw["seeds"]["train"]
     runs = [
         (name, seed)
@@ -99,15 +100,16 @@ def main() -> None:
         for name, seed, predictor in predictors:
             # as ClassifierScorer.score: float32 softmax of the head's logits
             probs = predictor.scorer.model.score(features).float().softmax(-1).double().numpy()
-            shared[(name, seed)] = probs[:, 1] if task == "gender" else probs
+            shared[(name, seed)] = probs[:, 1] if predictor.scorer.classes is None else probs
     seconds_shared = time.perf_counter() - started
+
+    def labels(probs: np.ndarray) -> np.ndarray:
+        return (probs >= THRESHOLD) if probs.ndim == 1 else probs.argmax(-1)
 
     worst, flipped = 0.0, 0
     for key, probs in today.items():
         worst = max(worst, float(np.abs(probs - shared[key]).max()))
-        labels = (probs >= 0.5) if task == "gender" else probs.argmax(-1)
-        other = (shared[key] >= 0.5) if task == "gender" else shared[key].argmax(-1)
-        flipped += int((labels != other).sum())
+        flipped += int((labels(probs) != labels(shared[key])).sum())
     print(f"(a) today, a base forward per run: {seconds_today:7.1f} s")
     print(f"(b) one representation pass + heads: {seconds_shared:7.1f} s")
     print(f"ratio (a) / (b): {seconds_today / seconds_shared:.1f}x")
